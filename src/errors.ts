@@ -1,0 +1,22 @@
+// The package's one error type. `code` says what kind of problem it is; the message says what and where.
+
+export type ErrorCode =
+  | 'WASM_LOAD' // the WASM core could not be found or compiled
+  | 'OUT_OF_MEMORY' // an allocation would pass the memory cap or WASM's 4 GiB
+  | 'BAD_FORMAT' // a file is malformed (safetensors, .bimamba, pickle, tokenizer JSON)
+  | 'BAD_CHECKPOINT' // a checkpoint directory is incomplete or inconsistent
+  | 'UNSAFE_PICKLE' // a pickle asks for something a state dict never needs
+  | 'UNSUPPORTED' // a valid input this package does not handle (an unknown architecture, say)
+  | 'BAD_ARGUMENT' // an invalid option or argument
+  | 'BAD_TOKEN' // a token id outside the vocabulary
+  | 'DISPOSED' // use of a model or session after dispose()
+  | 'ABORTED'; // generation stopped by an AbortSignal
+
+export class BimambaError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'BimambaError';
+    this.code = code;
+  }
+}
