@@ -1,0 +1,11 @@
+// The public API of bimamba: load a model, run sessions, generate text.
+export { loadModel, Model, type LoadOptions } from './model/model.js';
+export { Session } from './model/session.js';
+export { snapshotSize } from './model/snapshot.js';
+export type { GenerateOptions, GeneratedToken } from './generate/generate.js';
+export type { SamplingOptions } from './generate/sampler.js';
+export type { ModelConfig } from './format/config.js';
+export type { ModelSource } from './format/bimamba.js';
+export { loadTokenizer, type Tokenizer, type StreamDecoder } from './tokenizer/index.js';
+export { BimambaError, type ErrorCode } from './errors.js';
+export { compileCore, type WasmSource } from './wasm/loader.js';

@@ -1,0 +1,150 @@
+// A loaded model: its WASM instance and memory, weights, tokenizer, and the sessions that run on it.
+import { BimambaError } from '../errors.js';
+import { loadBimambaFile, type ModelSource } from '../format/bimamba.js';
+import type { ModelConfig } from '../format/config.js';
+import { generate, type GeneratedToken, type GenerateOptions, type GenerationHost } from '../generate/generate.js';
+import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
+import { createCore, type Core, type CoreOptions } from '../wasm/core.js';
+import type { Graph } from './forward.js';
+import { allocScratch } from './scratch.js';
+import { Session, type SessionHost } from './session.js';
+import { shapesOf } from './shapes.js';
+import { readSnapshot } from './snapshot.js';
+import { weightsFrom } from './weights.js';
+
+export interface LoadOptions extends CoreOptions {
+  /** Tokens per prefill chunk: activation memory grows with it (default 64). */
+  prefillChunk?: number;
+}
+
+/** FNV-1a over a string: identifies a model's header for snapshots. */
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+export class Model implements GenerationHost, SessionHost {
+  readonly config: ModelConfig;
+  readonly tokenizer: Tokenizer | null;
+  readonly stateBytes: number;
+  readonly fingerprint: number;
+  readonly addBosByDefault: boolean;
+  private core: Core | null;
+  private g: Graph | null;
+  private readonly sessions = new Set<Session>();
+  private readonly blocks: number[];
+
+  /** @internal use loadModel() */
+  constructor(core: Core, g: Graph, tokenizer: Tokenizer | null, fingerprint: number, blocks: number[]) {
+    this.core = core;
+    this.g = g;
+    this.config = g.cfg;
+    this.tokenizer = tokenizer;
+    this.fingerprint = fingerprint;
+    this.blocks = blocks;
+    const s = g.shapes;
+    this.stateBytes = 4 * (g.cfg.n_layer * (s.convStateFloats + s.ssmStateFloats) + s.vocab);
+    this.addBosByDefault = tokenizer?.addsBos ?? false;
+  }
+
+  /** Size of the vocabulary the logits cover. */
+  get vocabSize(): number {
+    return this.config.vocab_size;
+  }
+  get bosTokenId(): number | null {
+    return this.tokenizer?.bosTokenId ?? this.config.bos_token_id;
+  }
+  get eosTokenId(): number | null {
+    return this.tokenizer?.eosTokenId ?? this.config.eos_token_id;
+  }
+  /** Bytes of WASM memory this model holds. */
+  get memoryBytes(): number {
+    return this.core?.memory.buffer.byteLength ?? 0;
+  }
+
+  /** @internal */
+  graph(): Graph {
+    if (!this.g) throw new BimambaError('DISPOSED', 'this model has been disposed');
+    return this.g;
+  }
+
+  /** A fresh session (empty state). */
+  createSession(): Session {
+    const g = this.graph();
+    const s = new Session(this, g.heap.alloc(this.stateBytes, 'session state'));
+    s.reset();
+    return s;
+  }
+
+  /** @internal */
+  register(s: Session): void {
+    this.sessions.add(s);
+  }
+  /** @internal */
+  release(s: Session): void {
+    this.sessions.delete(s);
+    if (this.core) this.core.heap.release(s.stateBlock);
+  }
+
+  /** Logits at every position of `tokens`, from a fresh state: `[T * vocabSize]`. */
+  logits(tokens: ArrayLike<number>): Float32Array {
+    const V = this.vocabSize;
+    const out = new Float32Array(tokens.length * V);
+    const s = this.createSession();
+    try {
+      s.feed(tokens, (t, l) => out.set(l, t * V));
+    } finally {
+      s.dispose();
+    }
+    return out;
+  }
+
+  /** A new session from snapshot bytes made by this same model. */
+  restoreSession(bytes: Uint8Array): Session {
+    const s = this.createSession();
+    try {
+      readSnapshot(bytes, s, this.vocabSize);
+    } catch (e) {
+      s.dispose();
+      throw e;
+    }
+    return s;
+  }
+
+  /** Stream tokens for a prompt (text or token ids). */
+  generate(prompt: string | ArrayLike<number>, options: GenerateOptions = {}): AsyncGenerator<GeneratedToken> {
+    this.graph();
+    return generate(this, prompt, options);
+  }
+
+  /** Free everything: the WASM memory goes with the instance. Sessions of this model become unusable. */
+  dispose(): void {
+    if (!this.core) return;
+    for (const s of this.sessions) s.markDisposed();
+    this.sessions.clear();
+    for (const b of this.blocks) this.core.heap.release(b);
+    this.core = null;
+    this.g = null; // sessions still referenced elsewhere no longer keep the memory alive
+  }
+}
+
+/**
+ * Load a `.bimamba` model: a path (Node, Deno), a URL, bytes, a Response or a byte stream.
+ * On Cloudflare Workers pass the precompiled WASM module as `options.wasm`.
+ */
+export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<Model> {
+  const chunk = options.prefillChunk ?? 64;
+  if (!Number.isInteger(chunk) || chunk < 1 || chunk > 4096) throw new BimambaError('BAD_ARGUMENT', `invalid prefillChunk: ${chunk} (an integer in [1, 4096])`);
+  const core = await createCore(options);
+  const file = await loadBimambaFile(source, core.heap);
+  const cfg = file.config;
+  if (cfg.arch === 'mamba2' && cfg.norm_before_gate) throw new BimambaError('UNSUPPORTED', 'Mamba-2 with norm_before_gate = true is not supported');
+  const shapes = shapesOf(cfg);
+  const weights = weightsFrom(file, cfg, core.heap);
+  const scratch = allocScratch(core.heap, core.kernels, shapes, chunk);
+  const tokenizer = file.tokenizerJson ? loadTokenizer(file.tokenizerJson) : null;
+  const fingerprint = fnv1a(JSON.stringify(file.metadata) + JSON.stringify([...file.tensors].map(([n, t]) => [n, t.dtype, t.shape])));
+  const g: Graph = { k: core.kernels, heap: core.heap, cfg, shapes, weights, scratch };
+  return new Model(core, g, tokenizer, fingerprint, [weights.derived, scratch.block]);
+}

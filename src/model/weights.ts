@@ -1,0 +1,102 @@
+// The model's weights as the graph uses them: pointers into WASM memory, grouped per layer.
+// Built from the tensors of a loaded .bimamba file (names in src/format/FORMAT.md).
+import { BimambaError } from '../errors.js';
+import type { BimambaFile, TensorView } from '../format/bimamba.js';
+import type { ModelConfig } from '../format/config.js';
+import type { Heap } from '../wasm/heap.js';
+import type { Projection } from './projection.js';
+import { shapesOf } from './shapes.js';
+
+type Ptr = number;
+
+/** How the tied embedding / LM head is stored. */
+export interface Head {
+  kind: 'f32' | 'f16' | 'i8';
+  w: Ptr; // [padded_vocab_size, d_model]
+  scale: Ptr; // [padded_vocab_size] f32, int8 only (else 0)
+  rows: number;
+}
+
+export interface LayerWeights {
+  norm: Ptr; // [d_model] RMSNorm before the mixer
+  inProj: Projection; // d_model -> d_in_proj
+  convW: Ptr; // [C, d_conv]
+  convB: Ptr; // [C] (zeros when the model has no conv bias)
+  A: Ptr; // -exp(A_log): mamba1 [d_inner, d_state], mamba2 [nheads]
+  D: Ptr; // skip: mamba1 [d_inner], mamba2 [nheads]
+  outProj: Projection; // d_inner -> d_model
+  // Mamba-1
+  xProj: Projection | null; // d_inner -> dt_rank + 2*d_state
+  dtProj: Projection | null; // dt_rank -> d_inner, with bias
+  // Mamba-2
+  dtBias: Ptr; // [nheads]
+  mixerNorm: Ptr; // [d_inner] gated RMSNorm weight
+}
+
+export interface Weights {
+  embedding: Head;
+  lmHead: Head; // the embedding itself when tied
+  normF: Ptr; // [d_model]
+  layers: LayerWeights[];
+  /** The block holding what is derived at load: A = -exp(A_log) of every layer, and a zero conv bias. */
+  derived: Ptr;
+}
+
+function need(file: BimambaFile, name: string): TensorView {
+  const t = file.tensors.get(name);
+  if (!t) throw new BimambaError('BAD_FORMAT', `the model file has no tensor '${name}'`);
+  return t;
+}
+
+function headFrom(file: BimambaFile, name: string): Head {
+  const t = need(file, name);
+  const kind = t.dtype === 'F32' ? 'f32' : t.dtype === 'F16' ? 'f16' : t.dtype === 'I8' ? 'i8' : null;
+  if (!kind) throw new BimambaError('BAD_FORMAT', `tensor '${name}' has dtype ${t.dtype}; expected F32, F16 or I8`);
+  return { kind, w: t.ptr, scale: kind === 'i8' ? need(file, `${name}.scale`).ptr : 0, rows: t.shape[0] };
+}
+
+function projectionFrom(file: BimambaFile, name: string, N: number, K: number): Projection {
+  const bias = file.tensors.get(`${name}.bias`)?.ptr ?? 0;
+  const bits = file.tensors.get(`${name}.bits`);
+  if (bits) {
+    return { kind: 'onebit', N, K, bits: bits.ptr, alpha: need(file, `${name}.alpha`).ptr, beta: need(file, `${name}.beta`).ptr, bias };
+  }
+  const w = need(file, `${name}.weight`);
+  if (w.dtype === 'F32') return { kind: 'f32', N, K, w: w.ptr, bias };
+  if (w.dtype === 'F16') return { kind: 'f16', N, K, w: w.ptr, bias };
+  throw new BimambaError('BAD_FORMAT', `tensor '${name}.weight' has dtype ${w.dtype}; expected F32 or F16`);
+}
+
+/** Gather the graph's weights and compute A = -exp(A_log) once, into a block of its own. */
+export function weightsFrom(file: BimambaFile, cfg: ModelConfig, heap: Heap): Weights {
+  const { isMamba2, dInProj, convChannels, xProjOut } = shapesOf(cfg);
+  const aSize = isMamba2 ? cfg.nheads : cfg.d_inner * cfg.d_state;
+  // A of every layer, then zeros standing in for an absent conv bias (kernels always take a bias).
+  const derived = heap.alloc(4 * (aSize * cfg.n_layer + convChannels), 'A = -exp(A_log)');
+  const zeros = derived + 4 * aSize * cfg.n_layer;
+  heap.f32(zeros, convChannels).fill(0);
+  const layers: LayerWeights[] = [];
+  for (let i = 0; i < cfg.n_layer; i++) {
+    const p = `layers.${i}`;
+    const A = derived + 4 * aSize * i;
+    const aLog = heap.f32(need(file, `${p}.A_log`).ptr, aSize);
+    const a = heap.f32(A, aSize);
+    for (let j = 0; j < aSize; j++) a[j] = -Math.exp(aLog[j]);
+    layers.push({
+      norm: need(file, `${p}.norm.weight`).ptr,
+      inProj: projectionFrom(file, `${p}.in_proj`, dInProj, cfg.d_model),
+      convW: need(file, `${p}.conv1d.weight`).ptr,
+      convB: file.tensors.get(`${p}.conv1d.bias`)?.ptr ?? zeros,
+      A,
+      D: need(file, `${p}.D`).ptr,
+      outProj: projectionFrom(file, `${p}.out_proj`, cfg.d_model, cfg.d_inner),
+      xProj: isMamba2 ? null : projectionFrom(file, `${p}.x_proj`, xProjOut, cfg.d_inner),
+      dtProj: isMamba2 ? null : projectionFrom(file, `${p}.dt_proj`, cfg.d_inner, cfg.dt_rank),
+      dtBias: isMamba2 ? need(file, `${p}.dt_bias`).ptr : 0,
+      mixerNorm: isMamba2 ? need(file, `${p}.mixer_norm.weight`).ptr : 0,
+    });
+  }
+  const embedding = headFrom(file, 'embedding');
+  const lmHead = cfg.tie_embeddings ? embedding : headFrom(file, 'lm_head');
+  return { embedding, lmHead, normF: need(file, 'norm_f.weight').ptr, layers, derived };
+}
