@@ -1,0 +1,123 @@
+// Text <-> token ids, from the HF `tokenizer.json` a model file embeds.
+// The tokenization itself is @huggingface/tokenizers (pure JS, no eval, runs in every host); this file
+// checks the input, gives the library's errors our error type, and sets the options that make it
+// behave like HF `tokenizers` (Rust): no special tokens added, no "clean up" of spaces when decoding.
+import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { BimambaError } from '../errors.js';
+import { createStreamDecoder, type StreamDecoder } from './stream.js';
+import { findSpecialTokenId, BOS_TOKEN_NAMES, EOS_TOKEN_NAMES } from './special-tokens.js';
+
+export type { StreamDecoder } from './stream.js';
+
+export interface Tokenizer {
+  /** Token ids of `text`, with no special tokens added (prepend `bosTokenId` yourself when wanted). */
+  encode(text: string): number[];
+  /** Text of `ids`; special tokens (BOS, EOS, padding) are left out, as HF `tokenizers` does by default. */
+  decode(ids: number[]): string;
+  /** One more than the largest token id (the model's embedding may be padded past it). */
+  vocabSize: number;
+  bosTokenId: number | null;
+  eosTokenId: number | null;
+  tokenToId(token: string): number | null;
+  idToToken(id: number): string | null;
+  /** Decodes ids one at a time; the pushed chunks plus flush() add up to decode() of all the ids. */
+  createStreamDecoder(): StreamDecoder;
+}
+
+export interface LoadTokenizerOptions {
+  /** The BOS / EOS token strings, when the model's config names them (else they are guessed by name). */
+  bosToken?: string;
+  eosToken?: string;
+}
+
+const SUPPORTED_MODEL_TYPES = ['BPE', 'Unigram', 'WordPiece'];
+
+// tokenizer.json keys the library insists on; HF writes them as null when unused, hand-made files may not.
+const OPTIONAL_PARTS = { normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, added_tokens: [] };
+
+function badFormat(what: string, cause?: unknown): BimambaError {
+  return new BimambaError('BAD_FORMAT', `tokenizer.json: ${what}`, cause === undefined ? undefined : { cause });
+}
+
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+function parseTokenizerJson(json: string | object): Record<string, unknown> {
+  let parsed: unknown = json;
+  if (typeof json === 'string') {
+    try {
+      parsed = JSON.parse(json);
+    } catch (e) {
+      throw badFormat(`not valid JSON (${(e as Error).message})`, e);
+    }
+  }
+  if (!isPlainObject(parsed)) throw badFormat(`expected a JSON object at the top level, got ${describe(parsed)}`);
+  const model = parsed.model;
+  if (!isPlainObject(model)) throw badFormat(`"model" must be an object, got ${describe(model)}`);
+  if (model.type !== undefined && !SUPPORTED_MODEL_TYPES.includes(model.type as string)) {
+    throw badFormat(`unsupported model type ${JSON.stringify(model.type)} (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`);
+  }
+  if (!isPlainObject(model.vocab) && !Array.isArray(model.vocab)) throw badFormat(`"model.vocab" is missing or not a vocabulary`);
+  if (parsed.added_tokens !== undefined && !Array.isArray(parsed.added_tokens)) throw badFormat(`"added_tokens" must be an array`);
+  return parsed;
+}
+
+function describe(x: unknown): string {
+  if (x === null) return 'null';
+  if (x === undefined) return 'nothing';
+  if (Array.isArray(x)) return 'an array';
+  return typeof x === 'object' ? 'an object' : `a ${typeof x}`;
+}
+
+/** Build a tokenizer from the text or the parsed object of a HF `tokenizer.json`. */
+export function loadTokenizer(json: string | object, options: LoadTokenizerOptions = {}): Tokenizer {
+  const parsed = parseTokenizerJson(json);
+  let hf: HfTokenizer;
+  try {
+    hf = new HfTokenizer({ ...OPTIONAL_PARTS, ...parsed }, { clean_up_tokenization_spaces: false });
+  } catch (e) {
+    throw badFormat(`cannot be loaded: ${(e as Error).message}`, e);
+  }
+
+  let vocabSize = 0;
+  for (const id of hf.get_vocab(true).values()) vocabSize = Math.max(vocabSize, id + 1);
+
+  function checkIds(ids: number[]): void {
+    if (!Array.isArray(ids)) throw new BimambaError('BAD_ARGUMENT', `decode: expected an array of token ids, got ${describe(ids)}`);
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (!Number.isInteger(id) || hf.id_to_token(id) === undefined) {
+        throw new BimambaError('BAD_TOKEN', `decode: token id ${String(id)} at position ${i} is not in the vocabulary (size ${vocabSize})`);
+      }
+    }
+  }
+
+  function decode(ids: number[]): string {
+    checkIds(ids);
+    if (ids.length === 0) return ''; // the library rejects an empty list
+    return hf.decode(ids, { skip_special_tokens: true, clean_up_tokenization_spaces: false });
+  }
+
+  function specialId(given: string | undefined, names: readonly string[], which: string): number | null {
+    if (given === undefined) return findSpecialTokenId(hf, names);
+    const id = hf.token_to_id(given);
+    if (id === undefined) throw new BimambaError('BAD_ARGUMENT', `loadTokenizer: ${which} token ${JSON.stringify(given)} is not in the vocabulary`);
+    return id;
+  }
+
+  return {
+    encode(text: string): number[] {
+      if (typeof text !== 'string') throw new BimambaError('BAD_ARGUMENT', `encode: expected a string, got ${describe(text)}`);
+      if (text.length === 0) return [];
+      return hf.encode(text, { add_special_tokens: false }).ids;
+    },
+    decode,
+    vocabSize,
+    bosTokenId: specialId(options.bosToken, BOS_TOKEN_NAMES, 'BOS'),
+    eosTokenId: specialId(options.eosToken, EOS_TOKEN_NAMES, 'EOS'),
+    tokenToId: (token) => hf.token_to_id(token) ?? null,
+    idToToken: (id) => (Number.isInteger(id) ? (hf.id_to_token(id) ?? null) : null),
+    createStreamDecoder: () => createStreamDecoder(decode),
+  };
+}

@@ -1,0 +1,18 @@
+// tokenizer.json does not say which token begins or ends a text (that lives in tokenizer_config.json),
+// so when the model's config does not name them, we look for the names the common tokenizers use.
+// GPT-NeoX (Mamba) uses <|endoftext|> for both; LLaMA (Bi-Mamba) uses <s> and </s>.
+import type { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+
+export const BOS_TOKEN_NAMES = ['<s>', '<|begin_of_text|>', '<bos>', '<|startoftext|>', '<|endoftext|>'] as const;
+export const EOS_TOKEN_NAMES = ['</s>', '<|end_of_text|>', '<eos>', '<|endoftext|>'] as const;
+
+/** The id of the first of `names` that is a special token of `hf`, or null when none is. */
+export function findSpecialTokenId(hf: HfTokenizer, names: readonly string[]): number | null {
+  const specialIds = new Map<string, number>();
+  for (const [id, token] of hf.get_added_tokens_decoder()) if (token.special) specialIds.set(token.content, id);
+  for (const name of names) {
+    const id = specialIds.get(name);
+    if (id !== undefined) return id;
+  }
+  return null;
+}
