@@ -1,4 +1,15 @@
 // Entry point of the WASM module: re-exports every kernel. See assembly/README.md for the ABI.
+export { onebit_scratch_bytes, onebit_gemv, onebit_gemm } from './onebit';
+export { matmul_f32, matmul_f16, matmul_i8 } from './matmul';
+export { row_f16_to_f32, row_i8_to_f32 } from './dequant';
+export { add, add_bias, copy_cols } from './elementwise';
+export { conv1d_step, conv1d_seq } from './conv1d';
+export { scan1_step, scan1_seq } from './scan_mamba1';
+export { scan2_step, scan2_seq } from './scan_mamba2';
+export { rmsnorm, gated_rmsnorm } from './norm';
+export { silu, softplus, exp_vec, mul_silu } from './activation';
+export { argmax } from './argmax';
+
 export function heapBase(): usize {
   return __heap_base;
 }

@@ -1,0 +1,50 @@
+// Elementwise activations. All may run in place (y == x).
+import { exp1, exp4 } from './exp';
+
+/** silu(x) = x / (1 + exp(-x)); for x < -89 this is -0 (the true value is below 1e-36). */
+@inline export function silu4(x: v128): v128 {
+  return f32x4.div(x, f32x4.add(f32x4.splat(1), exp4(f32x4.neg(x))));
+}
+
+@inline function silu1(x: f32): f32 {
+  return f32x4.extract_lane(silu4(f32x4.splat(x)), 0);
+}
+
+export function silu(y: usize, x: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) store<v128>(y + (<usize>i << 2), silu4(load<v128>(x + (<usize>i << 2))));
+  for (; i < n; i++) store<f32>(y + (<usize>i << 2), silu1(load<f32>(x + (<usize>i << 2))));
+}
+
+/** y = x * silu(z) (the Mamba-1 output gate). */
+export function mul_silu(y: usize, x: usize, z: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    store<v128>(y + o, f32x4.mul(load<v128>(x + o), silu4(load<v128>(z + o))));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(y + o, load<f32>(x + o) * silu1(load<f32>(z + o)));
+  }
+}
+
+/** y = exp(x), with exp4's accuracy (exp.ts). */
+export function exp_vec(y: usize, x: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) store<v128>(y + (<usize>i << 2), exp4(load<v128>(x + (<usize>i << 2))));
+  for (; i < n; i++) store<f32>(y + (<usize>i << 2), exp1(load<f32>(x + (<usize>i << 2))));
+}
+
+const SOFTPLUS_THRESHOLD: f32 = 20; // as PyTorch: above it softplus(x) is x to f32 precision
+
+/**
+ * softplus(x) = log(1 + exp(x)), computed as log1p(exp(x)) so that very negative x gives exp(x)
+ * (no cancellation), and as x itself above 20. Scalar: it runs on one small row per token.
+ */
+export function softplus(y: usize, x: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const v = load<f32>(x + (<usize>i << 2));
+    store<f32>(y + (<usize>i << 2), v > SOFTPLUS_THRESHOLD ? v : Mathf.log1p(exp1(v)));
+  }
+}
