@@ -1,0 +1,34 @@
+// `bimamba convert DIR OUT`: a checkpoint directory in, one .bimamba file out.
+import { Presets, SingleBar } from 'cli-progress';
+import { Option, type Command } from 'commander';
+import { convertCheckpoint } from '../convert/convert.js';
+
+const MB = 1024 * 1024;
+
+export function registerConvert(program: Command): void {
+  program
+    .command('convert')
+    .description('convert a Mamba / Mamba-2 / Bi-Mamba checkpoint (HF transformers or mamba_ssm) to a .bimamba file')
+    .argument('<dir>', 'checkpoint directory: config.json and model.safetensors, shards, or pytorch_model.bin')
+    .argument('<out>', 'the .bimamba file to write')
+    .addOption(new Option('--dtype <type>', 'full-precision weights other than the head').choices(['f32', 'f16']).default('f32'))
+    .addOption(new Option('--head <type>', 'embedding / LM head (int8: per-row scale)').choices(['f32', 'f16', 'int8']).default('f32'))
+    .addOption(new Option('--binarize <method>', 'binarize in_proj/out_proj of a full-precision model post-training').choices(['ptb']))
+    .option('--tokenizer <file>', 'tokenizer.json to embed (default: the one beside the weights)')
+    .action(async (dir: string, out: string, o) => {
+      const bar = process.stderr.isTTY ? new SingleBar({ format: 'convert |{bar}| {percentage}% | {value}/{total} MB | {tensor}' }, Presets.shades_classic) : null;
+      let started = false;
+      const t0 = performance.now();
+      const result = await convertCheckpoint(dir, out, {
+        dtype: o.dtype, head: o.head, binarize: o.binarize, tokenizer: o.tokenizer,
+        onWarning: (m) => process.stderr.write(`warning: ${m}\n`),
+        onProgress: (done, total, tensor) => {
+          if (!started) { bar?.start(Math.ceil(total / MB), 0, { tensor }); started = true; }
+          bar?.update(Math.floor(done / MB), { tensor });
+        },
+      }).finally(() => bar?.stop());
+      const c = result.config;
+      const seconds = ((performance.now() - t0) / 1000).toFixed(1);
+      process.stdout.write(`${out}: ${c.arch}${c.binarized ? ' (1-bit)' : ''}, d_model ${c.d_model}, ${c.n_layer} layers, vocab ${c.vocab_size}; ${(result.fileBytes / MB).toFixed(1)} MiB in ${seconds} s\n`);
+    });
+}

@@ -1,0 +1,76 @@
+// `bimamba info FILE`: what a .bimamba file holds, read from its header alone.
+import { open } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { readBimambaHeader, type BimambaHeader } from '../format/bimamba.js';
+import { readHeaderLength } from '../format/safetensors.js';
+import { fullPrecisionParams, type TensorCategory } from '../format/tensors.js';
+
+/** Read only the header of a .bimamba file (never its data). */
+export async function readBimambaHeaderFromFile(path: string): Promise<{ header: BimambaHeader; fileBytes: number }> {
+  const fh = await open(path, 'r');
+  try {
+    const fileBytes = (await fh.stat()).size;
+    const first8 = new Uint8Array(8);
+    await fh.read(first8, 0, 8, 0);
+    const length = readHeaderLength(first8.subarray(0, Math.min(8, fileBytes)), path);
+    const prefix = new Uint8Array(Math.min(8 + length, fileBytes));
+    await fh.read(prefix, 0, prefix.length, 0);
+    return { header: readBimambaHeader(prefix, { fileSize: fileBytes, where: path }), fileBytes };
+  } finally {
+    await fh.close();
+  }
+}
+
+export interface InfoSummary {
+  /** Bytes of tensor data by category, and everything else (header, alignment padding). */
+  bytes: Record<TensorCategory | 'other', number>;
+  fileBytes: number;
+  /** What the same model takes as an fp16 checkpoint: 2 bytes per full-precision parameter. */
+  fp16Bytes: number;
+}
+
+export function summarize(header: BimambaHeader, fileBytes: number): InfoSummary {
+  const bytes = { onebit: 0, full: 0, head: 0, other: 0 };
+  for (const t of header.tensors) bytes[t.category] += t.end - t.begin;
+  bytes.other = fileBytes - bytes.onebit - bytes.full - bytes.head;
+  return { bytes, fileBytes, fp16Bytes: 2 * fullPrecisionParams(header.config) };
+}
+
+const size = (n: number) => (n >= 1 << 30 ? `${(n / 2 ** 30).toFixed(2)} GiB` : n >= 1 << 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`);
+
+/** The text `bimamba info` prints. */
+export function formatInfo(path: string, header: BimambaHeader, fileBytes: number, showTensors = true): string {
+  const c = header.config;
+  const s = summarize(header, fileBytes);
+  const lines = [
+    `${path}: .bimamba v${header.metadata.format_version}, ${size(fileBytes)} (${fileBytes} bytes)`,
+    `architecture: ${c.arch}${c.binarized ? ', in_proj/out_proj 1-bit' : ''}; source ${c.source}`,
+    `  d_model ${c.d_model}, n_layer ${c.n_layer}, vocab ${c.vocab_size} (embedding rows ${c.padded_vocab_size}), d_inner ${c.d_inner}, d_state ${c.d_state}, d_conv ${c.d_conv}` +
+      (c.arch === 'mamba1' ? `, dt_rank ${c.dt_rank}` : `, headdim ${c.headdim}, nheads ${c.nheads}, ngroups ${c.ngroups}`),
+    `  tied embeddings: ${c.tie_embeddings}; bos ${c.bos_token_id}, eos ${c.eos_token_id}, pad ${c.pad_token_id}`,
+    `tokenizer: ${header.tokenizerJson ? `embedded (${size(header.tokenizerJson.length)})` : 'none'}`,
+    `converted from: ${header.metadata.source ?? 'unknown'}`,
+  ];
+  if (showTensors) {
+    lines.push('tensors:');
+    const width = Math.max(...header.tensors.map((t) => t.name.length));
+    for (const t of header.tensors) lines.push(`  ${t.name.padEnd(width)}  ${t.dtype.padEnd(3)}  [${t.shape.join(', ')}]  ${t.end - t.begin} bytes`);
+  }
+  lines.push(
+    `bytes: 1-bit ${size(s.bytes.onebit)}, full precision ${size(s.bytes.full)}, head ${size(s.bytes.head)}, header (config, tokenizer) and padding ${size(s.bytes.other)}`,
+    `equivalent fp16 checkpoint: ${size(s.fp16Bytes)} (${(s.fp16Bytes / 1e9).toFixed(2)} GB), ${(s.fp16Bytes / fileBytes).toFixed(2)}x the size of this file`,
+  );
+  return lines.join('\n') + '\n';
+}
+
+export function registerInfo(program: Command): void {
+  program
+    .command('info')
+    .description('show the architecture, tensors and sizes of a .bimamba file')
+    .argument('<file>', 'the .bimamba file')
+    .option('--no-tensors', 'leave out the list of tensors')
+    .action(async (file: string, o: { tensors: boolean }) => {
+      const { header, fileBytes } = await readBimambaHeaderFromFile(file);
+      process.stdout.write(formatInfo(file, header, fileBytes, o.tensors));
+    });
+}

@@ -1,0 +1,159 @@
+// Opens a checkpoint directory (Node): its config.json, its weight files (safetensors, sharded or not,
+// or torch's pytorch_model.bin) and the tokenizer beside them. Tensors are only indexed here; each is
+// read from disk when the converter asks for it.
+import { open, readdir, readFile, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BimambaError } from '../errors.js';
+import { parseSafetensorsHeader, readHeaderLength } from '../format/safetensors.js';
+import { readTorchCheckpoint, type StoredTensor } from '../format/torch.js';
+import type { RandomAccess } from '../format/zip.js';
+import { parseConfigJson } from './config.js';
+
+export type { StoredTensor } from '../format/torch.js';
+
+export interface Checkpoint {
+  rawConfig: Record<string, unknown>;
+  /** Every tensor of every weight file, by its name in the checkpoint. */
+  tensors: Map<string, StoredTensor>;
+  /** Weight files, relative to the directory. */
+  files: string[];
+  /** The tokenizer.json text, if one was found. */
+  tokenizerJson: string | null;
+  /** tokenizer_config.json, if present: it names the special tokens. */
+  tokenizerConfig: Record<string, unknown> | null;
+  close(): Promise<void>;
+}
+
+interface OpenFile extends RandomAccess {
+  close(): Promise<void>;
+}
+
+/** A file opened for reads at any offset. */
+export async function openFile(path: string): Promise<OpenFile> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'r');
+  } catch (e) {
+    throw new BimambaError('BAD_CHECKPOINT', `cannot open ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  const size = (await fh.stat()).size;
+  return {
+    size,
+    async read(offset, length) {
+      const out = new Uint8Array(length);
+      for (let done = 0; done < length;) {
+        const { bytesRead } = await fh.read(out, done, length - done, offset + done);
+        if (bytesRead === 0) throw new BimambaError('BAD_FORMAT', `${path}: truncated: bytes ${offset}..${offset + length} asked of a ${size}-byte file`);
+        done += bytesRead;
+      }
+      return out;
+    },
+    close: () => fh.close(),
+  };
+}
+
+/** Index the tensors of a safetensors file. */
+export async function readSafetensorsFile(file: RandomAccess, where: string): Promise<Map<string, StoredTensor>> {
+  const headerLength = readHeaderLength(await file.read(0, Math.min(8, file.size)), where);
+  if (file.size < 8 + headerLength) throw new BimambaError('BAD_FORMAT', `${where}: truncated: the header says it is ${headerLength} bytes but the file ends before it does`);
+  const header = parseSafetensorsHeader(await file.read(0, 8 + headerLength), { fileSize: file.size, where });
+  const out = new Map<string, StoredTensor>();
+  for (const t of header.tensors) {
+    out.set(t.name, { dtype: t.dtype, shape: t.shape, read: () => file.read(header.dataStart + t.begin, t.end - t.begin) });
+  }
+  return out;
+}
+
+/** Weight files in the order of preference: a sharded index, one safetensors file, any safetensors, torch. */
+async function findWeightFiles(dir: string, names: string[]): Promise<string[]> {
+  const has = (n: string) => names.includes(n);
+  const fromIndex = async (index: string) => {
+    const where = join(dir, index);
+    let map: unknown;
+    try {
+      map = JSON.parse(await readFile(where, 'utf8')).weight_map;
+    } catch (e) {
+      throw new BimambaError('BAD_CHECKPOINT', `${where}: not valid JSON (${(e as Error).message})`);
+    }
+    if (typeof map !== 'object' || map === null) throw new BimambaError('BAD_CHECKPOINT', `${where}: no "weight_map"`);
+    const shards = [...new Set(Object.values(map as Record<string, unknown>))];
+    if (!shards.every((s) => typeof s === 'string' && !s.includes('/') && !s.includes('\\'))) throw new BimambaError('BAD_CHECKPOINT', `${where}: shard names must be plain file names`);
+    return shards as string[];
+  };
+  if (has('model.safetensors.index.json')) return fromIndex('model.safetensors.index.json');
+  if (has('model.safetensors')) return ['model.safetensors'];
+  const safetensors = names.filter((n) => n.endsWith('.safetensors')).sort();
+  if (safetensors.length > 0) return safetensors;
+  if (has('pytorch_model.bin.index.json')) return fromIndex('pytorch_model.bin.index.json');
+  if (has('pytorch_model.bin')) return ['pytorch_model.bin'];
+  throw new BimambaError('BAD_CHECKPOINT', `${dir}: no weights found (looked for model.safetensors, its sharded index, *.safetensors and pytorch_model.bin)`);
+}
+
+/** Read and minimally check a tokenizer.json. */
+async function readTokenizer(path: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new BimambaError('BAD_ARGUMENT', `cannot read the tokenizer ${path}: ${(e as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new BimambaError('BAD_FORMAT', `${path}: the tokenizer is not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof json !== 'object' || json === null || !('model' in json)) throw new BimambaError('BAD_FORMAT', `${path}: not a tokenizer.json (no "model")`);
+  return text;
+}
+
+/** Open `dir`; `tokenizerPath` overrides the tokenizer.json beside the weights. */
+export async function openCheckpoint(dir: string, tokenizerPath?: string): Promise<Checkpoint> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (e) {
+    throw new BimambaError('BAD_CHECKPOINT', `cannot read the checkpoint directory ${dir}: ${(e as Error).message}`, { cause: e });
+  }
+  if (!names.includes('config.json')) throw new BimambaError('BAD_CHECKPOINT', `${dir}: config.json is missing`);
+  const configPath = join(dir, 'config.json');
+  const rawConfig = parseConfigJson(await readFile(configPath, 'utf8'), configPath);
+
+  const files = await findWeightFiles(dir, names);
+  const opened: OpenFile[] = [];
+  const tensors = new Map<string, StoredTensor>();
+  try {
+    for (const name of files) {
+      const where = join(dir, name);
+      const file = await openFile(where);
+      opened.push(file);
+      const found = name.endsWith('.safetensors') ? await readSafetensorsFile(file, where) : await readTorchCheckpoint(file, where);
+      for (const [key, t] of found) {
+        if (tensors.has(key)) throw new BimambaError('BAD_CHECKPOINT', `tensor "${key}" appears in more than one weight file (again in ${where})`);
+        tensors.set(key, t);
+      }
+    }
+  } catch (e) {
+    await Promise.all(opened.map((f) => f.close()));
+    throw e;
+  }
+
+  const tokenizerFile = tokenizerPath ?? (names.includes('tokenizer.json') ? join(dir, 'tokenizer.json') : null);
+  const tokenizerJson = tokenizerFile ? await readTokenizer(tokenizerFile) : null;
+  let tokenizerConfig: Record<string, unknown> | null = null;
+  if (names.includes('tokenizer_config.json')) {
+    try {
+      tokenizerConfig = JSON.parse(await readFile(join(dir, 'tokenizer_config.json'), 'utf8'));
+    } catch {
+      tokenizerConfig = null; // only used to name special tokens; the tokenizer itself is what matters
+    }
+  }
+  return {
+    rawConfig,
+    tensors,
+    files,
+    tokenizerJson,
+    tokenizerConfig,
+    close: async () => { await Promise.all(opened.map((f) => f.close())); },
+  };
+}

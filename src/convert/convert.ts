@@ -1,0 +1,227 @@
+// `bimamba convert`: a checkpoint directory in, one .bimamba file out (Node).
+// 1. read config.json and normalise it; index the tensors under normalised names;
+// 2. plan the output (every tensor the config implies, with its dtype) and check that each source
+//    tensor exists with the right shape, before anything is written;
+// 3. write the file tensor by tensor, reading, converting and dropping one source tensor at a time,
+//    so that a model larger than memory converts too.
+import { basename, join, resolve } from 'node:path';
+import { BimambaError } from '../errors.js';
+import { ALIGN, FORMAT_NAME, FORMAT_VERSION } from '../format/bimamba.js';
+import { inProjRows, validateModelConfig, type ModelConfig } from '../format/config.js';
+import { float32Bytes, toFloat16Bytes, toFloat32 } from '../format/dtype.js';
+import { DTYPE_BYTES, type TensorPlan } from '../format/safetensors.js';
+import { SafetensorsWriter } from '../format/safetensors-writer.js';
+import { headScaleName, modelTensorSpecs, type ModelDtype, type TensorSpec } from '../format/tensors.js';
+import { binarizeBiMamba, binarizePtb, type OneBitWeight } from './binarize.js';
+import { openCheckpoint, type StoredTensor } from './checkpoint.js';
+import { normalizeConfig, type ConfigDraft, type Layout } from './config.js';
+import { checkpointName, normaliseTensorName } from './names.js';
+import { quantizeRowsInt8 } from './quantize.js';
+import { fillSpecialTokens, tokenizerSize } from './special-tokens.js';
+
+export interface ConvertOptions {
+  /** Full-precision weights other than the head: f32 (default) or f16. */
+  dtype?: 'f32' | 'f16';
+  /** Embedding / LM head: f32 (default), f16 or int8 with a per-row scale. */
+  head?: 'f32' | 'f16' | 'int8';
+  /** Binarize in_proj / out_proj of a full-precision checkpoint post-training. */
+  binarize?: 'ptb';
+  /** A tokenizer.json to embed, instead of the one beside the weights. */
+  tokenizer?: string;
+  /** Called after each tensor is written: bytes of tensor data written so far, and in all. */
+  onProgress?: (done: number, total: number, tensor: string) => void;
+  onWarning?: (message: string) => void;
+}
+
+export interface ConvertResult {
+  config: ModelConfig;
+  /** Size of the written file in bytes. */
+  fileBytes: number;
+  warnings: string[];
+}
+
+/** One tensor of the output: its plan, and how to compute its bytes. */
+interface Output extends TensorPlan {
+  bytes: () => Promise<Uint8Array>;
+}
+
+const FLOAT_DTYPES = ['F32', 'F16', 'BF16', 'F64'];
+
+const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+function checkOptions(o: ConvertOptions): void {
+  if (o.dtype !== undefined && o.dtype !== 'f32' && o.dtype !== 'f16') throw new BimambaError('BAD_ARGUMENT', `--dtype must be f32 or f16, got ${JSON.stringify(o.dtype)}`);
+  if (o.head !== undefined && !['f32', 'f16', 'int8'].includes(o.head)) throw new BimambaError('BAD_ARGUMENT', `--head must be f32, f16 or int8, got ${JSON.stringify(o.head)}`);
+  if (o.binarize !== undefined && o.binarize !== 'ptb') throw new BimambaError('BAD_ARGUMENT', `--binarize must be ptb, got ${JSON.stringify(o.binarize)}`);
+}
+
+/** The checkpoint's tensors under normalised names; the ones the model has no use for are reported. */
+function indexTensors(all: Map<string, StoredTensor>, warn: (m: string) => void): Map<string, { key: string; tensor: StoredTensor }> {
+  const byName = new Map<string, { key: string; tensor: StoredTensor }>();
+  for (const [key, tensor] of all) {
+    const name = normaliseTensorName(key);
+    if (name === null) {
+      warn(`ignoring tensor "${key}": not part of a Mamba model`);
+      continue;
+    }
+    const other = byName.get(name);
+    if (other) throw new BimambaError('BAD_CHECKPOINT', `tensors "${other.key}" and "${key}" are the same model tensor`);
+    byName.set(name, { key, tensor });
+  }
+  return byName;
+}
+
+/** Decide what config.json alone cannot: padded vocabulary (the embedding's rows), binarization, source. */
+function finishConfig(draft: ConfigDraft, layout: Layout, tensors: Map<string, { key: string; tensor: StoredTensor }>, opts: ConvertOptions): ModelConfig {
+  const embedding = tensors.get('embedding');
+  if (!embedding) throw new BimambaError('BAD_CHECKPOINT', `tensor "${checkpointName('embedding', layout)}" (the embedding) is missing`);
+  const padded = Math.ceil(draft.vocab_size / draft.pad_vocab_size_multiple) * draft.pad_vocab_size_multiple;
+  const shape = embedding.tensor.shape;
+  if (!sameShape(shape, [padded, draft.d_model])) {
+    throw new BimambaError('BAD_CHECKPOINT', `tensor "${embedding.key}" has shape [${shape}], but config.json implies [${padded}, ${draft.d_model}]` +
+      (padded !== draft.vocab_size ? ` (vocab_size ${draft.vocab_size} padded to a multiple of ${draft.pad_vocab_size_multiple})` : ''));
+  }
+  const biMamba = tensors.has('layers.0.in_proj.wscale');
+  if (biMamba && opts.binarize) throw new BimambaError('BAD_ARGUMENT', '--binarize ptb: this is a Bi-Mamba checkpoint, already binarized (it has wscale/wbias)');
+  const { pad_vocab_size_multiple: _, ...rest } = draft;
+  return validateModelConfig({
+    ...rest,
+    binarized: biMamba || opts.binarize === 'ptb',
+    padded_vocab_size: padded,
+    source: biMamba ? 'bimamba' : layout,
+  });
+}
+
+/** Plan every output tensor, checking its sources; nothing is read yet. */
+function planOutputs(config: ModelConfig, layout: Layout, tensors: Map<string, { key: string; tensor: StoredTensor }>, opts: ConvertOptions): { outputs: Output[]; used: Set<string> } {
+  const used = new Set<string>();
+  /** The source tensor for `name`, checked against the shapes it may have. */
+  const source = (name: string, ...shapes: number[][]): { key: string; tensor: StoredTensor } => {
+    const found = tensors.get(name);
+    if (!found) throw new BimambaError('BAD_CHECKPOINT', `tensor "${checkpointName(name, layout)}" is missing (the config implies shape [${shapes[0]}])`);
+    if (!shapes.some((s) => sameShape(found.tensor.shape, s))) {
+      throw new BimambaError('BAD_CHECKPOINT', `tensor "${found.key}" has shape [${found.tensor.shape}], but the config implies [${shapes[0]}]`);
+    }
+    if (!FLOAT_DTYPES.includes(found.tensor.dtype)) throw new BimambaError('BAD_CHECKPOINT', `tensor "${found.key}" has dtype ${found.tensor.dtype}; expected a floating-point type`);
+    used.add(name);
+    return found;
+  };
+  const readF32 = async (s: { key: string; tensor: StoredTensor }) => toFloat32(await s.tensor.read(), s.tensor.dtype, s.key);
+  const encode = (values: Float32Array, dtype: ModelDtype) => (dtype === 'F16' ? toFloat16Bytes(values) : float32Bytes(values));
+
+  const weightDtype: ModelDtype = opts.dtype === 'f16' ? 'F16' : 'F32';
+  const outputs: Output[] = [];
+  for (const spec of modelTensorSpecs(config)) {
+    if (spec.category === 'head') outputs.push(...headOutputs(spec, source(spec.name, spec.shape), readF32, opts.head ?? 'f32'));
+    else if (spec.category === 'onebit') outputs.push(...oneBitOutputs(spec, config, source, readF32));
+    else if (spec.name.endsWith('.alpha') || spec.name.endsWith('.beta')) continue; // written by oneBitOutputs
+    else {
+      const dtype = spec.dtypes.includes(weightDtype) ? weightDtype : 'F32';
+      const shapes = spec.name.endsWith('conv1d.weight') ? [spec.shape, [spec.shape[0], 1, spec.shape[1]]] : [spec.shape];
+      const s = source(spec.name, ...shapes);
+      outputs.push({ name: spec.name, dtype, shape: spec.shape, bytes: async () => encode(await readF32(s), dtype) });
+    }
+  }
+  return { outputs, used };
+}
+
+type Source = (name: string, ...shapes: number[][]) => { key: string; tensor: StoredTensor };
+type ReadF32 = (s: { key: string; tensor: StoredTensor }) => Promise<Float32Array>;
+
+/** Embedding or LM head in f32, f16, or int8 plus its per-row scale. */
+function headOutputs(spec: TensorSpec, s: { key: string; tensor: StoredTensor }, readF32: ReadF32, head: 'f32' | 'f16' | 'int8'): Output[] {
+  if (head === 'f32') return [{ name: spec.name, dtype: 'F32', shape: spec.shape, bytes: async () => float32Bytes(await readF32(s)) }];
+  if (head === 'f16') return [{ name: spec.name, dtype: 'F16', shape: spec.shape, bytes: async () => toFloat16Bytes(await readF32(s)) }];
+  const [rows, cols] = spec.shape;
+  let scale: Float32Array | null = null; // computed with the rows, written right after them
+  return [
+    {
+      name: spec.name, dtype: 'I8', shape: spec.shape,
+      bytes: async () => {
+        const r = quantizeRowsInt8(await readF32(s), rows, cols);
+        scale = r.scale;
+        return new Uint8Array(r.q.buffer);
+      },
+    },
+    { name: headScaleName(spec.name), dtype: 'F32', shape: [rows], bytes: async () => float32Bytes(scale!) },
+  ];
+}
+
+/** `.bits`, `.alpha`, `.beta` of one projection, from Bi-Mamba's latent weights and wscale/wbias, or by PTB. */
+function oneBitOutputs(spec: TensorSpec, config: ModelConfig, source: Source, readF32: ReadF32): Output[] {
+  const prefix = spec.name.slice(0, -'.bits'.length); // layers.i.in_proj
+  const isIn = prefix.endsWith('in_proj');
+  const N = isIn ? inProjRows(config) : config.d_model;
+  const K = isIn ? config.d_model : config.d_inner;
+  const latent = source(`${prefix}.weight`, [N, K]);
+  const bi = config.source === 'bimamba'
+    ? { wscale: source(`${prefix}.wscale`, [1, K], [K]), wbias: source(`${prefix}.wbias`, [1, K], [K]) }
+    : null;
+  let packed: OneBitWeight | null = null;
+  return [
+    {
+      name: spec.name, dtype: 'U8', shape: spec.shape,
+      bytes: async () => {
+        const w = await readF32(latent);
+        packed = bi ? binarizeBiMamba(w, await readF32(bi.wscale), await readF32(bi.wbias), N, K) : binarizePtb(w, N, K);
+        return packed.bits;
+      },
+    },
+    { name: `${prefix}.alpha`, dtype: 'F32', shape: [K], bytes: async () => float32Bytes(packed!.alpha) },
+    { name: `${prefix}.beta`, dtype: 'F32', shape: [K], bytes: async () => float32Bytes(packed!.beta) },
+  ];
+}
+
+/** Convert the checkpoint in `dir` to the .bimamba file `outPath`. */
+export async function convertCheckpoint(dir: string, outPath: string, opts: ConvertOptions = {}): Promise<ConvertResult> {
+  checkOptions(opts);
+  const warnings: string[] = [];
+  const warn = (m: string) => { warnings.push(m); opts.onWarning?.(m); };
+  const ckpt = await openCheckpoint(dir, opts.tokenizer);
+  try {
+    const { layout, draft } = normalizeConfig(ckpt.rawConfig, join(dir, 'config.json'));
+    const tensors = indexTensors(ckpt.tensors, warn);
+    const { bos_token_id, eos_token_id, pad_token_id } = draft;
+    const ids = fillSpecialTokens({ bos_token_id, eos_token_id, pad_token_id }, ckpt.tokenizerJson, ckpt.tokenizerConfig);
+    const config = finishConfig({ ...draft, ...ids }, layout, tensors, opts);
+    const { outputs, used } = planOutputs(config, layout, tensors, opts);
+    for (const [name, { key }] of tensors) {
+      if (!used.has(name) && !(name === 'lm_head' && config.tie_embeddings)) warn(`ignoring tensor "${key}": this config has no use for it`);
+    }
+    if (!ckpt.tokenizerJson) warn('no tokenizer.json beside the weights and no --tokenizer given: the file will hold no tokenizer');
+    else if (tokenizerSize(ckpt.tokenizerJson) > config.vocab_size) {
+      warn(`the tokenizer uses ${tokenizerSize(ckpt.tokenizerJson)} token ids but the model's vocabulary has ${config.vocab_size}: is it the right tokenizer?`);
+    }
+
+    const metadata: Record<string, string> = {
+      format: FORMAT_NAME,
+      format_version: FORMAT_VERSION,
+      config: JSON.stringify(config),
+      source: JSON.stringify({
+        checkpoint: basename(resolve(dir)), layout, files: ckpt.files,
+        binarize: config.source === 'bimamba' ? 'bimamba' : (opts.binarize ?? 'none'),
+        dtype: opts.dtype ?? 'f32', head: opts.head ?? 'f32',
+      }),
+    };
+    if (ckpt.tokenizerJson) metadata.tokenizer = ckpt.tokenizerJson;
+
+    const writer = await SafetensorsWriter.create(outPath, outputs, metadata, ALIGN);
+    try {
+      const total = outputs.reduce((sum, o) => sum + o.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[o.dtype], 0);
+      let done = 0;
+      for (const o of outputs) {
+        const bytes = await o.bytes();
+        await writer.write(o.name, bytes);
+        done += bytes.length;
+        opts.onProgress?.(done, total, o.name);
+      }
+      await writer.finish();
+    } catch (e) {
+      await writer.abort();
+      throw e;
+    }
+    return { config, fileBytes: writer.fileBytes, warnings };
+  } finally {
+    await ckpt.close();
+  }
+}

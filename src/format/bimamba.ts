@@ -1,0 +1,152 @@
+// The .bimamba model file: a safetensors file whose metadata holds the config and the tokenizer and
+// whose tensors all start at 64-byte-aligned file offsets (see FORMAT.md). This is the runtime
+// loader, used in every host: it checks the header, then streams the data section once, in file
+// order, into one block of WASM memory, where the kernels read each tensor in place.
+import { BimambaError } from '../errors.js';
+import type { Heap } from '../wasm/heap.js';
+import { openByteReader, type ModelSource } from './byte-reader.js';
+import { validateModelConfig, type ModelConfig } from './config.js';
+import { PAD_PREFIX, parseSafetensorsHeader, readHeaderLength, type SafetensorsHeader, type TensorEntry } from './safetensors.js';
+import { headScaleName, modelTensorSpecs, type ModelDtype, type TensorCategory } from './tensors.js';
+
+export type { ModelSource } from './byte-reader.js';
+
+export const FORMAT_NAME = 'bimamba';
+export const FORMAT_VERSION = '1';
+/** Every tensor, and the data section itself, starts at a multiple of this file offset. */
+export const ALIGN = 64;
+
+export interface TensorView {
+  dtype: ModelDtype;
+  shape: number[];
+  /** Address in WASM memory. */
+  ptr: number;
+  byteLength: number;
+}
+
+export interface BimambaFile {
+  config: ModelConfig;
+  /** The tokenizer.json text ('' when the file was converted without one). */
+  tokenizerJson: string;
+  metadata: Record<string, string>;
+  tensors: Map<string, TensorView>;
+  /** The one heap block holding every tensor: give it back with heap.release(dataPtr). */
+  dataPtr: number;
+  dataBytes: number;
+}
+
+export interface BimambaHeaderTensor extends TensorEntry {
+  category: TensorCategory;
+}
+
+export interface BimambaHeader {
+  config: ModelConfig;
+  tokenizerJson: string;
+  metadata: Record<string, string>;
+  /** Model tensors in data order (padding left out); offsets relative to the data section. */
+  tensors: BimambaHeaderTensor[];
+  /** File offset of the data section. */
+  dataStart: number;
+  dataBytes: number;
+}
+
+export interface LoadOptions {
+  /** Called as the data section arrives: bytes so far, bytes in all. */
+  onProgress?: (loaded: number, total: number) => void;
+}
+
+const bad = (where: string, what: string) => new BimambaError('BAD_FORMAT', `${where}: ${what}`);
+
+/** Check a parsed header: format, version, config, and that its tensors are the ones the config implies. */
+function checkBimamba(h: SafetensorsHeader, where: string): BimambaHeader {
+  const m = h.metadata;
+  if (m.format !== FORMAT_NAME) throw bad(where, `not a .bimamba file (metadata "format" is ${JSON.stringify(m.format ?? null)}); convert checkpoints with \`bimamba convert\``);
+  if (m.format_version !== FORMAT_VERSION) {
+    throw new BimambaError('UNSUPPORTED', `${where}: .bimamba format version ${JSON.stringify(m.format_version ?? null)}; this version of the package reads version ${FORMAT_VERSION}`);
+  }
+  if (h.dataStart % ALIGN !== 0) throw bad(where, `the data section starts at file offset ${h.dataStart}, not a multiple of ${ALIGN}`);
+  let configJson: unknown;
+  try {
+    configJson = JSON.parse(m.config ?? '');
+  } catch {
+    throw bad(where, 'metadata "config" is missing or not JSON');
+  }
+  const config = validateModelConfig(configJson);
+
+  const byName = new Map<string, TensorEntry>();
+  for (const t of h.tensors) {
+    if (t.name.startsWith(PAD_PREFIX)) continue;
+    if (t.begin % ALIGN !== 0) throw bad(where, `tensor "${t.name}" starts at data offset ${t.begin}, not a multiple of ${ALIGN}`);
+    byName.set(t.name, t);
+  }
+  const tensors: BimambaHeaderTensor[] = [];
+  const expected = new Set<string>();
+  const want = (name: string, shape: number[], dtypes: string[], category: TensorCategory) => {
+    expected.add(name);
+    const t = byName.get(name);
+    if (!t) throw bad(where, `tensor "${name}" is missing (the config implies shape [${shape}])`);
+    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+      throw bad(where, `tensor "${name}" has shape [${t.shape}], but the config implies [${shape}]`);
+    }
+    if (!dtypes.includes(t.dtype)) throw bad(where, `tensor "${name}" has dtype ${t.dtype}; expected ${dtypes.join(' or ')}`);
+    tensors.push({ ...t, category });
+    return t;
+  };
+  for (const s of modelTensorSpecs(config)) {
+    const t = want(s.name, s.shape, s.dtypes, s.category);
+    if (t.dtype === 'I8') want(headScaleName(s.name), [s.shape[0]], ['F32'], s.category);
+  }
+  for (const name of byName.keys()) {
+    if (!expected.has(name)) throw bad(where, `unexpected tensor "${name}" (not part of a ${config.arch} model with this config)`);
+  }
+  tensors.sort((a, b) => a.begin - b.begin);
+  return { config, tokenizerJson: m.tokenizer ?? '', metadata: m, tensors, dataStart: h.dataStart, dataBytes: h.dataBytes };
+}
+
+/**
+ * Read and check the header of a .bimamba file. `bytes` starts at file offset 0 and holds at least the
+ * whole header (the data section may be left out); `fileSize`, when known, is checked against it.
+ */
+export function readBimambaHeader(bytes: Uint8Array, opts: { fileSize?: number; where?: string } = {}): BimambaHeader {
+  const where = opts.where ?? '.bimamba file';
+  return checkBimamba(parseSafetensorsHeader(bytes, { fileSize: opts.fileSize, where }), where);
+}
+
+/**
+ * Load a .bimamba file into `heap`: the header is read and checked first; then one block of the data
+ * section's size is allocated and the bytes are streamed into it. On any error the block is released.
+ */
+export async function loadBimambaFile(source: ModelSource, heap: Heap, opts: LoadOptions = {}): Promise<BimambaFile> {
+  const { reader, where } = await openByteReader(source);
+  try {
+    const first8 = await reader.read(8);
+    const headerLength = readHeaderLength(first8, where);
+    if (reader.size !== undefined && reader.size < 8 + headerLength) {
+      throw bad(where, `truncated: the header says it is ${headerLength} bytes but the file ends before it does`);
+    }
+    const prefix = new Uint8Array(8 + headerLength);
+    prefix.set(first8);
+    prefix.set(await reader.read(headerLength), 8);
+    const header = readBimambaHeader(prefix, { fileSize: reader.size, where });
+
+    const total = header.dataBytes;
+    if (!heap.wouldFit(total)) {
+      throw new BimambaError('OUT_OF_MEMORY', `${where}: the model's ${total} bytes of weights do not fit in the WASM memory left under its cap`);
+    }
+    const base = heap.alloc(total, 'model weights');
+    try {
+      await reader.readInto(total, (offset, length) => heap.u8(base + offset, length), (done) => opts.onProgress?.(done, total));
+    } catch (e) {
+      heap.release(base);
+      throw e;
+    }
+
+    const tensors = new Map<string, TensorView>();
+    for (const t of header.tensors) {
+      tensors.set(t.name, { dtype: t.dtype as ModelDtype, shape: t.shape, ptr: base + t.begin, byteLength: t.end - t.begin });
+    }
+    return { config: header.config, tokenizerJson: header.tokenizerJson, metadata: header.metadata, tensors, dataPtr: base, dataBytes: total };
+  } finally {
+    await reader.close();
+  }
+}

@@ -1,0 +1,185 @@
+// safetensors: an 8-byte little-endian header length N, N bytes of JSON, then the data section.
+// The JSON maps each tensor name to {dtype, shape, data_offsets: [begin, end]} (offsets relative to
+// the data section) and may hold "__metadata__", a string-to-string map. The tensors must tile the data
+// section exactly: no overlap and no holes.
+// This file parses and validates headers and lays out new ones; it has no I/O of its own, so every
+// runtime can use it.
+import { BimambaError } from '../errors.js';
+
+/** Bytes per element of every dtype the safetensors format defines. */
+export const DTYPE_BYTES: Readonly<Record<string, number>> = {
+  BOOL: 1, U8: 1, I8: 1, F8_E4M3: 1, F8_E5M2: 1,
+  I16: 2, U16: 2, F16: 2, BF16: 2,
+  I32: 4, U32: 4, F32: 4,
+  I64: 8, U64: 8, F64: 8,
+};
+
+/** Headers larger than this are refused before being read (a corrupt length field would otherwise allocate gigabytes). */
+export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+
+export interface TensorEntry {
+  name: string;
+  dtype: string;
+  shape: number[];
+  /** Byte range inside the data section. */
+  begin: number;
+  end: number;
+}
+
+export interface SafetensorsHeader {
+  /** N: the length of the JSON header. The data section starts at file offset 8 + N. */
+  headerLength: number;
+  dataStart: number;
+  /** Bytes of the data section (the end of the last tensor). */
+  dataBytes: number;
+  metadata: Record<string, string>;
+  /** The tensors in data order. */
+  tensors: TensorEntry[];
+}
+
+const bad = (where: string, what: string) => new BimambaError('BAD_FORMAT', `${where}: ${what}`);
+
+/** Read N, the header length, from the first 8 bytes; refuse lengths past `maxHeaderBytes`. */
+export function readHeaderLength(first8: Uint8Array, where = 'safetensors file', maxHeaderBytes = MAX_HEADER_BYTES): number {
+  if (first8.length < 8) throw bad(where, `truncated: ${first8.length} bytes, too short for the 8-byte header length`);
+  const view = new DataView(first8.buffer, first8.byteOffset, 8);
+  const n = view.getBigUint64(0, true);
+  if (n > BigInt(maxHeaderBytes)) throw bad(where, `header length ${n} is over the limit of ${maxHeaderBytes} bytes`);
+  if (n < 2n) throw bad(where, `header length ${n} is too small to hold a JSON object`);
+  return Number(n);
+}
+
+function isNonNegativeInt(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+/**
+ * Validate a header. `bytes` starts at file offset 0 and holds at least the header; `fileSize`, when
+ * known, lets the data offsets be checked against the end of the file.
+ */
+export function parseSafetensorsHeader(bytes: Uint8Array, opts: { fileSize?: number; where?: string; maxHeaderBytes?: number } = {}): SafetensorsHeader {
+  const where = opts.where ?? 'safetensors file';
+  const headerLength = readHeaderLength(bytes, where, opts.maxHeaderBytes);
+  const dataStart = 8 + headerLength;
+  if (bytes.length < dataStart || (opts.fileSize !== undefined && opts.fileSize < dataStart)) {
+    throw bad(where, `truncated: the header says it is ${headerLength} bytes but the file ends before it does`);
+  }
+  let json: unknown;
+  try {
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, dataStart));
+    json = JSON.parse(text);
+  } catch (e) {
+    throw bad(where, `the header is not valid UTF-8 JSON (${(e as Error).message})`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw bad(where, 'the header is not a JSON object');
+
+  let metadata: Record<string, string> = {};
+  const tensors: TensorEntry[] = [];
+  for (const [name, value] of Object.entries(json as Record<string, unknown>)) {
+    if (name === '__metadata__') {
+      metadata = parseMetadata(value, where);
+      continue;
+    }
+    tensors.push(parseEntry(name, value, where));
+  }
+
+  // Sorted by offset, the tensors must follow one another with no gap and no overlap.
+  tensors.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let cursor = 0;
+  let previous = '';
+  for (const t of tensors) {
+    if (t.begin < cursor) throw bad(where, `tensors "${previous}" and "${t.name}" overlap (bytes ${t.begin}..${cursor})`);
+    if (t.begin > cursor) throw bad(where, `hole in the data section before tensor "${t.name}" (bytes ${cursor}..${t.begin} belong to no tensor)`);
+    cursor = t.end;
+    previous = t.name;
+  }
+  if (opts.fileSize !== undefined) {
+    const available = opts.fileSize - dataStart;
+    for (const t of tensors) {
+      if (t.end > available) throw bad(where, `tensor "${t.name}" ends at data offset ${t.end}, past the end of the file (${available} bytes of data): truncated or corrupt`);
+    }
+    if (cursor < available) throw bad(where, `${available - cursor} bytes after the last tensor belong to no tensor`);
+  }
+  return { headerLength, dataStart, dataBytes: cursor, metadata, tensors };
+}
+
+function parseMetadata(value: unknown, where: string): Record<string, string> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad(where, '"__metadata__" must be an object of strings');
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    if (typeof v !== 'string') throw bad(where, `"__metadata__"."${k}" must be a string, got ${typeof v}`);
+    out[k] = v;
+  }
+  return out;
+}
+
+function parseEntry(name: string, value: unknown, where: string): TensorEntry {
+  const at = `${where}, tensor "${name}"`;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad(at, 'entry is not an object');
+  const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
+  if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) throw bad(at, `unknown dtype ${JSON.stringify(dtype)}`);
+  if (!Array.isArray(shape) || !shape.every(isNonNegativeInt)) throw bad(at, `shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegativeInt)) {
+    throw bad(at, `data_offsets must be [begin, end] with non-negative integers, got ${JSON.stringify(offsets)}`);
+  }
+  const [begin, end] = offsets as [number, number];
+  if (end < begin) throw bad(at, `data_offsets [${begin}, ${end}] end before they begin`);
+  const elements = (shape as number[]).reduce((a, b) => a * b, 1);
+  const expected = elements * DTYPE_BYTES[dtype];
+  if (!Number.isSafeInteger(expected)) throw bad(at, `shape ${JSON.stringify(shape)} is too large`);
+  if (end - begin !== expected) throw bad(at, `holds ${end - begin} bytes but shape ${JSON.stringify(shape)} of ${dtype} needs ${expected}`);
+  return { name, dtype, shape: shape as number[], begin, end };
+}
+
+export interface TensorPlan {
+  name: string;
+  dtype: string;
+  shape: number[];
+}
+
+export interface SafetensorsLayout {
+  /** The 8-byte length and the JSON header, padded with spaces: the first `dataStart` bytes of the file. */
+  head: Uint8Array;
+  dataStart: number;
+  /** Every tensor with its offsets, padding tensors included, in data order. */
+  entries: TensorEntry[];
+  dataBytes: number;
+}
+
+/** The prefix of the padding tensors a layout inserts; readers of .bimamba files skip them. */
+export const PAD_PREFIX = '__pad.';
+
+/**
+ * Lay out a file: offsets for every tensor, in the order given, with each tensor starting at a file
+ * offset that is a multiple of `align`. The format forbids holes, so a gap before a tensor is filled
+ * by an explicit U8 tensor named `__pad.N`, and the JSON header is padded with trailing spaces so that
+ * the data section itself starts aligned.
+ */
+export function layoutSafetensors(tensors: TensorPlan[], metadata: Record<string, string>, align = 8): SafetensorsLayout {
+  const entries: TensorEntry[] = [];
+  let cursor = 0;
+  let pads = 0;
+  for (const t of tensors) {
+    if (!(t.dtype in DTYPE_BYTES)) throw new BimambaError('BAD_ARGUMENT', `tensor "${t.name}": unknown dtype ${t.dtype}`);
+    if (t.name.startsWith(PAD_PREFIX) || t.name === '__metadata__') throw new BimambaError('BAD_ARGUMENT', `tensor name "${t.name}" is reserved`);
+    const gap = (align - (cursor % align)) % align;
+    if (gap > 0) {
+      entries.push({ name: `${PAD_PREFIX}${pads++}`, dtype: 'U8', shape: [gap], begin: cursor, end: cursor + gap });
+      cursor += gap;
+    }
+    const bytes = t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype];
+    entries.push({ name: t.name, dtype: t.dtype, shape: t.shape, begin: cursor, end: cursor + bytes });
+    cursor += bytes;
+  }
+
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  for (const e of entries) header[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [e.begin, e.end] };
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const headerLength = Math.ceil((8 + json.length) / align) * align - 8;
+
+  const head = new Uint8Array(8 + headerLength).fill(0x20); // spaces pad the JSON
+  new DataView(head.buffer).setBigUint64(0, BigInt(headerLength), true);
+  head.set(json, 8);
+  return { head, dataStart: 8 + headerLength, entries, dataBytes: cursor };
+}

@@ -1,0 +1,89 @@
+// The tensors of a .bimamba file: their names, shapes and allowed dtypes, all implied by the config.
+// The converter plans its output from this list; the loader checks a file against it.
+import { convChannels, inProjRows, type ModelConfig } from './config.js';
+import { packedShape } from './onebit.js';
+
+export type ModelDtype = 'F32' | 'F16' | 'I8' | 'U8' | 'I32';
+
+/** What a tensor is, for `bimamba info`'s byte counts. */
+export type TensorCategory = 'onebit' | 'full' | 'head';
+
+export interface TensorSpec {
+  name: string;
+  shape: number[];
+  /** Dtypes a valid file may use for it; the first is the converter's default. */
+  dtypes: ModelDtype[];
+  category: TensorCategory;
+}
+
+/** Weights that may be F32 or F16 (`--dtype`). */
+const WEIGHT: ModelDtype[] = ['F32', 'F16'];
+/** Always F32: norms, biases, A_log, D, dt_bias, 1-bit scales. */
+const F32: ModelDtype[] = ['F32'];
+/** Embedding / LM head: F32, F16 or I8 with a per-row scale (`--head`). */
+const HEAD: ModelDtype[] = ['F32', 'F16', 'I8'];
+
+/** A projection `[N, K]`: full precision, or 1-bit tiles with per-column alpha/beta. */
+function projection(prefix: string, N: number, K: number, binarized: boolean, bias: boolean): TensorSpec[] {
+  const out: TensorSpec[] = [];
+  if (binarized) {
+    const { Np, Kp } = packedShape(N, K);
+    out.push({ name: `${prefix}.bits`, shape: [Np / 16, Kp / 8, 16], dtypes: ['U8'], category: 'onebit' });
+    out.push({ name: `${prefix}.alpha`, shape: [K], dtypes: F32, category: 'full' });
+    out.push({ name: `${prefix}.beta`, shape: [K], dtypes: F32, category: 'full' });
+  } else {
+    out.push({ name: `${prefix}.weight`, shape: [N, K], dtypes: WEIGHT, category: 'full' });
+  }
+  if (bias) out.push({ name: `${prefix}.bias`, shape: [N], dtypes: F32, category: 'full' });
+  return out;
+}
+
+/** Every tensor the model needs, in the order the converter writes them. `.scale` tensors of I8 heads are not listed (see headScaleName). */
+export function modelTensorSpecs(c: ModelConfig): TensorSpec[] {
+  const specs: TensorSpec[] = [{ name: 'embedding', shape: [c.padded_vocab_size, c.d_model], dtypes: HEAD, category: 'head' }];
+  const C = convChannels(c);
+  for (let i = 0; i < c.n_layer; i++) {
+    const p = `layers.${i}`;
+    specs.push({ name: `${p}.norm.weight`, shape: [c.d_model], dtypes: F32, category: 'full' });
+    specs.push(...projection(`${p}.in_proj`, inProjRows(c), c.d_model, c.binarized, c.in_proj_bias));
+    // conv1d.weight stays F32: the conv kernels read f32 weights (assembly/README.md), and it is tiny.
+    specs.push({ name: `${p}.conv1d.weight`, shape: [C, c.d_conv], dtypes: F32, category: 'full' });
+    if (c.conv_bias) specs.push({ name: `${p}.conv1d.bias`, shape: [C], dtypes: F32, category: 'full' });
+    if (c.arch === 'mamba1') {
+      specs.push({ name: `${p}.x_proj.weight`, shape: [c.dt_rank + 2 * c.d_state, c.d_inner], dtypes: WEIGHT, category: 'full' });
+      specs.push({ name: `${p}.dt_proj.weight`, shape: [c.d_inner, c.dt_rank], dtypes: WEIGHT, category: 'full' });
+      specs.push({ name: `${p}.dt_proj.bias`, shape: [c.d_inner], dtypes: F32, category: 'full' });
+      specs.push({ name: `${p}.A_log`, shape: [c.d_inner, c.d_state], dtypes: F32, category: 'full' });
+      specs.push({ name: `${p}.D`, shape: [c.d_inner], dtypes: F32, category: 'full' });
+    } else {
+      specs.push({ name: `${p}.dt_bias`, shape: [c.nheads], dtypes: F32, category: 'full' });
+      specs.push({ name: `${p}.A_log`, shape: [c.nheads], dtypes: F32, category: 'full' });
+      specs.push({ name: `${p}.D`, shape: [c.nheads], dtypes: F32, category: 'full' });
+      specs.push({ name: `${p}.mixer_norm.weight`, shape: [c.d_inner], dtypes: F32, category: 'full' });
+    }
+    specs.push(...projection(`${p}.out_proj`, c.d_model, c.d_inner, c.binarized, c.out_proj_bias));
+  }
+  specs.push({ name: 'norm_f.weight', shape: [c.d_model], dtypes: F32, category: 'full' });
+  if (!c.tie_embeddings) specs.push({ name: 'lm_head', shape: [c.padded_vocab_size, c.d_model], dtypes: HEAD, category: 'head' });
+  return specs;
+}
+
+/** The per-row scale that goes with an I8 `embedding` or `lm_head`: `W[n, k] = scale[n] * q[n, k]`. */
+export function headScaleName(head: string): string {
+  return `${head}.scale`;
+}
+
+/**
+ * Elements of the model in full precision: what an fp16 checkpoint would hold.
+ * 1-bit layers count N*K (their latent weights), not their packed bytes; their alpha/beta and the
+ * int8 scales are artefacts of the compression and are not counted.
+ */
+export function fullPrecisionParams(c: ModelConfig): number {
+  let n = 0;
+  for (const s of modelTensorSpecs(c)) {
+    if (s.category === 'onebit' || s.name.endsWith('.alpha') || s.name.endsWith('.beta')) continue;
+    n += s.shape.reduce((a, b) => a * b, 1);
+  }
+  if (c.binarized) n += c.n_layer * (inProjRows(c) * c.d_model + c.d_model * c.d_inner);
+  return n;
+}
