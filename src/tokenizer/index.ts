@@ -18,6 +18,11 @@ export interface Tokenizer {
   vocabSize: number;
   bosTokenId: number | null;
   eosTokenId: number | null;
+  /**
+   * Whether text prompts start with BOS: the tokenizer's own post-processor adds it, or it is a
+   * SentencePiece-style BPE (byte fallback, as LLaMA), whose models are trained with BOS first.
+   */
+  addsBos: boolean;
   tokenToId(token: string): number | null;
   idToToken(id: number): string | null;
   /** Decodes ids one at a time; the pushed chunks plus flush() add up to decode() of all the ids. */
@@ -106,6 +111,11 @@ export function loadTokenizer(json: string | object, options: LoadTokenizerOptio
     return id;
   }
 
+  const bosTokenId = specialId(options.bosToken, BOS_TOKEN_NAMES, 'BOS');
+  const model = parsed.model as Record<string, unknown>;
+  const addsBos =
+    bosTokenId !== null && (hf.encode('a', { add_special_tokens: true }).ids[0] === bosTokenId || model.byte_fallback === true);
+
   return {
     encode(text: string): number[] {
       if (typeof text !== 'string') throw new BimambaError('BAD_ARGUMENT', `encode: expected a string, got ${describe(text)}`);
@@ -114,7 +124,8 @@ export function loadTokenizer(json: string | object, options: LoadTokenizerOptio
     },
     decode,
     vocabSize,
-    bosTokenId: specialId(options.bosToken, BOS_TOKEN_NAMES, 'BOS'),
+    bosTokenId,
+    addsBos,
     eosTokenId: specialId(options.eosToken, EOS_TOKEN_NAMES, 'EOS'),
     tokenToId: (token) => hf.token_to_id(token) ?? null,
     idToToken: (id) => (Number.isInteger(id) ? (hf.id_to_token(id) ?? null) : null),
