@@ -1,0 +1,132 @@
+// Mamba-1 and Mamba-2 recurrences against float64 references: outputs, final state, and
+// sequence-versus-steps consistency, from a random (non-zero) initial state.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { normRelError } from '../util/numeric.js';
+import { Rng } from '../util/rng.js';
+import { loadCore, type TestCore } from '../util/wasm.js';
+
+let wasm: TestCore;
+beforeAll(async () => { wasm = await loadCore(); });
+
+const TOLERANCE = 1e-5; // relative to the largest |value| of each output (y, h)
+
+// ---- Mamba-1 ----
+
+interface Scan1Data { x: Float32Array; dt: Float32Array; A: Float32Array; B: Float32Array; C: Float32Array; Dskip: Float32Array; h: Float32Array }
+
+function scan1Data(rng: Rng, T: number, D: number, N: number): Scan1Data {
+  const A = new Float32Array(D * N);
+  for (let d = 0; d < D; d++) for (let n = 0; n < N; n++) A[d * N + n] = -(n + 1) * rng.uniform(0.5, 1.5); // -exp(A_log), S4D-real-like
+  return {
+    x: rng.f32(T * D), dt: rng.f32(T * D, () => rng.uniform(0.001, 0.3)), A,
+    B: rng.f32(T * N), C: rng.f32(T * N), Dskip: rng.f32(D), h: rng.f32(D * N),
+  };
+}
+
+function scan1Ref(p: Scan1Data, T: number, D: number, N: number) {
+  const h = Float64Array.from(p.h), y = new Float64Array(T * D);
+  for (let t = 0; t < T; t++) {
+    for (let d = 0; d < D; d++) {
+      const dt = p.dt[t * D + d], x = p.x[t * D + d];
+      let s = 0;
+      for (let n = 0; n < N; n++) {
+        const i = d * N + n;
+        h[i] = Math.exp(dt * p.A[i]) * h[i] + dt * p.B[t * N + n] * x;
+        s += p.C[t * N + n] * h[i];
+      }
+      y[t * D + d] = s + p.Dskip[d] * x;
+    }
+  }
+  return { y, h };
+}
+
+describe('scan1_seq', () => {
+  for (const [T, D, N] of [[1, 5, 16], [7, 16, 16], [13, 33, 13], [4, 3, 1], [9, 8, 6], [33, 4, 37]]) {
+    it(`T=${T} D=${D} N=${N}: y and final h within ${TOLERANCE} of f64; T steps give the same bits`, () => {
+      const rng = new Rng(T * 10000 + D * 100 + N);
+      const p = scan1Data(rng, T, D, N);
+      const x = wasm.put(p.x), dt = wasm.put(p.dt), A = wasm.put(p.A), B = wasm.put(p.B), C = wasm.put(p.C), Dskip = wasm.put(p.Dskip);
+      const h = wasm.put(p.h), y = wasm.f32(T * D);
+      wasm.k.scan1_seq(y, x, dt, A, B, C, Dskip, h, T, D, N);
+      const ref = scan1Ref(p, T, D, N);
+      const yOut = wasm.read(y, T * D), hOut = wasm.read(h, D * N);
+      expect(normRelError(yOut, ref.y)).toBeLessThanOrEqual(TOLERANCE);
+      expect(normRelError(hOut, ref.h)).toBeLessThanOrEqual(TOLERANCE);
+
+      const hStep = wasm.put(p.h), yStep = wasm.f32(D);
+      for (let t = 0; t < T; t++) {
+        wasm.k.scan1_step(yStep, x + 4 * t * D, dt + 4 * t * D, A, B + 4 * t * N, C + 4 * t * N, Dskip, hStep, D, N);
+        expect(wasm.read(yStep, D)).toEqual(yOut.subarray(t * D, (t + 1) * D));
+      }
+      expect(wasm.read(hStep, D * N)).toEqual(hOut);
+    });
+  }
+});
+
+// ---- Mamba-2 ----
+
+interface Scan2Data { x: Float32Array; dt: Float32Array; A: Float32Array; B: Float32Array; C: Float32Array; Dskip: Float32Array; h: Float32Array }
+
+function scan2Data(rng: Rng, T: number, H: number, P: number, N: number, G: number): Scan2Data {
+  return {
+    x: rng.f32(T * H * P), dt: rng.f32(T * H, () => rng.uniform(0.001, 0.3)), A: rng.f32(H, () => -rng.uniform(1, 16)),
+    B: rng.f32(T * G * N), C: rng.f32(T * G * N), Dskip: rng.f32(H), h: rng.f32(H * P * N),
+  };
+}
+
+function scan2Ref(p: Scan2Data, T: number, H: number, P: number, N: number, G: number) {
+  const h = Float64Array.from(p.h), y = new Float64Array(T * H * P);
+  for (let t = 0; t < T; t++) {
+    for (let i = 0; i < H; i++) {
+      const g = Math.floor(i / (H / G));
+      const dt = p.dt[t * H + i], dA = Math.exp(dt * p.A[i]);
+      for (let q = 0; q < P; q++) {
+        const x = p.x[t * H * P + i * P + q];
+        let s = 0;
+        for (let n = 0; n < N; n++) {
+          const k = (i * P + q) * N + n, bc = t * G * N + g * N + n;
+          h[k] = dA * h[k] + dt * p.B[bc] * x;
+          s += p.C[bc] * h[k];
+        }
+        y[t * H * P + i * P + q] = s + p.Dskip[i] * x;
+      }
+    }
+  }
+  return { y, h };
+}
+
+describe('scan2_seq', () => {
+  // [T, H, P, N, G]: the tiny fixture's shape, awkward sizes, several groups, and N % 4 tails
+  for (const [T, H, P, N, G] of [[1, 4, 32, 32, 1], [7, 4, 32, 32, 1], [5, 6, 5, 13, 2], [9, 3, 7, 17, 3], [3, 8, 3, 6, 4], [2, 2, 1, 1, 1]]) {
+    it(`T=${T} H=${H} P=${P} N=${N} G=${G}: y and final h within ${TOLERANCE} of f64; T steps give the same bits`, () => {
+      const rng = new Rng(T * 100000 + H * 1000 + P * 100 + N * 10 + G);
+      const p = scan2Data(rng, T, H, P, N, G);
+      const x = wasm.put(p.x), dt = wasm.put(p.dt), A = wasm.put(p.A), B = wasm.put(p.B), C = wasm.put(p.C), Dskip = wasm.put(p.Dskip);
+      const h = wasm.put(p.h), y = wasm.f32(T * H * P);
+      wasm.k.scan2_seq(y, x, dt, A, B, C, Dskip, h, T, H, P, N, G);
+      const ref = scan2Ref(p, T, H, P, N, G);
+      const yOut = wasm.read(y, T * H * P), hOut = wasm.read(h, H * P * N);
+      expect(normRelError(yOut, ref.y)).toBeLessThanOrEqual(TOLERANCE);
+      expect(normRelError(hOut, ref.h)).toBeLessThanOrEqual(TOLERANCE);
+
+      const hStep = wasm.put(p.h), yStep = wasm.f32(H * P);
+      for (let t = 0; t < T; t++) {
+        wasm.k.scan2_step(yStep, x + 4 * t * H * P, dt + 4 * t * H, A, B + 4 * t * G * N, C + 4 * t * G * N, Dskip, hStep, H, P, N, G);
+        expect(wasm.read(yStep, H * P)).toEqual(yOut.subarray(t * H * P, (t + 1) * H * P));
+      }
+      expect(wasm.read(hStep, H * P * N)).toEqual(hOut);
+    });
+  }
+
+  it('decays the state by exp(dt*A) when x = 0 (h_t = exp(dt*A)^t h_0)', () => {
+    const H = 3, P = 2, N = 5, G = 1, T = 4;
+    const rng = new Rng(5);
+    const p = scan2Data(rng, T, H, P, N, G);
+    p.x.fill(0);
+    p.dt.fill(0.25);
+    const h = wasm.put(p.h), y = wasm.f32(T * H * P);
+    wasm.k.scan2_seq(y, wasm.put(p.x), wasm.put(p.dt), wasm.put(p.A), wasm.put(p.B), wasm.put(p.C), wasm.put(p.Dskip), h, T, H, P, N, G);
+    const want = Array.from(p.h, (v, k) => v * Math.exp(T * 0.25 * p.A[Math.floor(k / (P * N))]));
+    expect(normRelError(wasm.read(h, H * P * N), want)).toBeLessThanOrEqual(1e-6);
+  });
+});

@@ -1,0 +1,60 @@
+// The WASM core for tests: instantiate dist/bimamba.wasm and move data in and out of its memory.
+import { createCore, type Core, type Kernels } from '../../src/wasm/core.js';
+
+const GUARD_BYTES = 64;
+
+export const WASM_URL = new URL('../../dist/bimamba.wasm', import.meta.url);
+
+/** A core over its own memory, plus helpers that copy typed arrays to and from it. */
+export class TestCore {
+  readonly core: Core;
+  readonly k: Kernels;
+
+  constructor(core: Core) {
+    this.core = core;
+    this.k = core.kernels;
+  }
+
+  /**
+   * Allocate and fill with a copy of `data` (any typed array); returns the address. The 64 bytes
+   * after the data are 0xff (NaN as f32), so a kernel that reads past its input shows it.
+   */
+  put(data: Float32Array | Uint8Array | Int8Array | Uint16Array): number {
+    const ptr = this.core.heap.alloc(data.byteLength + GUARD_BYTES);
+    this.bytes(ptr + data.byteLength, GUARD_BYTES).fill(0xff);
+    this.bytes(ptr, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    return ptr;
+  }
+
+  /** Allocate n f32, filled with `value` (NaN by default, so unwritten outputs show). */
+  f32(n: number, value = NaN): number {
+    const ptr = this.core.heap.alloc(Math.max(4 * n, 1));
+    this.core.heap.f32(ptr, n).fill(value);
+    return ptr;
+  }
+
+  /** Allocate raw bytes, filled with `value`. */
+  alloc(bytes: number, value = 0xa5): number {
+    const ptr = this.core.heap.alloc(Math.max(bytes, 1));
+    this.bytes(ptr, bytes).fill(value);
+    return ptr;
+  }
+
+  /** A copy of n f32 at ptr. */
+  read(ptr: number, n: number): Float32Array {
+    return this.core.heap.f32(ptr, n).slice();
+  }
+
+  /** Overwrite n f32 at ptr with `data`. */
+  write(ptr: number, data: Float32Array): void {
+    this.core.heap.f32(ptr, data.length).set(data);
+  }
+
+  private bytes(ptr: number, n: number): Uint8Array {
+    return this.core.heap.u8(ptr, n);
+  }
+}
+
+export async function loadCore(): Promise<TestCore> {
+  return new TestCore(await createCore({ wasm: WASM_URL }));
+}
