@@ -82,12 +82,14 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
     aborted(options.signal);
     let logits = ids.length ? session.feed(ids) : session.lastLogits();
     const rng = new Rng(seed);
+    // Never sample an id the tokenizer cannot decode (embeddings are often padded past the vocabulary).
+    const samplable = host.tokenizer ? Math.min(host.vocabSize, host.tokenizer.vocabSize) : host.vocabSize;
     const decoder = host.tokenizer?.createStreamDecoder();
     const stop = new StopMatcher(stops);
     for (let i = 0; i < maxTokens; i++) {
       await nextTick();
       aborted(options.signal);
-      const token = sample(logits, sampling, rng, session.history);
+      const token = sample(logits.subarray(0, samplable), sampling, rng, session.history);
       const isEos = token === host.eosTokenId && (options.stopAtEos ?? true);
       const last = isEos || i === maxTokens - 1;
       let text = isEos ? '' : decoder?.push(token) ?? '';

@@ -51,6 +51,7 @@ export function argmax(x: ArrayLike<number>): number {
 export function sample(logits: Float32Array, o: ResolvedSampling, rng: Rng, recent: readonly number[]): number {
   if (o.repetitionPenalty !== 1) {
     for (const t of new Set(recent)) {
+      if (t >= logits.length) continue;
       const v = logits[t];
       logits[t] = v > 0 ? v / o.repetitionPenalty : v * o.repetitionPenalty;
     }

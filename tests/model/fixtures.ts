@@ -41,7 +41,8 @@ export function readExpected(name: string): Expected {
 export async function convertFixture(name: string, opts: ConvertOptions = {}): Promise<string> {
   const dir = join(tmpdir(), 'bimamba-tests');
   mkdirSync(dir, { recursive: true });
-  const out = join(dir, `${name}-${opts.dtype ?? 'f32'}-${opts.head ?? 'f32'}-${process.pid}.bimamba`);
+  const tag = [opts.dtype ?? 'f32', opts.head ?? 'f32', opts.tokenizer ? 'tok' : 'notok', opts.binarize ?? 'fp'].join('-');
+  const out = join(dir, `${name}-${tag}-${process.pid}.bimamba`);
   await convertCheckpoint(join(FIXTURES, name, 'checkpoint'), out, { onWarning: () => {}, ...opts });
   return out;
 }
@@ -54,4 +55,34 @@ export function maxDiff(a: Float32Array, b: Float32Array): { diff: number; scale
     scale = Math.max(scale, Math.abs(b[i]));
   }
   return { diff, scale };
+}
+
+/**
+ * A byte-level BPE tokenizer.json with the 256 byte tokens and no merges: every byte is one token,
+ * so any text encodes inside a fixture's 1000-token vocabulary, multi-byte characters as several tokens.
+ */
+export function byteTokenizerJson(): string {
+  // GPT-2's byte-to-unicode table: printable bytes map to themselves, the rest to U+0100 onwards.
+  const printable = (b: number) => (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+  const vocab: Record<string, number> = {};
+  let extra = 0;
+  for (let b = 0; b < 256; b++) vocab[String.fromCharCode(printable(b) ? b : 256 + extra++)] = b;
+  return JSON.stringify({
+    version: '1.0',
+    added_tokens: [{ id: 256, content: '<|endoftext|>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }],
+    normalizer: null,
+    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+    post_processor: null,
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, vocab: { ...vocab, '<|endoftext|>': 256 }, merges: [] },
+  });
+}
+
+/** A fixture converted with the byte tokenizer embedded, loaded. */
+export async function loadWithByteTokenizer(name = 'bimamba-tiny') {
+  const { writeFileSync } = await import('node:fs');
+  const tokPath = join(tmpdir(), `bimamba-byte-tokenizer-${process.pid}.json`);
+  writeFileSync(tokPath, byteTokenizerJson());
+  const { loadModel } = await import('../../src/model/model.js');
+  return loadModel(await convertFixture(name, { tokenizer: tokPath }), { wasm: WASM });
 }
