@@ -9,7 +9,8 @@ export function argmax(x: usize, n: i32): i32 {
   let best = f32x4.splat(load<f32>(x));
   let i = 0;
   for (; i + 4 <= n; i += 4) best = f32x4.max(best, load<v128>(x + (<usize>i << 2)));
-  let m = Mathf.max(Mathf.max(f32x4.extract_lane(best, 0), f32x4.extract_lane(best, 1)), Mathf.max(f32x4.extract_lane(best, 2), f32x4.extract_lane(best, 3)));
+  best = f32x4.max(best, v128.shuffle<f32>(best, best, 2, 3, 0, 1));
+  let m = Mathf.max(f32x4.extract_lane(best, 0), f32x4.extract_lane(best, 1));
   for (; i < n; i++) m = Mathf.max(m, load<f32>(x + (<usize>i << 2)));
   // pass 2: its first index
   const isNan = m != m;

@@ -85,12 +85,14 @@ function sumSignTables(y: usize, bits: usize, tables: usize, c: f32, N: i32, K: 
     let table = tables;
     for (let cp = 0; cp < tilesPerRowBlock; cp++) {
       const rowBytes = load<v128>(tile);
+      // low nibbles index the table of group 2cp, high nibbles the next one (group 2cp+1)
       for (let half = 0; half < 2; half++) {
         const index = half == 0 ? v128.and(rowBytes, lowNibble) : i8x16.shr_u(rowBytes, 4);
         const b0 = i8x16.swizzle(load<v128>(table, 0), index); // byte 0 of each row's entry
         const b1 = i8x16.swizzle(load<v128>(table, 16), index);
         const b2 = i8x16.swizzle(load<v128>(table, 32), index);
         const b3 = i8x16.swizzle(load<v128>(table, 48), index);
+        // interleave bytes 0,1 and 2,3 (rows 0-7 and 8-15), then the pairs: one f32 per row
         const lo01 = i8x16.shuffle(b0, b1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23); // rows 0-7: bytes 0,1
         const hi01 = i8x16.shuffle(b0, b1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31); // rows 8-15
         const lo23 = i8x16.shuffle(b2, b3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);

@@ -1,10 +1,12 @@
 // Mamba-1 selective scan: a diagonal linear recurrence per channel d, over the state size N.
 //
-//   dA = exp(dt[d] * A[d,:]),  h[d,:] = dA * h[d,:] + B * (dt[d] * x[d]),  y[d] = C · h[d,:] + Dskip[d] * x[d]
+//   dA = exp(dt[d] * A[d,:])
+//   h[d,:] = dA * h[d,:] + B * (dt[d] * x[d])
+//   y[d] = C · h[d,:] + Dskip[d] * x[d]
 //
 // Channels are independent, so each channel runs through all T tokens with its state row in cache.
-// exp is exp4 (relative error < 1.5e-7; see exp.ts). SIMD runs over the state dimension; the N % 4 tail uses the same
-// arithmetic on single lanes.
+// exp is exp4 (relative error < 1.5e-7; see exp.ts). SIMD runs over the state dimension; the N % 4
+// tail does the same arithmetic on single lanes.
 import { exp1, exp4 } from './exp';
 import { hsum } from './simd';
 

@@ -1,11 +1,12 @@
 // Mamba-2 (SSD) recurrence, one token at a time: per head i a scalar decay, per (head, channel p) a
 // state row over N.
 //
-//   dA = exp(dt[i] * A[i]),  h[i,p,:] = dA * h[i,p,:] + B[g,:] * (dt[i] * x[i,p]),
-//   y[i,p] = C[g,:] · h[i,p,:] + Dskip[i] * x[i,p],   g = i / (H / G)
+//   dA = exp(dt[i] * A[i])
+//   h[i,p,:] = dA * h[i,p,:] + B[g,:] * (dt[i] * x[i,p])
+//   y[i,p] = C[g,:] · h[i,p,:] + Dskip[i] * x[i,p],    g = i / (H / G)
 //
-// Each state row runs through all T tokens while it is in cache. exp is exp1 (relative error < 1.5e-7; see exp.ts).
-// SIMD runs over the state dimension; the N % 4 tail uses scalar f32 arithmetic.
+// Each state row runs through all T tokens while it is in cache. exp is exp1 (relative error
+// < 1.5e-7; see exp.ts). SIMD runs over the state dimension; the N % 4 tail is scalar f32.
 import { exp1 } from './exp';
 import { hsum } from './simd';
 
