@@ -28,7 +28,7 @@ export class SafetensorsWriter {
   readonly fileBytes: number;
 
   /** Create `path` (via `path.tmp`) and write its header. `align`: see layoutSafetensors. */
-  static async create(path: string, tensors: TensorPlan[], metadata: Record<string, string>, align = 8): Promise<SafetensorsWriter> {
+  static async create(path: string, tensors: TensorPlan[], metadata: Record<string, string>, align = 1): Promise<SafetensorsWriter> {
     const layout = layoutSafetensors(tensors, metadata, align);
     const tmpPath = `${path}.tmp`;
     const file = await open(tmpPath, 'w');

@@ -151,11 +151,11 @@ export const PAD_PREFIX = '__pad.';
 
 /**
  * Lay out a file: offsets for every tensor, in the order given, with each tensor starting at a file
- * offset that is a multiple of `align`. The format forbids holes, so a gap before a tensor is filled
- * by an explicit U8 tensor named `__pad.N`, and the JSON header is padded with trailing spaces so that
- * the data section itself starts aligned.
+ * offset that is a multiple of `align` (1: packed, no padding). The format forbids holes, so a gap
+ * before a tensor is filled by an explicit U8 tensor named `__pad.N`. The JSON header is padded with
+ * trailing spaces so that the data section starts at a multiple of 8 (and of `align`).
  */
-export function layoutSafetensors(tensors: TensorPlan[], metadata: Record<string, string>, align = 8): SafetensorsLayout {
+export function layoutSafetensors(tensors: TensorPlan[], metadata: Record<string, string>, align = 1): SafetensorsLayout {
   const entries: TensorEntry[] = [];
   let cursor = 0;
   let pads = 0;
@@ -176,7 +176,8 @@ export function layoutSafetensors(tensors: TensorPlan[], metadata: Record<string
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   for (const e of entries) header[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [e.begin, e.end] };
   const json = new TextEncoder().encode(JSON.stringify(header));
-  const headerLength = Math.ceil((8 + json.length) / align) * align - 8;
+  const headerAlign = Math.max(8, align);
+  const headerLength = Math.ceil((8 + json.length) / headerAlign) * headerAlign - 8;
 
   const head = new Uint8Array(8 + headerLength).fill(0x20); // spaces pad the JSON
   new DataView(head.buffer).setBigUint64(0, BigInt(headerLength), true);
