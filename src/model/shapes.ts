@@ -1,5 +1,5 @@
 // Sizes derived from a config, in one place: the graph, the state and the scratch buffers use them.
-import type { ModelConfig } from '../format/config.js';
+import { convChannels, inProjRows, type ModelConfig } from '../format/config.js';
 
 export interface Shapes {
   isMamba2: boolean;
@@ -21,23 +21,22 @@ export interface Shapes {
 
 export function shapesOf(cfg: ModelConfig): Shapes {
   const isMamba2 = cfg.arch === 'mamba2';
-  const gn = isMamba2 ? cfg.ngroups * cfg.d_state : 0;
-  const convChannels = isMamba2 ? cfg.d_inner + 2 * gn : cfg.d_inner;
+  const channels = convChannels(cfg);
   return {
     isMamba2,
     dModel: cfg.d_model,
     dInner: cfg.d_inner,
     dState: cfg.d_state,
     dConv: cfg.d_conv,
-    convChannels,
-    dInProj: isMamba2 ? 2 * cfg.d_inner + 2 * gn + cfg.nheads : 2 * cfg.d_inner,
+    convChannels: channels,
+    dInProj: inProjRows(cfg),
     nheads: cfg.nheads,
     headdim: cfg.headdim,
     ngroups: cfg.ngroups,
     dtRank: cfg.dt_rank,
     xProjOut: isMamba2 ? 0 : cfg.dt_rank + 2 * cfg.d_state,
     vocab: cfg.vocab_size,
-    convStateFloats: convChannels * (cfg.d_conv - 1),
+    convStateFloats: channels * (cfg.d_conv - 1),
     ssmStateFloats: isMamba2 ? cfg.nheads * cfg.headdim * cfg.d_state : cfg.d_inner * cfg.d_state,
   };
 }
