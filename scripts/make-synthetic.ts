@@ -115,7 +115,7 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const outAt = args.indexOf('--out');
   const out = outAt >= 0 ? args[outAt + 1] : '.cache/synthetic';
-  const which = args.find((a, i) => !a.startsWith('--') && i !== outAt + 1) ?? 'all';
+  const which = args.find((a, i) => !a.startsWith('--') && !(outAt >= 0 && i === outAt + 1)) ?? 'all';
   const names = which === 'all' ? Object.keys(SIZES) : [which];
   for (const name of names) {
     if (!SIZES[name]) throw new Error(`unknown size ${name}; one of ${Object.keys(SIZES).join(', ')}, all`);

@@ -53,6 +53,23 @@ export function bf16ToF32(b: number): number {
   return f32[0];
 }
 
+let table: Float32Array | null = null;
+
+/** Every half's f32 value, built once: decoding a tensor is then one lookup per element. */
+function f16Table(): Float32Array {
+  if (!table) {
+    table = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) table[h] = f16ToF32(h);
+  }
+  return table;
+}
+
+/** The bytes as 16-bit values (copied first if they sit at an odd offset). */
+function uint16s(bytes: Uint8Array): Uint16Array {
+  const aligned = bytes.byteOffset % 2 === 0 ? bytes : bytes.slice();
+  return new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 2);
+}
+
 /** Decode the bytes of a little-endian floating-point tensor of `dtype` to f32. */
 export function toFloat32(bytes: Uint8Array, dtype: string, where: string): Float32Array {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -64,13 +81,17 @@ export function toFloat32(bytes: Uint8Array, dtype: string, where: string): Floa
       return out;
     }
     case 'F16': {
-      const out = new Float32Array(bytes.byteLength / 2);
-      for (let i = 0; i < out.length; i++) out[i] = f16ToF32(view.getUint16(2 * i, true));
+      const table = f16Table();
+      const halves = uint16s(bytes);
+      const out = new Float32Array(halves.length);
+      for (let i = 0; i < out.length; i++) out[i] = table[halves[i]];
       return out;
     }
     case 'BF16': {
-      const out = new Float32Array(bytes.byteLength / 2);
-      for (let i = 0; i < out.length; i++) out[i] = bf16ToF32(view.getUint16(2 * i, true));
+      const halves = uint16s(bytes);
+      const out = new Float32Array(halves.length);
+      const bits = new Uint32Array(out.buffer);
+      for (let i = 0; i < out.length; i++) bits[i] = halves[i] << 16;
       return out;
     }
     case 'F64': {
