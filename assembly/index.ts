@@ -1,5 +1,6 @@
 // Entry point of the WASM module: re-exports every kernel. See assembly/README.md for the ABI.
 export { onebit_scratch_bytes, onebit_gemv, onebit_gemm } from './onebit';
+export { onebit_lut_token_bytes, onebit_lut_scratch_bytes, onebit_lut_prepare, onebit_lut_rows, onebit_lut_gemm } from './onebit_lut';
 export { matmul_f32, matmul_f16, matmul_i8 } from './matmul';
 export { row_f16_to_f32, row_i8_to_f32 } from './dequant';
 export { add, add_bias, copy_cols } from './elementwise';

@@ -10,6 +10,11 @@ export interface Kernels {
   onebit_scratch_bytes(K: number): number;
   onebit_gemv(y: Ptr, x: Ptr, bits: Ptr, alpha: Ptr, beta: Ptr, N: number, K: number, scratch: Ptr): void;
   onebit_gemm(y: Ptr, x: Ptr, bits: Ptr, alpha: Ptr, beta: Ptr, T: number, N: number, K: number, scratch: Ptr): void;
+  onebit_lut_token_bytes(K: number): number;
+  onebit_lut_scratch_bytes(K: number, T: number): number;
+  onebit_lut_prepare(scratch: Ptr, x: Ptr, alpha: Ptr, beta: Ptr, T: number, K: number): void;
+  onebit_lut_rows(y: Ptr, bits: Ptr, scratch: Ptr, T: number, N: number, K: number, n0: number, n1: number): void;
+  onebit_lut_gemm(y: Ptr, x: Ptr, bits: Ptr, alpha: Ptr, beta: Ptr, T: number, N: number, K: number, scratch: Ptr): void;
   matmul_f32(y: Ptr, x: Ptr, w: Ptr, T: number, N: number, K: number): void;
   matmul_f16(y: Ptr, x: Ptr, w: Ptr, T: number, N: number, K: number): void;
   matmul_i8(y: Ptr, x: Ptr, w: Ptr, scale: Ptr, T: number, N: number, K: number): void;

@@ -1,0 +1,224 @@
+// Fast 1-bit GEMV/GEMM: int8 activations and int16 lookup tables (T-MAC style) over the 16x8 tile
+// layout of onebit.ts (assembly/README.md, "1-bit weights"). The exact f32 kernels stay in onebit.ts.
+//
+//   y[t,n] = Σ_k s[n,k] * xs[t,k] + c[t],   xs = alpha * x,   c = Σ_k beta[k] * x[t,k],   s = ±1
+//
+// 1. Quantize. xs is split into blocks of 256 columns; in block b, step_b = max|xs| / 127 and
+//    q[k] = round(xs[k] / step_b), an integer in [-127, 127] (round half to even).
+// 2. Tables. For each group g of 4 columns the 16 signed sums E_g[m] = Σ_j (bit j of m ? +q : -q)[4g+j]
+//    are exact integers with |E| <= 4*127 = 508: an i16. Each table is stored as two 16-byte planes,
+//    its low bytes and its high bytes, so that i8x16.swizzle by a tile's 16 nibbles fetches one plane
+//    of the entry of all 16 rows at once; interleaving the two planes rebuilds the i16 entries of
+//    rows 0-7 and rows 8-15.
+// 3. Accumulate. A block holds 64 groups, so a row's i16 sum over a block is at most 64*508 = 32512 in
+//    size, below 2^15: i16 lanes never overflow, whatever K is. Each block's sum is then converted to
+//    f32, times step_b, and added up in f32; finally c is added.
+//
+// Error against the exact kernel: every q is within half a step of xs / step_b, so
+//   |y_fast - y_exact| <= Σ_k step_b(k) / 2 = Σ_b (size of block b) * step_b / 2 <= K * max|xs| / 254,
+// plus f32 rounding (about 1e-6 of the row's size); a block whose largest |xs| is below 2^-100 counts as 0. For random signs the error is typically
+// sqrt(Σ_b size_b * step_b^2 / 12), far below the bound.
+//
+// Scratch, per token (onebit_lut_token_bytes(K) bytes, token t at scratch + t * that):
+//   Kp/4 tables of 32 bytes (group g at 32*g: low-byte plane, high-byte plane), then the f32 steps of
+//   the ceil(K/256) blocks, then c.
+//
+// onebit_lut_prepare writes the scratch; onebit_lut_rows reads it and computes a range of rows, so that
+// threads can share one prepared scratch and split the rows between them.
+
+const BLOCK_COLS: i32 = 256; // columns per quantization block: 64 groups, the i16 overflow limit
+const TILES_PER_BLOCK: i32 = BLOCK_COLS / 8;
+const GROUP_TABLE_BYTES: usize = 32; // 16 low bytes, 16 high bytes
+const MIN_BLOCK_MAX: f32 = 7.888609052210118e-31; // 2^-100
+
+@inline function paddedK(K: i32): i32 {
+  return (K + 7) & ~7;
+}
+
+@inline function blockCount(K: i32): i32 {
+  return (K + BLOCK_COLS - 1) / BLOCK_COLS;
+}
+
+@inline function tablesBytes(K: i32): usize {
+  return <usize>(paddedK(K) >> 2) * GROUP_TABLE_BYTES;
+}
+
+/** Bytes of scratch one token needs (a multiple of 64, so every token's tables stay aligned). */
+export function onebit_lut_token_bytes(K: i32): i32 {
+  const bytes = <i32>tablesBytes(K) + 4 * (blockCount(K) + 1);
+  return (bytes + 63) & ~63;
+}
+
+/** Bytes of scratch for T tokens. */
+export function onebit_lut_scratch_bytes(K: i32, T: i32): i32 {
+  return T * onebit_lut_token_bytes(K);
+}
+
+@inline function swizzle(table: v128, index: v128): v128 {
+  // indices are nibbles (< 16), where the relaxed form is defined and maps to one pshufb
+  if (ASC_FEATURE_RELAXED_SIMD) return i8x16.relaxed_swizzle(table, index);
+  return i8x16.swizzle(table, index);
+}
+
+/** xs[k] = alpha[k] * x[k] for 4 columns from k (all real). */
+@inline function scaled4(x: usize, alpha: usize, k: i32): v128 {
+  const o = <usize>k << 2;
+  return f32x4.mul(load<v128>(alpha + o), load<v128>(x + o));
+}
+
+/** xs[k] for one column, 0 past K. */
+@inline function scaled1(x: usize, alpha: usize, k: i32, K: i32): f32 {
+  return k < K ? load<f32>(alpha + (<usize>k << 2)) * load<f32>(x + (<usize>k << 2)) : 0;
+}
+
+/** max |xs[k]| over columns k0..k1-1. NaN anywhere gives NaN (f32x4.max propagates it). */
+function absMax(x: usize, alpha: usize, k0: i32, k1: i32): f32 {
+  let m = f32x4.splat(0);
+  let k = k0;
+  for (; k + 4 <= k1; k += 4) m = f32x4.max(m, f32x4.abs(scaled4(x, alpha, k)));
+  let s = f32x4.extract_lane(m, 0);
+  s = Mathf.max(s, f32x4.extract_lane(m, 1));
+  s = Mathf.max(s, f32x4.extract_lane(m, 2));
+  s = Mathf.max(s, f32x4.extract_lane(m, 3));
+  for (; k < k1; k++) s = Mathf.max(s, Mathf.abs(scaled1(x, alpha, k, k1)));
+  return s;
+}
+
+/** Write the table of one group from its 4 quantized inputs (i32 lanes of q) at dst. */
+@inline function writeTable(dst: usize, q: v128): void {
+  const q16 = i16x8.narrow_i32x4_s(q, q); // [q0 q1 q2 q3 q0 q1 q2 q3]
+  const q0 = v128.shuffle<i16>(q16, q16, 0, 0, 0, 0, 0, 0, 0, 0);
+  const q1 = v128.shuffle<i16>(q16, q16, 1, 1, 1, 1, 1, 1, 1, 1);
+  const q2 = v128.shuffle<i16>(q16, q16, 2, 2, 2, 2, 2, 2, 2, 2);
+  const q3 = v128.shuffle<i16>(q16, q16, 3, 3, 3, 3, 3, 3, 3, 3);
+  // entry m = ±q0 ±q1 ±q2 ±q3, + where bit j of m is set; lanes are m = 0..7, then m = 8..15 (bit 3 set)
+  const low3 = i16x8.add(
+    i16x8.add(i16x8.mul(q0, i16x8(-1, 1, -1, 1, -1, 1, -1, 1)), i16x8.mul(q1, i16x8(-1, -1, 1, 1, -1, -1, 1, 1))),
+    i16x8.mul(q2, i16x8(-1, -1, -1, -1, 1, 1, 1, 1)),
+  );
+  const e0 = i16x8.sub(low3, q3); // m = 0..7
+  const e1 = i16x8.add(low3, q3); // m = 8..15
+  store<v128>(dst, i8x16.shuffle(e0, e1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), 0); // low bytes
+  store<v128>(dst, i8x16.shuffle(e0, e1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31), 16); // high bytes
+}
+
+/** Quantize one token and write its tables, steps and c at `tok`. */
+function prepareToken(tok: usize, x: usize, alpha: usize, beta: usize, K: i32): void {
+  const Kp = paddedK(K);
+  const steps = tok + tablesBytes(K);
+  const blocks = blockCount(K);
+  for (let b = 0; b < blocks; b++) {
+    const k0 = b * BLOCK_COLS;
+    const k1 = min(K, k0 + BLOCK_COLS);
+    const amax = absMax(x, alpha, k0, k1);
+    // A block whose largest |xs| is below 2^-100 counts as zero (127/amax would overflow for the
+    // tiniest ones). NaN or inf: q is 0 and the step carries NaN to the outputs.
+    const tiny = amax < MIN_BLOCK_MAX;
+    store<f32>(steps + (<usize>b << 2), tiny ? 0 : amax / 127);
+    const inv = f32x4.splat(tiny || amax == f32.POSITIVE_INFINITY ? 0 : <f32>127 / amax);
+    const gEnd = b == blocks - 1 ? Kp : k1; // the last block also covers the padding columns
+    for (let k = k0; k < gEnd; k += 4) {
+      let xs: v128;
+      if (k + 4 <= K) xs = scaled4(x, alpha, k);
+      else xs = f32x4(scaled1(x, alpha, k, K), scaled1(x, alpha, k + 1, K), scaled1(x, alpha, k + 2, K), scaled1(x, alpha, k + 3, K));
+      const q = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(xs, inv)));
+      writeTable(tok + <usize>(k >> 2) * GROUP_TABLE_BYTES, q);
+    }
+  }
+  store<f32>(steps + (<usize>blocks << 2), dotBeta(beta, x, K));
+}
+
+/** c = Σ beta[k] x[k], summed as the exact kernel sums it (simd.ts dot). */
+@inline function dotBeta(beta: usize, x: usize, K: i32): f32 {
+  let acc = f32x4.splat(0);
+  let k = 0;
+  for (; k + 4 <= K; k += 4) {
+    const o = <usize>k << 2;
+    acc = f32x4.add(acc, f32x4.mul(load<v128>(beta + o), load<v128>(x + o)));
+  }
+  const pairs = f32x4.add(acc, v128.shuffle<f32>(acc, acc, 2, 3, 0, 1));
+  let s = f32x4.extract_lane(pairs, 0) + f32x4.extract_lane(pairs, 1);
+  for (; k < K; k++) s += load<f32>(beta + (<usize>k << 2)) * load<f32>(x + (<usize>k << 2));
+  return s;
+}
+
+/** Quantize x[T, K] and write the lookup tables of every token into scratch. */
+export function onebit_lut_prepare(scratch: usize, x: usize, alpha: usize, beta: usize, T: i32, K: i32): void {
+  const stride = <usize>onebit_lut_token_bytes(K);
+  for (let t = 0; t < T; t++) prepareToken(scratch + <usize>t * stride, x + <usize>t * (<usize>K << 2), alpha, beta, K);
+}
+
+/** Store lanes of v at p, only those of rows below `left` (rows past N are padding). */
+@inline function storeRows(p: usize, v: v128, left: i32): void {
+  if (left >= 4) {
+    store<v128>(p, v);
+    return;
+  }
+  if (left > 0) store<f32>(p, f32x4.extract_lane(v, 0));
+  if (left > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
+  if (left > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
+}
+
+/**
+ * One token, one row block (16 rows from n0): y[n0..n0+15] (only rows below N written).
+ * tiles: the row block's first tile; tok: the token's prepared scratch.
+ */
+@inline function rowBlock(y: usize, tiles: usize, tok: usize, K: i32, rows: i32): void {
+  const tileCount = paddedK(K) >> 3;
+  const steps = tok + tablesBytes(K);
+  const nibble = i8x16.splat(0x0f);
+  let f0 = f32x4.splat(0), f1 = f32x4.splat(0), f2 = f32x4.splat(0), f3 = f32x4.splat(0); // rows 0-3, 4-7, 8-11, 12-15
+  let tile = tiles;
+  let table = tok;
+  for (let c0 = 0, b = 0; c0 < tileCount; c0 += TILES_PER_BLOCK, b++) {
+    const c1 = min(tileCount, c0 + TILES_PER_BLOCK);
+    let a0 = i16x8.splat(0), a1 = i16x8.splat(0); // rows 0-7, 8-15
+    for (let cp = c0; cp < c1; cp++) {
+      const bytes = load<v128>(tile);
+      const lo = v128.and(bytes, nibble); // group 2cp: columns 8cp..8cp+3
+      const hi = v128.and(i16x8.shr_u(bytes, 4), nibble); // group 2cp+1
+      let l = swizzle(load<v128>(table), lo);
+      let h = swizzle(load<v128>(table, 16), lo);
+      a0 = i16x8.add(a0, i8x16.shuffle(l, h, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23));
+      a1 = i16x8.add(a1, i8x16.shuffle(l, h, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31));
+      l = swizzle(load<v128>(table, 32), hi);
+      h = swizzle(load<v128>(table, 48), hi);
+      a0 = i16x8.add(a0, i8x16.shuffle(l, h, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23));
+      a1 = i16x8.add(a1, i8x16.shuffle(l, h, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31));
+      tile += 16;
+      table += 2 * GROUP_TABLE_BYTES;
+    }
+    const step = f32x4.splat(load<f32>(steps + (<usize>b << 2)));
+    f0 = f32x4.add(f0, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(a0)), step));
+    f1 = f32x4.add(f1, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(a0)), step));
+    f2 = f32x4.add(f2, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(a1)), step));
+    f3 = f32x4.add(f3, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(a1)), step));
+  }
+  const c = f32x4.splat(load<f32>(steps + (<usize>blockCount(K) << 2)));
+  storeRows(y, f32x4.add(f0, c), rows);
+  storeRows(y + 16, f32x4.add(f1, c), rows - 4);
+  storeRows(y + 32, f32x4.add(f2, c), rows - 8);
+  storeRows(y + 48, f32x4.add(f3, c), rows - 12);
+}
+
+/**
+ * y[t, n] for rows n0 <= n < n1 of every token, from tables prepared by onebit_lut_prepare.
+ * y is [T, N]; n0 must be a multiple of 16 (row blocks are never split).
+ */
+export function onebit_lut_rows(y: usize, bits: usize, scratch: usize, T: i32, N: i32, K: i32, n0: i32, n1: i32): void {
+  const blockBytes = <usize>(paddedK(K) >> 3) << 4; // one row block: Kp/8 tiles of 16 bytes
+  const stride = <usize>onebit_lut_token_bytes(K);
+  const yStride = <usize>N << 2;
+  for (let n = n0; n < n1; n += 16) {
+    const tiles = bits + <usize>(n >> 4) * blockBytes;
+    for (let t = 0; t < T; t++) {
+      rowBlock(y + <usize>t * yStride + (<usize>n << 2), tiles, scratch + <usize>t * stride, K, min(16, n1 - n));
+    }
+  }
+}
+
+/** y[T, N] = x[T, K] W_hat^T on the fast path: prepare, then every row. */
+export function onebit_lut_gemm(y: usize, x: usize, bits: usize, alpha: usize, beta: usize, T: i32, N: i32, K: i32, scratch: usize): void {
+  onebit_lut_prepare(scratch, x, alpha, beta, T, K);
+  onebit_lut_rows(y, bits, scratch, T, N, K, 0, N);
+}
