@@ -4,6 +4,7 @@
 import JSON5 from 'json5';
 import { BimambaError } from '../errors.js';
 import type { ModelConfig } from '../format/config.js';
+import { preview } from '../format/preview.js';
 
 export type Layout = 'hf' | 'mamba_ssm';
 
@@ -36,7 +37,7 @@ class Fields {
   constructor(private readonly o: Record<string, unknown>, private readonly where: string) {}
 
   private fail(key: string, what: string): never {
-    throw new BimambaError('BAD_CHECKPOINT', `${this.where}: "${key}" ${what}, got ${JSON.stringify(this.o[key])}`);
+    throw new BimambaError('BAD_CHECKPOINT', `${this.where}: "${key}" ${what}, got ${preview(this.o[key])}`);
   }
 
   int(key: string, fallback?: number): number {
@@ -105,7 +106,7 @@ function fromMambaSsm(raw: Record<string, unknown>, where: string): ConfigDraft 
   if (typeof ssmCfg !== 'object' || ssmCfg === null || Array.isArray(ssmCfg)) throw new BimambaError('BAD_CHECKPOINT', `${where}: "ssm_cfg" must be an object`);
   const ssm = new Fields(ssmCfg as Record<string, unknown>, `${where}, ssm_cfg`);
   const layer = (ssmCfg as Record<string, unknown>).layer ?? 'Mamba1';
-  if (layer !== 'Mamba1' && layer !== 'Mamba2') throw unsupported(where, `unknown architecture: ssm_cfg.layer is ${JSON.stringify(layer)} (expected "Mamba1" or "Mamba2")`);
+  if (layer !== 'Mamba1' && layer !== 'Mamba2') throw unsupported(where, `unknown architecture: ssm_cfg.layer is ${preview(layer)} (expected "Mamba1" or "Mamba2")`);
   if (Array.isArray(raw.attn_layer_idx) && raw.attn_layer_idx.length > 0) throw unsupported(where, 'hybrid models with attention layers (attn_layer_idx) are not supported');
   if (typeof raw.d_intermediate === 'number' && raw.d_intermediate > 0) throw unsupported(where, 'models with MLP blocks (d_intermediate > 0) are not supported');
   if (raw.rms_norm === false) throw unsupported(where, 'LayerNorm models (rms_norm: false) are not supported');
@@ -149,7 +150,7 @@ function fromMambaSsm(raw: Record<string, unknown>, where: string): ConfigDraft 
 function fromHf(raw: Record<string, unknown>, where: string): ConfigDraft {
   const f = new Fields(raw, where);
   const type = raw.model_type;
-  if (type !== 'mamba' && type !== 'mamba2') throw unsupported(where, `unknown architecture: model_type ${JSON.stringify(type)} (expected "mamba" or "mamba2")`);
+  if (type !== 'mamba' && type !== 'mamba2') throw unsupported(where, `unknown architecture: model_type ${preview(type)} (expected "mamba" or "mamba2")`);
   if (raw.rms_norm === false) throw unsupported(where, 'models without RMSNorm (rms_norm: false) are not supported');
   const d_model = f.int('hidden_size');
   const expand = f.int('expand', 2);

@@ -13,6 +13,7 @@ import { DTYPE_BYTES, type TensorPlan } from '../format/safetensors.js';
 import { SafetensorsWriter } from '../format/safetensors-writer.js';
 import { headScaleName, modelTensorSpecs, type ModelDtype, type TensorSpec } from '../format/tensors.js';
 import { binarizeBiMamba, binarizePtb, type OneBitWeight } from './binarize.js';
+import { checkFiniteInput, checkFiniteOutput } from './finite.js';
 import { openCheckpoint, type StoredTensor } from './checkpoint.js';
 import { normalizeConfig, type ConfigDraft, type Layout } from './config.js';
 import { checkpointName, normaliseTensorName } from './names.js';
@@ -106,7 +107,11 @@ function planOutputs(config: ModelConfig, layout: Layout, tensors: Map<string, {
     used.add(name);
     return found;
   };
-  const readF32 = async (s: { key: string; tensor: StoredTensor }) => toFloat32(await s.tensor.read(), s.tensor.dtype, s.key);
+  const readF32 = async (s: { key: string; tensor: StoredTensor }) => {
+    const values = toFloat32(await s.tensor.read(), s.tensor.dtype, s.key);
+    checkFiniteInput(values, s.tensor.shape, s.key);
+    return values;
+  };
   const encode = (values: Float32Array, dtype: ModelDtype) => (dtype === 'F16' ? toFloat16Bytes(values) : float32Bytes(values));
 
   const weightDtype: ModelDtype = opts.dtype === 'f16' ? 'F16' : 'F32';
@@ -205,12 +210,13 @@ export async function convertCheckpoint(dir: string, outPath: string, opts: Conv
     };
     if (ckpt.tokenizerJson) metadata.tokenizer = ckpt.tokenizerJson;
 
-    const writer = await SafetensorsWriter.create(outPath, outputs, metadata, ALIGN);
+    const writer = await SafetensorsWriter.create(outPath, outputs, metadata, { align: ALIGN, checksums: true });
     try {
       const total = outputs.reduce((sum, o) => sum + o.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[o.dtype], 0);
       let done = 0;
       for (const o of outputs) {
         const bytes = await o.bytes();
+        checkFiniteOutput(bytes, o.dtype, o.shape, o.name);
         await writer.write(o.name, bytes);
         done += bytes.length;
         opts.onProgress?.(done, total, o.name);

@@ -4,7 +4,9 @@
 // order, into one block of WASM memory, where the kernels read each tensor in place.
 import { BimambaError } from '../errors.js';
 import type { Heap } from '../wasm/heap.js';
-import { openByteReader, type ModelSource } from './byte-reader.js';
+import { openByteReader, type ByteReader, type ModelSource } from './byte-reader.js';
+import { preview } from './preview.js';
+import { DataVerifier, readChecksums, tensorAt } from './checksums.js';
 import { validateModelConfig, type ModelConfig } from './config.js';
 import { PAD_PREFIX, parseSafetensorsHeader, readHeaderLength, type SafetensorsHeader, type TensorEntry } from './safetensors.js';
 import { headScaleName, modelTensorSpecs, type ModelDtype, type TensorCategory } from './tensors.js';
@@ -45,6 +47,8 @@ export interface BimambaHeader {
   metadata: Record<string, string>;
   /** Model tensors in data order (padding left out); offsets relative to the data section. */
   tensors: BimambaHeaderTensor[];
+  /** Every tensor of the data section, padding included, in data order: what the checksums cover. */
+  layout: TensorEntry[];
   /** File offset of the data section. */
   dataStart: number;
   dataBytes: number;
@@ -53,6 +57,10 @@ export interface BimambaHeader {
 export interface LoadOptions {
   /** Called as the data section arrives: bytes so far, bytes in all. */
   onProgress?: (loaded: number, total: number) => void;
+  /** Check the CRC-32 of the metadata and of every tensor as the data arrives (FORMAT.md, "Checksums"). */
+  verify?: boolean;
+  /** Called with the checked header before any memory is allocated; throw to stop the load. */
+  onHeader?: (header: BimambaHeader) => void;
 }
 
 const bad = (where: string, what: string) => new BimambaError('BAD_FORMAT', `${where}: ${what}`);
@@ -60,9 +68,9 @@ const bad = (where: string, what: string) => new BimambaError('BAD_FORMAT', `${w
 /** Check a parsed header: format, version, config, and that its tensors are the ones the config implies. */
 function checkBimamba(h: SafetensorsHeader, where: string): BimambaHeader {
   const m = h.metadata;
-  if (m.format !== FORMAT_NAME) throw bad(where, `not a .bimamba file (metadata "format" is ${JSON.stringify(m.format ?? null)}); convert checkpoints with \`bimamba convert\``);
+  if (m.format !== FORMAT_NAME) throw bad(where, `not a .bimamba file (metadata "format" is ${preview(m.format ?? null)}); convert checkpoints with \`bimamba convert\``);
   if (m.format_version !== FORMAT_VERSION) {
-    throw new BimambaError('UNSUPPORTED', `${where}: .bimamba format version ${JSON.stringify(m.format_version ?? null)}; this version of the package reads version ${FORMAT_VERSION}`);
+    throw new BimambaError('UNSUPPORTED', `${where}: .bimamba format version ${preview(m.format_version ?? null)}; this version of the package reads version ${FORMAT_VERSION}`);
   }
   if (h.dataStart % ALIGN !== 0) throw bad(where, `the data section starts at file offset ${h.dataStart}, not a multiple of ${ALIGN}`);
   let configJson: unknown;
@@ -72,6 +80,9 @@ function checkBimamba(h: SafetensorsHeader, where: string): BimambaHeader {
     throw bad(where, 'metadata "config" is missing or not JSON');
   }
   const config = validateModelConfig(configJson);
+  // Every layer has several tensors: a config claiming more layers than the file has tensors is
+  // refused before the list of expected tensors (whose length grows with n_layer) is built.
+  if (config.n_layer > h.tensors.length) throw bad(where, `the config says ${config.n_layer} layers, but the file has only ${h.tensors.length} tensors`);
 
   const byName = new Map<string, TensorEntry>();
   for (const t of h.tensors) {
@@ -100,7 +111,7 @@ function checkBimamba(h: SafetensorsHeader, where: string): BimambaHeader {
     if (!expected.has(name)) throw bad(where, `unexpected tensor "${name}" (not part of a ${config.arch} model with this config)`);
   }
   tensors.sort((a, b) => a.begin - b.begin);
-  return { config, tokenizerJson: m.tokenizer ?? '', metadata: m, tensors, dataStart: h.dataStart, dataBytes: h.dataBytes };
+  return { config, tokenizerJson: m.tokenizer ?? '', metadata: m, tensors, layout: h.tensors, dataStart: h.dataStart, dataBytes: h.dataBytes };
 }
 
 /**
@@ -112,6 +123,42 @@ export function readBimambaHeader(bytes: Uint8Array, opts: { fileSize?: number; 
   return checkBimamba(parseSafetensorsHeader(bytes, { fileSize: opts.fileSize, where }), where);
 }
 
+/** Read the 8-byte length and the header from the start of a source, and check them. */
+async function readHeader(reader: ByteReader, where: string): Promise<BimambaHeader> {
+  const first8 = await reader.read(8);
+  const headerLength = readHeaderLength(first8, where);
+  if (reader.size !== undefined && reader.size < 8 + headerLength) {
+    throw bad(where, `truncated: the header says it is ${headerLength} bytes but the file ends before it does`);
+  }
+  const prefix = new Uint8Array(8 + headerLength);
+  prefix.set(first8);
+  prefix.set(await reader.read(headerLength), 8);
+  return readBimambaHeader(prefix, { fileSize: reader.size, where });
+}
+
+/**
+ * Stream the data section into `dest(offset, length)` views (offsets into the data section), checking
+ * checksums on the way when `verify`. A source that ends early is refused naming the tensor it ends in.
+ */
+async function readData(reader: ByteReader, header: BimambaHeader, where: string, verify: boolean, dest: (offset: number, length: number) => Uint8Array, onProgress?: (loaded: number, total: number) => void): Promise<void> {
+  const total = header.dataBytes;
+  const verifier = verify ? new DataVerifier(header.layout, readChecksums(header.metadata, header.layout, where), where) : null;
+  let done = 0;
+  try {
+    await reader.readInto(total, dest, (now) => {
+      verifier?.push(dest(done, now - done)); // the bytes that just arrived
+      done = now;
+      onProgress?.(now, total);
+    });
+  } catch (e) {
+    if (e instanceof BimambaError && e.code === 'BAD_FORMAT' && /truncated/.test(e.message)) {
+      throw bad(where, `truncated: the data ends inside tensor "${tensorAt(header.layout, done)?.name}" (data offset ${done} of ${total})`);
+    }
+    throw e;
+  }
+  verifier?.finish();
+}
+
 /**
  * Load a .bimamba file into `heap`: the header is read and checked first; then one block of the data
  * section's size is allocated and the bytes are streamed into it. On any error the block is released.
@@ -119,23 +166,15 @@ export function readBimambaHeader(bytes: Uint8Array, opts: { fileSize?: number; 
 export async function loadBimambaFile(source: ModelSource, heap: Heap, opts: LoadOptions = {}): Promise<BimambaFile> {
   const { reader, where } = await openByteReader(source);
   try {
-    const first8 = await reader.read(8);
-    const headerLength = readHeaderLength(first8, where);
-    if (reader.size !== undefined && reader.size < 8 + headerLength) {
-      throw bad(where, `truncated: the header says it is ${headerLength} bytes but the file ends before it does`);
-    }
-    const prefix = new Uint8Array(8 + headerLength);
-    prefix.set(first8);
-    prefix.set(await reader.read(headerLength), 8);
-    const header = readBimambaHeader(prefix, { fileSize: reader.size, where });
-
+    const header = await readHeader(reader, where);
+    opts.onHeader?.(header);
     const total = header.dataBytes;
     if (!heap.wouldFit(total)) {
       throw new BimambaError('OUT_OF_MEMORY', `${where}: the model's ${total} bytes of weights do not fit in the WASM memory left under its cap`);
     }
     const base = heap.alloc(total, 'model weights');
     try {
-      await reader.readInto(total, (offset, length) => heap.u8(base + offset, length), (done) => opts.onProgress?.(done, total));
+      await readData(reader, header, where, opts.verify ?? false, (offset, length) => heap.u8(base + offset, length), opts.onProgress);
     } catch (e) {
       heap.release(base);
       throw e;
@@ -146,6 +185,26 @@ export async function loadBimambaFile(source: ModelSource, heap: Heap, opts: Loa
       tensors.set(t.name, { dtype: t.dtype as ModelDtype, shape: t.shape, ptr: base + t.begin, byteLength: t.end - t.begin });
     }
     return { config: header.config, tokenizerJson: header.tokenizerJson, metadata: header.metadata, tensors, dataPtr: base, dataBytes: total };
+  } finally {
+    await reader.close();
+  }
+}
+
+/**
+ * Check a .bimamba file's checksums without loading it: the header, then the data streamed through a
+ * small buffer. Returns the header; throws a BAD_FORMAT error naming the first corrupt tensor.
+ */
+export async function verifyBimambaFile(source: ModelSource): Promise<BimambaHeader> {
+  const { reader, where } = await openByteReader(source);
+  try {
+    const header = await readHeader(reader, where);
+    let buffer = new Uint8Array(0); // reused for every chunk; grows to the reader's chunk size
+    const dest = (_offset: number, length: number) => {
+      if (buffer.length < length) buffer = new Uint8Array(length);
+      return buffer.subarray(0, length);
+    };
+    await readData(reader, header, where, true, dest);
+    return header;
   } finally {
     await reader.close();
   }

@@ -1,6 +1,7 @@
 // The one model configuration every part of the package works from, whatever checkpoint it came from.
 // The converter writes it (as JSON) into a .bimamba file; the loader reads and checks it here.
 import { BimambaError } from '../errors.js';
+import { preview } from './preview.js';
 
 export interface ModelConfig {
   arch: 'mamba1' | 'mamba2';
@@ -52,34 +53,45 @@ export function inProjRows(c: ModelConfig): number {
 
 const bad = (what: string) => new BimambaError('BAD_FORMAT', `model config: ${what}`);
 
-function positiveInt(o: Record<string, unknown>, key: string): number {
+/**
+ * Upper bounds on the sizes, far above any real model: they keep every product of sizes a safe
+ * integer and bound the work a hostile config can ask for before its tensors are checked.
+ */
+export const CONFIG_LIMITS = {
+  d_model: 1 << 16, n_layer: 1 << 10, vocab_size: 1 << 22, padded_vocab_size: 1 << 22, d_inner: 1 << 18,
+  d_state: 1 << 12, d_conv: 1 << 6, dt_rank: 1 << 16, headdim: 1 << 12, nheads: 1 << 16, ngroups: 1 << 16,
+} as const;
+
+function positiveInt(o: Record<string, unknown>, key: keyof typeof CONFIG_LIMITS): number {
   const v = o[key];
-  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw bad(`"${key}" must be a positive integer, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw bad(`"${key}" must be a positive integer, got ${preview(v)}`);
+  if (v > CONFIG_LIMITS[key]) throw bad(`"${key}" is ${v}, over the limit of ${CONFIG_LIMITS[key]}`);
   return v;
 }
 
-function nonNegativeInt(o: Record<string, unknown>, key: string): number {
+function nonNegativeInt(o: Record<string, unknown>, key: keyof typeof CONFIG_LIMITS): number {
   const v = o[key];
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw bad(`"${key}" must be a non-negative integer, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw bad(`"${key}" must be a non-negative integer, got ${preview(v)}`);
+  if (v > CONFIG_LIMITS[key]) throw bad(`"${key}" is ${v}, over the limit of ${CONFIG_LIMITS[key]}`);
   return v;
 }
 
 function bool(o: Record<string, unknown>, key: string): boolean {
   const v = o[key];
-  if (typeof v !== 'boolean') throw bad(`"${key}" must be true or false, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'boolean') throw bad(`"${key}" must be true or false, got ${preview(v)}`);
   return v;
 }
 
 function positiveNumber(o: Record<string, unknown>, key: string): number {
   const v = o[key];
-  if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) throw bad(`"${key}" must be a positive number, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) throw bad(`"${key}" must be a positive number, got ${preview(v)}`);
   return v;
 }
 
 function tokenId(o: Record<string, unknown>, key: string): number | null {
   const v = o[key];
   if (v === null || v === undefined) return null;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw bad(`"${key}" must be a token id or null, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw bad(`"${key}" must be a token id or null, got ${preview(v)}`);
   return v;
 }
 
@@ -90,11 +102,11 @@ function tokenId(o: Record<string, unknown>, key: string): number | null {
 export function validateModelConfig(value: unknown): ModelConfig {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('not a JSON object');
   const o = value as Record<string, unknown>;
-  if (o.arch !== 'mamba1' && o.arch !== 'mamba2') throw bad(`"arch" must be "mamba1" or "mamba2", got ${JSON.stringify(o.arch)}`);
-  if (o.source !== 'hf' && o.source !== 'mamba_ssm' && o.source !== 'bimamba') throw bad(`"source" must be "hf", "mamba_ssm" or "bimamba", got ${JSON.stringify(o.source)}`);
+  if (o.arch !== 'mamba1' && o.arch !== 'mamba2') throw bad(`"arch" must be "mamba1" or "mamba2", got ${preview(o.arch)}`);
+  if (o.source !== 'hf' && o.source !== 'mamba_ssm' && o.source !== 'bimamba') throw bad(`"source" must be "hf", "mamba_ssm" or "bimamba", got ${preview(o.source)}`);
   const limit = o.time_step_limit;
   if (!Array.isArray(limit) || limit.length !== 2 || typeof limit[0] !== 'number' || !(limit[1] === null || typeof limit[1] === 'number')) {
-    throw bad(`"time_step_limit" must be [min, max or null], got ${JSON.stringify(limit)}`);
+    throw bad(`"time_step_limit" must be [min, max or null], got ${preview(limit)}`);
   }
   const c: ModelConfig = {
     arch: o.arch,

@@ -4,6 +4,7 @@
 // UNSAFE_PICKLE. Tensors come out as references (storage key, dtype, offset, shape, stride); their
 // bytes live in the zip archive beside the pickle (see torch.ts).
 import { BimambaError } from '../errors.js';
+import { preview } from './preview.js';
 
 /** A storage named by a persistent id: ('storage', <StorageType>, key, location, numel). */
 export interface StorageRef {
@@ -41,6 +42,11 @@ const CALLABLES: Readonly<Record<string, Callable>> = {
 interface GlobalRef { kind: 'global'; name: string; callable?: Callable; storageDtype?: string }
 
 const MARK = Symbol('mark');
+
+/** Bounds on the unpickler's work: a state dict's pickle is kilobytes, with a shallow stack. */
+export const MAX_PICKLE_BYTES = 64 * 1024 * 1024;
+export const MAX_STACK = 1_000_000;
+export const MAX_MEMO = 1_000_000;
 type Value = unknown;
 
 const unsafe = (what: string) => new BimambaError('UNSAFE_PICKLE', what);
@@ -95,7 +101,7 @@ function call(fn: Value, args: Value, where: string): Value {
 
 /** A persistent id: only ('storage', StorageType, key, location, numel) is understood. */
 function persistentLoad(pid: Value, where: string): StorageRef {
-  if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5) throw bad(where, `unknown persistent id ${JSON.stringify(Array.isArray(pid) ? pid[0] : pid)}`);
+  if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5) throw bad(where, `unknown persistent id ${preview(Array.isArray(pid) ? pid[0] : pid)}`);
   const [, type, key, , numel] = pid;
   if (!isGlobal(type) || !type.storageDtype) throw bad(where, 'a storage persistent id without a storage type');
   if (typeof key !== 'string') throw bad(where, 'a storage key is not a string');
@@ -107,6 +113,7 @@ function persistentLoad(pid: Value, where: string): StorageRef {
  * Only protocol-2+ binary opcodes are understood, which is what torch.save writes.
  */
 export function unpickleStateDict(data: Uint8Array, where: string): Map<string, TensorRef> {
+  if (data.length > MAX_PICKLE_BYTES) throw bad(where, `the pickle is ${data.length} bytes, over the limit of ${MAX_PICKLE_BYTES}`);
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const stack: Value[] = [];
   const memo = new Map<number, Value>();
@@ -176,6 +183,8 @@ export function unpickleStateDict(data: Uint8Array, where: string): Map<string, 
   };
 
   for (;;) {
+    if (stack.length > MAX_STACK) throw bad(where, `the pickle's stack grew past ${MAX_STACK} items`);
+    if (memo.size > MAX_MEMO) throw bad(where, `the pickle's memo grew past ${MAX_MEMO} items`);
     const at = p;
     const op = u8();
     switch (op) {

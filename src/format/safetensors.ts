@@ -5,6 +5,7 @@
 // This file parses and validates headers and lays out new ones; it has no I/O of its own, so every
 // runtime can use it.
 import { BimambaError } from '../errors.js';
+import { preview } from './preview.js';
 
 /** Bytes per element of every dtype the safetensors format defines. */
 export const DTYPE_BYTES: Readonly<Record<string, number>> = {
@@ -16,6 +17,10 @@ export const DTYPE_BYTES: Readonly<Record<string, number>> = {
 
 /** Headers larger than this are refused before being read (a corrupt length field would otherwise allocate gigabytes). */
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+/** More tensors than this in one file, more metadata entries or more dimensions are refused. */
+export const MAX_TENSORS = 100_000;
+export const MAX_METADATA_ENTRIES = 1024;
+export const MAX_DIMENSIONS = 16;
 
 export interface TensorEntry {
   name: string;
@@ -73,9 +78,11 @@ export function parseSafetensorsHeader(bytes: Uint8Array, opts: { fileSize?: num
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw bad(where, 'the header is not a JSON object');
 
+  const entries = Object.entries(json as Record<string, unknown>);
+  if (entries.length > MAX_TENSORS + 1) throw bad(where, `the header lists ${entries.length} entries, over the limit of ${MAX_TENSORS} tensors`);
   let metadata: Record<string, string> = {};
   const tensors: TensorEntry[] = [];
-  for (const [name, value] of Object.entries(json as Record<string, unknown>)) {
+  for (const [name, value] of entries) {
     if (name === '__metadata__') {
       metadata = parseMetadata(value, where);
       continue;
@@ -106,7 +113,9 @@ export function parseSafetensorsHeader(bytes: Uint8Array, opts: { fileSize?: num
 function parseMetadata(value: unknown, where: string): Record<string, string> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad(where, '"__metadata__" must be an object of strings');
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length > MAX_METADATA_ENTRIES) throw bad(where, `"__metadata__" has ${entries.length} entries, over the limit of ${MAX_METADATA_ENTRIES}`);
+  for (const [k, v] of entries) {
     if (typeof v !== 'string') throw bad(where, `"__metadata__"."${k}" must be a string, got ${typeof v}`);
     out[k] = v;
   }
@@ -117,17 +126,18 @@ function parseEntry(name: string, value: unknown, where: string): TensorEntry {
   const at = `${where}, tensor "${name}"`;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad(at, 'entry is not an object');
   const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
-  if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) throw bad(at, `unknown dtype ${JSON.stringify(dtype)}`);
-  if (!Array.isArray(shape) || !shape.every(isNonNegativeInt)) throw bad(at, `shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
+  if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) throw bad(at, `unknown dtype ${preview(dtype)}`);
+  if (!Array.isArray(shape) || !shape.every(isNonNegativeInt)) throw bad(at, `shape must be a list of non-negative integers, got ${preview(shape)}`);
+  if (shape.length > MAX_DIMENSIONS) throw bad(at, `shape has ${shape.length} dimensions, over the limit of ${MAX_DIMENSIONS}`);
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegativeInt)) {
-    throw bad(at, `data_offsets must be [begin, end] with non-negative integers, got ${JSON.stringify(offsets)}`);
+    throw bad(at, `data_offsets must be [begin, end] with non-negative integers, got ${preview(offsets)}`);
   }
   const [begin, end] = offsets as [number, number];
   if (end < begin) throw bad(at, `data_offsets [${begin}, ${end}] end before they begin`);
   const elements = (shape as number[]).reduce((a, b) => a * b, 1);
   const expected = elements * DTYPE_BYTES[dtype];
-  if (!Number.isSafeInteger(expected)) throw bad(at, `shape ${JSON.stringify(shape)} is too large`);
-  if (end - begin !== expected) throw bad(at, `holds ${end - begin} bytes but shape ${JSON.stringify(shape)} of ${dtype} needs ${expected}`);
+  if (!Number.isSafeInteger(expected)) throw bad(at, `shape ${preview(shape)} is too large`);
+  if (end - begin !== expected) throw bad(at, `holds ${end - begin} bytes but shape ${preview(shape)} of ${dtype} needs ${expected}`);
   return { name, dtype, shape: shape as number[], begin, end };
 }
 

@@ -4,7 +4,7 @@
 //   <prefix>/byteorder     "little" (absent in old files, which are little-endian)
 // Tensors sharing a storage (a tied lm_head) simply read the same bytes.
 import { BimambaError } from '../errors.js';
-import { unpickleStateDict, type TensorRef } from './pickle.js';
+import { MAX_PICKLE_BYTES, unpickleStateDict, type TensorRef } from './pickle.js';
 import { DTYPE_BYTES } from './safetensors.js';
 import { looksLikeZip, readZipDirectory, readZipEntry, type RandomAccess, type ZipEntry } from './zip.js';
 
@@ -51,11 +51,14 @@ export async function readTorchCheckpoint(src: RandomAccess, where: string): Pro
 
   const byteorder = entries.get(`${prefix}byteorder`);
   if (byteorder) {
+    if (byteorder.size > 16) throw new BimambaError('BAD_FORMAT', `${where}: the byteorder entry is ${byteorder.size} bytes; it should say "little"`);
     const order = new TextDecoder().decode(await readZipEntry(src, byteorder, where)).trim();
     if (order !== 'little') throw new BimambaError('UNSUPPORTED', `${where}: byte order "${order}"; only little-endian checkpoints are read`);
   }
 
-  const refs = unpickleStateDict(await readZipEntry(src, entries.get(pickles[0])!, where), where);
+  const pickle = entries.get(pickles[0])!;
+  if (pickle.size > MAX_PICKLE_BYTES) throw new BimambaError('BAD_FORMAT', `${where}: ${pickles[0]} is ${pickle.size} bytes, over the limit of ${MAX_PICKLE_BYTES} for a state dict's pickle`);
+  const refs = unpickleStateDict(await readZipEntry(src, pickle, where), where);
   const out = new Map<string, StoredTensor>();
   for (const [name, t] of refs) {
     const at = `${where}, tensor "${name}"`;

@@ -39,6 +39,13 @@ const LOCAL_SIG = 0x04034b50;
 const U16_MAX = 0xffff;
 const U32_MAX = 0xffffffff;
 
+/** Bounds on what an archive may ask of us: entries, central directory bytes, bytes to inflate. */
+export const MAX_ZIP_ENTRIES = 100_000;
+export const MAX_CENTRAL_DIRECTORY_BYTES = 64 * 1024 * 1024;
+export const MAX_INFLATED_BYTES = 1024 * 1024 * 1024;
+/** Deflate cannot expand data more than about 1032:1; an entry claiming more is lying. */
+const MAX_DEFLATE_RATIO = 1032;
+
 const bad = (where: string, what: string) => new BimambaError('BAD_FORMAT', `${where}: ${what}`);
 
 function u64(view: DataView, at: number, where: string): number {
@@ -83,6 +90,8 @@ export async function readZipDirectory(src: RandomAccess, where: string): Promis
     cdOffset = u64(rv, 48, where);
   }
   if (cdOffset + cdSize > src.size) throw bad(where, 'central directory out of range: the file is truncated');
+  if (count > MAX_ZIP_ENTRIES) throw bad(where, `${count} entries, over the limit of ${MAX_ZIP_ENTRIES}`);
+  if (cdSize > MAX_CENTRAL_DIRECTORY_BYTES) throw bad(where, `a central directory of ${cdSize} bytes, over the limit of ${MAX_CENTRAL_DIRECTORY_BYTES}`);
 
   const cd = await src.read(cdOffset, cdSize);
   const cv = new DataView(cd.buffer, cd.byteOffset, cd.byteLength);
@@ -147,6 +156,9 @@ export async function readZipEntry(src: RandomAccess, entry: ZipEntry, where: st
     return src.read(start + begin, length);
   }
   if (entry.method !== 8) throw new BimambaError('UNSUPPORTED', `${where}: entry "${entry.name}" uses zip compression method ${entry.method} (only stored and deflate are read)`);
+  if (entry.size > MAX_INFLATED_BYTES || entry.size > MAX_DEFLATE_RATIO * entry.compressedSize + 64) {
+    throw bad(where, `entry "${entry.name}" claims to inflate from ${entry.compressedSize} to ${entry.size} bytes: refused (corrupt, or over the limit of ${MAX_INFLATED_BYTES})`);
+  }
   const compressed = await src.read(start, entry.compressedSize);
   let out: Uint8Array;
   try {
