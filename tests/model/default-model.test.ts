@@ -1,0 +1,23 @@
+// The built-in model (models/default.bimamba): its held-out perplexity equals the PyTorch figure that
+// training/results.json records, within 0.5 %, computed the way `bimamba ppl` computes it.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { perplexity } from '../../src/eval/perplexity.js';
+import { loadModel } from '../../src/model/model.js';
+import { WASM } from './fixtures.js';
+
+const root = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
+
+describe('built-in model', () => {
+  it('held-out perplexity matches PyTorch within 0.5 %', async () => {
+    const results = JSON.parse(readFileSync(root('training/results.json'), 'utf8'));
+    const model = await loadModel(root(results.shipped.file), { wasm: WASM, prefillChunk: 256 });
+    const ids = model.tokenizer!.encode(readFileSync(root(results.heldout_file), 'utf8'));
+    expect(ids.length).toBe(results.heldout_tokens);
+    const r = await perplexity(model, ids, 2048);
+    const want = results.shipped.pytorch_heldout_ppl;
+    expect(Math.abs(r.ppl - want) / want).toBeLessThan(0.005);
+    model.dispose();
+  });
+});
