@@ -27,9 +27,10 @@ export interface Scratch {
   block: Ptr; // the one allocation holding all of the above
 }
 
-export function allocScratch(heap: Heap, k: Kernels, s: Shapes, maxT: number): Scratch {
+/** Floats of each activation buffer for `maxT` tokens. */
+function bufferFloats(s: Shapes, maxT: number) {
   const gn = s.isMamba2 ? s.ngroups * s.dState : s.dState;
-  const sizes = {
+  return {
     hidden: maxT * s.dModel,
     residual: maxT * s.dModel,
     normed: maxT * s.dModel,
@@ -46,12 +47,21 @@ export function allocScratch(heap: Heap, k: Kernels, s: Shapes, maxT: number): S
     dtLow: maxT * s.dtRank,
     logits: maxT * s.vocab,
   };
-  const onebitBytes = k.onebit_scratch_bytes(Math.max(s.dModel, s.dInner));
-  // each buffer rounded up to 16 floats so every one stays 64-byte aligned
-  const round = (n: number) => Math.ceil(n / 16) * 16;
-  let total = 0;
-  for (const n of Object.values(sizes)) total += 4 * round(n);
-  const block = heap.alloc(total + onebitBytes, 'activation buffers');
+}
+
+// each buffer rounded up to 16 floats so every one stays 64-byte aligned
+const round = (n: number) => Math.ceil(n / 16) * 16;
+
+/** Bytes of the one block allocScratch allocates (the model's memory budget counts it before loading). */
+export function scratchBytes(k: Kernels, s: Shapes, maxT: number): number {
+  let total = k.onebit_scratch_bytes(Math.max(s.dModel, s.dInner));
+  for (const n of Object.values(bufferFloats(s, maxT))) total += 4 * round(n);
+  return total;
+}
+
+export function allocScratch(heap: Heap, k: Kernels, s: Shapes, maxT: number): Scratch {
+  const sizes = bufferFloats(s, maxT);
+  const block = heap.alloc(scratchBytes(k, s, maxT), 'activation buffers');
   let at = block;
   const out: Record<string, number> = {};
   for (const [name, n] of Object.entries(sizes)) { out[name] = at; at += 4 * round(n); }

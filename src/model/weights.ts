@@ -67,12 +67,20 @@ function projectionFrom(file: BimambaFile, name: string, N: number, K: number): 
   throw new BimambaError('BAD_FORMAT', `tensor '${name}.weight' has dtype ${w.dtype}; expected F32 or F16`);
 }
 
+/** Floats of A per layer: mamba1 [d_inner, d_state], mamba2 [nheads]. */
+const aFloats = (cfg: ModelConfig) => (cfg.arch === 'mamba2' ? cfg.nheads : cfg.d_inner * cfg.d_state);
+
+/** Bytes of the block weightsFrom allocates: A of every layer, then zeros standing in for an absent conv bias. */
+export function derivedBytes(cfg: ModelConfig): number {
+  return 4 * (aFloats(cfg) * cfg.n_layer + shapesOf(cfg).convChannels);
+}
+
 /** Gather the graph's weights and compute A = -exp(A_log) once, into a block of its own. */
 export function weightsFrom(file: BimambaFile, cfg: ModelConfig, heap: Heap): Weights {
   const { isMamba2, dInProj, convChannels, xProjOut } = shapesOf(cfg);
-  const aSize = isMamba2 ? cfg.nheads : cfg.d_inner * cfg.d_state;
+  const aSize = aFloats(cfg);
   // A of every layer, then zeros standing in for an absent conv bias (kernels always take a bias).
-  const derived = heap.alloc(4 * (aSize * cfg.n_layer + convChannels), 'A = -exp(A_log)');
+  const derived = heap.alloc(derivedBytes(cfg), 'A = -exp(A_log)');
   const zeros = derived + 4 * aSize * cfg.n_layer;
   heap.f32(zeros, convChannels).fill(0);
   const layers: LayerWeights[] = [];

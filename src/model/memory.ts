@@ -1,0 +1,76 @@
+// The WASM memory a model needs, computed from the file's header alone, so that a model which would
+// not fit under `maxMemoryBytes` (or WASM's 4 GiB) is refused before a byte of it is allocated or read.
+// It adds up the blocks loadModel allocates: the weights, what is derived from them at load, the
+// activation buffers, the fast kernels' scratch, and the state of one session.
+import { BimambaError } from '../errors.js';
+import type { BimambaHeader } from '../format/bimamba.js';
+import type { ModelConfig } from '../format/config.js';
+import type { Core, Kernels } from '../wasm/core.js';
+import { scratchBytes } from './scratch.js';
+import { shapesOf } from './shapes.js';
+import { derivedBytes } from './weights.js';
+
+/** WASM32 addresses 4 GiB at most. */
+export const WASM_MAX_BYTES = 4 * 1024 * 1024 * 1024;
+
+export interface MemoryNeed {
+  weights: number;
+  derived: number;
+  activations: number;
+  kernelScratch: number;
+  session: number;
+  /** Every block rounded up to the heap's 64-byte alignment, added up. */
+  total: number;
+}
+
+const roundUp = (n: number) => Math.ceil(n / 64) * 64;
+
+/** Bytes of one session's state: per layer the conv window and the SSM state, then the last logits. */
+export function sessionStateBytes(cfg: ModelConfig): number {
+  const s = shapesOf(cfg);
+  return 4 * (cfg.n_layer * (s.convStateFloats + s.ssmStateFloats) + s.vocab);
+}
+
+/** The fast kernels' scratch (src/wasm/kernel-set.ts): lookup tables and int8 activations for `maxT` tokens. */
+function fastKernelScratchBytes(k: Kernels, maxK: number, maxT: number): number {
+  const q8 = (k as Partial<Record<'q8_scratch_bytes', (K: number, T: number) => number>>).q8_scratch_bytes;
+  return k.onebit_lut_scratch_bytes(maxK, maxT) + (q8 ? q8(maxK, maxT) : 0);
+}
+
+export function memoryNeed(header: BimambaHeader, k: Kernels, prefillChunk: number): MemoryNeed {
+  const cfg = header.config;
+  const shapes = shapesOf(cfg);
+  const need = {
+    weights: header.dataBytes,
+    derived: derivedBytes(cfg),
+    activations: scratchBytes(k, shapes, prefillChunk),
+    kernelScratch: fastKernelScratchBytes(k, Math.max(shapes.dModel, shapes.dInner), prefillChunk),
+    session: sessionStateBytes(cfg),
+  };
+  const total = Object.values(need).reduce((sum, n) => sum + roundUp(n), 0);
+  return { ...need, total };
+}
+
+/** The cap a load runs under: `maxMemoryBytes` when given (a positive number), never more than 4 GiB. */
+export function memoryLimit(maxMemoryBytes: number | undefined): number {
+  if (maxMemoryBytes === undefined) return WASM_MAX_BYTES;
+  if (typeof maxMemoryBytes !== 'number' || !(maxMemoryBytes > 0)) {
+    throw new BimambaError('BAD_ARGUMENT', `invalid maxMemoryBytes: ${String(maxMemoryBytes)} (a number of bytes > 0)`);
+  }
+  return Math.min(maxMemoryBytes, WASM_MAX_BYTES);
+}
+
+const MiB = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+
+/** Refuse, with the numbers, a model that would not fit in `core`'s memory under its cap. */
+export function checkMemoryNeed(header: BimambaHeader, core: Core, prefillChunk: number, maxMemoryBytes: number | undefined): void {
+  const limit = memoryLimit(maxMemoryBytes);
+  const n = memoryNeed(header, core.kernels, prefillChunk);
+  if (!core.heap.wouldFit(n.total)) {
+    const which = limit < WASM_MAX_BYTES ? `the maxMemoryBytes cap of ${limit} bytes` : "WASM's 4 GiB";
+    throw new BimambaError('OUT_OF_MEMORY',
+      `this model needs ${n.total} bytes of WASM memory (${MiB(n.total)}: weights ${MiB(n.weights)}, derived ${MiB(n.derived)}, ` +
+      `activations ${MiB(n.activations)} for a prefill chunk of ${prefillChunk}, kernel scratch ${MiB(n.kernelScratch)}, one session ${MiB(n.session)}), ` +
+      `more than ${which} allows; nothing was allocated`);
+  }
+}
