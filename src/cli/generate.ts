@@ -20,10 +20,11 @@ export function registerGenerate(program: Command): void {
     .option('--stop <text...>', 'stop when the text reaches one of these')
     .option('--stats', 'print tokens/s to stderr (default on)', true)
     .option('--no-stats', 'do not print tokens/s')
+    .option('--no-verify', 'skip checking the file\'s checksums while loading')
     .action(async (promptWords: string[], o) => {
       const prompt = promptWords.length ? promptWords.join(' ') : 'The history of the world';
       const t0 = performance.now();
-      const model = await loadModel(o.model ?? defaultModelPath());
+      const model = await loadModel(o.model ?? defaultModelPath(), { verify: o.verify });
       const loadS = (performance.now() - t0) / 1000;
       process.stdout.write(prompt);
       const ac = new AbortController();

@@ -1,7 +1,7 @@
 // `bimamba info FILE`: what a .bimamba file holds, read from its header alone.
 import { open } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { readBimambaHeader, type BimambaHeader } from '../format/bimamba.js';
+import { readBimambaHeader, verifyBimambaFile, type BimambaHeader } from '../format/bimamba.js';
 import { readHeaderLength } from '../format/safetensors.js';
 import { fullPrecisionParams, type TensorCategory } from '../format/tensors.js';
 
@@ -69,8 +69,13 @@ export function registerInfo(program: Command): void {
     .description('show the architecture, tensors and sizes of a .bimamba file')
     .argument('<file>', 'the .bimamba file')
     .option('--no-tensors', 'leave out the list of tensors')
-    .action(async (file: string, o: { tensors: boolean }) => {
+    .option('--no-verify', 'skip checking the checksums of the metadata and of every tensor')
+    .action(async (file: string, o: { tensors: boolean; verify: boolean }) => {
       const { header, fileBytes } = await readBimambaHeaderFromFile(file);
       process.stdout.write(formatInfo(file, header, fileBytes, o.tensors));
+      if (o.verify) {
+        await verifyBimambaFile(file); // throws, naming the tensor, on the first mismatch
+        process.stdout.write(`checksums: verified (crc32 of the metadata and of ${header.layout.length} tensors)\n`);
+      }
     });
 }

@@ -16,8 +16,9 @@ export function registerPpl(program: Command): void {
     .option('-m, --model <file>', 'the .bimamba model file (default: the built-in model)')
     .option('-w, --window <n>', 'tokens per window, each from a fresh state', parseInteger, 2048)
     .option('--json', 'print the result as JSON')
+    .option('--no-verify', 'skip checking the file\'s checksums while loading')
     .action(async (o) => {
-      const model = await loadModel(o.model ?? defaultModelPath());
+      const model = await loadModel(o.model ?? defaultModelPath(), { verify: o.verify });
       try {
         if (!model.tokenizer) throw new BimambaError('UNSUPPORTED', 'this model file has no tokenizer, so it cannot read text');
         const ids = model.tokenizer.encode(await readFile(o.text, 'utf8'));
