@@ -10,10 +10,10 @@
 import { exp1, exp4 } from './exp';
 import { hsum } from './simd';
 
-/** x, dt, y [T, D]; A, h [D, N]; B, C [T, N]; Dskip [D]. h is read and updated. */
-export function scan1_seq(y: usize, x: usize, dt: usize, A: usize, B: usize, C: usize, Dskip: usize, h: usize, T: i32, D: i32, N: i32): void {
+/** Channels d0 <= d < d1 of scan1_seq (for splitting channels between threads). */
+export function scan1_seq_channels(y: usize, x: usize, dt: usize, A: usize, B: usize, C: usize, Dskip: usize, h: usize, T: i32, D: i32, N: i32, d0: i32, d1: i32): void {
   const rowBytes = <usize>N << 2;
-  for (let d = 0; d < D; d++) {
+  for (let d = d0; d < d1; d++) {
     const hRow = h + <usize>d * rowBytes;
     const aRow = A + <usize>d * rowBytes;
     const skip = load<f32>(Dskip + (<usize>d << 2));
@@ -44,6 +44,11 @@ export function scan1_seq(y: usize, x: usize, dt: usize, A: usize, B: usize, C: 
       store<f32>(y + at, out + skip * xv);
     }
   }
+}
+
+/** x, dt, y [T, D]; A, h [D, N]; B, C [T, N]; Dskip [D]. h is read and updated. */
+export function scan1_seq(y: usize, x: usize, dt: usize, A: usize, B: usize, C: usize, Dskip: usize, h: usize, T: i32, D: i32, N: i32): void {
+  scan1_seq_channels(y, x, dt, A, B, C, Dskip, h, T, D, N, 0, D);
 }
 
 /** One token: x, dt, y [D]; B, C [N]. */

@@ -5,64 +5,113 @@
 //   h[i,p,:] = dA * h[i,p,:] + B[g,:] * (dt[i] * x[i,p])
 //   y[i,p] = C[g,:] · h[i,p,:] + Dskip[i] * x[i,p],    g = i / (H / G)
 //
-// Each state row runs through all T tokens while it is in cache. exp is exp1 (relative error
-// < 1.5e-7; see exp.ts). SIMD runs over the state dimension; the N % 4 tail is scalar f32.
+// A head's P state rows (P*N f32, 32 KiB for the usual 64 x 128) stay in cache while the head runs
+// through all T tokens. Per token, dA is computed once for the head (exp1: relative error < 1.5e-7,
+// see exp.ts), and four rows at a time share each load of B and C; every row keeps its own running
+// sum, in the same order as a row done alone, so the result does not depend on how rows are grouped.
+// SIMD runs over the state dimension; the N % 4 tail is scalar f32.
 import { exp1 } from './exp';
 import { hsum } from './simd';
 
-/** One state row through T tokens. xs, ys step by `xStride` bytes per token, bs, cs by `bcStride`, dts by `dtStride`. */
-@inline function scanRow(
-  ys: usize, xs: usize, xStride: usize, dts: usize, dtStride: usize, a: f32,
-  bs: usize, cs: usize, bcStride: usize, skip: f32, hRow: usize, T: i32, N: i32,
-): void {
-  for (let t = 0; t < T; t++) {
-    const xv = load<f32>(xs + <usize>t * xStride);
-    const dtv = load<f32>(dts + <usize>t * dtStride);
-    const dA = exp1(dtv * a);
-    const dtx = dtv * xv;
-    const bRow = bs + <usize>t * bcStride;
-    const cRow = cs + <usize>t * bcStride;
-    const dAv = f32x4.splat(dA), dtxv = f32x4.splat(dtx);
-    let acc = f32x4.splat(0);
-    let n = 0;
-    for (; n + 4 <= N; n += 4) {
-      const o = <usize>n << 2;
-      const hv = f32x4.add(f32x4.mul(dAv, load<v128>(hRow + o)), f32x4.mul(load<v128>(bRow + o), dtxv));
-      store<v128>(hRow + o, hv);
-      acc = f32x4.add(acc, f32x4.mul(hv, load<v128>(cRow + o)));
+/** y for one state row at one token: update hRow in place, return C·h (SIMD part, then the tail). */
+@inline function updateRow(hRow: usize, bRow: usize, cRow: usize, dA: f32, dtx: f32, N: i32): f32 {
+  const dAv = f32x4.splat(dA), dtxv = f32x4.splat(dtx);
+  let acc = f32x4.splat(0);
+  let n = 0;
+  for (; n + 4 <= N; n += 4) {
+    const o = <usize>n << 2;
+    const hv = f32x4.add(f32x4.mul(dAv, load<v128>(hRow + o)), f32x4.mul(load<v128>(bRow + o), dtxv));
+    store<v128>(hRow + o, hv);
+    acc = f32x4.add(acc, f32x4.mul(hv, load<v128>(cRow + o)));
+  }
+  let out = hsum(acc);
+  for (; n < N; n++) {
+    const o = <usize>n << 2;
+    const hv = dA * load<f32>(hRow + o) + load<f32>(bRow + o) * dtx;
+    store<f32>(hRow + o, hv);
+    out += hv * load<f32>(cRow + o);
+  }
+  return out;
+}
+
+/** The scalar tail (n from N & ~3) of one row, continuing from the SIMD sum `out`. */
+@inline function rowTail(hRow: usize, bRow: usize, cRow: usize, dA: f32, dtx: f32, N: i32, out: f32): f32 {
+  for (let n = N & ~3; n < N; n++) {
+    const o = <usize>n << 2;
+    const hv = dA * load<f32>(hRow + o) + load<f32>(bRow + o) * dtx;
+    store<f32>(hRow + o, hv);
+    out += hv * load<f32>(cRow + o);
+  }
+  return out;
+}
+
+/**
+ * Heads i0 <= i < i1 of scan2_seq (for splitting heads between threads).
+ * x, y [T, H*P]; dt [T, H]; A, Dskip [H]; B, C [T, G*N]; h [H, P, N], read and updated.
+ */
+export function scan2_seq_heads(y: usize, x: usize, dt: usize, A: usize, B: usize, C: usize, Dskip: usize, h: usize, T: i32, H: i32, P: i32, N: i32, G: i32, i0: i32, i1: i32): void {
+  const headsPerGroup = H / G;
+  const xStride = <usize>(H * P) << 2;
+  const bcStride = <usize>(G * N) << 2;
+  const rowBytes = <usize>N << 2;
+  for (let i = i0; i < i1; i++) {
+    const a = load<f32>(A + (<usize>i << 2));
+    const skip = load<f32>(Dskip + (<usize>i << 2));
+    const groupOffset = <usize>((i / headsPerGroup) * N) << 2;
+    const hHead = h + <usize>i * <usize>P * rowBytes;
+    for (let t = 0; t < T; t++) {
+      const dtv = load<f32>(dt + ((<usize>t * <usize>H + <usize>i) << 2));
+      const dA = exp1(dtv * a);
+      const dAv = f32x4.splat(dA);
+      const bRow = B + <usize>t * bcStride + groupOffset;
+      const cRow = C + <usize>t * bcStride + groupOffset;
+      const xs = x + <usize>t * xStride + ((<usize>i * <usize>P) << 2); // x[t, i, 0..P)
+      const ys = y + <usize>t * xStride + ((<usize>i * <usize>P) << 2);
+      let p = 0;
+      for (; p + 4 <= P; p += 4) {
+        // four rows p..p+3, sharing the loads of B and C
+        const x0 = load<f32>(xs + (<usize>p << 2)), x1 = load<f32>(xs + (<usize>p << 2), 4);
+        const x2 = load<f32>(xs + (<usize>p << 2), 8), x3 = load<f32>(xs + (<usize>p << 2), 12);
+        const d0 = f32x4.splat(dtv * x0), d1 = f32x4.splat(dtv * x1), d2 = f32x4.splat(dtv * x2), d3 = f32x4.splat(dtv * x3);
+        const h0 = hHead + <usize>p * rowBytes, h1 = h0 + rowBytes, h2 = h1 + rowBytes, h3 = h2 + rowBytes;
+        let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+        for (let n = 0; n + 4 <= N; n += 4) {
+          const o = <usize>n << 2;
+          const bv = load<v128>(bRow + o), cv = load<v128>(cRow + o);
+          const v0 = f32x4.add(f32x4.mul(dAv, load<v128>(h0 + o)), f32x4.mul(bv, d0));
+          const v1 = f32x4.add(f32x4.mul(dAv, load<v128>(h1 + o)), f32x4.mul(bv, d1));
+          const v2 = f32x4.add(f32x4.mul(dAv, load<v128>(h2 + o)), f32x4.mul(bv, d2));
+          const v3 = f32x4.add(f32x4.mul(dAv, load<v128>(h3 + o)), f32x4.mul(bv, d3));
+          store<v128>(h0 + o, v0);
+          store<v128>(h1 + o, v1);
+          store<v128>(h2 + o, v2);
+          store<v128>(h3 + o, v3);
+          s0 = f32x4.add(s0, f32x4.mul(v0, cv));
+          s1 = f32x4.add(s1, f32x4.mul(v1, cv));
+          s2 = f32x4.add(s2, f32x4.mul(v2, cv));
+          s3 = f32x4.add(s3, f32x4.mul(v3, cv));
+        }
+        const po = <usize>p << 2;
+        store<f32>(ys + po, rowTail(h0, bRow, cRow, dA, dtv * x0, N, hsum(s0)) + skip * x0);
+        store<f32>(ys + po, rowTail(h1, bRow, cRow, dA, dtv * x1, N, hsum(s1)) + skip * x1, 4);
+        store<f32>(ys + po, rowTail(h2, bRow, cRow, dA, dtv * x2, N, hsum(s2)) + skip * x2, 8);
+        store<f32>(ys + po, rowTail(h3, bRow, cRow, dA, dtv * x3, N, hsum(s3)) + skip * x3, 12);
+      }
+      for (; p < P; p++) {
+        const xv = load<f32>(xs + (<usize>p << 2));
+        const out = updateRow(hHead + <usize>p * rowBytes, bRow, cRow, dA, dtv * xv, N);
+        store<f32>(ys + (<usize>p << 2), out + skip * xv);
+      }
     }
-    let out = hsum(acc);
-    for (; n < N; n++) {
-      const o = <usize>n << 2;
-      const hv = dA * load<f32>(hRow + o) + load<f32>(bRow + o) * dtx;
-      store<f32>(hRow + o, hv);
-      out += hv * load<f32>(cRow + o);
-    }
-    store<f32>(ys + <usize>t * xStride, out + skip * xv);
   }
 }
 
 /** x, y [T, H*P]; dt [T, H]; A, Dskip [H]; B, C [T, G*N]; h [H, P, N], read and updated. */
 export function scan2_seq(y: usize, x: usize, dt: usize, A: usize, B: usize, C: usize, Dskip: usize, h: usize, T: i32, H: i32, P: i32, N: i32, G: i32): void {
-  const headsPerGroup = H / G;
-  const xStride = <usize>(H * P) << 2;
-  const dtStride = <usize>H << 2;
-  const bcStride = <usize>(G * N) << 2;
-  for (let i = 0; i < H; i++) {
-    const g = i / headsPerGroup;
-    const a = load<f32>(A + (<usize>i << 2));
-    const skip = load<f32>(Dskip + (<usize>i << 2));
-    const groupOffset = <usize>(g * N) << 2;
-    for (let p = 0; p < P; p++) {
-      const channel = <usize>(i * P + p) << 2;
-      const hRow = h + (<usize>(i * P + p) * <usize>N << 2);
-      scanRow(y + channel, x + channel, xStride, dt + (<usize>i << 2), dtStride, a,
-        B + groupOffset, C + groupOffset, bcStride, skip, hRow, T, N);
-    }
-  }
+  scan2_seq_heads(y, x, dt, A, B, C, Dskip, h, T, H, P, N, G, 0, H);
 }
 
 /** One token: x, y [H*P]; dt [H]; B, C [G*N]. */
 export function scan2_step(y: usize, x: usize, dt: usize, A: usize, B: usize, C: usize, Dskip: usize, h: usize, H: i32, P: i32, N: i32, G: i32): void {
-  scan2_seq(y, x, dt, A, B, C, Dskip, h, 1, H, P, N, G);
+  scan2_seq_heads(y, x, dt, A, B, C, Dskip, h, 1, H, P, N, G, 0, H);
 }

@@ -10,7 +10,8 @@ export type ErrorCode =
   | 'BAD_ARGUMENT' // an invalid option or argument
   | 'BAD_TOKEN' // a token id outside the vocabulary
   | 'DISPOSED' // use of a model or session after dispose()
-  | 'ABORTED'; // generation stopped by an AbortSignal
+  | 'ABORTED' // generation stopped by an AbortSignal
+  | 'THREADS'; // worker threads could not start, or one stopped answering
 
 export class BimambaError extends Error {
   readonly code: ErrorCode;

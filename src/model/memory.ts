@@ -6,6 +6,7 @@ import { BimambaError } from '../errors.js';
 import type { BimambaHeader } from '../format/bimamba.js';
 import type { ModelConfig } from '../format/config.js';
 import type { Core, Kernels } from '../wasm/core.js';
+import { kernelSetScratchBytes } from '../wasm/kernel-set.js';
 import { scratchBytes } from './scratch.js';
 import { shapesOf } from './shapes.js';
 import { derivedBytes } from './weights.js';
@@ -31,10 +32,9 @@ export function sessionStateBytes(cfg: ModelConfig): number {
   return 4 * (cfg.n_layer * (s.convStateFloats + s.ssmStateFloats) + s.vocab);
 }
 
-/** The fast kernels' scratch (src/wasm/kernel-set.ts): lookup tables and int8 activations for `maxT` tokens. */
+/** The fast kernels' scratch (src/wasm/kernel-set.ts): lookup tables and quantized activations for `maxT` tokens. */
 function fastKernelScratchBytes(k: Kernels, maxK: number, maxT: number): number {
-  const q8 = (k as Partial<Record<'q8_scratch_bytes', (K: number, T: number) => number>>).q8_scratch_bytes;
-  return k.onebit_lut_scratch_bytes(maxK, maxT) + (q8 ? q8(maxK, maxT) : 0);
+  return kernelSetScratchBytes(k, { exact: false, maxK, maxT });
 }
 
 export function memoryNeed(header: BimambaHeader, k: Kernels, prefillChunk: number): MemoryNeed {

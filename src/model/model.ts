@@ -5,6 +5,7 @@ import type { ModelConfig } from '../format/config.js';
 import { generate, type GeneratedToken, type GenerateOptions, type GenerationHost } from '../generate/generate.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import { createCore, type Core, type CoreOptions } from '../wasm/core.js';
+import { createKernelSet } from '../wasm/kernel-set.js';
 import type { Graph } from './forward.js';
 import { checkMemoryNeed } from './memory.js';
 import { allocScratch } from './scratch.js';
@@ -21,6 +22,12 @@ export interface LoadOptions extends CoreOptions {
    * every byte once more, about 1 GB/s); a corrupt file is refused with an error naming the tensor.
    */
   verify?: boolean;
+  /**
+   * Run the exact f32 kernels instead of the fast ones (default false). The fast path quantizes the
+   * inputs of 1-bit projections and of an int8 LM head to int8 per block of 256 (error bounds in
+   * assembly/README.md); the exact path gives the reference results, bit for bit.
+   */
+  exact?: boolean;
 }
 
 /** FNV-1a over a string: identifies a model's header for snapshots. */
@@ -40,10 +47,16 @@ export class Model implements GenerationHost, SessionHost {
   private g: Graph | null;
   private readonly sessions = new Set<Session>();
   private readonly blocks: number[];
+  /** Threads the model's big kernels run on (1: the calling thread alone). */
+  readonly threads: number;
+  /** Whether the model runs the exact kernels (LoadOptions.exact). */
+  readonly exact: boolean;
 
   /** @internal use loadModel() */
-  constructor(core: Core, g: Graph, tokenizer: Tokenizer | null, fingerprint: number, blocks: number[]) {
+  constructor(core: Core, g: Graph, tokenizer: Tokenizer | null, fingerprint: number, blocks: number[], exact = false) {
     this.core = core;
+    this.threads = core.pool?.threads ?? 1;
+    this.exact = exact;
     this.g = g;
     this.config = g.cfg;
     this.tokenizer = tokenizer;
@@ -130,6 +143,7 @@ export class Model implements GenerationHost, SessionHost {
     for (const s of this.sessions) s.markDisposed();
     this.sessions.clear();
     for (const b of this.blocks) this.core.heap.release(b);
+    this.core.pool?.dispose();
     this.core = null;
     this.g = null; // sessions still referenced elsewhere no longer keep the memory alive
   }
@@ -143,6 +157,15 @@ export async function loadModel(source: ModelSource, options: LoadOptions = {}):
   const chunk = options.prefillChunk ?? 64;
   if (!Number.isInteger(chunk) || chunk < 1 || chunk > 4096) throw new BimambaError('BAD_ARGUMENT', `invalid prefillChunk: ${chunk} (an integer in [1, 4096])`);
   const core = await createCore(options);
+  try {
+    return await loadInto(core, source, options, chunk);
+  } catch (e) {
+    core.pool?.dispose();
+    throw e;
+  }
+}
+
+async function loadInto(core: Core, source: ModelSource, options: LoadOptions, chunk: number): Promise<Model> {
   // the whole need is checked from the header, before the weights are allocated or read
   const onHeader = (h: BimambaHeader) => checkMemoryNeed(h, core, chunk, options.maxMemoryBytes);
   const file = await loadBimambaFile(source, core.heap, { verify: options.verify, onHeader });
@@ -153,6 +176,9 @@ export async function loadModel(source: ModelSource, options: LoadOptions = {}):
   const scratch = allocScratch(core.heap, core.kernels, shapes, chunk);
   const tokenizer = file.tokenizerJson ? loadTokenizer(file.tokenizerJson) : null;
   const fingerprint = fnv1a(JSON.stringify(file.metadata) + JSON.stringify([...file.tensors].map(([n, t]) => [n, t.dtype, t.shape])));
-  const g: Graph = { k: core.kernels, heap: core.heap, cfg, shapes, weights, scratch };
-  return new Model(core, g, tokenizer, fingerprint, [weights.derived, scratch.block]);
+  const exact = options.exact ?? false;
+  const kernels = createKernelSet(core, { exact, maxT: chunk, maxK: Math.max(shapes.dModel, shapes.dInner) });
+  const g: Graph = { k: kernels.kernels, heap: core.heap, cfg, shapes, weights, scratch };
+  const blocks = [weights.derived, scratch.block, ...(kernels.scratchBlock ? [kernels.scratchBlock] : [])];
+  return new Model(core, g, tokenizer, fingerprint, blocks, exact);
 }

@@ -1,0 +1,194 @@
+// A pool of worker threads sharing one WASM memory, for splitting a kernel's rows (or heads) between
+// threads while the caller stays synchronous: run() hands each worker its share through a shared
+// control block, computes the calling thread's own share, and waits on Atomics for the rest.
+// Node: worker_threads. Browsers and Deno: Web Workers (cross-origin isolated pages only, where
+// SharedArrayBuffer exists). Cloudflare Workers have neither: they run single-threaded.
+import { BimambaError } from '../errors.js';
+import { ARGS_OFFSET, FAILED, KERNEL, MAX_ARGS, NODE_WORKER_SOURCE, PENDING, SEQ, SPIN_POLLS, WEB_WORKER_SOURCE } from './worker-source.js';
+
+/** What the pool needs of a worker, in either host. */
+interface WorkerHandle {
+  post(message: unknown): void;
+  onMessage(listener: (message: unknown) => void): void;
+  onError(listener: (error: unknown) => void): void;
+  terminate(): void;
+}
+
+/** Longest a worker may take to start. */
+const START_TIMEOUT_MS = 30_000;
+/** Longest one job may take before the pool gives up on its workers (a worker that died never answers). */
+const JOB_TIMEOUT_MS = 120_000;
+
+const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof (globalThis as { Deno?: unknown }).Deno === 'undefined';
+
+/** Whether this host could run a pool at all: shared memory, Atomics, and a way to start workers. */
+export function threadsAvailable(): boolean {
+  if (typeof SharedArrayBuffer !== 'function' || typeof Atomics !== 'object') return false;
+  if ((globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === false) return false;
+  return isNode || typeof Worker === 'function';
+}
+
+/** Logical cores of this host (1 when it does not say). */
+export async function hostCores(): Promise<number> {
+  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+  if (nav?.hardwareConcurrency) return nav.hardwareConcurrency;
+  if (isNode) {
+    const os = await import('node:os');
+    return os.availableParallelism?.() ?? os.cpus().length;
+  }
+  return 1;
+}
+
+async function startWorker(): Promise<WorkerHandle> {
+  if (isNode) {
+    const { Worker: NodeWorker } = await import('node:worker_threads');
+    const w = new NodeWorker(NODE_WORKER_SOURCE, { eval: true });
+    w.unref(); // an idle pool never keeps the process alive
+    return {
+      post: (m) => w.postMessage(m),
+      onMessage: (l) => w.on('message', l),
+      onError: (l) => { w.on('error', l); w.on('exit', (code) => l(new Error(`worker exited with code ${code}`))); },
+      terminate: () => void w.terminate(),
+    };
+  }
+  const url = URL.createObjectURL(new Blob([WEB_WORKER_SOURCE], { type: 'text/javascript' }));
+  try {
+    const w = new Worker(url, { type: 'module' });
+    return {
+      post: (m) => w.postMessage(m),
+      onMessage: (l) => w.addEventListener('message', (e) => l((e as MessageEvent).data)),
+      onError: (l) => w.addEventListener('error', (e) => l(e)),
+      terminate: () => w.terminate(),
+    };
+  } finally {
+    setTimeout(() => URL.revokeObjectURL(url), START_TIMEOUT_MS);
+  }
+}
+
+/** Wait for a worker's first message: 'ready', or a failure. */
+function ready(w: WorkerHandle): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('a worker thread did not start in time')), START_TIMEOUT_MS);
+    w.onMessage((m) => {
+      clearTimeout(timer);
+      if (m === 'ready') resolve();
+      else if (typeof m === 'string' && m.startsWith('error')) reject(new Error(m));
+    });
+    w.onError((e) => { clearTimeout(timer); reject(e instanceof Error ? e : new Error(String((e as { message?: unknown })?.message ?? e))); });
+  });
+}
+
+/** Whether this thread may block in Atomics.wait (not on a browser's main thread). */
+function canBlock(): boolean {
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export class ThreadPool {
+  /** Threads doing the work, the calling thread included. */
+  readonly threads: number;
+  private readonly workers: WorkerHandle[];
+  private readonly control: Int32Array;
+  private readonly args: Float64Array;
+  private readonly blocking: boolean;
+  private broken = false;
+
+  private constructor(workers: WorkerHandle[], control: SharedArrayBuffer) {
+    this.workers = workers;
+    this.threads = workers.length + 1;
+    this.control = new Int32Array(control, 0, 16);
+    this.args = new Float64Array(control, ARGS_OFFSET, this.threads * MAX_ARGS);
+    this.blocking = canBlock();
+  }
+
+  /**
+   * Start `threads - 1` workers, each instantiating `module` (a threads build) over the shared
+   * `memory`. `names` are the kernels run() may be asked for, by index.
+   */
+  static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, threads: number, names: readonly string[]): Promise<ThreadPool> {
+    const control = new SharedArrayBuffer(ARGS_OFFSET + 8 * MAX_ARGS * threads);
+    const workers: WorkerHandle[] = [];
+    try {
+      for (let i = 1; i < threads; i++) workers.push(await startWorker());
+      const started = workers.map(ready);
+      workers.forEach((w, i) => w.post({ module, memory, control, index: i + 1, threads, names }));
+      await Promise.all(started);
+    } catch (e) {
+      for (const w of workers) w.terminate();
+      throw new BimambaError('THREADS', `could not start ${threads - 1} worker threads: ${(e as Error).message}`, { cause: e });
+    }
+    return new ThreadPool(workers, control);
+  }
+
+  /**
+   * Run kernel `names[id]` on every thread: thread i gets `args` followed by its share [start, end) of
+   * [0, count), cut at multiples of `align`. `self` runs the calling thread's share (share 0), with the
+   * same arguments. Returns once every share is done.
+   */
+  run(id: number, args: readonly number[], count: number, align: number, self: (start: number, end: number) => void): void {
+    const units = Math.ceil(count / align);
+    const parts = this.broken ? 1 : Math.min(this.threads, units);
+    if (parts <= 1) {
+      self(0, count);
+      return;
+    }
+    const cut = (i: number) => Math.min(count, Math.round((units * i) / parts) * align);
+    const c = this.control;
+    for (let i = 1; i < parts; i++) {
+      const at = i * MAX_ARGS;
+      for (let j = 0; j < args.length; j++) this.args[at + j] = args[j];
+      this.args[at + args.length] = cut(i);
+      this.args[at + args.length + 1] = cut(i + 1);
+    }
+    // threads past `parts` get an empty range
+    for (let i = parts; i < this.threads; i++) {
+      const at = i * MAX_ARGS;
+      for (let j = 0; j < args.length; j++) this.args[at + j] = args[j];
+      this.args[at + args.length] = count;
+      this.args[at + args.length + 1] = count;
+    }
+    Atomics.store(c, PENDING, this.threads - 1);
+    Atomics.store(c, KERNEL, id);
+    Atomics.add(c, SEQ, 1);
+    Atomics.notify(c, SEQ);
+    let failure: unknown = null;
+    try {
+      self(0, cut(1));
+    } catch (e) {
+      failure = e;
+    }
+    this.wait();
+    if (failure) throw failure;
+    if (Atomics.exchange(c, FAILED, 0)) throw new BimambaError('THREADS', `kernel ${id} failed on a worker thread`);
+  }
+
+  private wait(): void {
+    const c = this.control;
+    for (let polls = 0; polls < SPIN_POLLS; polls++) if (Atomics.load(c, PENDING) === 0) return;
+    const deadline = Date.now() + JOB_TIMEOUT_MS;
+    for (;;) {
+      const pending = Atomics.load(c, PENDING);
+      if (pending === 0) return;
+      if (Date.now() > deadline) {
+        this.broken = true; // from now on the calling thread does all the work
+        throw new BimambaError('THREADS', `${pending} worker thread(s) did not finish a job within ${JOB_TIMEOUT_MS / 1000} s`);
+      }
+      if (this.blocking) Atomics.wait(c, PENDING, pending, 100);
+    }
+  }
+
+  /** Stop and end every worker. */
+  dispose(): void {
+    const c = this.control;
+    Atomics.store(c, KERNEL, -1);
+    Atomics.add(c, SEQ, 1);
+    Atomics.notify(c, SEQ);
+    for (const w of this.workers) w.terminate();
+    this.workers.length = 0;
+    this.broken = true;
+  }
+}

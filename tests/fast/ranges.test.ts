@@ -1,0 +1,83 @@
+// The range forms of the kernels that threads split (matmul rows, scan heads and channels): computing
+// the range in pieces, in any order, gives the same bits as the whole call.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Rng } from '../util/rng.js';
+import { loadCore, type TestCore } from '../util/wasm.js';
+
+let wasm: TestCore;
+beforeAll(async () => { wasm = await loadCore(); });
+
+/** Cut [0, count) at the given points and run the pieces last first. */
+function inPieces(count: number, cuts: number[], run: (a: number, b: number) => void): void {
+  const bounds = [0, ...cuts.filter((c) => c > 0 && c < count), count];
+  for (let i = bounds.length - 2; i >= 0; i--) run(bounds[i], bounds[i + 1]);
+}
+
+describe('matmul row ranges', () => {
+  for (const [T, N, K] of [[1, 13, 37], [3, 9, 100], [2, 33, 8]]) {
+    it(`f32, f16 and int8 rows in pieces equal the whole (T=${T} N=${N} K=${K})`, () => {
+      const rng = new Rng(T * 1000 + N * 10 + K);
+      const x = wasm.put(rng.f32(T * K));
+      const wf = wasm.put(rng.f32(N * K));
+      const halves = new Uint16Array(N * K).map(() => rng.int(0, 0x7bff) | (rng.next() < 0.5 ? 0x8000 : 0));
+      const wh = wasm.put(halves);
+      const wi = wasm.put(new Int8Array(N * K).map(() => rng.int(-128, 128)));
+      const scale = wasm.put(rng.f32(N, () => rng.uniform(0.01, 0.1)));
+      const cuts = [5, 8, 11];
+      const whole = wasm.f32(T * N), parts = wasm.f32(T * N);
+
+      wasm.k.matmul_f32(whole, x, wf, T, N, K);
+      inPieces(N, cuts, (a, b) => wasm.k.matmul_f32_rows(parts, x, wf, T, N, K, a, b));
+      expect(wasm.read(parts, T * N)).toEqual(wasm.read(whole, T * N));
+
+      wasm.k.matmul_f16(whole, x, wh, T, N, K);
+      inPieces(N, cuts, (a, b) => wasm.k.matmul_f16_rows(parts, x, wh, T, N, K, a, b));
+      expect(wasm.read(parts, T * N)).toEqual(wasm.read(whole, T * N));
+
+      wasm.k.matmul_i8(whole, x, wi, scale, T, N, K);
+      inPieces(N, cuts, (a, b) => wasm.k.matmul_i8_rows(parts, x, wi, scale, T, N, K, a, b));
+      expect(wasm.read(parts, T * N)).toEqual(wasm.read(whole, T * N));
+
+      const q = wasm.alloc(wasm.k.i8_fast_scratch_bytes(K, T));
+      wasm.k.matmul_i8_fast(whole, x, wi, scale, T, N, K, q);
+      inPieces(N, [4, 8], (a, b) => wasm.k.matmul_i8_fast_rows(parts, q, wi, scale, T, N, K, a, b));
+      expect(wasm.read(parts, T * N)).toEqual(wasm.read(whole, T * N));
+    });
+  }
+});
+
+describe('scan ranges', () => {
+  it('scan2_seq_heads over pieces of the heads equals scan2_seq (H=6, P=5, N=13, G=2, T=4)', () => {
+    const rng = new Rng(21);
+    const T = 4, H = 6, P = 5, N = 13, G = 2;
+    const x = wasm.put(rng.f32(T * H * P));
+    const dt = wasm.put(rng.f32(T * H, () => rng.uniform(0.001, 0.2)));
+    const A = wasm.put(rng.f32(H, () => -rng.uniform(0.5, 8)));
+    const B = wasm.put(rng.f32(T * G * N)), C = wasm.put(rng.f32(T * G * N));
+    const D = wasm.put(rng.f32(H));
+    const h0 = rng.f32(H * P * N);
+    const hWhole = wasm.put(h0), hParts = wasm.put(h0);
+    const yWhole = wasm.f32(T * H * P), yParts = wasm.f32(T * H * P);
+    wasm.k.scan2_seq(yWhole, x, dt, A, B, C, D, hWhole, T, H, P, N, G);
+    inPieces(H, [1, 4], (a, b) => wasm.k.scan2_seq_heads(yParts, x, dt, A, B, C, D, hParts, T, H, P, N, G, a, b));
+    expect(wasm.read(yParts, T * H * P)).toEqual(wasm.read(yWhole, T * H * P));
+    expect(wasm.read(hParts, H * P * N)).toEqual(wasm.read(hWhole, H * P * N));
+  });
+
+  it('scan1_seq_channels over pieces of the channels equals scan1_seq (D=11, N=6, T=3)', () => {
+    const rng = new Rng(22);
+    const T = 3, D = 11, N = 6;
+    const x = wasm.put(rng.f32(T * D));
+    const dt = wasm.put(rng.f32(T * D, () => rng.uniform(0.001, 0.2)));
+    const A = wasm.put(rng.f32(D * N, () => -rng.uniform(0.5, 8)));
+    const B = wasm.put(rng.f32(T * N)), C = wasm.put(rng.f32(T * N));
+    const Dskip = wasm.put(rng.f32(D));
+    const h0 = rng.f32(D * N);
+    const hWhole = wasm.put(h0), hParts = wasm.put(h0);
+    const yWhole = wasm.f32(T * D), yParts = wasm.f32(T * D);
+    wasm.k.scan1_seq(yWhole, x, dt, A, B, C, Dskip, hWhole, T, D, N);
+    inPieces(D, [3, 4, 9], (a, b) => wasm.k.scan1_seq_channels(yParts, x, dt, A, B, C, Dskip, hParts, T, D, N, a, b));
+    expect(wasm.read(yParts, T * D)).toEqual(wasm.read(yWhole, T * D));
+    expect(wasm.read(hParts, D * N)).toEqual(wasm.read(hWhole, D * N));
+  });
+});
