@@ -12,7 +12,7 @@ async function collect(gen: AsyncGenerator<{ token: number }>): Promise<number[]
 describe.each(MODEL_FIXTURES)('%s', (name) => {
   it('logits at every position match the reference within 1e-3 of the largest logit (f32 file)', async () => {
     const e = readExpected(name);
-    const model = await loadModel(await convertFixture(name), { wasm: WASM });
+    const model = await loadModel(await convertFixture(name), { wasm: WASM, exact: true }); // the exact kernels (tests/fast checks the fast path against them)
     expect(model.vocabSize).toBe(e.V);
     const { diff, scale } = maxDiff(model.logits(e.inputIds), e.logits);
     expect(diff).toBeLessThanOrEqual(1e-3 * scale);
@@ -21,7 +21,7 @@ describe.each(MODEL_FIXTURES)('%s', (name) => {
 
   it('a session fed 8 tokens, then one at a time, gives the same logits at every position', async () => {
     const e = readExpected(name);
-    const model = await loadModel(await convertFixture(name), { wasm: WASM });
+    const model = await loadModel(await convertFixture(name), { wasm: WASM, exact: true }); // the exact kernels (tests/fast checks the fast path against them)
     const V = e.V;
     const got = new Float32Array(e.inputIds.length * V);
     const s = model.createSession();
