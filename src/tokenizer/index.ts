@@ -61,11 +61,60 @@ function parseTokenizerJson(json: string | object): Record<string, unknown> {
   const model = parsed.model;
   if (!isPlainObject(model)) throw badFormat(`"model" must be an object, got ${describe(model)}`);
   if (model.type !== undefined && !SUPPORTED_MODEL_TYPES.includes(model.type as string)) {
-    throw badFormat(`unsupported model type ${JSON.stringify(model.type)} (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`);
+    const type = typeof model.type === 'string' ? JSON.stringify(model.type.slice(0, 40)) : describe(model.type);
+    throw badFormat(`unsupported model type ${type} (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`);
   }
-  if (!isPlainObject(model.vocab) && !Array.isArray(model.vocab)) throw badFormat(`"model.vocab" is missing or not a vocabulary`);
-  if (parsed.added_tokens !== undefined && !Array.isArray(parsed.added_tokens)) throw badFormat(`"added_tokens" must be an array`);
+  checkVocab(model.vocab);
+  if (parsed.added_tokens !== undefined) checkAddedTokens(parsed.added_tokens);
   return parsed;
+}
+
+/**
+ * Token ids past this are refused: the library keeps tokens in an array indexed by id, so one id of
+ * 2^31 in a hostile file would make it walk two billion empty slots.
+ */
+export const MAX_TOKEN_ID = 1 << 22;
+
+const isTokenId = (id: unknown) => Number.isSafeInteger(id) && (id as number) >= 0 && (id as number) < MAX_TOKEN_ID;
+
+function checkAddedTokens(added: unknown): void {
+  if (!Array.isArray(added)) throw badFormat(`"added_tokens" must be an array`);
+  added.forEach((t, i) => {
+    if (!isPlainObject(t) || typeof t.content !== 'string' || !isTokenId(t.id)) {
+      throw badFormat(`"added_tokens" entry ${i} must be {"id": an integer in [0, ${MAX_TOKEN_ID}), "content": a string, ...}`);
+    }
+  });
+}
+
+/** A vocabulary is {token: id} (BPE, WordPiece) or [[token, score], ...] (Unigram). */
+function checkVocab(vocab: unknown): void {
+  if (Array.isArray(vocab)) {
+    if (vocab.length > MAX_TOKEN_ID) throw badFormat(`"model.vocab" has ${vocab.length} entries, over the limit of ${MAX_TOKEN_ID}`);
+    vocab.forEach((entry, i) => {
+      if (!Array.isArray(entry) || typeof entry[0] !== 'string' || typeof entry[1] !== 'number') {
+        throw badFormat(`"model.vocab" entry ${i} must be [token, score], got ${describe(entry)}`);
+      }
+    });
+  } else if (isPlainObject(vocab)) {
+    for (const [token, id] of Object.entries(vocab)) {
+      if (!isTokenId(id)) throw badFormat(`"model.vocab": the id of token ${JSON.stringify(token.slice(0, 40))} must be an integer in [0, ${MAX_TOKEN_ID})`);
+    }
+  } else {
+    throw badFormat(`"model.vocab" is missing or not a vocabulary`);
+  }
+}
+
+/**
+ * Call the tokenizer library. A tokenizer.json can be well-formed enough to load and still make the
+ * library throw on some text; its errors become BAD_FORMAT errors naming what failed.
+ */
+function guarded<T>(what: string, run: () => T): T {
+  try {
+    return run();
+  } catch (e) {
+    if (e instanceof BimambaError) throw e;
+    throw badFormat(`${what} failed: ${(e as Error)?.message ?? String(e)}`, e);
+  }
 }
 
 function describe(x: unknown): string {
@@ -86,7 +135,7 @@ export function loadTokenizer(json: string | object, options: LoadTokenizerOptio
   }
 
   let vocabSize = 0;
-  for (const id of hf.get_vocab(true).values()) vocabSize = Math.max(vocabSize, id + 1);
+  for (const id of guarded('reading the vocabulary', () => hf.get_vocab(true)).values()) vocabSize = Math.max(vocabSize, id + 1);
 
   function checkIds(ids: number[]): void {
     if (!Array.isArray(ids)) throw new BimambaError('BAD_ARGUMENT', `decode: expected an array of token ids, got ${describe(ids)}`);
@@ -101,7 +150,7 @@ export function loadTokenizer(json: string | object, options: LoadTokenizerOptio
   function decode(ids: number[]): string {
     checkIds(ids);
     if (ids.length === 0) return ''; // the library rejects an empty list
-    return hf.decode(ids, { skip_special_tokens: true, clean_up_tokenization_spaces: false });
+    return guarded('decoding', () => hf.decode(ids, { skip_special_tokens: true, clean_up_tokenization_spaces: false }));
   }
 
   function specialId(given: string | undefined, names: readonly string[], which: string): number | null {
@@ -114,13 +163,13 @@ export function loadTokenizer(json: string | object, options: LoadTokenizerOptio
   const bosTokenId = specialId(options.bosToken, BOS_TOKEN_NAMES, 'BOS');
   const model = parsed.model as Record<string, unknown>;
   const addsBos =
-    bosTokenId !== null && (hf.encode('a', { add_special_tokens: true }).ids[0] === bosTokenId || model.byte_fallback === true);
+    bosTokenId !== null && (guarded('encoding', () => hf.encode('a', { add_special_tokens: true })).ids[0] === bosTokenId || model.byte_fallback === true);
 
   return {
     encode(text: string): number[] {
       if (typeof text !== 'string') throw new BimambaError('BAD_ARGUMENT', `encode: expected a string, got ${describe(text)}`);
       if (text.length === 0) return [];
-      return hf.encode(text, { add_special_tokens: false }).ids;
+      return guarded('encoding', () => hf.encode(text, { add_special_tokens: false }).ids);
     },
     decode,
     vocabSize,
