@@ -40,6 +40,8 @@ export function resolveSampling(o: SamplingOptions): ResolvedSampling {
   return r;
 }
 
+const F32_MAX = 3.4028234663852886e38;
+
 /** Index of the largest value (the first on ties). */
 export function argmax(x: ArrayLike<number>): number {
   let best = 0;
@@ -53,7 +55,8 @@ export function sample(logits: Float32Array, o: ResolvedSampling, rng: Rng, rece
     for (const t of new Set(recent)) {
       if (t >= logits.length) continue;
       const v = logits[t];
-      logits[t] = v > 0 ? v / o.repetitionPenalty : v * o.repetitionPenalty;
+      // clamped to the finite f32 range: an extreme penalty must not make an infinity (and then NaN)
+      logits[t] = Math.max(-F32_MAX, Math.min(F32_MAX, v > 0 ? v / o.repetitionPenalty : v * o.repetitionPenalty));
     }
   }
   if (o.temperature === 0) return argmax(logits);

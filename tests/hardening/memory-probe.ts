@@ -42,7 +42,7 @@ if (mode === 'dispose') {
   let n = 0;
   for await (const _ of m.generate([1, 2, 3], { maxTokens: 10_000, temperature: 1, topK: 40, repetitionPenalty: 1.1, seed: 5, stopAtEos: false })) {
     n++;
-    if (n % 1000 === 0) {
+    if (n === 10 || n % 1000 === 0) {
       wasmBytes.push(m.memoryBytes);
       gc();
       heapUsed.push(process.memoryUsage().heapUsed);
