@@ -20,4 +20,25 @@ describe('built-in model', () => {
     expect(Math.abs(r.ppl - want) / want).toBeLessThan(0.005);
     model.dispose();
   });
+
+  it('the fast kernels generate the same 64 greedy tokens as the exact ones, for 5 prompts', async () => {
+    const path = root(JSON.parse(readFileSync(root('training/results.json'), 'utf8')).shipped.file);
+    const fast = await loadModel(path, { wasm: WASM });
+    const exact = await loadModel(path, { wasm: WASM, exact: true });
+    expect(fast.exact).toBe(false);
+    expect(exact.exact).toBe(true);
+    const prompts = ['The history of the world', 'In the beginning God created', 'She opened the door and', 'The committee voted to', 'It was a dark night, and'];
+    const greedy = async (m: typeof fast, p: string) => {
+      const out: number[] = [];
+      for await (const { token } of m.generate(p, { temperature: 0, maxTokens: 64, stopAtEos: false })) out.push(token);
+      return out;
+    };
+    for (const p of prompts) {
+      const want = await greedy(exact, p);
+      expect(want).toHaveLength(64);
+      expect(await greedy(fast, p)).toEqual(want);
+    }
+    fast.dispose();
+    exact.dispose();
+  });
 });
