@@ -4,6 +4,7 @@
 // behave like HF `tokenizers` (Rust): no special tokens added, no "clean up" of spaces when decoding.
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { BimambaError } from '../errors.js';
+import { nestedQuantifier, regexPatterns } from './regex-check.js';
 import { createStreamDecoder, type StreamDecoder } from './stream.js';
 import { findSpecialTokenId, BOS_TOKEN_NAMES, EOS_TOKEN_NAMES } from './special-tokens.js';
 
@@ -66,6 +67,10 @@ function parseTokenizerJson(json: string | object): Record<string, unknown> {
   }
   checkVocab(model.vocab);
   if (parsed.added_tokens !== undefined) checkAddedTokens(parsed.added_tokens);
+  for (const pattern of regexPatterns(parsed)) {
+    const why = nestedQuantifier(pattern);
+    if (why) throw badFormat(`the regular expression ${JSON.stringify(pattern.slice(0, 60))} could take exponential time on some texts (${why}); refusing it`);
+  }
   return parsed;
 }
 
