@@ -18,7 +18,7 @@ export function registerGenerate(program: Command): void {
     .option('--repetition-penalty <r>', 'penalty on recent tokens (1: off)', parseNumber, 1.1)
     .option('-s, --seed <n>', 'random seed (same seed, same text)', parseInteger)
     .option('--stop <text...>', 'stop when the text reaches one of these')
-    .option('--stats', 'print tokens/s to stderr (default on)', true)
+    .option('--stats', 'print tokens/s to stderr', true)
     .option('--no-stats', 'do not print tokens/s')
     .option('--no-verify', 'skip checking the file\'s checksums while loading')
     .action(async (promptWords: string[], o) => {

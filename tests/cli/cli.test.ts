@@ -1,0 +1,79 @@
+// The `bimamba` command as users run it: the built bundle (npm test builds it first).
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { FIXTURES } from '../model/fixtures.js';
+
+const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+const run = promisify(execFile);
+
+async function bimamba(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { maxBuffer: 1 << 24 });
+    return { stdout, stderr, code: 0 };
+  } catch (e) {
+    const err = e as { stdout: string; stderr: string; code: number };
+    return { stdout: err.stdout, stderr: err.stderr, code: err.code };
+  }
+}
+
+describe('bimamba CLI', () => {
+  it('generate: greedy output with the built-in model is deterministic, starts with the prompt, reports tokens/s', async () => {
+    const a = await bimamba('generate', '-n', '12', '-t', '0', 'The king said');
+    const b = await bimamba('generate', '-n', '12', '-t', '0', 'The king said');
+    expect(a.code).toBe(0);
+    expect(a.stdout).toBe(b.stdout);
+    expect(a.stdout.startsWith('The king said')).toBe(true);
+    expect(a.stdout.length).toBeGreaterThan('The king said'.length + 12);
+    expect(a.stderr).toMatch(/12 tokens, [\d.]+ tokens\/s/);
+  });
+
+  it('generate: a seed makes sampling repeatable', async () => {
+    const a = await bimamba('generate', '-n', '16', '-s', '3', '--no-stats', 'Once');
+    const b = await bimamba('generate', '-n', '16', '-s', '3', '--no-stats', 'Once');
+    const c = await bimamba('generate', '-n', '16', '-s', '4', '--no-stats', 'Once');
+    expect(a.stdout).toBe(b.stdout);
+    expect(c.stdout).not.toBe(a.stdout);
+  });
+
+  it('convert, then info, of a fixture', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bimamba-cli-'));
+    const out = join(dir, 'bi.bimamba');
+    const c = await bimamba('convert', join(FIXTURES, 'bimamba-tiny', 'checkpoint'), out, '--head', 'f16');
+    expect(c.code).toBe(0);
+    const i = await bimamba('info', out);
+    expect(i.code).toBe(0);
+    expect(i.stdout).toMatch(/mamba2/);
+    expect(i.stdout).toMatch(/layers\.0\.in_proj\.bits/);
+  });
+
+  it('ppl --json on a short text', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bimamba-cli-'));
+    const text = join(dir, 'text.txt');
+    writeFileSync(text, 'And God said, Let there be light: and there was light. And God saw the light, that it was good.\n'.repeat(4));
+    const r = await bimamba('ppl', '--text', text, '--window', '32', '--json');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.windows).toBe(Math.ceil(j.tokens / 32));
+    expect(j.ppl).toBeGreaterThan(1);
+    expect(j.ppl).toBeLessThan(4096);
+    expect(Math.exp(j.nll)).toBeCloseTo(j.ppl, 6);
+  });
+
+  it('bad input is a one-line error and exit code 1, not a stack trace', async () => {
+    const missing = await bimamba('generate', '--model', join(tmpdir(), 'no-such-file.bimamba'), 'hi');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^error/m);
+    expect(missing.stderr).not.toMatch(/\n\s+at /);
+    const badFlag = await bimamba('generate', '-t', 'warm', 'hi');
+    expect(badFlag.code).toBe(1);
+    expect(badFlag.stderr).toMatch(/not a number/);
+    const badTemp = await bimamba('generate', '-t', '-1', 'hi');
+    expect(badTemp.code).toBe(1);
+    expect(badTemp.stderr).toMatch(/temperature/);
+  });
+});
