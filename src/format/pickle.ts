@@ -60,7 +60,7 @@ function resolveGlobal(module: string, name: string, where: string): GlobalRef {
 
 /** Read an int that must be a non-negative safe integer. */
 function count(v: Value, what: string, where: string): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw bad(where, `${what} must be a non-negative integer, got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw bad(where, `${what} must be a non-negative integer, got ${preview(v)}`);
   return v;
 }
 
@@ -272,7 +272,7 @@ function toStateDict(result: Value, where: string): Map<string, TensorRef> {
   if (!(result instanceof Map)) throw bad(where, 'the pickle does not hold a dict of tensors (a state dict)');
   const out = new Map<string, TensorRef>();
   for (const [k, v] of result) {
-    if (typeof k !== 'string') throw bad(where, `a state dict key is not a string: ${String(k)}`);
+    if (typeof k !== 'string') throw bad(where, `a state dict key is not a string: ${preview(k)}`);
     if (typeof v !== 'object' || v === null || (v as TensorRef).kind !== 'tensor') throw bad(where, `"${k}" is not a tensor`);
     out.set(k, v as TensorRef);
   }

@@ -3,6 +3,10 @@
 // keeps `npm test` reproducible; `npm run fuzz` runs many more cases with fresh seeds.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BimambaError } from '../../src/errors.js';
+import { unpickleStateDict } from '../../src/format/pickle.js';
+import { loadTokenizer } from '../../src/tokenizer/index.js';
+import { byteTokenizerJson } from '../model/fixtures.js';
 import { runCase } from './check.js';
 import { buildTargets, type Targets } from './targets.js';
 
@@ -26,4 +30,34 @@ describe('fuzz: every input loads or raises a BimambaError', () => {
       await fc.assert(fc.asyncProperty(target.input, (input) => runCase(target, input)), { numRuns: target.testRuns, seed: 20241118 });
     });
   }
+});
+
+describe('inputs the fuzzer once found a bug with', () => {
+  async function code(run: () => unknown): Promise<string> {
+    try {
+      await run();
+    } catch (e) {
+      if (e instanceof BimambaError) return e.code;
+      throw e;
+    }
+    return 'ok';
+  }
+
+  it('a pickle whose state-dict key is a tuple holding a MARK (an error message once failed to print it)', async () => {
+    const pickle = Uint8Array.from([0x80, 2, 0x7d, 0x28, 0x85, 0x4e, 0x73, 0x2e]); // {(MARK,): None}
+    expect(await code(() => unpickleStateDict(pickle, 'data.pkl'))).toBe('BAD_FORMAT');
+  });
+
+  it('a tokenizer with an added token of id 2^31 (the library walked two billion slots)', async () => {
+    const t = JSON.parse(byteTokenizerJson());
+    t.added_tokens[0].id = 2 ** 31;
+    const t0 = performance.now();
+    expect(await code(() => loadTokenizer(t))).toBe('BAD_FORMAT');
+    expect(performance.now() - t0).toBeLessThan(1000);
+  });
+
+  it('a Unigram tokenizer whose vocabulary entries are not [token, score] (the library threw a TypeError)', async () => {
+    const t = { model: { type: 'Unigram', unk_id: 0, vocab: [[['<unk>', -1]], [['a', -2]]] }, normalizer: null, pre_tokenizer: null, decoder: null };
+    expect(await code(() => loadTokenizer(t).encode('a'))).toBe('BAD_FORMAT');
+  });
 });
