@@ -32,7 +32,9 @@
 const LEVELS: f32 = 2047; // largest |q|
 const BLOCK_COLS: i32 = 256; // columns per quantization block (one step each)
 const TILES_PER_BLOCK: i32 = BLOCK_COLS / 8;
-const GROUP_TABLE_BYTES: usize = 32; // 16 low bytes, 16 high bytes
+const GROUP_TABLE_BYTES: usize = 32; // token layout: 16 low bytes, 16 high bytes
+const BATCH: i32 = 16; // tokens of a batch
+const BATCH_GROUP_BYTES: usize = 16 * 32; // batch layout: 16 entries of 16 tokens' i16
 const MIN_BLOCK_MAX: f32 = 7.888609052210118e-31; // 2^-100
 
 @inline function paddedK(K: i32): i32 {
@@ -88,29 +90,55 @@ function absMax(x: usize, alpha: usize, k0: i32, k1: i32): f32 {
   return s;
 }
 
-/** Write the table of one group from its 4 quantized inputs (i32 lanes of q) at dst. */
-@inline function writeTable(dst: usize, q: v128): void {
+/**
+ * The 16 entries of one group's table from its 4 quantized inputs (i32 lanes of q): entry m is
+ * ±q0 ±q1 ±q2 ±q3, + where bit j of m is set. `high` false: entries 0..7 as i16x8; true: 8..15.
+ */
+@inline function tableEntries(q: v128, high: bool): v128 {
   const q16 = i16x8.narrow_i32x4_s(q, q); // [q0 q1 q2 q3 q0 q1 q2 q3]
   const q0 = v128.shuffle<i16>(q16, q16, 0, 0, 0, 0, 0, 0, 0, 0);
   const q1 = v128.shuffle<i16>(q16, q16, 1, 1, 1, 1, 1, 1, 1, 1);
   const q2 = v128.shuffle<i16>(q16, q16, 2, 2, 2, 2, 2, 2, 2, 2);
   const q3 = v128.shuffle<i16>(q16, q16, 3, 3, 3, 3, 3, 3, 3, 3);
-  // entry m = ±q0 ±q1 ±q2 ±q3, + where bit j of m is set; lanes are m = 0..7, then m = 8..15 (bit 3 set)
   const low3 = i16x8.add(
     i16x8.add(i16x8.mul(q0, i16x8(-1, 1, -1, 1, -1, 1, -1, 1)), i16x8.mul(q1, i16x8(-1, -1, 1, 1, -1, -1, 1, 1))),
     i16x8.mul(q2, i16x8(-1, -1, -1, -1, 1, 1, 1, 1)),
   );
-  const e0 = i16x8.sub(low3, q3); // m = 0..7
-  const e1 = i16x8.add(low3, q3); // m = 8..15
-  store<v128>(dst, i8x16.shuffle(e0, e1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), 0); // low bytes
-  store<v128>(dst, i8x16.shuffle(e0, e1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31), 16); // high bytes
+  return high ? i16x8.add(low3, q3) : i16x8.sub(low3, q3);
 }
 
-/** Quantize one token and write its tables, steps and c at `tok`. */
-function prepareToken(tok: usize, x: usize, alpha: usize, beta: usize, K: i32): void {
+/** Token layout: the table as a low-byte plane and a high-byte plane (16 bytes each) at dst. */
+@inline function writeTable(dst: usize, q: v128): void {
+  const e0 = tableEntries(q, false), e1 = tableEntries(q, true);
+  store<v128>(dst, i8x16.shuffle(e0, e1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), 0);
+  store<v128>(dst, i8x16.shuffle(e0, e1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31), 16);
+}
+
+/** Batch layout: entry m of token `lane` (of 16) as the i16 at dst + 32*m + 2*lane. */
+@inline function writeTableLane(dst: usize, q: v128, lane: i32): void {
+  const e0 = tableEntries(q, false), e1 = tableEntries(q, true);
+  const at = dst + (<usize>lane << 1);
+  store<i16>(at, i16x8.extract_lane_s(e0, 0), 0); store<i16>(at, i16x8.extract_lane_s(e0, 1), 32);
+  store<i16>(at, i16x8.extract_lane_s(e0, 2), 64); store<i16>(at, i16x8.extract_lane_s(e0, 3), 96);
+  store<i16>(at, i16x8.extract_lane_s(e0, 4), 128); store<i16>(at, i16x8.extract_lane_s(e0, 5), 160);
+  store<i16>(at, i16x8.extract_lane_s(e0, 6), 192); store<i16>(at, i16x8.extract_lane_s(e0, 7), 224);
+  store<i16>(at, i16x8.extract_lane_s(e1, 0), 256); store<i16>(at, i16x8.extract_lane_s(e1, 1), 288);
+  store<i16>(at, i16x8.extract_lane_s(e1, 2), 320); store<i16>(at, i16x8.extract_lane_s(e1, 3), 352);
+  store<i16>(at, i16x8.extract_lane_s(e1, 4), 384); store<i16>(at, i16x8.extract_lane_s(e1, 5), 416);
+  store<i16>(at, i16x8.extract_lane_s(e1, 6), 448); store<i16>(at, i16x8.extract_lane_s(e1, 7), 480);
+}
+
+/**
+ * Quantize one token and write its tables, block steps and c. lane < 0: token layout at `base`;
+ * otherwise token `lane` of the 16-token batch at `base` (see the top of the file).
+ */
+function prepareToken(base: usize, lane: i32, x: usize, alpha: usize, beta: usize, K: i32): void {
   const Kp = paddedK(K);
-  const steps = tok + tablesBytes(K);
   const blocks = blockCount(K);
+  const batch = lane >= 0;
+  // where the steps go: token layout, consecutive after the tables; batch layout, [block][16 tokens]
+  const steps = batch ? base + <usize>BATCH * tablesBytes(K) + (<usize>lane << 2) : base + tablesBytes(K);
+  const stepStride: usize = batch ? <usize>BATCH * 4 : 4;
   for (let b = 0; b < blocks; b++) {
     const k0 = b * BLOCK_COLS;
     const k1 = min(K, k0 + BLOCK_COLS);
@@ -118,7 +146,7 @@ function prepareToken(tok: usize, x: usize, alpha: usize, beta: usize, K: i32): 
     // A block whose largest |xs| is below 2^-100 counts as zero (LEVELS/amax would overflow for the
     // tiniest ones). NaN or inf: q is 0 and the step carries NaN to the outputs.
     const tiny = amax < MIN_BLOCK_MAX;
-    store<f32>(steps + (<usize>b << 2), tiny ? 0 : amax / LEVELS);
+    store<f32>(steps + <usize>b * stepStride, tiny ? 0 : amax / LEVELS);
     const inv = f32x4.splat(tiny || amax == f32.POSITIVE_INFINITY ? 0 : LEVELS / amax);
     const gEnd = b == blocks - 1 ? Kp : k1; // the last block also covers the padding columns
     for (let k = k0; k < gEnd; k += 4) {
@@ -126,10 +154,11 @@ function prepareToken(tok: usize, x: usize, alpha: usize, beta: usize, K: i32): 
       if (k + 4 <= K) xs = scaled4(x, alpha, k);
       else xs = f32x4(scaled1(x, alpha, k, K), scaled1(x, alpha, k + 1, K), scaled1(x, alpha, k + 2, K), scaled1(x, alpha, k + 3, K));
       const q = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(xs, inv)));
-      writeTable(tok + <usize>(k >> 2) * GROUP_TABLE_BYTES, q);
+      if (batch) writeTableLane(base + <usize>(k >> 2) * BATCH_GROUP_BYTES, q, lane);
+      else writeTable(base + <usize>(k >> 2) * GROUP_TABLE_BYTES, q);
     }
   }
-  store<f32>(steps + (<usize>blocks << 2), dotBeta(beta, x, K));
+  store<f32>(steps + <usize>blocks * stepStride, dotBeta(beta, x, K));
 }
 
 /** c = Σ beta[k] x[k], summed as the exact kernel sums it (simd.ts dot). */
@@ -149,7 +178,12 @@ function prepareToken(tok: usize, x: usize, alpha: usize, beta: usize, K: i32): 
 /** Quantize x[T, K] and write the lookup tables of every token into scratch. */
 export function onebit_lut_prepare(scratch: usize, x: usize, alpha: usize, beta: usize, T: i32, K: i32): void {
   const stride = <usize>onebit_lut_token_bytes(K);
-  for (let t = 0; t < T; t++) prepareToken(scratch + <usize>t * stride, x + <usize>t * (<usize>K << 2), alpha, beta, K);
+  const batched = T - T % BATCH;
+  for (let t = 0; t < T; t++) {
+    const xt = x + <usize>t * (<usize>K << 2);
+    if (t < batched) prepareToken(scratch + <usize>(t - t % BATCH) * stride, t % BATCH, xt, alpha, beta, K);
+    else prepareToken(scratch + <usize>t * stride, -1, xt, alpha, beta, K);
+  }
 }
 
 /** Store lanes of v at p, only those of rows below `left` (rows past N are padding). */
@@ -233,18 +267,82 @@ export function onebit_lut_prepare(scratch: usize, x: usize, alpha: usize, beta:
   storeRows(y + 48, f32x4.add(f3, c), rows - 12);
 }
 
+/** Store lane j of v at p + j * stride for the first `count` lanes. */
+@inline function storeStrided(p: usize, stride: usize, v: v128, count: i32): void {
+  if (count > 0) store<f32>(p, f32x4.extract_lane(v, 0));
+  if (count > 1) store<f32>(p + stride, f32x4.extract_lane(v, 1));
+  if (count > 2) store<f32>(p + 2 * stride, f32x4.extract_lane(v, 2));
+  if (count > 3) store<f32>(p + 3 * stride, f32x4.extract_lane(v, 3));
+}
+
+/**
+ * One row, one batch of 16 tokens: y[t, n] for the first `tokens` tokens of the batch at `base`.
+ * rowBytes: the row's byte in the row block's first tile (its nibbles; one tile every 16 bytes).
+ * Here the lookup is by the row's nibble into a table of 16 tokens: one load fetches the entry of 8
+ * tokens. The sums are grouped exactly as in rowBlock, so a token gets the same bits either way.
+ */
+@inline function batchRow(y: usize, yStride: usize, rowBytes: usize, base: usize, K: i32, tokens: i32): void {
+  const tileCount = paddedK(K) >> 3;
+  const steps = base + <usize>BATCH * tablesBytes(K); // [block][16 tokens] f32, then c [16 tokens]
+  let f0 = f32x4.splat(0), f1 = f32x4.splat(0), f2 = f32x4.splat(0), f3 = f32x4.splat(0); // tokens 0-3, 4-7, 8-11, 12-15
+  let p = rowBytes;
+  let table = base;
+  for (let c0 = 0, b = 0; c0 < tileCount; c0 += TILES_PER_BLOCK, b++) {
+    const c1 = min(tileCount, c0 + TILES_PER_BLOCK);
+    let s0 = i32x4.splat(0), s1 = i32x4.splat(0), s2 = i32x4.splat(0), s3 = i32x4.splat(0);
+    for (let cp = c0; cp < c1; cp += 2) {
+      // tile cp: the entries of groups 2cp and 2cp+1 for this row's two nibbles
+      let bits = <usize>load<u8>(p);
+      let e0 = table + ((bits & 15) << 5), e1 = table + BATCH_GROUP_BYTES + ((bits >> 4) << 5);
+      let lo = i16x8.add(load<v128>(e0), load<v128>(e1)); // tokens 0-7
+      let hi = i16x8.add(load<v128>(e0, 16), load<v128>(e1, 16)); // tokens 8-15
+      if (cp + 1 < c1) {
+        bits = <usize>load<u8>(p, 16);
+        e0 = table + 2 * BATCH_GROUP_BYTES + ((bits & 15) << 5);
+        e1 = table + 3 * BATCH_GROUP_BYTES + ((bits >> 4) << 5);
+        lo = i16x8.add(lo, i16x8.add(load<v128>(e0), load<v128>(e1)));
+        hi = i16x8.add(hi, i16x8.add(load<v128>(e0, 16), load<v128>(e1, 16)));
+      }
+      s0 = i32x4.add(s0, i32x4.extend_low_i16x8_s(lo));
+      s1 = i32x4.add(s1, i32x4.extend_high_i16x8_s(lo));
+      s2 = i32x4.add(s2, i32x4.extend_low_i16x8_s(hi));
+      s3 = i32x4.add(s3, i32x4.extend_high_i16x8_s(hi));
+      p += 32;
+      table += 4 * BATCH_GROUP_BYTES;
+    }
+    const st = steps + (<usize>b << 6);
+    f0 = f32x4.add(f0, f32x4.mul(f32x4.convert_i32x4_s(s0), load<v128>(st, 0)));
+    f1 = f32x4.add(f1, f32x4.mul(f32x4.convert_i32x4_s(s1), load<v128>(st, 16)));
+    f2 = f32x4.add(f2, f32x4.mul(f32x4.convert_i32x4_s(s2), load<v128>(st, 32)));
+    f3 = f32x4.add(f3, f32x4.mul(f32x4.convert_i32x4_s(s3), load<v128>(st, 48)));
+  }
+  const c = steps + (<usize>blockCount(K) << 6);
+  storeStrided(y, yStride, f32x4.add(f0, load<v128>(c, 0)), tokens);
+  storeStrided(y + 4 * yStride, yStride, f32x4.add(f1, load<v128>(c, 16)), tokens - 4);
+  storeStrided(y + 8 * yStride, yStride, f32x4.add(f2, load<v128>(c, 32)), tokens - 8);
+  storeStrided(y + 12 * yStride, yStride, f32x4.add(f3, load<v128>(c, 48)), tokens - 12);
+}
+
 /**
  * y[t, n] for rows n0 <= n < n1 of every token, from tables prepared by onebit_lut_prepare.
- * y is [T, N]; n0 must be a multiple of 16 (row blocks are never split).
+ * y is [T, N]; n0 must be a multiple of 16 (row blocks are never split). Tokens in whole batches of
+ * 16 go row by row through batchRow; the rest one by one through rowBlock.
  */
 export function onebit_lut_rows(y: usize, bits: usize, scratch: usize, T: i32, N: i32, K: i32, n0: i32, n1: i32): void {
   const blockBytes = <usize>(paddedK(K) >> 3) << 4; // one row block: Kp/8 tiles of 16 bytes
   const stride = <usize>onebit_lut_token_bytes(K);
   const yStride = <usize>N << 2;
+  const batched = T - T % BATCH;
   for (let n = n0; n < n1; n += 16) {
     const tiles = bits + <usize>(n >> 4) * blockBytes;
-    for (let t = 0; t < T; t++) {
-      rowBlock(y + <usize>t * yStride + (<usize>n << 2), tiles, scratch + <usize>t * stride, K, min(16, n1 - n));
+    const rows = min(16, n1 - n);
+    for (let t = 0; t < batched; t += BATCH) {
+      const base = scratch + <usize>t * stride;
+      const yt = y + <usize>t * yStride + (<usize>n << 2);
+      for (let r = 0; r < rows; r++) batchRow(yt + (<usize>r << 2), yStride, tiles + <usize>r, base, K, BATCH);
+    }
+    for (let t = batched; t < T; t++) {
+      rowBlock(y + <usize>t * yStride + (<usize>n << 2), tiles, scratch + <usize>t * stride, K, rows);
     }
   }
 }

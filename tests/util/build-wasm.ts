@@ -1,4 +1,5 @@
-// vitest globalSetup: build dist/bimamba.wasm when it is missing or older than its sources.
+// vitest globalSetup: build dist/bimamba.wasm (and the relaxed-SIMD and threads builds beside it) when
+// missing or older than their sources.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -6,6 +7,13 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const wasmPath = join(root, 'dist', 'bimamba.wasm');
+/** asconfig.json targets and their files. */
+const TARGETS: [string, string][] = [
+  ['release', wasmPath],
+  ['relaxed', join(root, 'dist', 'bimamba-relaxed.wasm')],
+  ['threads', join(root, 'dist', 'bimamba-threads.wasm')],
+  ['threads-relaxed', join(root, 'dist', 'bimamba-threads-relaxed.wasm')],
+];
 
 /** Newest modification time (ms) of the files the WASM is built from. */
 function newestSourceTime(): number {
@@ -21,15 +29,20 @@ function newestSourceTime(): number {
   return Math.max(...sources.map((p) => statSync(p).mtimeMs));
 }
 
+const stale = (path: string, newest: number) => !existsSync(path) || statSync(path).mtimeMs < newest;
+
 export function isWasmStale(): boolean {
-  return !existsSync(wasmPath) || statSync(wasmPath).mtimeMs < newestSourceTime();
+  return stale(wasmPath, newestSourceTime());
 }
 
 export default function setup(): void {
-  if (!isWasmStale()) return;
-  // build beside the target and rename, so a concurrent reader never sees a half-written file
-  const tmp = `${wasmPath}.${process.pid}.tmp`;
-  const asc = join(root, 'node_modules', 'assemblyscript', 'bin', 'asc.js');
-  execFileSync(process.execPath, [asc, 'assembly/index.ts', '--target', 'release', '--outFile', tmp], { cwd: root, stdio: 'inherit' });
-  renameSync(tmp, wasmPath);
+  const newest = newestSourceTime();
+  for (const [target, path] of TARGETS) {
+    if (!stale(path, newest)) continue;
+    // build beside the target and rename, so a concurrent reader never sees a half-written file
+    const tmp = `${path}.${process.pid}.tmp`;
+    const asc = join(root, 'node_modules', 'assemblyscript', 'bin', 'asc.js');
+    execFileSync(process.execPath, [asc, 'assembly/index.ts', '--target', target, '--outFile', tmp], { cwd: root, stdio: 'inherit' });
+    renameSync(tmp, path);
+  }
 }
