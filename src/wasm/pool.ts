@@ -61,7 +61,9 @@ async function startWorker(): Promise<WorkerHandle> {
       terminate: () => w.terminate(),
     };
   } finally {
-    setTimeout(() => URL.revokeObjectURL(url), START_TIMEOUT_MS);
+    const timer = setTimeout(() => URL.revokeObjectURL(url), START_TIMEOUT_MS);
+    // Deno waits for pending timers before it exits: this one must not keep a finished script alive 30 s
+    (globalThis as { Deno?: { unrefTimer?(id: number): void } }).Deno?.unrefTimer?.(timer as unknown as number);
   }
 }
 
