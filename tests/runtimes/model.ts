@@ -1,0 +1,46 @@
+// The model every runtime smoke test loads: the bimamba-tiny fixture converted with an embedded
+// byte-level tokenizer, written once into tests/out/ (ignored), and Node's greedy tokens for it.
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { byteTokenizerJson, convertFixture } from '../model/fixtures.js';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const OUT = join(ROOT, 'tests', 'out', 'runtimes');
+export const TINY_MODEL = join(OUT, 'tiny.bimamba');
+
+/** The prompt and settings every runtime runs: 16 tokens, greedy. */
+export const PROMPT = 'The history of';
+export const MAX_TOKENS = 16;
+
+/** Convert the fixture into tests/out/runtimes/tiny.bimamba unless it is there already. */
+export async function tinyModel(): Promise<string> {
+  if (existsSync(TINY_MODEL)) return TINY_MODEL;
+  mkdirSync(OUT, { recursive: true });
+  const tokenizer = join(tmpdir(), `bimamba-runtimes-tokenizer-${process.pid}.json`);
+  writeFileSync(tokenizer, byteTokenizerJson());
+  const converted = await convertFixture('bimamba-tiny', { tokenizer });
+  renameSync(converted, TINY_MODEL); // atomic: test files running in parallel never see half a file
+  return TINY_MODEL;
+}
+
+export const DIST = join(ROOT, 'dist');
+
+/** What the built package (dist/index.js) generates in this Node process: the reference for every runtime. */
+export async function nodeGreedy(modelPath: string): Promise<{ tokens: number[]; text: string }> {
+  if (!existsSync(join(DIST, 'index.js'))) throw new Error('dist/index.js is missing: run `npm run build` first');
+  const { loadModel } = (await import(pathToFileURL(join(DIST, 'index.js')).href)) as typeof import('../../src/index.js');
+  const model = await loadModel(modelPath);
+  try {
+    const tokens: number[] = [];
+    let text = '';
+    for await (const t of model.generate(PROMPT, { maxTokens: MAX_TOKENS, temperature: 0 })) {
+      tokens.push(t.token);
+      text += t.text;
+    }
+    return { tokens, text };
+  } finally {
+    model.dispose();
+  }
+}
