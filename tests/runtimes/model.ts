@@ -1,6 +1,6 @@
 // The model every runtime smoke test loads: the bimamba-tiny fixture converted with an embedded
 // byte-level tokenizer, written once into tests/out/ (ignored), and Node's greedy tokens for it.
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -14,15 +14,25 @@ export const TINY_MODEL = join(OUT, 'tiny.bimamba');
 export const PROMPT = 'The history of';
 export const MAX_TOKENS = 16;
 
-/** Convert the fixture into tests/out/runtimes/tiny.bimamba unless it is there already. */
-export async function tinyModel(): Promise<string> {
-  if (existsSync(TINY_MODEL)) return TINY_MODEL;
-  mkdirSync(OUT, { recursive: true });
-  const tokenizer = join(tmpdir(), `bimamba-runtimes-tokenizer-${process.pid}.json`);
-  writeFileSync(tokenizer, byteTokenizerJson());
-  const converted = await convertFixture('bimamba-tiny', { tokenizer });
-  renameSync(converted, TINY_MODEL); // atomic: test files running in parallel never see half a file
-  return TINY_MODEL;
+let converted: Promise<string> | null = null;
+
+/**
+ * Convert the fixture into tests/out/runtimes/tiny.bimamba, once per test process, so the file always
+ * comes from the current converter.
+ */
+export function tinyModel(): Promise<string> {
+  converted ??= (async () => {
+    mkdirSync(OUT, { recursive: true });
+    const tokenizer = join(tmpdir(), `bimamba-runtimes-tokenizer-${process.pid}.json`);
+    writeFileSync(tokenizer, byteTokenizerJson());
+    const path = await convertFixture('bimamba-tiny', { tokenizer });
+    const staged = `${TINY_MODEL}.${process.pid}.tmp`;
+    copyFileSync(path, staged);
+    rmSync(path);
+    renameSync(staged, TINY_MODEL); // atomic: a runtime reading the previous file keeps reading it whole
+    return TINY_MODEL;
+  })();
+  return converted;
 }
 
 export const DIST = join(ROOT, 'dist');
