@@ -20,6 +20,21 @@ interface Served {
   inspectorPort: number;
 }
 
+/** The chunks dist/index.js imports, directly or through each other ('./index2.js', ...). */
+function bundleChunks(): string[] {
+  const found: string[] = [];
+  const visit = (file: string) => {
+    for (const [, name] of readFileSync(join(DIST, file), 'utf8').matchAll(/from '\.\/([\w-]+\.js)'/g)) {
+      if (!found.includes(name)) {
+        found.push(name);
+        visit(name);
+      }
+    }
+  };
+  visit('index.js');
+  return found;
+}
+
 /**
  * A workerd config that serves the example Worker on 127.0.0.1:port. The modules are named as a
  * bundler would name them for the example's imports: 'bimamba' (and the chunk it imports),
@@ -27,8 +42,7 @@ interface Served {
  */
 function writeConfig(dir: string, port: number, modelFile: string): string {
   const rel = (path: string) => JSON.stringify(relative(dir, path));
-  const chunks = readFileSync(join(DIST, 'index.js'), 'utf8').match(/from '\.\/([\w-]+\.js)'/g) ?? [];
-  const chunkModules = chunks.map((c) => c.slice(8, -1)).map((name) => `(name = "${name}", esModule = embed ${rel(join(DIST, name))}),`);
+  const chunkModules = bundleChunks().map((name) => `(name = "${name}", esModule = embed ${rel(join(DIST, name))}),`);
   const config = `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [ (name = "main", worker = .worker) ],
