@@ -4,8 +4,13 @@
 //
 // where in[s] is x[s] for s >= 0 and, before the first token, the saved inputs:
 // state[c, W-1+s] (the state holds each channel's last W-1 inputs, oldest first).
-// After the call the state holds the last W-1 inputs seen. Scalar: W is tiny (4) and the
-// state is channel-major, so there is no contiguous run to vectorise.
+// After the call the state holds the last W-1 inputs seen.
+//
+// Every output is summed in the same order, acc = 0, acc += w[c,j] * in[j] for j = 0..W-1, then
+// + b[c], whichever path computes it:
+//  - W = 4 (Mamba's width), four channels at a time, a channel per lane: the window of the last
+//    inputs slides along t in registers;
+//  - any other W, or the last C % 4 channels: one channel at a time.
 
 /** Input s of channel c: x for s >= 0, the saved state for s < 0. */
 @inline function inputAt(x: usize, state: usize, s: i32, c: i32, C: i32, W: i32): f32 {
@@ -14,10 +19,10 @@
     : load<f32>(state + ((<usize>c * <usize>(W - 1) + <usize>(W - 1 + s)) << 2));
 }
 
-/** x, y [T, C]; w [C, W]; b [C]; state [C, W-1], read then updated. */
-export function conv1d_seq(y: usize, x: usize, state: usize, w: usize, b: usize, T: i32, C: i32, W: i32): void {
+/** Channels c0 <= c < C one at a time, any W. */
+function convScalar(y: usize, x: usize, state: usize, w: usize, b: usize, T: i32, C: i32, W: i32, c0: i32): void {
   for (let t = 0; t < T; t++) {
-    for (let c = 0; c < C; c++) {
+    for (let c = c0; c < C; c++) {
       const wRow = w + ((<usize>c * <usize>W) << 2);
       let acc: f32 = 0;
       for (let j = 0; j < W; j++) acc += load<f32>(wRow + (<usize>j << 2)) * inputAt(x, state, t - (W - 1) + j, c, C, W);
@@ -26,10 +31,58 @@ export function conv1d_seq(y: usize, x: usize, state: usize, w: usize, b: usize,
   }
   // the new state: the last W-1 inputs, oldest first. Entry j is input T-(W-1)+j, which is either an
   // input of this call or an older state entry further right, so going left to right is safe in place.
-  for (let c = 0; c < C; c++) {
+  for (let c = c0; c < C; c++) {
     for (let j = 0; j < W - 1; j++) {
       store<f32>(state + ((<usize>c * <usize>(W - 1) + <usize>j) << 2), inputAt(x, state, T - (W - 1) + j, c, C, W));
     }
+  }
+}
+
+/** W = 4, channels 0 .. C - C % 4, four at a time. */
+function conv4(y: usize, x: usize, state: usize, w: usize, b: usize, T: i32, C: i32): void {
+  const rowBytes = <usize>C << 2;
+  for (let c = 0; c + 4 <= C; c += 4) {
+    // weights of channels c..c+3 (rows of 4), transposed: wj holds tap j of the 4 channels
+    const r0 = load<v128>(w + (<usize>c << 4)), r1 = load<v128>(w + (<usize>c << 4), 16);
+    const r2 = load<v128>(w + (<usize>c << 4), 32), r3 = load<v128>(w + (<usize>c << 4), 48);
+    const t01lo = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t01hi = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+    const t23lo = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5), t23hi = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+    const w0 = v128.shuffle<f32>(t01lo, t23lo, 0, 1, 4, 5), w1 = v128.shuffle<f32>(t01lo, t23lo, 2, 3, 6, 7);
+    const w2 = v128.shuffle<f32>(t01hi, t23hi, 0, 1, 4, 5), w3 = v128.shuffle<f32>(t01hi, t23hi, 2, 3, 6, 7);
+    const bias = load<v128>(b + (<usize>c << 2));
+    const zero = f32x4.splat(0);
+    // the state of 4 channels is 12 floats, 3 per channel: gather the window in0 (oldest) .. in2
+    const s = state + <usize>c * 12;
+    const v0 = load<v128>(s), v1 = load<v128>(s, 16), v2 = load<v128>(s, 32);
+    let in0 = v128.shuffle<f32>(v128.shuffle<f32>(v0, v1, 0, 3, 6, 6), v2, 0, 1, 2, 5);
+    let in1 = v128.shuffle<f32>(v128.shuffle<f32>(v0, v1, 1, 4, 7, 7), v2, 0, 1, 2, 6);
+    let in2 = v128.shuffle<f32>(v128.shuffle<f32>(v0, v1, 2, 5, 5, 5), v2, 0, 1, 4, 7);
+    for (let t = 0; t < T; t++) {
+      const at = <usize>t * rowBytes + (<usize>c << 2);
+      const in3 = load<v128>(x + at);
+      let acc = f32x4.add(zero, f32x4.mul(w0, in0)); // 0 + w0 * in0, as the scalar path (0 + -0 is +0)
+      acc = f32x4.add(acc, f32x4.mul(w1, in1));
+      acc = f32x4.add(acc, f32x4.mul(w2, in2));
+      acc = f32x4.add(acc, f32x4.mul(w3, in3));
+      store<v128>(y + at, f32x4.add(acc, bias));
+      in0 = in1;
+      in1 = in2;
+      in2 = in3;
+    }
+    // the new state: the window, channel by channel
+    store<v128>(s, v128.shuffle<f32>(v128.shuffle<f32>(in0, in1, 0, 4, 1, 1), in2, 0, 1, 4, 2));
+    store<v128>(s, v128.shuffle<f32>(v128.shuffle<f32>(in0, in1, 5, 2, 6, 6), in2, 0, 5, 1, 2), 16);
+    store<v128>(s, v128.shuffle<f32>(v128.shuffle<f32>(in0, in1, 7, 3, 3, 3), in2, 6, 1, 0, 7), 32);
+  }
+}
+
+/** x, y [T, C]; w [C, W]; b [C]; state [C, W-1], read then updated. */
+export function conv1d_seq(y: usize, x: usize, state: usize, w: usize, b: usize, T: i32, C: i32, W: i32): void {
+  if (W == 4) {
+    conv4(y, x, state, w, b, T, C);
+    convScalar(y, x, state, w, b, T, C, W, C & ~3);
+  } else {
+    convScalar(y, x, state, w, b, T, C, W, 0);
   }
 }
 

@@ -32,6 +32,7 @@
 const LEVELS: f32 = 2047; // largest |q|
 const BLOCK_COLS: i32 = 256; // columns per quantization block (one step each)
 const TILES_PER_BLOCK: i32 = BLOCK_COLS / 8;
+const CHUNK_BLOCKS: i32 = 8; // blocks of columns done for all rows before the next (2048 columns)
 const GROUP_TABLE_BYTES: usize = 32; // token layout: 16 low bytes, 16 high bytes
 const BATCH: i32 = 16; // tokens of a batch
 const BATCH_GROUP_BYTES: usize = 16 * 32; // batch layout: 16 entries of 16 tokens' i16
@@ -208,18 +209,24 @@ export function onebit_lut_prepare(scratch: usize, x: usize, alpha: usize, beta:
 }
 
 /**
- * One token, one row block (16 rows from n0): y[n0..n0+15] (only rows below N written).
- * tiles: the row block's first tile; tok: the token's prepared scratch.
+ * One token, one row block (16 rows from n0), blocks b0 <= b < b1 of the columns: y[n0..n0+15]
+ * (only rows below N written). tiles: the row block's first tile; tok: the token's prepared scratch.
  * Sums: i16 over two tiles (4 groups), i32 over a block, f32 over blocks (see the top of the file).
+ * A range of blocks that does not start at 0 continues the f32 sums left in y by the previous range;
+ * one that does not end at the last block leaves its sums there (then `rows` must be 16).
  */
-@inline function rowBlock(y: usize, tiles: usize, tok: usize, K: i32, rows: i32): void {
+@inline function rowBlock(y: usize, tiles: usize, tok: usize, K: i32, rows: i32, b0: i32, b1: i32): void {
   const tileCount = paddedK(K) >> 3;
   const steps = tok + tablesBytes(K);
   const nibble = i8x16.splat(0x0f);
-  let f0 = f32x4.splat(0), f1 = f32x4.splat(0), f2 = f32x4.splat(0), f3 = f32x4.splat(0); // rows 0-3, 4-7, 8-11, 12-15
-  let tile = tiles;
-  let table = tok;
-  for (let c0 = 0, b = 0; c0 < tileCount; c0 += TILES_PER_BLOCK, b++) {
+  // f32 sums of rows 0-3, 4-7, 8-11, 12-15
+  let f0 = f32x4.splat(0), f1 = f32x4.splat(0), f2 = f32x4.splat(0), f3 = f32x4.splat(0);
+  if (b0 > 0) {
+    f0 = load<v128>(y, 0); f1 = load<v128>(y, 16); f2 = load<v128>(y, 32); f3 = load<v128>(y, 48);
+  }
+  let tile = tiles + (<usize>(b0 * TILES_PER_BLOCK) << 4);
+  let table = tok + <usize>(b0 * TILES_PER_BLOCK) * 2 * GROUP_TABLE_BYTES;
+  for (let c0 = b0 * TILES_PER_BLOCK, b = b0; b < b1; c0 += TILES_PER_BLOCK, b++) {
     const c1 = min(tileCount, c0 + TILES_PER_BLOCK);
     let s0 = i32x4.splat(0), s1 = i32x4.splat(0), s2 = i32x4.splat(0), s3 = i32x4.splat(0);
     for (let cp = c0; cp < c1; cp += 2) {
@@ -260,6 +267,10 @@ export function onebit_lut_prepare(scratch: usize, x: usize, alpha: usize, beta:
     f2 = f32x4.add(f2, f32x4.mul(f32x4.convert_i32x4_s(s2), step));
     f3 = f32x4.add(f3, f32x4.mul(f32x4.convert_i32x4_s(s3), step));
   }
+  if (b1 < blockCount(K)) {
+    store<v128>(y, f0, 0); store<v128>(y, f1, 16); store<v128>(y, f2, 32); store<v128>(y, f3, 48);
+    return;
+  }
   const c = f32x4.splat(load<f32>(steps + (<usize>blockCount(K) << 2)));
   storeRows(y, f32x4.add(f0, c), rows);
   storeRows(y + 16, f32x4.add(f1, c), rows - 4);
@@ -275,19 +286,37 @@ export function onebit_lut_prepare(scratch: usize, x: usize, alpha: usize, beta:
   if (count > 3) store<f32>(p + 3 * stride, f32x4.extract_lane(v, 3));
 }
 
+/** Lanes j < count of v from p + j * stride (the others 0). */
+@inline function loadStrided(p: usize, stride: usize, count: i32): v128 {
+  let v = f32x4.splat(0);
+  if (count > 0) v = f32x4.replace_lane(v, 0, load<f32>(p));
+  if (count > 1) v = f32x4.replace_lane(v, 1, load<f32>(p + stride));
+  if (count > 2) v = f32x4.replace_lane(v, 2, load<f32>(p + 2 * stride));
+  if (count > 3) v = f32x4.replace_lane(v, 3, load<f32>(p + 3 * stride));
+  return v;
+}
+
 /**
- * One row, one batch of 16 tokens: y[t, n] for the first `tokens` tokens of the batch at `base`.
- * rowBytes: the row's byte in the row block's first tile (its nibbles; one tile every 16 bytes).
- * Here the lookup is by the row's nibble into a table of 16 tokens: one load fetches the entry of 8
- * tokens. The sums are grouped exactly as in rowBlock, so a token gets the same bits either way.
+ * One row, one batch of 16 tokens, blocks b0 <= b < b1 of the columns: y[t, n] for the first
+ * `tokens` tokens of the batch at `base`. rowBytes: the row's byte in the row block's first tile (its
+ * nibbles; one tile every 16 bytes). Here the lookup is by the row's nibble into a table of 16 tokens:
+ * one load fetches the entry of 8 tokens. The sums are grouped exactly as in rowBlock, so a token gets
+ * the same bits either way. Block ranges continue and leave f32 sums in y as in rowBlock.
  */
-@inline function batchRow(y: usize, yStride: usize, rowBytes: usize, base: usize, K: i32, tokens: i32): void {
+@inline function batchRow(y: usize, yStride: usize, rowBytes: usize, base: usize, K: i32, tokens: i32, b0: i32, b1: i32): void {
   const tileCount = paddedK(K) >> 3;
   const steps = base + <usize>BATCH * tablesBytes(K); // [block][16 tokens] f32, then c [16 tokens]
-  let f0 = f32x4.splat(0), f1 = f32x4.splat(0), f2 = f32x4.splat(0), f3 = f32x4.splat(0); // tokens 0-3, 4-7, 8-11, 12-15
-  let p = rowBytes;
-  let table = base;
-  for (let c0 = 0, b = 0; c0 < tileCount; c0 += TILES_PER_BLOCK, b++) {
+  // f32 sums of tokens 0-3, 4-7, 8-11, 12-15
+  let f0 = f32x4.splat(0), f1 = f32x4.splat(0), f2 = f32x4.splat(0), f3 = f32x4.splat(0);
+  if (b0 > 0) {
+    f0 = loadStrided(y, yStride, tokens);
+    f1 = loadStrided(y + 4 * yStride, yStride, tokens - 4);
+    f2 = loadStrided(y + 8 * yStride, yStride, tokens - 8);
+    f3 = loadStrided(y + 12 * yStride, yStride, tokens - 12);
+  }
+  let p = rowBytes + (<usize>(b0 * TILES_PER_BLOCK) << 4);
+  let table = base + <usize>(b0 * TILES_PER_BLOCK) * 2 * BATCH_GROUP_BYTES;
+  for (let c0 = b0 * TILES_PER_BLOCK, b = b0; b < b1; c0 += TILES_PER_BLOCK, b++) {
     const c1 = min(tileCount, c0 + TILES_PER_BLOCK);
     let s0 = i32x4.splat(0), s1 = i32x4.splat(0), s2 = i32x4.splat(0), s3 = i32x4.splat(0);
     for (let cp = c0; cp < c1; cp += 2) {
@@ -316,6 +345,13 @@ export function onebit_lut_prepare(scratch: usize, x: usize, alpha: usize, beta:
     f2 = f32x4.add(f2, f32x4.mul(f32x4.convert_i32x4_s(s2), load<v128>(st, 32)));
     f3 = f32x4.add(f3, f32x4.mul(f32x4.convert_i32x4_s(s3), load<v128>(st, 48)));
   }
+  if (b1 < blockCount(K)) {
+    storeStrided(y, yStride, f0, tokens);
+    storeStrided(y + 4 * yStride, yStride, f1, tokens - 4);
+    storeStrided(y + 8 * yStride, yStride, f2, tokens - 8);
+    storeStrided(y + 12 * yStride, yStride, f3, tokens - 12);
+    return;
+  }
   const c = steps + (<usize>blockCount(K) << 6);
   storeStrided(y, yStride, f32x4.add(f0, load<v128>(c, 0)), tokens);
   storeStrided(y + 4 * yStride, yStride, f32x4.add(f1, load<v128>(c, 16)), tokens - 4);
@@ -327,22 +363,36 @@ export function onebit_lut_prepare(scratch: usize, x: usize, alpha: usize, beta:
  * y[t, n] for rows n0 <= n < n1 of every token, from tables prepared by onebit_lut_prepare.
  * y is [T, N]; n0 must be a multiple of 16 (row blocks are never split). Tokens in whole batches of
  * 16 go row by row through batchRow; the rest one by one through rowBlock.
+ * Long rows are done in chunks of CHUNK_BLOCKS blocks (2048 columns), every row of the range one chunk
+ * after the other, so that a chunk's tables stay in cache while all the rows use them; the f32 sums
+ * wait in y between chunks (same order of additions, same bits). A last row block with padding rows
+ * has nowhere to keep sums for them and is done whole.
  */
 export function onebit_lut_rows(y: usize, bits: usize, scratch: usize, T: i32, N: i32, K: i32, n0: i32, n1: i32): void {
   const blockBytes = <usize>(paddedK(K) >> 3) << 4; // one row block: Kp/8 tiles of 16 bytes
   const stride = <usize>onebit_lut_token_bytes(K);
   const yStride = <usize>N << 2;
   const batched = T - T % BATCH;
-  for (let n = n0; n < n1; n += 16) {
-    const tiles = bits + <usize>(n >> 4) * blockBytes;
-    const rows = min(16, n1 - n);
-    for (let t = 0; t < batched; t += BATCH) {
-      const base = scratch + <usize>t * stride;
-      const yt = y + <usize>t * yStride + (<usize>n << 2);
-      for (let r = 0; r < rows; r++) batchRow(yt + (<usize>r << 2), yStride, tiles + <usize>r, base, K, BATCH);
-    }
-    for (let t = batched; t < T; t++) {
-      rowBlock(y + <usize>t * yStride + (<usize>n << 2), tiles, scratch + <usize>t * stride, K, rows);
+  const blocks = blockCount(K);
+  const chunk = batched > 0 ? CHUNK_BLOCKS : blocks; // the tables of a few tokens fit in cache whole
+  for (let b0 = 0; b0 < blocks; b0 += chunk) {
+    const b1 = min(blocks, b0 + chunk);
+    for (let n = n0; n < n1; n += 16) {
+      const tiles = bits + <usize>(n >> 4) * blockBytes;
+      const rows = min(16, n1 - n);
+      let from = b0, to = b1; // a partial row block: all blocks at once, in the first chunk
+      if (rows < 16) {
+        if (b0 > 0) continue;
+        to = blocks;
+      }
+      for (let t = 0; t < batched; t += BATCH) {
+        const base = scratch + <usize>t * stride;
+        const yt = y + <usize>t * yStride + (<usize>n << 2);
+        for (let r = 0; r < rows; r++) batchRow(yt + (<usize>r << 2), yStride, tiles + <usize>r, base, K, BATCH, from, to);
+      }
+      for (let t = batched; t < T; t++) {
+        rowBlock(y + <usize>t * yStride + (<usize>n << 2), tiles, scratch + <usize>t * stride, K, rows, from, to);
+      }
     }
   }
 }

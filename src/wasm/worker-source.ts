@@ -9,7 +9,7 @@
 //   [FAILED]  set to 1 by a worker whose kernel threw
 // and, from byte ARGS_OFFSET, MAX_ARGS float64 arguments per thread (slot 0 is the main thread's).
 // The worker instantiates the same module over the same shared memory, says 'ready', then serves
-// jobs until told to stop: spin on SEQ for a while (jobs come in bursts while a model runs), then
+// jobs until told to stop: poll SEQ for SPIN_MS (jobs come in bursts while a model runs), then
 // sleep in Atomics.wait.
 
 export const SEQ = 0;
@@ -18,12 +18,14 @@ export const KERNEL = 2;
 export const FAILED = 3;
 export const ARGS_OFFSET = 64;
 export const MAX_ARGS = 16;
-/** Polls of SEQ before a worker goes to sleep: some tens of microseconds. */
+/** How long a worker keeps polling for the next job before it sleeps (waking it costs ~30 µs). */
+export const SPIN_MS = 2;
+/** Polls of PENDING by the calling thread before it sleeps. */
 export const SPIN_POLLS = 20000;
 
 const serve = `
 function serve(init, post) {
-  var SEQ = ${SEQ}, PENDING = ${PENDING}, KERNEL = ${KERNEL}, FAILED = ${FAILED}, MAX_ARGS = ${MAX_ARGS}, SPIN_POLLS = ${SPIN_POLLS};
+  var SEQ = ${SEQ}, PENDING = ${PENDING}, KERNEL = ${KERNEL}, FAILED = ${FAILED}, MAX_ARGS = ${MAX_ARGS}, SPIN_MS = ${SPIN_MS};
   WebAssembly.instantiate(init.module, { env: { memory: init.memory } }).then(function (instance) {
     var control = new Int32Array(init.control, 0, 16);
     var args = new Float64Array(init.control, ${ARGS_OFFSET}, (init.threads) * MAX_ARGS);
@@ -32,9 +34,9 @@ function serve(init, post) {
     post('ready');
     var seen = 0;
     for (;;) {
-      var polls = 0;
+      var polls = 0, since = performance.now();
       while (Atomics.load(control, SEQ) === seen) {
-        if (++polls > SPIN_POLLS) Atomics.wait(control, SEQ, seen);
+        if ((++polls & 255) === 0 && performance.now() - since > SPIN_MS) Atomics.wait(control, SEQ, seen);
       }
       seen = Atomics.load(control, SEQ);
       var id = Atomics.load(control, KERNEL);

@@ -170,8 +170,9 @@ describe('onebit_lut_gemm', () => {
     });
   }
 
-  // T >= 16: whole batches of 16 tokens take the batch path (batchRow), the rest the token path
-  for (const [T, N, K] of [[2, 5, 13], [3, 17, 300], [7, 33, 100], [16, 21, 37], [17, 16, 513], [35, 40, 264]]) {
+  // T >= 16: whole batches of 16 tokens take the batch path (batchRow), the rest the token path;
+  // K > 2048: rows are done in chunks of 2048 columns
+  for (const [T, N, K] of [[2, 5, 13], [3, 17, 300], [7, 33, 100], [16, 21, 37], [17, 16, 513], [35, 40, 264], [17, 35, 2600], [1, 50, 4500]]) {
     it(`over T=${T} tokens gives the same bits as T single tokens, and as rows computed in pieces (N=${N} K=${K})`, () => {
       const rng = new Rng(T * 7919 + N * 31 + K);
       const layer = randomLayer(rng, N, K);
