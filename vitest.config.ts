@@ -7,5 +7,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     globalSetup: ['tests/util/build-wasm.ts'],
+    // the usual console report, plus a JSON summary that .ci/run turns into one "N passed, N failed" line
+    reporters: ['default', ['json', { outputFile: 'tests/out/vitest.json' }]],
   },
 });
