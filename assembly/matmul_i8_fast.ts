@@ -17,6 +17,8 @@
 // Scratch, per token (i8_fast_token_bytes(K) bytes): Kp i16 (Kp = K rounded up to 8; padding is 0),
 // then the f32 steps of the ceil(K/256) blocks.
 
+import { roundSmall } from './simd';
+
 const LEVELS: f32 = 32767; // largest |q|
 const BLOCK_COLS: i32 = 256;
 const MIN_BLOCK_MAX: f32 = 7.888609052210118e-31; // 2^-100
@@ -67,11 +69,11 @@ export function i8_fast_quantize(scratch: usize, x: usize, T: i32, K: i32): void
       const invv = f32x4.splat(inv);
       let k = k0;
       for (; k + 4 <= k1; k += 4) {
-        const qi = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(load<v128>(xt + (<usize>k << 2)), invv)));
+        const qi = roundSmall(f32x4.mul(load<v128>(xt + (<usize>k << 2)), invv)); // |.| <= 32767
         v128.store64_lane(q + (<usize>k << 1), i16x8.narrow_i32x4_s(qi, qi), 0);
       }
       for (; k < k1; k++) {
-        const qi = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.splat(load<f32>(xt + (<usize>k << 2)) * inv)));
+        const qi = roundSmall(f32x4.splat(load<f32>(xt + (<usize>k << 2)) * inv));
         store<i16>(q + (<usize>k << 1), <i16>i32x4.extract_lane(qi, 0));
       }
     }

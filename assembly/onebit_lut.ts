@@ -29,10 +29,12 @@
 // onebit_lut_prepare writes the scratch; onebit_lut_rows reads it and computes a range of rows, so that
 // threads can share one prepared scratch and split the rows between them.
 
+import { roundSmall } from './simd';
+
 const LEVELS: f32 = 2047; // largest |q|
 const BLOCK_COLS: i32 = 256; // columns per quantization block (one step each)
 const TILES_PER_BLOCK: i32 = BLOCK_COLS / 8;
-const CHUNK_BLOCKS: i32 = 8; // blocks of columns done for all rows before the next (2048 columns)
+const CHUNK_BLOCKS: i32 = 4; // batch path: blocks of columns (1024) done for all rows before the next
 const GROUP_TABLE_BYTES: usize = 32; // token layout: 16 low bytes, 16 high bytes
 const BATCH: i32 = 16; // tokens of a batch
 const BATCH_GROUP_BYTES: usize = 16 * 32; // batch layout: 16 entries of 16 tokens' i16
@@ -92,41 +94,46 @@ function absMax(x: usize, alpha: usize, k0: i32, k1: i32): f32 {
 }
 
 /**
- * The 16 entries of one group's table from its 4 quantized inputs (i32 lanes of q): entry m is
- * ±q0 ±q1 ±q2 ±q3, + where bit j of m is set. `high` false: entries 0..7 as i16x8; true: 8..15.
+ * One group's table from its 4 quantized inputs (i32 lanes of q): entry m is ±q0 ±q1 ±q2 ±q3, + where
+ * bit j of m is set. Returns ±q0 ±q1 ±q2 for m = 0..7 (i16x8); entries 0..7 are that minus q3, entries
+ * 8..15 that plus q3 (splatQ3).
  */
-@inline function tableEntries(q: v128, high: bool): v128 {
+@inline function lowSums(q: v128): v128 {
   const q16 = i16x8.narrow_i32x4_s(q, q); // [q0 q1 q2 q3 q0 q1 q2 q3]
   const q0 = v128.shuffle<i16>(q16, q16, 0, 0, 0, 0, 0, 0, 0, 0);
   const q1 = v128.shuffle<i16>(q16, q16, 1, 1, 1, 1, 1, 1, 1, 1);
   const q2 = v128.shuffle<i16>(q16, q16, 2, 2, 2, 2, 2, 2, 2, 2);
-  const q3 = v128.shuffle<i16>(q16, q16, 3, 3, 3, 3, 3, 3, 3, 3);
-  const low3 = i16x8.add(
+  return i16x8.add(
     i16x8.add(i16x8.mul(q0, i16x8(-1, 1, -1, 1, -1, 1, -1, 1)), i16x8.mul(q1, i16x8(-1, -1, 1, 1, -1, -1, 1, 1))),
     i16x8.mul(q2, i16x8(-1, -1, -1, -1, 1, 1, 1, 1)),
   );
-  return high ? i16x8.add(low3, q3) : i16x8.sub(low3, q3);
+}
+
+@inline function splatQ3(q: v128): v128 {
+  return i16x8.splat(<i16>i32x4.extract_lane(q, 3));
 }
 
 /** Token layout: the table as a low-byte plane and a high-byte plane (16 bytes each) at dst. */
 @inline function writeTable(dst: usize, q: v128): void {
-  const e0 = tableEntries(q, false), e1 = tableEntries(q, true);
+  const low3 = lowSums(q), q3 = splatQ3(q);
+  const e0 = i16x8.sub(low3, q3), e1 = i16x8.add(low3, q3); // entries 0..7, 8..15
   store<v128>(dst, i8x16.shuffle(e0, e1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), 0);
   store<v128>(dst, i8x16.shuffle(e0, e1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31), 16);
 }
 
 /** Batch layout: entry m of token `lane` (of 16) as the i16 at dst + 32*m + 2*lane. */
 @inline function writeTableLane(dst: usize, q: v128, lane: i32): void {
-  const e0 = tableEntries(q, false), e1 = tableEntries(q, true);
+  const low3 = lowSums(q), q3 = splatQ3(q);
+  const e0 = i16x8.sub(low3, q3), e1 = i16x8.add(low3, q3); // entries 0..7, 8..15
   const at = dst + (<usize>lane << 1);
-  store<i16>(at, i16x8.extract_lane_s(e0, 0), 0); store<i16>(at, i16x8.extract_lane_s(e0, 1), 32);
-  store<i16>(at, i16x8.extract_lane_s(e0, 2), 64); store<i16>(at, i16x8.extract_lane_s(e0, 3), 96);
-  store<i16>(at, i16x8.extract_lane_s(e0, 4), 128); store<i16>(at, i16x8.extract_lane_s(e0, 5), 160);
-  store<i16>(at, i16x8.extract_lane_s(e0, 6), 192); store<i16>(at, i16x8.extract_lane_s(e0, 7), 224);
-  store<i16>(at, i16x8.extract_lane_s(e1, 0), 256); store<i16>(at, i16x8.extract_lane_s(e1, 1), 288);
-  store<i16>(at, i16x8.extract_lane_s(e1, 2), 320); store<i16>(at, i16x8.extract_lane_s(e1, 3), 352);
-  store<i16>(at, i16x8.extract_lane_s(e1, 4), 384); store<i16>(at, i16x8.extract_lane_s(e1, 5), 416);
-  store<i16>(at, i16x8.extract_lane_s(e1, 6), 448); store<i16>(at, i16x8.extract_lane_s(e1, 7), 480);
+  v128.store16_lane(at, e0, 0, 0); v128.store16_lane(at, e0, 1, 32);
+  v128.store16_lane(at, e0, 2, 64); v128.store16_lane(at, e0, 3, 96);
+  v128.store16_lane(at, e0, 4, 128); v128.store16_lane(at, e0, 5, 160);
+  v128.store16_lane(at, e0, 6, 192); v128.store16_lane(at, e0, 7, 224);
+  v128.store16_lane(at, e1, 0, 256); v128.store16_lane(at, e1, 1, 288);
+  v128.store16_lane(at, e1, 2, 320); v128.store16_lane(at, e1, 3, 352);
+  v128.store16_lane(at, e1, 4, 384); v128.store16_lane(at, e1, 5, 416);
+  v128.store16_lane(at, e1, 6, 448); v128.store16_lane(at, e1, 7, 480);
 }
 
 /**
@@ -154,7 +161,7 @@ function prepareToken(base: usize, lane: i32, x: usize, alpha: usize, beta: usiz
       let xs: v128;
       if (k + 4 <= K) xs = scaled4(x, alpha, k);
       else xs = f32x4(scaled1(x, alpha, k, K), scaled1(x, alpha, k + 1, K), scaled1(x, alpha, k + 2, K), scaled1(x, alpha, k + 3, K));
-      const q = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(xs, inv)));
+      const q = roundSmall(f32x4.mul(xs, inv)); // |xs * inv| <= 2047 (NaN, inf: the step carries them)
       if (batch) writeTableLane(base + <usize>(k >> 2) * BATCH_GROUP_BYTES, q, lane);
       else writeTable(base + <usize>(k >> 2) * GROUP_TABLE_BYTES, q);
     }
@@ -321,16 +328,18 @@ export function onebit_lut_prepare(scratch: usize, x: usize, alpha: usize, beta:
     let s0 = i32x4.splat(0), s1 = i32x4.splat(0), s2 = i32x4.splat(0), s3 = i32x4.splat(0);
     for (let cp = c0; cp < c1; cp += 2) {
       // tile cp: the entries of groups 2cp and 2cp+1 for this row's two nibbles
+      // entry m of a group is 32 bytes at 32*m: the low nibble's offset is (bits << 5) & 0x1e0, the
+      // high nibble's (bits << 1) & 0x1e0; the group's own offset goes in the loads' immediates
       let bits = <usize>load<u8>(p);
-      let e0 = table + ((bits & 15) << 5), e1 = table + BATCH_GROUP_BYTES + ((bits >> 4) << 5);
-      let lo = i16x8.add(load<v128>(e0), load<v128>(e1)); // tokens 0-7
-      let hi = i16x8.add(load<v128>(e0, 16), load<v128>(e1, 16)); // tokens 8-15
+      let e0 = table + ((bits << 5) & 0x1e0), e1 = table + ((bits << 1) & 0x1e0);
+      let lo = i16x8.add(load<v128>(e0), load<v128>(e1, BATCH_GROUP_BYTES)); // tokens 0-7
+      let hi = i16x8.add(load<v128>(e0, 16), load<v128>(e1, BATCH_GROUP_BYTES + 16)); // tokens 8-15
       if (cp + 1 < c1) {
         bits = <usize>load<u8>(p, 16);
-        e0 = table + 2 * BATCH_GROUP_BYTES + ((bits & 15) << 5);
-        e1 = table + 3 * BATCH_GROUP_BYTES + ((bits >> 4) << 5);
-        lo = i16x8.add(lo, i16x8.add(load<v128>(e0), load<v128>(e1)));
-        hi = i16x8.add(hi, i16x8.add(load<v128>(e0, 16), load<v128>(e1, 16)));
+        e0 = table + ((bits << 5) & 0x1e0);
+        e1 = table + ((bits << 1) & 0x1e0);
+        lo = i16x8.add(lo, i16x8.add(load<v128>(e0, 2 * BATCH_GROUP_BYTES), load<v128>(e1, 3 * BATCH_GROUP_BYTES)));
+        hi = i16x8.add(hi, i16x8.add(load<v128>(e0, 2 * BATCH_GROUP_BYTES + 16), load<v128>(e1, 3 * BATCH_GROUP_BYTES + 16)));
       }
       s0 = i32x4.add(s0, i32x4.extend_low_i16x8_s(lo));
       s1 = i32x4.add(s1, i32x4.extend_high_i16x8_s(lo));
@@ -374,25 +383,24 @@ export function onebit_lut_rows(y: usize, bits: usize, scratch: usize, T: i32, N
   const yStride = <usize>N << 2;
   const batched = T - T % BATCH;
   const blocks = blockCount(K);
-  const chunk = batched > 0 ? CHUNK_BLOCKS : blocks; // the tables of a few tokens fit in cache whole
-  for (let b0 = 0; b0 < blocks; b0 += chunk) {
-    const b1 = min(blocks, b0 + chunk);
-    for (let n = n0; n < n1; n += 16) {
-      const tiles = bits + <usize>(n >> 4) * blockBytes;
-      const rows = min(16, n1 - n);
-      let from = b0, to = b1; // a partial row block: all blocks at once, in the first chunk
-      if (rows < 16) {
-        if (b0 > 0) continue;
-        to = blocks;
-      }
-      for (let t = 0; t < batched; t += BATCH) {
-        const base = scratch + <usize>t * stride;
+  // batches of 16 tokens: a chunk of columns at a time, its tables (one batch's) in cache for every row
+  for (let b0 = 0; b0 < blocks; b0 += CHUNK_BLOCKS) {
+    const b1 = min(blocks, b0 + CHUNK_BLOCKS);
+    for (let t = 0; t < batched; t += BATCH) {
+      const base = scratch + <usize>t * stride;
+      for (let n = n0; n < n1; n += 16) {
+        const tiles = bits + <usize>(n >> 4) * blockBytes;
+        const rows = min(16, n1 - n);
         const yt = y + <usize>t * yStride + (<usize>n << 2);
-        for (let r = 0; r < rows; r++) batchRow(yt + (<usize>r << 2), yStride, tiles + <usize>r, base, K, BATCH, from, to);
+        for (let r = 0; r < rows; r++) batchRow(yt + (<usize>r << 2), yStride, tiles + <usize>r, base, K, BATCH, b0, b1);
       }
-      for (let t = batched; t < T; t++) {
-        rowBlock(y + <usize>t * yStride + (<usize>n << 2), tiles, scratch + <usize>t * stride, K, rows, from, to);
-      }
+    }
+  }
+  // the other tokens one by one, all columns at once (a token's tables fit in cache)
+  for (let n = n0; n < n1; n += 16) {
+    const tiles = bits + <usize>(n >> 4) * blockBytes;
+    for (let t = batched; t < T; t++) {
+      rowBlock(y + <usize>t * yStride + (<usize>n << 2), tiles, scratch + <usize>t * stride, K, min(16, n1 - n), 0, blocks);
     }
   }
 }

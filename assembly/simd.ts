@@ -41,3 +41,14 @@ export function sumSquares(a: usize, n: i32): f32 {
   if (count > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
   if (count > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
 }
+
+const ROUNDING_BIAS: f32 = 12582912; // 1.5 * 2^23
+
+/**
+ * round(v) to i32 lanes, half to even, for |v| < 2^22: adding 1.5 * 2^23 leaves the rounded integer in
+ * the low mantissa bits (the add itself rounds to nearest even). Two instructions instead of
+ * nearest + trunc_sat. Outside that range (NaN, inf) the lanes are meaningless.
+ */
+@inline export function roundSmall(v: v128): v128 {
+  return i32x4.sub(f32x4.add(v, f32x4.splat(ROUNDING_BIAS)), i32x4.splat(0x4b400000));
+}

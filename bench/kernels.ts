@@ -1,37 +1,36 @@
-// Kernel benchmark at the real Bi-Mamba-780M layer shapes, single thread:
-// 1-bit GEMV versus f32 GEMV of the same shape, and the 1-bit GEMM per token at T=64.
-// Run with `npm run bench:kernels` (builds the WASM first).
+// Kernel benchmark at the real Bi-Mamba layer shapes, one thread: the fast 1-bit GEMV / GEMM against the
+// exact 1-bit kernel and against f32 weights of the same shape; the fast int8 LM head against f32.
 //
-// Each figure is the median of many timed calls after a warm-up (the engine has tiered up).
-// Two cache regimes: "hot" calls the kernel on the same weights every time, so weights that fit in
-// the CPU caches stay there; "streamed" rotates over copies of the weights totalling STREAM_BYTES,
-// more than any last-level cache, as a model whose layers follow one another does.
+//   tsx bench/kernels.ts [--json] [--quick] [--wasm FILE]
+//
+// Weights are "streamed": each call uses the next of several copies that together exceed the CPU's
+// last-level cache, as in a model whose layers follow one another, so memory bandwidth counts. Figures
+// are medians of many calls after a warm-up. GOPS counts a multiply-add as 2 operations.
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { packSigns } from '../src/format/onebit.js';
-import { createCore } from '../src/wasm/core.js';
+import { createCore, type Core } from '../src/wasm/core.js';
+import { BUILDS, timeMs, type KernelResult } from './common.js';
 
-const WASM = new URL('../dist/bimamba.wasm', import.meta.url);
-const SHAPES = [
-  { name: 'in_proj', K: 1536, N: 6448 },
-  { name: 'out_proj', K: 3072, N: 1536 },
-];
-const T = 64; // prefill chunk for the GEMM figure
-const STREAM_BYTES = 160 * 2 ** 20;
+interface Shape { name: string; kind: 'gemv' | 'gemm' | 'head'; N: number; K: number; T: number }
 
-/** Median wall time in ms of fn(), after `warmup` untimed calls; runs until `minMs` of timing or `maxRuns`. */
-function median(fn: () => void, warmup = 10, minMs = 1000, maxRuns = 300): number {
-  for (let i = 0; i < warmup; i++) fn();
-  const times: number[] = [];
-  const start = performance.now();
-  while (times.length < maxRuns && (times.length < 15 || performance.now() - start < minMs)) {
-    const t0 = performance.now();
-    fn();
-    times.push(performance.now() - t0);
+/** in_proj and out_proj of each model size, the 780M LM head, and the 780M projections at T = 64. */
+export function kernelShapes(quick: boolean): Shape[] {
+  const sizes: [string, number][] = quick ? [['780m', 1536]] : [['780m', 1536], ['1.3b', 2048], ['2.7b', 2560]];
+  const shapes: Shape[] = [];
+  for (const [name, d] of sizes) {
+    const inner = 2 * d, inRows = 2 * inner + 2 * 128 + inner / 64;
+    shapes.push({ name: `${name} in_proj`, kind: 'gemv', N: inRows, K: d, T: 1 });
+    shapes.push({ name: `${name} out_proj`, kind: 'gemv', N: d, K: inner, T: 1 });
   }
-  times.sort((a, b) => a - b);
-  return times[times.length >> 1];
+  shapes.push({ name: '780m in_proj', kind: 'gemm', N: 6448, K: 1536, T: 64 });
+  shapes.push({ name: '780m out_proj', kind: 'gemm', N: 1536, K: 3072, T: 64 });
+  shapes.push({ name: '780m lm_head', kind: 'head', N: 32000, K: 1536, T: 1 });
+  return shapes;
 }
 
-/** Deterministic filler in [-1, 1). */
+const STREAM_BYTES = 96 * 2 ** 20; // three times the 32 MiB L3 here
+
+/** Seeded filler in [-1, 1). */
 function fill(a: Float32Array, seed: number): Float32Array {
   let s = seed >>> 0;
   for (let i = 0; i < a.length; i++) {
@@ -41,48 +40,103 @@ function fill(a: Float32Array, seed: number): Float32Array {
   return a;
 }
 
-const core = await createCore({ wasm: WASM });
-const k = core.kernels, heap = core.heap;
-
-/** `count` copies of `bytes` in WASM memory. */
-function copies(bytes: Uint8Array, count: number): number[] {
+/** Copies of `bytes` in WASM memory, enough to pass STREAM_BYTES (at least 2). */
+function copies(core: Core, bytes: Uint8Array): number[] {
+  const count = Math.max(2, Math.ceil(STREAM_BYTES / bytes.length));
   return Array.from({ length: count }, () => {
-    const p = heap.alloc(bytes.length);
-    heap.u8(p, bytes.length).set(bytes);
+    const p = core.heap.alloc(bytes.length);
+    core.heap.u8(p, bytes.length).set(bytes);
     return p;
   });
 }
-const asBytes = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-const fmt = (ms: number) => `${ms.toFixed(3).padStart(7)} ms`;
 
-console.log(`WASM kernels, one thread, Node ${process.version}. Median ms per call after warm-up.`);
-console.log(`hot: same weights every call; streamed: rotating over ${STREAM_BYTES / 2 ** 20} MiB of weight copies.\n`);
-for (const { name, K, N } of SHAPES) {
-  const signs = fill(new Float32Array(N * K), 1);
-  const packed = packSigns(N, K, (n, kk) => signs[n * K + kk] >= 0);
-  const dense = asBytes(fill(new Float32Array(N * K), 4));
-  const bitsCopies = copies(packed, Math.ceil(STREAM_BYTES / packed.length));
-  const denseCopies = copies(dense, Math.ceil(STREAM_BYTES / dense.length));
-  const [alpha] = copies(asBytes(fill(new Float32Array(K), 2).map((v) => 0.5 + Math.abs(v))), 1);
-  const [beta] = copies(asBytes(fill(new Float32Array(K), 3).map((v) => 0.01 * v)), 1);
-  const [x] = copies(asBytes(fill(new Float32Array(T * K), 5)), 1);
-  const scratch = heap.alloc(k.onebit_scratch_bytes(K));
+const asBytes = (a: Float32Array | Int8Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+/** Median µs per token of the fast, exact and f32 kernels at one shape, with the build at `wasm`. */
+function measure(core: Core, s: Shape): { fast: number; exact: number; f32: number } {
+  const k = core.kernels, heap = core.heap;
+  const { N, K, T } = s;
+  const blocks: number[] = [];
+  const put = (a: Float32Array) => {
+    const p = heap.alloc(a.byteLength);
+    heap.f32(p, a.length).set(a);
+    blocks.push(p);
+    return p;
+  };
+  const x = heap.alloc(4 * T * K);
+  heap.f32(x, T * K).set(fill(new Float32Array(T * K), 5));
   const y = heap.alloc(4 * T * N);
-
+  blocks.push(x, y);
+  let fast: number, exact: number;
   let i = 0;
-  const onebit = (bits: number) => k.onebit_gemv(y, x, bits, alpha, beta, N, K, scratch);
-  const f32 = (w: number) => k.matmul_f32(y, x, w, 1, N, K);
-  const onebitHot = median(() => onebit(bitsCopies[0]));
-  const onebitStreamed = median(() => onebit(bitsCopies[i++ % bitsCopies.length]));
-  const f32Hot = median(() => f32(denseCopies[0]));
-  const f32Streamed = median(() => f32(denseCopies[i++ % denseCopies.length]));
-  const gemm = median(() => k.onebit_gemm(y, x, bitsCopies[i++ % bitsCopies.length], alpha, beta, T, N, K, scratch), 3, 2000, 100);
-
-  const gmacs = (ms: number) => `${((N * K) / (ms * 1e6)).toFixed(1).padStart(5)} GMAC/s`;
-  console.log(`${name} ${K} -> ${N} (1-bit weights ${(packed.length / 2 ** 20).toFixed(2)} MiB, f32 ${(dense.length / 2 ** 20).toFixed(1)} MiB)`);
-  console.log(`  1-bit GEMV     hot ${fmt(onebitHot)} (${gmacs(onebitHot)})   streamed ${fmt(onebitStreamed)} (${gmacs(onebitStreamed)})`);
-  console.log(`  f32 GEMV       hot ${fmt(f32Hot)} (${gmacs(f32Hot)})   streamed ${fmt(f32Streamed)} (${gmacs(f32Streamed)})`);
-  console.log(`  f32 / 1-bit    hot ${(f32Hot / onebitHot).toFixed(1).padStart(7)}x                    streamed ${(f32Streamed / onebitStreamed).toFixed(1).padStart(7)}x`);
-  console.log(`  1-bit GEMM T=${T}, streamed: ${fmt(gemm / T)} per token\n`);
-  for (const p of [...bitsCopies, ...denseCopies, alpha, beta, x, scratch, y]) heap.release(p);
+  if (s.kind === 'head') {
+    const q = new Int8Array(N * K).map((_, j) => ((j * 2654435761) >>> 24) - 128);
+    const w = copies(core, asBytes(q));
+    const scale = heap.alloc(4 * N);
+    heap.f32(scale, N).fill(0.01);
+    const scratch = heap.alloc(k.i8_fast_scratch_bytes(K, T));
+    fast = timeMs(() => k.matmul_i8_fast(y, x, w[i++ % w.length], scale, T, N, K, scratch));
+    exact = timeMs(() => k.matmul_i8(y, x, w[i++ % w.length], scale, T, N, K));
+    blocks.push(...w, scale, scratch);
+  } else {
+    const signs = fill(new Float32Array(N * K), 1);
+    const bits = copies(core, packSigns(N, K, (n, kk) => signs[n * K + kk] >= 0));
+    const alpha = put(fill(new Float32Array(K), 2).map((v) => 0.01 + 0.04 * Math.abs(v)));
+    const beta = put(fill(new Float32Array(K), 3).map((v) => 0.002 * v));
+    const lut = heap.alloc(k.onebit_lut_scratch_bytes(K, T));
+    const tables = heap.alloc(k.onebit_scratch_bytes(K));
+    fast = timeMs(() => k.onebit_lut_gemm(y, x, bits[i++ % bits.length], alpha, beta, T, N, K, lut));
+    exact = timeMs(() => k.onebit_gemm(y, x, bits[i++ % bits.length], alpha, beta, T, N, K, tables));
+    blocks.push(...bits, lut, tables);
+  }
+  const dense = copies(core, asBytes(fill(new Float32Array(N * K), 4)));
+  const f32 = timeMs(() => k.matmul_f32(y, x, dense[i++ % dense.length], T, N, K), 2, 400, 5);
+  blocks.push(...dense);
+  for (const b of blocks) heap.release(b);
+  const us = (ms: number) => (1000 * ms) / T;
+  return { fast: us(fast), exact: us(exact), f32: us(f32) };
 }
+
+/** Every shape with the build at `wasm` (the default: what this Node runs best). */
+export async function benchKernels(quick: boolean, wasm: URL = BUILDS.single): Promise<{ shape: Shape; fast: number; exact: number; f32: number }[]> {
+  const core = await createCore({ wasm, threads: 1 });
+  return kernelShapes(quick).map((shape) => ({ shape, ...measure(core, shape) }));
+}
+
+/** Combine a run of the best build with one of plain SIMD128 into results. */
+export function kernelResults(best: Awaited<ReturnType<typeof benchKernels>>, simd128: Awaited<ReturnType<typeof benchKernels>>): KernelResult[] {
+  return best.map((b, i) => {
+    const { name, kind, N, K, T } = b.shape;
+    const gops = (us: number) => (2 * N * K) / (us * 1e3);
+    return {
+      name, kind, N, K, T,
+      onebit_us: b.fast, onebit_simd128_us: simd128[i].fast, exact_us: b.exact, f32_us: b.f32,
+      onebit_gops: gops(b.fast), f32_gops: gops(b.f32), speedup: b.f32 / b.fast,
+    };
+  });
+}
+
+export function printKernels(results: KernelResult[], relaxed: boolean): void {
+  const pad = (s: string | number, n: number) => String(s).padStart(n);
+  console.log(`kernel (1 thread, weights streamed)     fast µs${relaxed ? ' (relaxed / simd128)' : ''}   exact µs     f32 µs   fast GOPS  f32 GOPS  f32/fast`);
+  for (const r of results) {
+    const label = `${r.name} ${r.kind === 'gemm' ? `GEMM T=${r.T}, per token` : r.kind === 'head' ? 'int8 head' : 'GEMV'} ${r.K}->${r.N}`;
+    const fast = relaxed ? `${r.onebit_us.toFixed(0)} / ${r.onebit_simd128_us.toFixed(0)}` : r.onebit_us.toFixed(0);
+    console.log(`${label.padEnd(40)}${pad(fast, relaxed ? 16 : 8)}${pad(r.exact_us.toFixed(0), 11)}${pad(r.f32_us.toFixed(0), 11)}${pad(r.onebit_gops.toFixed(0), 12)}${pad(r.f32_gops.toFixed(1), 10)}${pad(r.speedup.toFixed(1), 9)}x`);
+  }
+}
+
+async function main(): Promise<void> {
+  const quick = process.argv.includes('--quick');
+  const at = process.argv.indexOf('--wasm');
+  const wasm = at >= 0 ? pathToFileURL(process.argv[at + 1]) : BUILDS.single;
+  const runs = await benchKernels(quick, wasm);
+  if (process.argv.includes('--json')) {
+    process.stdout.write(`${JSON.stringify(runs)}\n`);
+    return;
+  }
+  const simd128 = wasm.href === BUILDS.simd128.href ? runs : await benchKernels(quick, BUILDS.simd128);
+  printKernels(kernelResults(runs, simd128), wasm.href !== BUILDS.simd128.href);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();

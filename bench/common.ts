@@ -1,0 +1,101 @@
+// What the benchmark scripts share: the builds they run, the protocol constants, the result schema
+// (documented in bench/README.md) and small helpers.
+import { relaxedSimdSupported } from '../src/wasm/loader.js';
+
+/** The protocol: a 512-token prompt, then 128 tokens decoded one at a time, per run. */
+export const PREFILL_TOKENS = 512;
+export const DECODE_TOKENS = 128;
+/** The f32 comparison model is ~10x slower per token: its runs are shorter (per-token cost does not depend on length). */
+export const F32_PREFILL_TOKENS = 64;
+export const F32_DECODE_TOKENS = 16;
+
+const dist = (file: string) => new URL(`../dist/${file}`, import.meta.url);
+
+/** The builds a run uses: relaxed SIMD where this Node runs it (Node 22+, or 20 with a flag). */
+export const RELAXED = relaxedSimdSupported();
+export const BUILDS = {
+  single: dist(RELAXED ? 'bimamba-relaxed.wasm' : 'bimamba.wasm'),
+  threads: dist(RELAXED ? 'bimamba-threads-relaxed.wasm' : 'bimamba-threads.wasm'),
+  simd128: dist('bimamba.wasm'),
+  relaxed: dist('bimamba-relaxed.wasm'),
+};
+
+/** One model at one thread count: medians over the runs. */
+export interface ModelRun {
+  model: string;
+  threads: number;
+  exact: boolean;
+  prompt_tokens: number;
+  decode_tokens: number;
+  prefill_tok_s: number;
+  decode_tok_s: number;
+  prefill_runs: number[];
+  decode_runs: number[];
+  load_s: number;
+  peak_rss_mb: number;
+  wasm_memory_mb: number;
+  file_mb: number;
+}
+
+/** One kernel shape: median microseconds per call (per token for GEMM). */
+export interface KernelResult {
+  name: string;
+  kind: 'gemv' | 'gemm' | 'head';
+  N: number;
+  K: number;
+  T: number;
+  /** The fast 1-bit kernel (int8 head: the fast int8 kernel) in the build this Node runs best. */
+  onebit_us: number;
+  /** The same with the plain SIMD128 build (equal to onebit_us when relaxed SIMD is off). */
+  onebit_simd128_us: number;
+  /** The exact f32-table 1-bit kernel (head: the exact int8 kernel). */
+  exact_us: number;
+  /** f32 weights of the same shape (weights streamed from memory, not cache-hot). */
+  f32_us: number;
+  onebit_gops: number;
+  f32_gops: number;
+  speedup: number;
+}
+
+export interface MachineInfo {
+  cpu: string;
+  cores: number;
+  memory_gb: number;
+  node: string;
+  v8: string;
+  os: string;
+  relaxed_simd: boolean;
+  /** Peak f32 SIMD throughput of one thread (f32x4 mul + add, registers only), GFLOP/s. */
+  f32_peak_gflops: number;
+  /** Streaming read bandwidth from memory (WASM v128 loads over 256 MiB), GB/s, 1 and 2 threads. */
+  read_gb_s_1t: number;
+  read_gb_s_2t: number;
+}
+
+export interface BenchResults {
+  schema: 1;
+  date: string;
+  quick: boolean;
+  machine: MachineInfo;
+  kernels: KernelResult[];
+  runs: ModelRun[];
+}
+
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Median ms of fn() after `warmup` calls, timing until `minMs` have passed and at least `minRuns` calls. */
+export function timeMs(fn: () => void, warmup = 5, minMs = 400, minRuns = 7): number {
+  for (let i = 0; i < warmup; i++) fn();
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < minRuns || performance.now() - start < minMs) {
+    const t = performance.now();
+    fn();
+    times.push(performance.now() - t);
+  }
+  return median(times);
+}
