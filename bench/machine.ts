@@ -8,10 +8,10 @@ import { Worker } from 'node:worker_threads';
 import { median, RELAXED, type MachineInfo } from './common.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const source = fileURLToPath(new URL('./wasm/probe.ts', import.meta.url));
+const source = fileURLToPath(new URL('../assembly/bench/probe.ts', import.meta.url));
 const output = `${root}.cache/bench/probe.wasm`;
 
-/** Compile bench/wasm/probe.ts when its binary is missing or older. */
+/** Compile assembly/bench/probe.ts when its binary is missing or older. */
 function probeModule(): WebAssembly.Module {
   if (!existsSync(output) || statSync(output).mtimeMs < statSync(source).mtimeMs) {
     mkdirSync(`${root}.cache/bench`, { recursive: true });

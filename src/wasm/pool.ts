@@ -1,10 +1,15 @@
 // A pool of worker threads sharing one WASM memory, for splitting a kernel's rows (or heads) between
-// threads while the caller stays synchronous: run() hands each worker its share through a shared
-// control block, computes the calling thread's own share, and waits on Atomics for the rest.
+// threads while the caller stays synchronous: run() cuts the work into pieces that every thread, the
+// calling one included, takes one at a time until none are left (worker-source.ts has the protocol),
+// then waits on Atomics for the pieces still running. A worker that is asleep or descheduled when a
+// job starts (on a busy 2-core machine that is tens of µs) simply takes fewer pieces: the calling
+// thread never waits for a worker to wake up.
 // Node: worker_threads. Browsers and Deno: Web Workers (cross-origin isolated pages only, where
 // SharedArrayBuffer exists). Cloudflare Workers have neither: they run single-threaded.
 import { BimambaError } from '../errors.js';
-import { ARGS_OFFSET, FAILED, KERNEL, MAX_ARGS, NODE_WORKER_SOURCE, PENDING, SEQ, SPIN_POLLS, WEB_WORKER_SOURCE } from './worker-source.js';
+import {
+  ALIGN, ARGS_OFFSET, CHUNKS, COUNT, DONE, FAILED, KERNEL, MAX_ARGS, NARGS, NEXT, NODE_WORKER_SOURCE, pieceStart, SEQ, WEB_WORKER_SOURCE,
+} from './worker-source.js';
 
 /** What the pool needs of a worker, in either host. */
 interface WorkerHandle {
@@ -16,8 +21,12 @@ interface WorkerHandle {
 
 /** Longest a worker may take to start. */
 const START_TIMEOUT_MS = 30_000;
-/** Longest one job may take before the pool gives up on its workers (a worker that died never answers). */
+/** Longest the calling thread waits for a piece a worker took (a worker that died mid-piece never finishes it). */
 const JOB_TIMEOUT_MS = 120_000;
+/** Pieces per thread: small enough that a descheduled worker delays little, large enough to be cheap. */
+const PIECES_PER_THREAD = 2;
+/** Polls of DONE by the calling thread before it sleeps. */
+const SPIN_POLLS = 20000;
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof (globalThis as { Deno?: unknown }).Deno === 'undefined';
 
@@ -97,13 +106,14 @@ export class ThreadPool {
   private readonly control: Int32Array;
   private readonly args: Float64Array;
   private readonly blocking: boolean;
+  private seq = 0;
   private broken = false;
 
   private constructor(workers: WorkerHandle[], control: SharedArrayBuffer) {
     this.workers = workers;
     this.threads = workers.length + 1;
     this.control = new Int32Array(control, 0, 16);
-    this.args = new Float64Array(control, ARGS_OFFSET, this.threads * MAX_ARGS);
+    this.args = new Float64Array(control, ARGS_OFFSET, MAX_ARGS);
     this.blocking = canBlock();
   }
 
@@ -112,12 +122,12 @@ export class ThreadPool {
    * `memory`. `names` are the kernels run() may be asked for, by index.
    */
   static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, threads: number, names: readonly string[]): Promise<ThreadPool> {
-    const control = new SharedArrayBuffer(ARGS_OFFSET + 8 * MAX_ARGS * threads);
+    const control = new SharedArrayBuffer(ARGS_OFFSET + 8 * MAX_ARGS);
     const workers: WorkerHandle[] = [];
     try {
       for (let i = 1; i < threads; i++) workers.push(await startWorker());
       const started = workers.map(ready);
-      workers.forEach((w, i) => w.post({ module, memory, control, index: i + 1, threads, names }));
+      for (const w of workers) w.post({ module, memory, control, names });
       await Promise.all(started);
     } catch (e) {
       for (const w of workers) w.terminate();
@@ -127,59 +137,62 @@ export class ThreadPool {
   }
 
   /**
-   * Run kernel `names[id]` on every thread: thread i gets `args` followed by its share [start, end) of
-   * [0, count), cut at multiples of `align`. `self` runs the calling thread's share (share 0), with the
-   * same arguments. Returns once every share is done.
+   * Run kernel `names[id]` over [0, count): pieces cut at multiples of `align` go to whichever thread
+   * takes them; a piece [start, end) runs as the kernel called with `args`, start, end. `self` runs a
+   * piece on the calling thread (the same kernel, the same arguments). Returns once every piece is done.
    */
   run(id: number, args: readonly number[], count: number, align: number, self: (start: number, end: number) => void): void {
     const units = Math.ceil(count / align);
-    const parts = this.broken ? 1 : Math.min(this.threads, units);
-    if (parts <= 1) {
+    const chunks = this.broken ? 1 : Math.min(units, this.threads * PIECES_PER_THREAD, 0xffff);
+    if (chunks <= 1) {
       self(0, count);
       return;
     }
-    const cut = (i: number) => Math.min(count, Math.round((units * i) / parts) * align);
+    if (args.length + 2 > MAX_ARGS + 2) throw new BimambaError('BAD_ARGUMENT', `a split kernel takes at most ${MAX_ARGS} arguments`);
     const c = this.control;
-    for (let i = 1; i < parts; i++) {
-      const at = i * MAX_ARGS;
-      for (let j = 0; j < args.length; j++) this.args[at + j] = args[j];
-      this.args[at + args.length] = cut(i);
-      this.args[at + args.length + 1] = cut(i + 1);
-    }
-    // threads past `parts` get an empty range
-    for (let i = parts; i < this.threads; i++) {
-      const at = i * MAX_ARGS;
-      for (let j = 0; j < args.length; j++) this.args[at + j] = args[j];
-      this.args[at + args.length] = count;
-      this.args[at + args.length + 1] = count;
-    }
-    Atomics.store(c, PENDING, this.threads - 1);
+    const seq = ++this.seq;
+    for (let j = 0; j < args.length; j++) this.args[j] = args[j];
+    Atomics.store(c, NARGS, args.length);
     Atomics.store(c, KERNEL, id);
-    Atomics.add(c, SEQ, 1);
+    Atomics.store(c, CHUNKS, chunks);
+    Atomics.store(c, COUNT, count);
+    Atomics.store(c, ALIGN, align);
+    Atomics.store(c, DONE, 0);
+    Atomics.store(c, NEXT, (seq & 0xffff) << 16);
+    Atomics.store(c, SEQ, seq);
     Atomics.notify(c, SEQ);
+    // take pieces like any worker; after a failure, take the rest without running them
     let failure: unknown = null;
-    try {
-      self(0, cut(1));
-    } catch (e) {
-      failure = e;
+    for (;;) {
+      const next = Atomics.add(c, NEXT, 1) & 0xffff; // only this thread moves NEXT past the job's tag
+      if (next >= chunks) break;
+      if (failure === null) {
+        try {
+          self(pieceStart(next, chunks, count, align), pieceStart(next + 1, chunks, count, align));
+        } catch (e) {
+          failure = e;
+        }
+      }
+      Atomics.add(c, DONE, 1);
     }
-    this.wait();
+    this.wait(chunks);
     if (failure) throw failure;
     if (Atomics.exchange(c, FAILED, 0)) throw new BimambaError('THREADS', `kernel ${id} failed on a worker thread`);
   }
 
-  private wait(): void {
+  /** Wait until `chunks` pieces are done. */
+  private wait(chunks: number): void {
     const c = this.control;
-    for (let polls = 0; polls < SPIN_POLLS; polls++) if (Atomics.load(c, PENDING) === 0) return;
+    for (let polls = 0; polls < SPIN_POLLS; polls++) if (Atomics.load(c, DONE) >= chunks) return;
     const deadline = Date.now() + JOB_TIMEOUT_MS;
     for (;;) {
-      const pending = Atomics.load(c, PENDING);
-      if (pending === 0) return;
+      const done = Atomics.load(c, DONE);
+      if (done >= chunks) return;
       if (Date.now() > deadline) {
         this.broken = true; // from now on the calling thread does all the work
-        throw new BimambaError('THREADS', `${pending} worker thread(s) did not finish a job within ${JOB_TIMEOUT_MS / 1000} s`);
+        throw new BimambaError('THREADS', `a worker thread took a piece of work and did not finish it within ${JOB_TIMEOUT_MS / 1000} s`);
       }
-      if (this.blocking) Atomics.wait(c, PENDING, pending, 100);
+      if (this.blocking) Atomics.wait(c, DONE, done, 100);
     }
   }
 
@@ -187,7 +200,8 @@ export class ThreadPool {
   dispose(): void {
     const c = this.control;
     Atomics.store(c, KERNEL, -1);
-    Atomics.add(c, SEQ, 1);
+    Atomics.store(c, NEXT, 0);
+    Atomics.store(c, SEQ, ++this.seq);
     Atomics.notify(c, SEQ);
     for (const w of this.workers) w.terminate();
     this.workers.length = 0;

@@ -2,35 +2,52 @@
 // browsers and Deno from a blob: URL. It is plain JavaScript in a string so that no bundler has to
 // know about a second entry point, and it is the same in every host except for how it gets its messages.
 //
-// Protocol (src/wasm/pool.ts is the other side). A control block of Int32 slots on a SharedArrayBuffer:
-//   [SEQ]     job counter: the main thread increments it to start a job
-//   [PENDING] workers that have not finished the current job
-//   [KERNEL]  index into the kernel names of the job, or -1: stop
-//   [FAILED]  set to 1 by a worker whose kernel threw
-// and, from byte ARGS_OFFSET, MAX_ARGS float64 arguments per thread (slot 0 is the main thread's).
-// The worker instantiates the same module over the same shared memory, says 'ready', then serves
-// jobs until told to stop: poll SEQ for SPIN_MS (jobs come in bursts while a model runs), then
-// sleep in Atomics.wait.
+// Protocol (src/wasm/pool.ts is the other side). A job is a kernel run over [0, COUNT) cut into CHUNKS
+// pieces at multiples of ALIGN; every thread, the calling one included, takes pieces until none are
+// left, so a worker that is asleep or descheduled just takes fewer (or none). The control block holds
+// Int32 slots on a SharedArrayBuffer:
+//   [SEQ]    job counter: the calling thread increments it to start a job
+//   [NEXT]   (SEQ & 0xffff) << 16 | the next piece to take: taken with compareExchange, so a thread
+//            that wakes up after its job is over cannot take a piece of the next one
+//   [DONE]   pieces finished
+//   [KERNEL] index into the kernel names, or -1: stop
+//   [CHUNKS] [COUNT] [ALIGN]  the job's pieces: piece i is [units*i/CHUNKS, units*(i+1)/CHUNKS) in
+//            units of ALIGN (rounded down), capped at COUNT; units = ceil(COUNT / ALIGN)
+//   [NARGS]  the kernel's own arguments, then each piece appends its start and end
+//   [FAILED] set to 1 by a worker whose kernel threw
+// and, from byte ARGS_OFFSET, the job's arguments as float64.
 
 export const SEQ = 0;
-export const PENDING = 1;
-export const KERNEL = 2;
-export const FAILED = 3;
+export const NEXT = 1;
+export const DONE = 2;
+export const KERNEL = 3;
+export const CHUNKS = 4;
+export const COUNT = 5;
+export const ALIGN = 6;
+export const NARGS = 7;
+export const FAILED = 8;
 export const ARGS_OFFSET = 64;
 export const MAX_ARGS = 16;
 /** How long a worker keeps polling for the next job before it sleeps (waking it costs ~30 µs). */
 export const SPIN_MS = 2;
-/** Polls of PENDING by the calling thread before it sleeps. */
-export const SPIN_POLLS = 20000;
+
+/** Where piece i of [0, count), cut into `chunks` pieces at multiples of `align`, starts (pool.ts; the worker has the same line). */
+export function pieceStart(i: number, chunks: number, count: number, align: number): number {
+  return Math.min(count, Math.floor((Math.ceil(count / align) * i) / chunks) * align);
+}
 
 const serve = `
 function serve(init, post) {
-  var SEQ = ${SEQ}, PENDING = ${PENDING}, KERNEL = ${KERNEL}, FAILED = ${FAILED}, MAX_ARGS = ${MAX_ARGS}, SPIN_MS = ${SPIN_MS};
+  var SEQ = ${SEQ}, NEXT = ${NEXT}, DONE = ${DONE}, KERNEL = ${KERNEL}, CHUNKS = ${CHUNKS}, COUNT = ${COUNT}, ALIGN = ${ALIGN};
+  var NARGS = ${NARGS}, FAILED = ${FAILED}, SPIN_MS = ${SPIN_MS};
+  function pieceStart(i, chunks, count, align) {
+    return Math.min(count, Math.floor((Math.ceil(count / align) * i) / chunks) * align);
+  }
   WebAssembly.instantiate(init.module, { env: { memory: init.memory } }).then(function (instance) {
     var control = new Int32Array(init.control, 0, 16);
-    var args = new Float64Array(init.control, ${ARGS_OFFSET}, (init.threads) * MAX_ARGS);
+    var args = new Float64Array(init.control, ${ARGS_OFFSET}, ${MAX_ARGS});
     var fns = init.names.map(function (n) { return instance.exports[n]; });
-    var a = init.index * MAX_ARGS;
+    var call = new Array(${MAX_ARGS} + 2).fill(0); // one kernel call's arguments, reused
     post('ready');
     var seen = 0;
     for (;;) {
@@ -39,15 +56,27 @@ function serve(init, post) {
         if ((++polls & 255) === 0 && performance.now() - since > SPIN_MS) Atomics.wait(control, SEQ, seen);
       }
       seen = Atomics.load(control, SEQ);
-      var id = Atomics.load(control, KERNEL);
-      if (id < 0) break;
-      try {
-        fns[id](args[a], args[a + 1], args[a + 2], args[a + 3], args[a + 4], args[a + 5], args[a + 6], args[a + 7],
-          args[a + 8], args[a + 9], args[a + 10], args[a + 11], args[a + 12], args[a + 13], args[a + 14], args[a + 15]);
-      } catch (e) {
-        Atomics.store(control, FAILED, 1);
+      if (Atomics.load(control, KERNEL) < 0) break;
+      var tag = seen & 0xffff;
+      for (;;) {
+        var next = Atomics.load(control, NEXT);
+        if (next >>> 16 !== tag) break; // that job is over
+        var chunks = Atomics.load(control, CHUNKS);
+        if ((next & 0xffff) >= chunks) break; // no pieces left
+        if (Atomics.compareExchange(control, NEXT, next, next + 1) !== next) continue;
+        // the piece is ours, and the job cannot end before we are done: its data is stable
+        var i = next & 0xffff, count = Atomics.load(control, COUNT), align = Atomics.load(control, ALIGN);
+        var nargs = Atomics.load(control, NARGS);
+        for (var j = 0; j < nargs; j++) call[j] = args[j];
+        call[nargs] = pieceStart(i, chunks, count, align);
+        call[nargs + 1] = pieceStart(i + 1, chunks, count, align);
+        try {
+          fns[Atomics.load(control, KERNEL)].apply(null, call);
+        } catch (e) {
+          Atomics.store(control, FAILED, 1);
+        }
+        if (Atomics.add(control, DONE, 1) + 1 === chunks) Atomics.notify(control, DONE);
       }
-      if (Atomics.sub(control, PENDING, 1) === 1) Atomics.notify(control, PENDING);
     }
     post('stopped');
   }, function (e) { post('error: ' + (e && e.message)); });

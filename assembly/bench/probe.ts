@@ -1,4 +1,4 @@
-// Machine probes for the benchmark (AssemblyScript, compiled on demand by bench/machine.ts):
+// Machine probes for the benchmark (compiled on demand by bench/machine.ts; not part of the core):
 // the peak f32 SIMD rate of one thread, and streaming read bandwidth.
 
 /** `iterations` rounds of 12 independent f32x4 multiply-adds (registers only); returns a sum so nothing is optimised away. */
