@@ -372,10 +372,9 @@ export function onebit_lut_prepare(scratch: usize, x: usize, alpha: usize, beta:
  * y[t, n] for rows n0 <= n < n1 of every token, from tables prepared by onebit_lut_prepare.
  * y is [T, N]; n0 must be a multiple of 16 (row blocks are never split). Tokens in whole batches of
  * 16 go row by row through batchRow; the rest one by one through rowBlock.
- * Long rows are done in chunks of CHUNK_BLOCKS blocks (2048 columns), every row of the range one chunk
- * after the other, so that a chunk's tables stay in cache while all the rows use them; the f32 sums
- * wait in y between chunks (same order of additions, same bits). A last row block with padding rows
- * has nowhere to keep sums for them and is done whole.
+ * Batches go a chunk of CHUNK_BLOCKS blocks (1024 columns) at a time over every row of the range, so
+ * that the chunk's tables (16 tokens' worth) stay in cache while all the rows use them; the f32 sums
+ * wait in y between chunks (same order of additions, same bits).
  */
 export function onebit_lut_rows(y: usize, bits: usize, scratch: usize, T: i32, N: i32, K: i32, n0: i32, n1: i32): void {
   const blockBytes = <usize>(paddedK(K) >> 3) << 4; // one row block: Kp/8 tiles of 16 bytes

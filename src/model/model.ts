@@ -24,8 +24,8 @@ export interface LoadOptions extends CoreOptions {
   verify?: boolean;
   /**
    * Run the exact f32 kernels instead of the fast ones (default false). The fast path quantizes the
-   * inputs of 1-bit projections and of an int8 LM head to int8 per block of 256 (error bounds in
-   * assembly/README.md); the exact path gives the reference results, bit for bit.
+   * inputs of 1-bit projections to 12 bits and those of an int8 LM head to 16 bits, per block of 256
+   * (error bounds in assembly/README.md); the exact path gives the reference results.
    */
   exact?: boolean;
 }
