@@ -1,8 +1,9 @@
 // Threads: a model on 2 threads (the threads build over shared memory, a worker pool) gives the same
 // bits as on 1, on the fast and the exact path; the option is checked; a worker's failure is an error.
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureSyntheticModel, type SyntheticModel } from '../../bench/synthetic.js';
 import { BimambaError } from '../../src/errors.js';
 import { loadModel } from '../../src/model/model.js';
@@ -21,6 +22,7 @@ beforeAll(async () => {
   smallPath = join(tmpdir(), `bimamba-small-${process.pid}.bimamba`);
   await ensureSyntheticModel(SMALL, smallPath);
 });
+afterAll(() => rmSync(smallPath, { force: true }));
 
 function tokens(n: number): number[] {
   const rng = new Rng(3);
