@@ -11,7 +11,9 @@ export type Projection =
 
 /**
  * y[T, N] = x[T, K] · W^T (+ bias). `scratch` must hold `onebit_scratch_bytes(K)` bytes for 1-bit layers.
- * A bias pointer of 0 means no bias.
+ * A bias pointer of 0 means no bias. `k` is the model's kernel set (src/wasm/kernel-set.ts): on the fast
+ * path its 1-bit and int8 kernels are the lookup-table ones (with their own scratch), and with threads
+ * the big kernels split their rows between them.
  */
 export function project(k: Kernels, p: Projection, y: Ptr, x: Ptr, T: number, scratch: Ptr): void {
   switch (p.kind) {

@@ -1,6 +1,6 @@
 // The kernels a model runs: the core's exports with the big ones swapped for
-//  - the fast path (unless `exact`): 1-bit projections through int8 lookup tables (onebit_lut.ts) and
-//    int8 weights (the LM head) through int8 dot products (matmul_i8_fast.ts);
+//  - the fast path (unless `exact`): 1-bit projections through lookup tables of 12-bit activations
+//    (onebit_lut.ts), int8 weights (the LM head) through 16-bit x int8 dot products (matmul_i8_fast.ts);
 //  - split between threads when the core has a worker pool: matmul rows, 1-bit rows, scan heads.
 // Everything else (norms, conv, activations) runs as it is on the calling thread.
 //
@@ -16,7 +16,7 @@ import { SPLIT_KERNELS, type Core, type Kernels } from './core.js';
 type Ptr = number;
 
 export interface KernelSetOptions {
-  /** Run the exact f32 kernels (default false: the fast int8 paths). */
+  /** Run the exact f32 kernels (false: the fast paths). */
   exact: boolean;
   /** Most tokens one call handles (the prefill chunk). */
   maxT: number;
