@@ -1,15 +1,14 @@
 // `bimamba generate [--model FILE] [sampling flags] PROMPT`: stream a continuation to stdout.
 import type { Command } from 'commander';
-import { loadModel } from '../model/model.js';
-import { defaultModelPath } from './default-model.js';
+import { addModelOptions, loadModelFromFlags } from './model-options.js';
 import { parseNumber, parseInteger } from './options.js';
 
 export function registerGenerate(program: Command): void {
-  program
+  const cmd = program
     .command('generate')
     .description('generate text from a prompt, streamed to stdout')
-    .argument('[prompt...]', 'the prompt (default: a short sample prompt)')
-    .option('-m, --model <file>', 'the .bimamba model file (default: the built-in model)')
+    .argument('[prompt...]', 'the prompt (default: a short sample prompt)');
+  addModelOptions(cmd)
     .option('-n, --max-tokens <n>', 'most tokens to generate', parseInteger, 128)
     .option('-t, --temperature <t>', 'sampling temperature; 0 is greedy', parseNumber, 0.8)
     .option('--top-k <k>', 'keep the k most likely tokens (0: off)', parseInteger, 40)
@@ -20,11 +19,10 @@ export function registerGenerate(program: Command): void {
     .option('--stop <text...>', 'stop when the text reaches one of these')
     .option('--stats', 'print tokens/s to stderr', true)
     .option('--no-stats', 'do not print tokens/s')
-    .option('--no-verify', 'skip checking the file\'s checksums while loading')
     .action(async (promptWords: string[], o) => {
       const prompt = promptWords.length ? promptWords.join(' ') : 'The history of the world';
       const t0 = performance.now();
-      const model = await loadModel(o.model ?? defaultModelPath(), { verify: o.verify });
+      const model = await loadModelFromFlags(o);
       const loadS = (performance.now() - t0) / 1000;
       process.stdout.write(prompt);
       const ac = new AbortController();

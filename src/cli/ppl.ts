@@ -4,21 +4,19 @@ import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
 import { BimambaError } from '../errors.js';
 import { perplexity } from '../eval/perplexity.js';
-import { loadModel } from '../model/model.js';
-import { defaultModelPath } from './default-model.js';
+import { addModelOptions, loadModelFromFlags } from './model-options.js';
 import { parseInteger } from './options.js';
 
 export function registerPpl(program: Command): void {
-  program
+  const cmd = program
     .command('ppl')
     .description('perplexity over non-overlapping windows of a text file (the paper\'s evaluation)')
-    .requiredOption('--text <file>', 'the text file to evaluate')
-    .option('-m, --model <file>', 'the .bimamba model file (default: the built-in model)')
+    .requiredOption('--text <file>', 'the text file to evaluate');
+  addModelOptions(cmd)
     .option('-w, --window <n>', 'tokens per window, each from a fresh state', parseInteger, 2048)
     .option('--json', 'print the result as JSON')
-    .option('--no-verify', 'skip checking the file\'s checksums while loading')
     .action(async (o) => {
-      const model = await loadModel(o.model ?? defaultModelPath(), { verify: o.verify });
+      const model = await loadModelFromFlags(o);
       try {
         if (!model.tokenizer) throw new BimambaError('UNSUPPORTED', 'this model file has no tokenizer, so it cannot read text');
         const ids = model.tokenizer.encode(await readFile(o.text, 'utf8'));

@@ -32,6 +32,16 @@ describe('bimamba CLI', () => {
     expect(a.stderr).toMatch(/12 tokens, [\d.]+ tokens\/s/);
   });
 
+  it('generate: --exact and --threads 1 give the same greedy text as the defaults; a bad --threads is refused', async () => {
+    const fast = await bimamba('generate', '-n', '24', '-t', '0', '--no-stats', 'And the LORD said');
+    const exact = await bimamba('generate', '-n', '24', '-t', '0', '--no-stats', '--exact', '--threads', '1', 'And the LORD said');
+    expect(exact.code).toBe(0);
+    expect(exact.stdout).toBe(fast.stdout);
+    const bad = await bimamba('generate', '--threads', 'many', 'x');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/threads/);
+  });
+
   it('generate: a seed makes sampling repeatable', async () => {
     const a = await bimamba('generate', '-n', '16', '-s', '3', '--no-stats', 'Once');
     const b = await bimamba('generate', '-n', '16', '-s', '3', '--no-stats', 'Once');
