@@ -13,6 +13,7 @@ import { packedShape } from '../src/format/onebit.js';
 import { SafetensorsWriter } from '../src/format/safetensors-writer.js';
 import type { TensorPlan } from '../src/format/safetensors.js';
 import { headScaleName, modelTensorSpecs, type ModelDtype } from '../src/format/tensors.js';
+import { bits32 } from '../scripts/make-synthetic.js';
 
 export interface SyntheticModel {
   /** Name in the results: bimamba-780m, mamba2-780m-f32, ... */
@@ -50,20 +51,9 @@ export function syntheticConfig(m: SyntheticModel): ModelConfig {
   });
 }
 
-/** xorshift32 random bits. */
-function random(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    return x;
-  };
-}
-
 /** n f32 uniform in [lo, hi). */
 function uniform(n: number, lo: number, hi: number, seed: number): Float32Array {
-  const next = random(seed), out = new Float32Array(n), scale = (hi - lo) / 2 ** 32;
+  const next = bits32(seed), out = new Float32Array(n), scale = (hi - lo) / 2 ** 32;
   for (let i = 0; i < n; i++) out[i] = lo + next() * scale;
   return out;
 }
@@ -72,7 +62,7 @@ function uniform(n: number, lo: number, hi: number, seed: number): Float32Array 
 function randomBits(shape: number[], N: number, K: number, seed: number): Uint8Array {
   const bytes = shape.reduce((a, b) => a * b, 1);
   const words = new Uint32Array(Math.ceil(bytes / 4));
-  const next = random(seed);
+  const next = bits32(seed);
   for (let i = 0; i < words.length; i++) words[i] = next();
   const out = new Uint8Array(words.buffer, 0, bytes);
   const { Np, Kp } = packedShape(N, K);
@@ -97,7 +87,7 @@ function tensorBytes(name: string, shape: number[], dtype: ModelDtype, cfg: Mode
   const leaf = name.slice(name.lastIndexOf('.') + 1);
   if (name === 'embedding') {
     if (dtype === 'I8') {
-      const next = random(seed), q = new Int8Array(n);
+      const next = bits32(seed), q = new Int8Array(n);
       for (let i = 0; i < n; i++) q[i] = (next() % 255) - 127;
       return asBytes(q);
     }

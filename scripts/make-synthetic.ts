@@ -27,8 +27,8 @@ export const SIZES: Record<string, SyntheticSize> = {
   '2.7b': { d_model: 2560, n_layer: 64, vocab_size: 32000 },
 };
 
-/** xorshift32: fast seeded random bits. */
-function bits32(seed: number): () => number {
+/** xorshift32: fast seeded random bits (the benchmark's synthetic models use it too). */
+export function bits32(seed: number): () => number {
   let x = seed >>> 0 || 1;
   return () => {
     x ^= x << 13; x >>>= 0;

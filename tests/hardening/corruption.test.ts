@@ -15,6 +15,7 @@ import { readBimambaHeader, verifyBimambaFile, type BimambaHeader } from '../../
 import { loadModel } from '../../src/model/model.js';
 import { byteTokenizerJson, convertFixture, WASM } from '../model/fixtures.js';
 import { encodeWithHeader } from './mutate.js';
+import { rejection } from '../convert/helpers.js';
 
 let path = '';
 let file: Uint8Array;
@@ -28,15 +29,6 @@ beforeAll(async () => {
   header = readBimambaHeader(file, { fileSize: file.length });
 });
 
-async function refusal(p: Promise<unknown>): Promise<BimambaError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof BimambaError) return e;
-    throw e;
-  }
-  throw new Error('expected the load to be refused');
-}
 
 /** The tensor (padding included) that holds byte `offset` of the data section. */
 const tensorHolding = (offset: number) => header.layout.find((t) => offset >= t.begin && offset < t.end)!.name;
@@ -89,7 +81,7 @@ describe('checksums in .bimamba files', () => {
     for (const [i, offset] of offsets.entries()) {
       const bad = file.slice();
       bad[header.dataStart + offset] ^= 1 << (i % 8);
-      const e = await refusal(loadModel(bad, { wasm: WASM, verify: true }));
+      const e = await rejection(loadModel(bad, { wasm: WASM, verify: true }));
       expect(e.code).toBe('BAD_FORMAT');
       expect(e.message).toContain(`tensor "${tensorHolding(offset)}" does not match its checksum`);
     }
@@ -97,8 +89,8 @@ describe('checksums in .bimamba files', () => {
     const bad = file.slice();
     bad[header.dataStart + header.dataBytes - 1] ^= 0x80;
     const last = header.layout[header.layout.length - 1].name;
-    expect((await refusal(loadModel(stream(bad), { wasm: WASM, verify: true }))).message).toContain(`tensor "${last}"`);
-    expect((await refusal(verifyBimambaFile(bad))).message).toContain(`tensor "${last}"`);
+    expect((await rejection(loadModel(stream(bad), { wasm: WASM, verify: true }))).message).toContain(`tensor "${last}"`);
+    expect((await rejection(verifyBimambaFile(bad))).message).toContain(`tensor "${last}"`);
     // without verify the flipped file loads: the checksums are what catch it
     const unverified = await loadModel(bad, { wasm: WASM });
     unverified.dispose();
@@ -131,7 +123,7 @@ describe('checksums in .bimamba files', () => {
     ];
     for (const edited of edits) {
       const bytes = encodeWithHeader(edited, file.subarray(header.dataStart));
-      const e = await refusal(loadModel(bytes, { wasm: WASM, verify: true }));
+      const e = await rejection(loadModel(bytes, { wasm: WASM, verify: true }));
       expect(e.message).toMatch(/metadata .* does not match its checksum/);
       (await loadModel(bytes, { wasm: WASM })).dispose(); // a valid file otherwise
     }
@@ -143,10 +135,10 @@ describe('checksums in .bimamba files', () => {
       const short = file.slice(0, header.dataStart + cut);
       const name = tensorHolding(cut);
       for (const verify of [false, true]) {
-        const fromBytes = await refusal(loadModel(short, { wasm: WASM, verify }));
+        const fromBytes = await rejection(loadModel(short, { wasm: WASM, verify }));
         expect(fromBytes.message).toContain(`"${name}"`);
         expect(fromBytes.message).toMatch(/truncated/);
-        const fromStream = await refusal(loadModel(stream(short), { wasm: WASM, verify }));
+        const fromStream = await rejection(loadModel(stream(short), { wasm: WASM, verify }));
         expect(fromStream.message).toContain(`truncated: the data ends inside tensor "${name}"`);
       }
     }
@@ -156,7 +148,7 @@ describe('checksums in .bimamba files', () => {
     const json = JSON.parse(new TextDecoder().decode(file.subarray(8, header.dataStart)));
     delete json.__metadata__[CHECKSUMS_KEY];
     const old = encodeWithHeader(json, file.subarray(header.dataStart));
-    const e = await refusal(loadModel(old, { wasm: WASM, verify: true }));
+    const e = await rejection(loadModel(old, { wasm: WASM, verify: true }));
     expect(e.code).toBe('BAD_FORMAT');
     expect(e.message).toMatch(/no checksums/);
     (await loadModel(old, { wasm: WASM })).dispose();

@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { BimambaError } from '../../src/errors.js';
 import { readBimambaHeader } from '../../src/format/bimamba.js';
 import type { ModelConfig } from '../../src/format/config.js';
 import { layoutSafetensors } from '../../src/format/safetensors.js';
@@ -16,6 +15,7 @@ import { memoryNeed } from '../../src/model/memory.js';
 import { loadModel, type Model } from '../../src/model/model.js';
 import type { Core } from '../../src/wasm/core.js';
 import { convertFixture, MODEL_FIXTURES, WASM } from '../model/fixtures.js';
+import { rejection } from '../convert/helpers.js';
 
 const coreOf = (m: Model) => (m as unknown as { core: Core }).core;
 const roundUp = (n: number) => Math.ceil(n / 64) * 64;
@@ -39,15 +39,6 @@ function headerOnly(config: ModelConfig): Uint8Array {
   return layoutSafetensors(plans, { format: 'bimamba', format_version: '1', config: JSON.stringify(config) }, 64).head;
 }
 
-async function refusal(p: Promise<unknown>): Promise<BimambaError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof BimambaError) return e;
-    throw e;
-  }
-  throw new Error('expected the load to be refused');
-}
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -80,7 +71,7 @@ describe('memory', () => {
 
     const grow = vi.spyOn(WebAssembly.Memory.prototype, 'grow');
     const { stream, pulled } = countingStream(bytes);
-    const e = await refusal(loadModel(stream, { wasm: WASM, maxMemoryBytes: limit - 1 }));
+    const e = await rejection(loadModel(stream, { wasm: WASM, maxMemoryBytes: limit - 1 }));
     expect(e.code).toBe('OUT_OF_MEMORY');
     expect(e.message).toMatch(/maxMemoryBytes cap of \d+ bytes.*nothing was allocated/);
     expect(e.message).toMatch(/weights .* MiB/);
@@ -101,7 +92,7 @@ describe('memory', () => {
     const head = headerOnly(config);
     const grow = vi.spyOn(WebAssembly.Memory.prototype, 'grow');
     const { stream, pulled } = countingStream(head);
-    const e = await refusal(loadModel(stream, { wasm: WASM }));
+    const e = await rejection(loadModel(stream, { wasm: WASM }));
     expect(e.code).toBe('OUT_OF_MEMORY');
     expect(e.message).toMatch(/needs \d+ bytes .*WASM's 4 GiB/);
     expect(grow).not.toHaveBeenCalled();
@@ -111,7 +102,7 @@ describe('memory', () => {
   it('an invalid maxMemoryBytes is refused', async () => {
     const path = await convertFixture('mamba1-tiny-hf');
     for (const bad of [NaN, -1, 0, '1e9' as unknown as number]) {
-      const e = await refusal(loadModel(path, { wasm: WASM, maxMemoryBytes: bad }));
+      const e = await rejection(loadModel(path, { wasm: WASM, maxMemoryBytes: bad }));
       expect(e.code).toBe('BAD_ARGUMENT');
       expect(e.message).toMatch(/maxMemoryBytes/);
     }
