@@ -2,11 +2,11 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openCheckpoint, openFile, readSafetensorsFile } from '../../src/convert/checkpoint.js';
-import { BimambaError } from '../../src/errors.js';
 import { readBimambaHeader, type BimambaHeader } from '../../src/format/bimamba.js';
 import { toFloat32 } from '../../src/format/dtype.js';
 import { SafetensorsWriter } from '../../src/format/safetensors-writer.js';
 import { checkpointDir } from './fixtures.js';
+export { rejection } from '../util/errors.js';
 
 /** Copy a fixture checkpoint into `dir` as ordinary writable files (the originals are read-only). */
 export async function copyFixture(name: string, dir: string): Promise<string> {
@@ -66,13 +66,3 @@ export async function readConverted(path: string): Promise<{ header: BimambaHead
   return { header, tensor, f32: (name) => new Float32Array(tensor(name).buffer) };
 }
 
-/** The BimambaError a promise rejects with. */
-export async function rejection(p: Promise<unknown>): Promise<BimambaError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof BimambaError) return e;
-    throw e;
-  }
-  throw new Error('expected a BimambaError');
-}

@@ -2,10 +2,10 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BimambaError } from '../../src/errors.js';
 import { SafetensorsWriter } from '../../src/format/safetensors-writer.js';
 import { layoutSafetensors, MAX_HEADER_BYTES, parseSafetensorsHeader } from '../../src/format/safetensors.js';
 import { f32Bytes, randomF32 } from './torch-bytes.js';
+import { thrownBy } from '../util/errors.js';
 
 /** A safetensors file from a raw JSON header and a data section. */
 function file(header: unknown, dataBytes: number, rawHeader?: string): Uint8Array {
@@ -14,16 +14,6 @@ function file(header: unknown, dataBytes: number, rawHeader?: string): Uint8Arra
   new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
   out.set(json, 8);
   return out;
-}
-
-function errorOf(f: () => unknown): BimambaError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(BimambaError);
-    return e as BimambaError;
-  }
-  throw new Error('expected an error');
 }
 
 const parse = (bytes: Uint8Array) => parseSafetensorsHeader(bytes, { fileSize: bytes.length, where: 't.safetensors' });
@@ -56,7 +46,7 @@ describe('safetensors header validation', () => {
   ];
   for (const [what, bytes, message] of cases) {
     it(`refuses ${what}`, () => {
-      const e = errorOf(() => parse(bytes));
+      const e = thrownBy(() => parse(bytes));
       expect(e.code).toBe('BAD_FORMAT');
       expect(e.message).toMatch(/^t\.safetensors/);
       expect(e.message).toMatch(message);

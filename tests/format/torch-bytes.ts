@@ -1,5 +1,6 @@
 // Test helpers: pickle bytes built opcode by opcode, and torch.save-style zip archives around them.
 import { zipSync } from 'fflate';
+import { Rng } from '../util/rng.js';
 
 /** Emits pickle opcodes (protocol 2, the subset torch.save uses, plus whatever a test needs). */
 export class PickleWriter {
@@ -82,21 +83,15 @@ export function torchZip(pickle: Uint8Array, storages: Record<string, Uint8Array
   return zipSync(files, { level: opts.level ?? 0 });
 }
 
-/** Seeded pseudo-random numbers in [-1, 1) (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
-}
-
 export function randomF32(n: number, seed: number): Float32Array {
   const r = rng(seed);
   return Float32Array.from({ length: n }, () => r());
 }
 
 export const f32Bytes = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+/** Seeded pseudo-random numbers in [-1, 1). */
+export function rng(seed: number): () => number {
+  const r = new Rng(seed);
+  return () => r.uniform(-1, 1);
+}

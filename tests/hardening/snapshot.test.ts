@@ -5,20 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { convertCheckpoint } from '../../src/convert/convert.js';
-import { BimambaError } from '../../src/errors.js';
 import { loadModel, type Model } from '../../src/model/model.js';
 import { copyFixture, readAllSafetensors, writeSafetensors } from '../convert/helpers.js';
 import { WASM } from '../model/fixtures.js';
-
-function refusal(f: () => unknown): BimambaError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof BimambaError) return e;
-    throw e;
-  }
-  throw new Error('expected the snapshot to be refused');
-}
+import { thrownBy } from '../util/errors.js';
 
 /** The mamba2 fixture converted from a folder named `ckpt`, with one weight nudged when `nudge`. */
 async function convertVariant(nudge: boolean): Promise<string> {
@@ -52,7 +42,7 @@ describe('snapshots', () => {
     const b = await loadModel(await convertVariant(true), { wasm: WASM });
     expect(b.config).toEqual(a.config);
     expect(b.fingerprint).not.toBe(a.fingerprint); // the weights' checksums are part of the fingerprint
-    const e = refusal(() => b.restoreSession(snapshotOf(a)));
+    const e = thrownBy(() => b.restoreSession(snapshotOf(a)));
     expect(e.code).toBe('BAD_FORMAT');
     expect(e.message).toMatch(/another model/);
     a.dispose();
@@ -79,20 +69,20 @@ describe('snapshots', () => {
       return b;
     };
     for (const version of [0, 2, 0xffffffff]) {
-      const e = refusal(() => model.restoreSession(edited(4, (v) => v.setUint32(0, version, true))));
+      const e = thrownBy(() => model.restoreSession(edited(4, (v) => v.setUint32(0, version, true))));
       expect(e.message).toContain(`snapshot format version ${version} is not supported`);
     }
-    expect(refusal(() => model.restoreSession(edited(0, (v) => v.setUint8(0, 0)))).message).toMatch(/bad magic/);
-    expect(refusal(() => model.restoreSession(edited(12, (v) => v.setUint32(0, 4, true)))).message).toMatch(/snapshot state is 4 bytes/);
+    expect(thrownBy(() => model.restoreSession(edited(0, (v) => v.setUint8(0, 0)))).message).toMatch(/bad magic/);
+    expect(thrownBy(() => model.restoreSession(edited(12, (v) => v.setUint32(0, 4, true)))).message).toMatch(/snapshot state is 4 bytes/);
     for (const seen of [-1, 0.5, NaN, Infinity]) {
-      expect(refusal(() => model.restoreSession(edited(16, (v) => v.setFloat64(0, seen, true)))).message).toMatch(/header is corrupt/);
+      expect(thrownBy(() => model.restoreSession(edited(16, (v) => v.setFloat64(0, seen, true)))).message).toMatch(/header is corrupt/);
     }
-    expect(refusal(() => model.restoreSession(edited(24, (v) => v.setUint32(0, 257, true)))).message).toMatch(/header is corrupt/);
-    expect(refusal(() => model.restoreSession(edited(28, (v) => v.setInt32(0, 1_000_000, true)))).code).toBe('BAD_TOKEN');
+    expect(thrownBy(() => model.restoreSession(edited(24, (v) => v.setUint32(0, 257, true)))).message).toMatch(/header is corrupt/);
+    expect(thrownBy(() => model.restoreSession(edited(28, (v) => v.setInt32(0, 1_000_000, true)))).code).toBe('BAD_TOKEN');
     const longer = new Uint8Array(snap.length + 1);
     longer.set(snap);
-    expect(refusal(() => model.restoreSession(longer)).message).toMatch(/bytes/);
-    expect(refusal(() => model.restoreSession([1, 2, 3] as unknown as Uint8Array)).code).toBe('BAD_ARGUMENT');
+    expect(thrownBy(() => model.restoreSession(longer)).message).toMatch(/bytes/);
+    expect(thrownBy(() => model.restoreSession([1, 2, 3] as unknown as Uint8Array)).code).toBe('BAD_ARGUMENT');
     // a refused restore leaves no session behind: the model still makes fresh ones of the same size
     expect(model.createSession().snapshot().length).toBe(snap.length);
     model.dispose();

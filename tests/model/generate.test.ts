@@ -1,7 +1,7 @@
 // Generation from text: streaming, stop strings, seeds, and the errors users meet.
 import { describe, expect, it } from 'vitest';
-import { BimambaError } from '../../src/errors.js';
 import type { Model } from '../../src/model/model.js';
+import { rejection, thrownBy } from '../util/errors.js';
 import { loadWithByteTokenizer } from './fixtures.js';
 
 async function run(model: Model, prompt: string | number[], opts: Parameters<Model['generate']>[1]) {
@@ -12,16 +12,6 @@ async function run(model: Model, prompt: string | number[], opts: Parameters<Mod
     chunks.push(text);
   }
   return { tokens, chunks, text: chunks.join('') };
-}
-
-async function errorOf(p: Promise<unknown> | (() => unknown)): Promise<BimambaError> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (e) {
-    expect(e).toBeInstanceOf(BimambaError);
-    return e as BimambaError;
-  }
-  throw new Error('expected an error');
 }
 
 describe('generate', () => {
@@ -87,7 +77,7 @@ describe('errors', () => {
       [{ stop: [3] }, /stop/],
     ];
     for (const [o, re] of cases) {
-      const e = await errorOf(run(model, 'hi', o as never));
+      const e = await rejection(run(model, 'hi', o as never));
       expect(e.code).toBe('BAD_ARGUMENT');
       expect(e.message).toMatch(re);
     }
@@ -96,20 +86,20 @@ describe('errors', () => {
 
   it('token ids outside the vocabulary are refused, naming the position', async () => {
     const model = await loadWithByteTokenizer();
-    const e1 = await errorOf(() => model.logits([1, 2, model.vocabSize]));
+    const e1 = thrownBy(() => model.logits([1, 2, model.vocabSize]));
     expect(e1.code).toBe('BAD_TOKEN');
     expect(e1.message).toMatch(/position 2/);
-    const e2 = await errorOf(run(model, [5, -1], {}));
+    const e2 = await rejection(run(model, [5, -1], {}));
     expect(e2.code).toBe('BAD_TOKEN');
-    const e3 = await errorOf(() => model.createSession().feed([0.5]));
+    const e3 = thrownBy(() => model.createSession().feed([0.5]));
     expect(e3.code).toBe('BAD_TOKEN');
     model.dispose();
   });
 
   it('an empty prompt is refused', async () => {
     const model = await loadWithByteTokenizer();
-    expect((await errorOf(run(model, '', {}))).message).toMatch(/empty/);
-    expect((await errorOf(run(model, [], {}))).code).toBe('BAD_ARGUMENT');
+    expect((await rejection(run(model, '', {}))).message).toMatch(/empty/);
+    expect((await rejection(run(model, [], {}))).code).toBe('BAD_ARGUMENT');
     model.dispose();
   });
 
@@ -117,7 +107,7 @@ describe('errors', () => {
     const model = await loadWithByteTokenizer();
     const ac = new AbortController();
     const seen: number[] = [];
-    const e = await errorOf(
+    const e = await rejection(
       (async () => {
         for await (const { token } of model.generate('abc', { maxTokens: 1000, stopAtEos: false, signal: ac.signal, seed: 1 })) {
           seen.push(token);
@@ -131,7 +121,7 @@ describe('errors', () => {
     const ac2 = new AbortController();
     setTimeout(() => ac2.abort(), 20);
     const t0 = performance.now();
-    const e2 = await errorOf(run(model, 'abc', { maxTokens: 1_000_000, stopAtEos: false, signal: ac2.signal }));
+    const e2 = await rejection(run(model, 'abc', { maxTokens: 1_000_000, stopAtEos: false, signal: ac2.signal }));
     expect(e2.code).toBe('ABORTED');
     expect(performance.now() - t0).toBeLessThan(5000);
     model.dispose();
@@ -142,14 +132,14 @@ describe('errors', () => {
     const s = model.createSession();
     s.feed([1, 2]);
     model.dispose();
-    expect((await errorOf(() => model.logits([1]))).code).toBe('DISPOSED');
-    expect((await errorOf(() => s.feed([1]))).code).toBe('DISPOSED');
-    expect((await errorOf(() => model.createSession())).code).toBe('DISPOSED');
-    expect((await errorOf(run(model, 'x', {}))).code).toBe('DISPOSED');
+    expect(thrownBy(() => model.logits([1])).code).toBe('DISPOSED');
+    expect(thrownBy(() => s.feed([1])).code).toBe('DISPOSED');
+    expect(thrownBy(() => model.createSession()).code).toBe('DISPOSED');
+    expect((await rejection(run(model, 'x', {}))).code).toBe('DISPOSED');
     const m2 = await loadWithByteTokenizer();
     const s2 = m2.createSession();
     s2.dispose();
-    expect((await errorOf(() => s2.snapshot())).code).toBe('DISPOSED');
+    expect(thrownBy(() => s2.snapshot()).code).toBe('DISPOSED');
     m2.dispose();
   });
 });

@@ -1,18 +1,8 @@
 // Bad tokenizer files and bad arguments give a BimambaError that says what is wrong, never a crash.
 import { describe, expect, it } from 'vitest';
-import { BimambaError } from '../../src/errors.js';
 import { loadTokenizer } from '../../src/tokenizer/index.js';
 import { referenceTokenizer, tokenizerJson } from './helpers.js';
-
-function errorOf(f: () => unknown): BimambaError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(BimambaError);
-    return e as BimambaError;
-  }
-  throw new Error('expected a BimambaError, nothing was thrown');
-}
+import { thrownBy } from '../util/errors.js';
 
 const tinyBpe = {
   model: { type: 'BPE', vocab: { a: 0, b: 1, ab: 2 }, merges: ['a b'] },
@@ -33,14 +23,14 @@ describe('loadTokenizer rejects bad tokenizer.json', () => {
     ['unknown decoder', JSON.stringify({ ...tinyBpe, decoder: { type: 'Nonsense' } }), /cannot be loaded: .*Nonsense/],
     ['broken merges', JSON.stringify({ ...tinyBpe, model: { ...tinyBpe.model, merges: 7 } }), /cannot be loaded/],
   ])('%s', (_, json, message) => {
-    const error = errorOf(() => loadTokenizer(json));
+    const error = thrownBy(() => loadTokenizer(json));
     expect(error.code).toBe('BAD_FORMAT');
     expect(error.message).toMatch(/^tokenizer\.json: /);
     expect(error.message).toMatch(message);
   });
 
   it('rejects a non-object argument', () => {
-    expect(errorOf(() => loadTokenizer(42 as unknown as object)).code).toBe('BAD_FORMAT');
+    expect(thrownBy(() => loadTokenizer(42 as unknown as object)).code).toBe('BAD_FORMAT');
   });
 
   it('loads a minimal hand-written file (parts HF writes as null may be left out)', () => {
@@ -54,7 +44,7 @@ describe('loadTokenizer rejects bad tokenizer.json', () => {
   it('takes BOS/EOS names from the caller and rejects unknown ones', () => {
     const json = tokenizerJson('gpt-neox-20b');
     expect(loadTokenizer(json, { bosToken: '<|im_start|>', eosToken: '<|im_end|>' })).toMatchObject({ bosTokenId: 50277, eosTokenId: 50278 });
-    const error = errorOf(() => loadTokenizer(json, { eosToken: '</s>' }));
+    const error = thrownBy(() => loadTokenizer(json, { eosToken: '</s>' }));
     expect(error.code).toBe('BAD_ARGUMENT');
     expect(error.message).toContain('"</s>"');
   });
@@ -64,7 +54,7 @@ describe('bad arguments', () => {
   const tok = referenceTokenizer('llama2');
 
   it.each([[[5, 32000]], [[-1]], [[1.5]], [[Number.NaN]], [['7' as unknown as number]]])('decode(%j) names the bad id', (ids) => {
-    const error = errorOf(() => tok.decode(ids));
+    const error = thrownBy(() => tok.decode(ids));
     expect(error.code).toBe('BAD_TOKEN');
     expect(error.message).toContain(`at position ${ids.length - 1}`);
   });
@@ -74,7 +64,7 @@ describe('bad arguments', () => {
   });
 
   it('encode wants a string', () => {
-    expect(errorOf(() => tok.encode(null as unknown as string)).code).toBe('BAD_ARGUMENT');
-    expect(errorOf(() => tok.decode('abc' as unknown as number[])).code).toBe('BAD_ARGUMENT');
+    expect(thrownBy(() => tok.encode(null as unknown as string)).code).toBe('BAD_ARGUMENT');
+    expect(thrownBy(() => tok.decode('abc' as unknown as number[])).code).toBe('BAD_ARGUMENT');
   });
 });

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadTokenizer, type Tokenizer } from '../../src/tokenizer/index.js';
+import { Rng } from '../util/rng.js';
 
 export const TOKENIZER_NAMES = ['gpt-neox-20b', 'llama2'] as const;
 export type TokenizerName = (typeof TOKENIZER_NAMES)[number];
@@ -46,14 +47,9 @@ export function streamChunks(tokenizer: Tokenizer, ids: number[]): string[] {
   return chunks;
 }
 
-/** mulberry32: a tiny seeded PRNG, so generated test data is the same on every run. */
+
+/** Seeded numbers in [0, 1), so generated test data is the same on every run. */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
