@@ -1,7 +1,6 @@
 // Streaming generation: feed the prompt, then sample, feed back, decode and stream, one token at a time.
 import { BimambaError } from '../errors.js';
 import type { Session } from '../model/session.js';
-import { checkTokens } from '../model/tokens.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { Rng } from './rng.js';
 import { resolveSampling, sample, type SamplingOptions } from './sampler.js';
@@ -78,7 +77,6 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
   const session = options.session ?? host.createSession();
   try {
     if (ids.length === 0 && session.tokensSeen === 0) throw new BimambaError('BAD_ARGUMENT', 'the prompt is empty');
-    checkTokens(ids, host.vocabSize);
     aborted(options.signal);
     let logits = ids.length ? session.feed(ids) : session.lastLogits();
     const rng = new Rng(seed);
