@@ -46,14 +46,13 @@ export class Model implements GenerationHost, SessionHost {
   private core: Core | null;
   private g: Graph | null;
   private readonly sessions = new Set<Session>();
-  private readonly blocks: number[];
   /** Threads the model's big kernels run on (1: the calling thread alone). */
   readonly threads: number;
   /** Whether the model runs the exact kernels (LoadOptions.exact). */
   readonly exact: boolean;
 
   /** @internal use loadModel() */
-  constructor(core: Core, g: Graph, tokenizer: Tokenizer | null, fingerprint: number, blocks: number[], exact = false) {
+  constructor(core: Core, g: Graph, tokenizer: Tokenizer | null, fingerprint: number, exact = false) {
     this.core = core;
     this.threads = core.pool?.threads ?? 1;
     this.exact = exact;
@@ -61,7 +60,6 @@ export class Model implements GenerationHost, SessionHost {
     this.config = g.cfg;
     this.tokenizer = tokenizer;
     this.fingerprint = fingerprint;
-    this.blocks = blocks;
     const s = g.shapes;
     this.stateBytes = 4 * (g.cfg.n_layer * (s.convStateFloats + s.ssmStateFloats) + s.vocab);
     this.addBosByDefault = tokenizer?.addsBos ?? false;
@@ -137,12 +135,14 @@ export class Model implements GenerationHost, SessionHost {
     return generate(this, prompt, options);
   }
 
-  /** Free everything: the WASM memory goes with the instance. Sessions of this model become unusable. */
+  /**
+   * Free everything: the model's blocks are not released one by one, since the whole WASM memory goes with
+   * the instance. Sessions of this model become unusable.
+   */
   dispose(): void {
     if (!this.core) return;
     for (const s of this.sessions) s.markDisposed();
     this.sessions.clear();
-    for (const b of this.blocks) this.core.heap.release(b);
     this.core.pool?.dispose();
     this.core = null;
     this.g = null; // sessions still referenced elsewhere no longer keep the memory alive
@@ -179,6 +179,5 @@ async function loadInto(core: Core, source: ModelSource, options: LoadOptions, c
   const exact = options.exact ?? false;
   const kernels = createKernelSet(core, { exact, maxT: chunk, maxK: Math.max(shapes.dModel, shapes.dInner) });
   const g: Graph = { k: kernels.kernels, heap: core.heap, cfg, shapes, weights, scratch };
-  const blocks = [weights.derived, scratch.block, ...(kernels.scratchBlock ? [kernels.scratchBlock] : [])];
-  return new Model(core, g, tokenizer, fingerprint, blocks, exact);
+  return new Model(core, g, tokenizer, fingerprint, exact);
 }
