@@ -17,7 +17,7 @@ import type { Heap } from '../wasm/heap.js';
 import { project } from './projection.js';
 import type { Scratch } from './scratch.js';
 import type { Shapes } from './shapes.js';
-import type { Head, LayerWeights, Weights } from './weights.js';
+import type { LayerWeights, Weights } from './weights.js';
 
 type Ptr = number;
 
@@ -107,14 +107,6 @@ function mamba1Mixer(g: Graph, L: LayerWeights, st: LayerState, T: number): void
   project(k, L.outProj, b.hidden, b.y, T, b.onebit);
 }
 
-/** logits[rows, vocab] = normed[rows] · head^T over the real (unpadded) vocabulary. */
-function lmHead(g: Graph, head: Head, x: Ptr, rows: number, out: Ptr): void {
-  const { k, shapes: s } = g;
-  if (head.kind === 'f32') k.matmul_f32(out, x, head.w, rows, s.vocab, s.dModel);
-  else if (head.kind === 'f16') k.matmul_f16(out, x, head.w, rows, s.vocab, s.dModel);
-  else k.matmul_i8(out, x, head.w, head.scale, rows, s.vocab, s.dModel);
-}
-
 /**
  * Run T ≤ scratch.maxT tokens through the model, updating `state`. Logits are computed for positions
  * `firstLogit .. T-1` into `scratch.logits` (`[T - firstLogit, vocab]`); pass T to skip the head.
@@ -135,5 +127,5 @@ export function forward(g: Graph, state: LayerState[], ids: ArrayLike<number>, T
   if (firstLogit >= T) return;
   const x = b.normed + 4 * firstLogit * s.dModel;
   k.rmsnorm(x, b.residual + 4 * firstLogit * s.dModel, w.normF, T - firstLogit, s.dModel, cfg.norm_eps);
-  lmHead(g, w.lmHead, x, T - firstLogit, b.logits);
+  project(k, w.lmHead, b.logits, x, T - firstLogit, b.onebit); // logits [T - firstLogit, vocab]
 }

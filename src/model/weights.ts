@@ -35,7 +35,7 @@ export interface LayerWeights {
 
 export interface Weights {
   embedding: Head;
-  lmHead: Head; // the embedding itself when tied
+  lmHead: Projection; // d_model -> vocab_size (the real vocabulary: padding rows are skipped); the embedding when tied
   normF: Ptr; // [d_model]
   layers: LayerWeights[];
   /** The block holding what is derived at load: A = -exp(A_log) of every layer, and a zero conv bias. */
@@ -105,6 +105,9 @@ export function weightsFrom(file: BimambaFile, cfg: ModelConfig, heap: Heap): We
     });
   }
   const embedding = headFrom(file, 'embedding');
-  const lmHead = cfg.tie_embeddings ? embedding : headFrom(file, 'lm_head');
+  const head = cfg.tie_embeddings ? embedding : headFrom(file, 'lm_head');
+  // the head's rows are row-major, so its first vocab_size rows are the logits worth computing
+  const [N, K] = [cfg.vocab_size, cfg.d_model];
+  const lmHead: Projection = head.kind === 'i8' ? { kind: 'i8', N, K, w: head.w, scale: head.scale, bias: 0 } : { kind: head.kind, N, K, w: head.w, bias: 0 };
   return { embedding, lmHead, normF: need(file, 'norm_f.weight').ptr, layers, derived };
 }
