@@ -5,6 +5,7 @@ import type { Tokenizer } from '../tokenizer/index.js';
 import { Rng } from './rng.js';
 import { resolveSampling, sample, type SamplingOptions } from './sampler.js';
 import { StopMatcher } from './stop.js';
+import { TimeSlicer } from './yield.js';
 
 export interface GenerateOptions extends SamplingOptions {
   /** Most tokens to generate (default 128). */
@@ -40,10 +41,6 @@ export interface GenerationHost {
   createSession(): Session;
 }
 
-/** Let timers and abort handlers run between tokens. */
-const nextTick: () => Promise<void> =
-  typeof setImmediate === 'function' ? () => new Promise((r) => setImmediate(r)) : () => new Promise((r) => setTimeout(r, 0));
-
 function checkOptions(o: GenerateOptions): { maxTokens: number; seed: number; stops: string[] } {
   const maxTokens = o.maxTokens ?? 128;
   if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new BimambaError('BAD_ARGUMENT', `invalid maxTokens: ${maxTokens} (an integer ≥ 0)`);
@@ -78,6 +75,7 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
   try {
     if (ids.length === 0 && session.tokensSeen === 0) throw new BimambaError('BAD_ARGUMENT', 'the prompt is empty');
     aborted(options.signal);
+    const slicer = new TimeSlicer(); // the host gets a turn between tokens once a slice of work is done
     let logits = ids.length ? session.feed(ids) : session.lastLogits();
     const rng = new Rng(seed);
     // Never sample an id the tokenizer cannot decode (embeddings are often padded past the vocabulary).
@@ -85,7 +83,7 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
     const decoder = host.tokenizer?.createStreamDecoder();
     const stop = new StopMatcher(stops);
     for (let i = 0; i < maxTokens; i++) {
-      await nextTick();
+      await slicer.tick();
       aborted(options.signal);
       const token = sample(logits.subarray(0, samplable), sampling, rng, session.history);
       const isEos = token === host.eosTokenId && (options.stopAtEos ?? true);
