@@ -1,10 +1,12 @@
 // One model at one thread count, in a process of its own (so that its peak RSS is its own):
 //   tsx bench/run-model.ts FILE THREADS RUNS PROMPT_TOKENS DECODE_TOKENS [--exact]
 // prints one JSON line: load time, then the medians over RUNS runs of a fresh session fed a prompt
-// (prefill) and then tokens one at a time (decode, greedy), peak RSS and WASM memory.
+// (prefill) and then tokens one at a time (decode, greedy: feed() and argmax), the same decode through
+// model.generate() (greedy, and sampled as users sample: SAMPLED), peak RSS and WASM memory.
 import { statSync } from 'node:fs';
 import { loadModel } from '../src/model/model.js';
-import { BUILDS, median, type ModelRun } from './common.js';
+import { BUILDS, median, SAMPLED, type ModelRun } from './common.js';
+import { benchPrompt } from './peers/prompt.js';
 
 const [file, threadsArg, runsArg, promptArg, decodeArg] = process.argv.slice(2);
 const exact = process.argv.includes('--exact');
@@ -12,15 +14,6 @@ const threads = Number(threadsArg);
 const runs = Number(runsArg);
 const PREFILL_TOKENS = Number(promptArg);
 const DECODE_TOKENS = Number(decodeArg);
-
-/** A fixed pseudo-random prompt inside the vocabulary. */
-function prompt(n: number, vocab: number): number[] {
-  let x = 12345;
-  return Array.from({ length: n }, () => {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    return 3 + (x % (vocab - 3));
-  });
-}
 
 function argmax(a: Float32Array): number {
   let best = 0;
@@ -31,7 +24,7 @@ function argmax(a: Float32Array): number {
 const t0 = performance.now();
 const model = await loadModel(file, { wasm: BUILDS.single, wasmThreads: BUILDS.threads, threads, exact });
 const loadS = (performance.now() - t0) / 1000;
-const ids = prompt(PREFILL_TOKENS, model.vocabSize);
+const ids = benchPrompt(PREFILL_TOKENS, model.vocabSize);
 
 /** One run: a fresh session, the prompt, then greedy decoding. Returns [prefill s, decode s]. */
 function once(promptTokens: number[], decodeTokens: number): [number, number] {
@@ -48,12 +41,30 @@ function once(promptTokens: number[], decodeTokens: number): [number, number] {
   }
 }
 
+/** Decode through model.generate(): a session fed the prompt, then DECODE_TOKENS generated. Returns s. */
+async function generated(promptTokens: number[], decodeTokens: number, options: object): Promise<number> {
+  const session = model.createSession();
+  try {
+    session.feed(promptTokens);
+    const t = performance.now();
+    let n = 0;
+    for await (const _ of model.generate([], { ...options, session, maxTokens: decodeTokens, stopAtEos: false, seed: 1 })) n++;
+    if (n !== decodeTokens) throw new Error(`generate() gave ${n} tokens, not ${decodeTokens}`);
+    return (performance.now() - t) / 1000;
+  } finally {
+    session.dispose();
+  }
+}
+
 once(ids.slice(0, 64), 8); // warm-up: the engine optimises the hot WASM functions
-const prefill: number[] = [], decode: number[] = [];
+await generated(ids.slice(0, 16), 8, SAMPLED);
+const prefill: number[] = [], decode: number[] = [], greedy: number[] = [], sampled: number[] = [];
 for (let r = 0; r < runs; r++) {
   const [p, d] = once(ids, DECODE_TOKENS);
   prefill.push(PREFILL_TOKENS / p);
   decode.push(DECODE_TOKENS / d);
+  greedy.push(DECODE_TOKENS / (await generated(ids, DECODE_TOKENS, { temperature: 0 })));
+  sampled.push(DECODE_TOKENS / (await generated(ids, DECODE_TOKENS, SAMPLED)));
 }
 const result: ModelRun = {
   model: '',
@@ -65,6 +76,10 @@ const result: ModelRun = {
   decode_tok_s: median(decode),
   prefill_runs: prefill,
   decode_runs: decode,
+  generate_greedy_tok_s: median(greedy),
+  generate_sampled_tok_s: median(sampled),
+  generate_greedy_runs: greedy,
+  generate_sampled_runs: sampled,
   load_s: loadS,
   peak_rss_mb: process.resourceUsage().maxRSS / 1024,
   wasm_memory_mb: model.memoryBytes / 2 ** 20,
