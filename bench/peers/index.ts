@@ -3,7 +3,7 @@
 // Not part of `npm test`, and nothing here is a dependency of the package: on first use it installs
 // node-llama-cpp (native llama.cpp, CPU) and @wllama/wllama (llama.cpp in WASM) into .cache/peers.
 // Then, in one run: a GGUF of architecture mamba2 at the synthetic 780M's shape for each block type
-// (bench/peers/gguf.ts), node-llama-cpp on it at 1 and 2 threads, our 780M in Node (bench/run-model.ts),
+// (bench/peers/gguf.ts), node-llama-cpp on it at 1 and 2 threads, our 780M in Node (bench/run-model.mjs),
 // and in headless Chromium wllama on the same GGUFs and ours in a Web Worker. One table, and JSON.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { median, SAMPLED, type ModelRun } from '../common.js';
 import { measureMachine } from '../machine.js';
 import { ensureSyntheticModel, MODELS } from '../synthetic.js';
 import { writeMamba2Gguf, type BlockType } from './gguf.js';
-import { benchPrompt } from './prompt.js';
+import { benchPrompt } from './prompt.mjs';
 
 const VERSIONS = { 'node-llama-cpp': '3.22.1', '@wllama/wllama': '3.13.0' };
 const args = process.argv.slice(2);
@@ -65,6 +65,8 @@ function install(): void {
 const fileMb = (f: string) => statSync(f).size / 2 ** 20;
 const tsx = (script: string, a: (string | number)[], timeoutS = 900) =>
   JSON.parse(execFileSync(process.execPath, [...process.execArgv, fileURLToPath(new URL(script, import.meta.url)), ...a.map(String)], { encoding: 'utf8', timeout: timeoutS * 1000, stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n').pop()!);
+const plainNode = (script: string, a: (string | number)[], timeoutS = 900) =>
+  JSON.parse(execFileSync(process.execPath, [fileURLToPath(new URL(script, import.meta.url)), ...a.map(String)], { encoding: 'utf8', timeout: timeoutS * 1000, stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n').pop()!);
 const errorText = (e: unknown) => { const err = e as { stderr?: string; message?: string }; const lines = `${err.stderr ?? ''}\n${err.message ?? e}`.split('\n').filter((l) => /error|unsupported|invalid|failed/i.test(l)); return (lines[0] ?? String(e)).trim().slice(0, 200); };
 
 install();
@@ -85,7 +87,7 @@ console.log(`\n${'runtime'.padEnd(22)}${'host'.padEnd(10)}${'type'.padEnd(8)}${'
 
 const version = (await import('../../package.json', { with: { type: 'json' } })).default.version as string;
 for (const threads of [1, 2]) {
-  const r: ModelRun = tsx('../run-model.ts', [ours, threads, runs, PROMPT, DECODE]);
+  const r: ModelRun = plainNode('../run-model.mjs', [ours, threads, runs, PROMPT, DECODE]);
   show({ runtime: 'bimamba', version, host: 'node', type: '1-bit', threads: r.threads, prompt_tokens: PROMPT, decode_tokens: DECODE, prefill_tok_s: r.prefill_tok_s, decode_tok_s: r.decode_tok_s, generate_greedy_tok_s: r.generate_greedy_tok_s, generate_sampled_tok_s: r.generate_sampled_tok_s, prefill_runs: r.prefill_runs, decode_runs: r.decode_runs, peak_rss_mb: r.peak_rss_mb, wasm_memory_mb: r.wasm_memory_mb, file_mb: r.file_mb });
 }
 for (const t of types) {

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { median } from '../common.js';
-import { benchPrompt } from './prompt.js';
+import { benchPrompt } from './prompt.mjs';
 
 const [cache, file, threadsArg, runsArg, promptArg, decodeArg] = process.argv.slice(2);
 const threads = Number(threadsArg), runs = Number(runsArg), promptTokens = Number(promptArg), decodeTokens = Number(decodeArg);
