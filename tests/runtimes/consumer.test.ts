@@ -2,8 +2,8 @@
 // runs the `prepare` build, since git holds no dist/) and from the `npm pack` tarball. In each scratch
 // project a TypeScript program using every documented API (consumer/app.ts) type-checks under `strict`,
 // runs in Node and in Deno with the same output, and the `bimamba` command runs.
-// The git install clones the committed HEAD: commit before running this locally. Offline: everything
-// comes from npm's cache, filled by `npm ci`.
+// The git install clones the committed HEAD: commit before running this locally. npm's cache (filled by
+// `npm ci`) serves what it holds; the rest (typescript's and @types/node's registry entries) comes from npm.
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,7 +35,7 @@ async function project(name: string, spec: () => Promise<string>): Promise<strin
   writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify(TSCONFIG));
   copyFileSync(APP, join(dir, 'app.ts'));
   const deps = [await spec(), `typescript@${devVersion('typescript')}`, `@types/node@${devVersion('@types/node')}`];
-  const r = await run('npm', ['install', '--offline', '--no-audit', '--no-fund', ...deps], { cwd: dir, timeoutMs: 540_000 });
+  const r = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', ...deps], { cwd: dir, timeoutMs: 540_000 });
   expect(r.code, r.stderr).toBe(0);
   return dir;
 }
