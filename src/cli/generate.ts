@@ -20,8 +20,9 @@ async function readPrompt(words: string[], flag: string | undefined): Promise<st
   const given = flag ?? (words.length ? words.join(' ') : undefined);
   if (given === '-' || (given === undefined && !process.stdin.isTTY)) {
     const text = (await readStdin()).replace(/\r?\n$/, ''); // `echo text |` adds a newline the prompt did not mean
-    if (!text) throw new UsageError('the prompt read from stdin is empty');
-    return text;
+    if (text) return text;
+    // nothing piped in (stdin is /dev/null, say): the sample prompt, unless '-' asked for stdin
+    if (given === '-') throw new UsageError('the prompt read from stdin is empty');
   }
   if (given === '') throw new UsageError('the prompt is empty');
   return given ?? SAMPLE_PROMPT;
@@ -48,7 +49,8 @@ export function registerGenerate(program: Command): void {
     .option('-s, --seed <n>', 'random seed (same seed, same text; default: random)', parseInteger)
     .option('--stop <text>', 'stop when the text reaches this (repeat the flag for several)', collect, [])
     .option('-e, --escape', 'read \\n \\t \\\\ \\xHH ... in the prompt and stop strings as escapes')
-    .option('--no-stats', 'do not print the stats line (tokens/s) to stderr')
+    .option('--stats', 'print the stats line (tokens/s) to stderr', true)
+    .option('--no-stats', 'do not print the stats line')
     .action(async (words: string[], o) => {
       const esc = (s: string) => (o.escape ? unescape(s) : s);
       const prompt = esc(await readPrompt(words, o.prompt));

@@ -88,7 +88,7 @@ describe('usage mistakes: one line, exit 2, before anything loads', () => {
     oneLineError(await sh('B generate --bogus hi'), 2, /unknown option '--bogus'/);
     oneLineError(await sh('B convert only-one'), 2, /missing required argument/);
     oneLineError(await sh('B generate -p one two'), 2, /either as arguments or with -p/);
-    oneLineError(await sh('B generate < /dev/null'), 2, /prompt read from stdin is empty/);
+    oneLineError(await sh('B generate - < /dev/null'), 2, /prompt read from stdin is empty/);
     oneLineError(await sh(`B generate ''`), 2, /the prompt is empty/);
   });
 
@@ -113,6 +113,8 @@ describe('in a pipeline', () => {
     expect((await sh('echo "In the beginning" | B generate -n 6 -t 0 --no-stats')).stdout).toBe(direct.stdout);
     expect((await sh('printf "In the beginning" | B generate -n 6 -t 0 --no-stats -')).stdout).toBe(direct.stdout);
     expect((await sh('B generate -n 6 -t 0 --no-stats -p "In the beginning"')).stdout).toBe(direct.stdout);
+    // nothing on stdin and no prompt: the sample prompt, as in a terminal
+    expect((await sh('B generate -n 6 -t 0 --no-stats < /dev/null')).stdout).toBe((await sh('B generate -n 6 -t 0 --no-stats "The history of the world"')).stdout);
   });
 
   it('Ctrl-C ends the generation with the stats line and exit code 130, not an error', async () => {
