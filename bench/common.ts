@@ -11,7 +11,7 @@ export const F32_DECODE_TOKENS = 16;
 
 const dist = (file: string) => new URL(`../dist/${file}`, import.meta.url);
 
-/** Sampling as users sample, for the generate() figures. */
+/** Sampling as users sample, for the generate() figures (bench/run-model.mjs has the same). */
 export const SAMPLED = { temperature: 0.8, topK: 40, topP: 0.95, repetitionPenalty: 1.1 };
 
 /** The builds a run uses: relaxed SIMD where this Node runs it (Node 22+, or 20 with a flag). */
@@ -39,8 +39,8 @@ export interface ModelRun {
   generate_sampled_tok_s: number;
   generate_greedy_runs: number[];
   generate_sampled_runs: number[];
-  /** Where it ran: Node (a process of its own) or Chromium (a Web Worker). */
-  host?: 'node' | 'chromium';
+  /** model.memory.blocks: WASM bytes by what the blocks hold. */
+  memory_blocks?: Record<string, number>;
   load_s: number;
   peak_rss_mb: number;
   wasm_memory_mb: number;

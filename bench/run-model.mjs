@@ -17,6 +17,13 @@ function median(values) {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+const [file, threadsArg, runsArg, promptArg, decodeArg] = process.argv.slice(2);
+const exact = process.argv.includes('--exact');
+const threads = Number(threadsArg);
+const runs = Number(runsArg);
+const PREFILL_TOKENS = Number(promptArg);
+const DECODE_TOKENS = Number(decodeArg);
+
 function argmax(a) {
   let best = 0;
   for (let i = 1; i < a.length; i++) if (a[i] > a[best]) best = i;
