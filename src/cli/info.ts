@@ -38,6 +38,18 @@ export function summarize(header: BimambaHeader, fileBytes: number): InfoSummary
 
 const size = (n: number) => (n >= 1 << 30 ? `${(n / 2 ** 30).toFixed(2)} GiB` : n >= 1 << 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`);
 
+/** The config values the converter read off tensor shapes (no config file), one per line. */
+function inferredLines(source: string | undefined): string[] {
+  let inferred: unknown;
+  try {
+    inferred = JSON.parse(source ?? '{}').inferred;
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(inferred)) return [];
+  return ['config inferred from the tensor shapes:', ...inferred.filter((l) => typeof l === 'string').map((l) => `  ${l}`)];
+}
+
 /** The text `bimamba info` prints. */
 export function formatInfo(path: string, header: BimambaHeader, fileBytes: number, showTensors = true): string {
   const c = header.config;
@@ -48,8 +60,9 @@ export function formatInfo(path: string, header: BimambaHeader, fileBytes: numbe
     `  d_model ${c.d_model}, n_layer ${c.n_layer}, vocab ${c.vocab_size} (embedding rows ${c.padded_vocab_size}), d_inner ${c.d_inner}, d_state ${c.d_state}, d_conv ${c.d_conv}` +
       (c.arch === 'mamba1' ? `, dt_rank ${c.dt_rank}` : `, headdim ${c.headdim}, nheads ${c.nheads}, ngroups ${c.ngroups}`),
     `  tied embeddings: ${c.tie_embeddings}; bos ${c.bos_token_id}, eos ${c.eos_token_id}, pad ${c.pad_token_id}`,
-    `tokenizer: ${header.tokenizerJson ? `embedded (${size(header.tokenizerJson.length)})` : 'none'}`,
+    `tokenizer: ${header.tokenizerJson ? `embedded ${header.tokenizerJson.startsWith('{"sentencepiece"') ? 'SentencePiece model' : 'tokenizer.json'} (${size(header.tokenizerJson.length)})` : 'none'}`,
     `converted from: ${header.metadata.source ?? 'unknown'}`,
+    ...inferredLines(header.metadata.source),
   ];
   if (showTensors) {
     lines.push('tensors:');
