@@ -3,6 +3,7 @@
 //   'full-windows' (the Bi-Mamba release's protocol, protocol.ts): only full windows, a shorter rest is
 //     not evaluated; ppl = exp(mean over windows of each window's mean NLL).
 import { BimambaError } from '../errors.js';
+import { logNormalizer } from '../generate/logprobs.js';
 import type { Model } from '../model/model.js';
 
 export interface PerplexityResult {
@@ -24,11 +25,7 @@ export interface PerplexityOptions {
 
 /** log softmax(logits)[target], in float64. */
 export function logProb(logits: Float32Array, target: number): number {
-  let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
-  let sum = 0;
-  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - max);
-  return logits[target] - max - Math.log(sum);
+  return logits[target] - logNormalizer(logits);
 }
 
 /** Perplexity of `ids`; awaits between windows so progress can be drawn and the host stays responsive. */
