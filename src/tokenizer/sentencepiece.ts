@@ -93,8 +93,7 @@ export function sentencePieceTokenizer(model: SentencePieceModel, options: LoadT
     if (t === PieceType.USER_DEFINED) userDefined.push(pieces[id]);
     if (t === PieceType.BYTE) byteId[pieceToByte(pieces[id])] = id;
   }
-  const userSet = new Set(userDefined);
-  const longestUser = userDefined.reduce((m, p) => Math.max(m, p.length), 0);
+  const userTrie = buildTrie(userDefined);
   const pieceToId = (p: string) => reserved.get(p) ?? mergeable.get(p) ?? unkId;
   const space = model.escapeWhitespaces ? SPACE : ' ';
 
@@ -140,11 +139,9 @@ export function sentencePieceTokenizer(model: SentencePieceModel, options: LoadT
     const frozen = new Uint8Array(count); // user-defined symbols are never merged
     let m = 0;
     for (let pos = 0; pos < text.length; m++) {
-      let l = 0;
-      if (longestUser > 0) {
-        for (let k = Math.min(longestUser, text.length - pos); k > 0; k--) if (userSet.has(text.slice(pos, pos + k))) { l = k; frozen[m] = 1; break; }
-      }
-      if (l === 0) l = (text.charCodeAt(pos) & 0xfc00) === 0xd800 && pos + 1 < text.length ? 2 : 1;
+      let l = userTrie ? longestMatch(userTrie, text, pos) : 0;
+      if (l > 0) frozen[m] = 1;
+      else l = (text.charCodeAt(pos) & 0xfc00) === 0xd800 && pos + 1 < text.length ? 2 : 1;
       start[m] = pos;
       len[m] = l;
       pos += l;
@@ -260,6 +257,36 @@ export function sentencePieceTokenizer(model: SentencePieceModel, options: LoadT
     idToToken: (id) => (Number.isInteger(id) && id >= 0 && id < n ? pieces[id] : null),
     createStreamDecoder: () => createStreamDecoder(decode),
   };
+}
+
+/** A trie of the user-defined pieces by UTF-16 code unit (they are matched longest first, as the library does). */
+interface TrieNode { next: Map<number, TrieNode>; end: boolean }
+
+function buildTrie(words: string[]): TrieNode | null {
+  if (words.length === 0) return null;
+  const root: TrieNode = { next: new Map(), end: false };
+  for (const w of words) {
+    let node = root;
+    for (let i = 0; i < w.length; i++) {
+      let child = node.next.get(w.charCodeAt(i));
+      if (!child) { child = { next: new Map(), end: false }; node.next.set(w.charCodeAt(i), child); }
+      node = child;
+    }
+    node.end = true;
+  }
+  return root;
+}
+
+/** Length of the longest word of the trie that `text` has at `pos` (0 for none). */
+function longestMatch(root: TrieNode, text: string, pos: number): number {
+  let node: TrieNode | undefined = root;
+  let best = 0;
+  for (let i = pos; i < text.length; i++) {
+    node = node.next.get(text.charCodeAt(i));
+    if (!node) break;
+    if (node.end) best = i + 1 - pos;
+  }
+  return best;
 }
 
 /**

@@ -121,6 +121,13 @@ describe('hand-made SentencePiece models', () => {
     expect(tok.decode([5, 0, 5])).toBe('a ⁇  a');
   });
 
+  it('user-defined pieces are matched whole, longest first, and never merged', () => {
+    const tok = loadTokenizer(model(...tiny(), piece('<t>', 0, 4), piece('<tag>', 0, 4), trainer(BPE), normalizer(field(4, 0, [0]))));
+    expect(tok.encode('a<tag>a')).toEqual([5, 7, 4]);
+    expect(tok.encode('a<t>')).toEqual([5, 6]);
+    expect(tok.decode([5, 7, 4])).toBe('a<tag>a');
+  });
+
   it('remove_extra_whitespaces (the default) drops leading, trailing and repeated spaces', () => {
     const tok = loadTokenizer(model(...tiny(), trainer(BPE)));
     expect(tok.encode('  a   a  ')).toEqual([5, 5]);
