@@ -1,13 +1,19 @@
 // `bimamba info FILE`: what a .bimamba file holds, read from its header alone.
 import { open } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { BimambaError } from '../errors.js';
 import { readBimambaHeader, verifyBimambaFile, type BimambaHeader } from '../format/bimamba.js';
 import { readHeaderLength } from '../format/safetensors.js';
 import { fullPrecisionParams, type TensorCategory } from '../format/tensors.js';
 
 /** Read only the header of a .bimamba file (never its data). */
 export async function readBimambaHeaderFromFile(path: string): Promise<{ header: BimambaHeader; fileBytes: number }> {
-  const fh = await open(path, 'r');
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch (e) {
+    throw new BimambaError('BAD_ARGUMENT', `cannot open ${path}: ${(e as Error).message}`, { cause: e });
+  }
   try {
     const fileBytes = (await fh.stat()).size;
     const first8 = new Uint8Array(8);
@@ -50,6 +56,16 @@ function inferredLines(source: string | undefined): string[] {
   return ['config inferred from the tensor shapes:', ...inferred.filter((l) => typeof l === 'string').map((l) => `  ${l}`)];
 }
 
+/** The source record without its list of inferred values (printed one per line instead). */
+function withoutInferred(source: string | undefined): string | undefined {
+  try {
+    const { inferred: _, ...rest } = JSON.parse(source ?? '');
+    return JSON.stringify(rest);
+  } catch {
+    return source;
+  }
+}
+
 /** The text `bimamba info` prints. */
 export function formatInfo(path: string, header: BimambaHeader, fileBytes: number, showTensors = true): string {
   const c = header.config;
@@ -61,7 +77,7 @@ export function formatInfo(path: string, header: BimambaHeader, fileBytes: numbe
       (c.arch === 'mamba1' ? `, dt_rank ${c.dt_rank}` : `, headdim ${c.headdim}, nheads ${c.nheads}, ngroups ${c.ngroups}`),
     `  tied embeddings: ${c.tie_embeddings}; bos ${c.bos_token_id}, eos ${c.eos_token_id}, pad ${c.pad_token_id}`,
     `tokenizer: ${header.tokenizerJson ? `embedded ${header.tokenizerJson.startsWith('{"sentencepiece"') ? 'SentencePiece model' : 'tokenizer.json'} (${size(header.tokenizerJson.length)})` : 'none'}`,
-    `converted from: ${header.metadata.source ?? 'unknown'}`,
+    `converted from: ${withoutInferred(header.metadata.source) ?? 'unknown'}`,
     ...inferredLines(header.metadata.source),
   ];
   if (showTensors) {

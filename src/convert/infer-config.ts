@@ -27,7 +27,7 @@ type Tensors = Map<string, { key: string; tensor: StoredTensor }>;
 export interface InferredValue {
   field: string;
   value: number | boolean;
-  /** A tensor and its shape, or the default it is. */
+  /** Where it came from: "from <tensor> [<shape>]", or whose default it is. */
   from: string;
 }
 
@@ -48,7 +48,8 @@ export async function inferConfig(tensors: Tensors): Promise<{ layout: Layout; d
     return t;
   };
   const note = <T extends number | boolean>(field: string, value: T, from: string): T => { inferred.push({ field, value, from }); return value; };
-  const fromTensor = <T extends number | boolean>(field: string, value: T, t: { key: string; tensor: StoredTensor }) => note(field, value, describe(t));
+  const fromTensor = <T extends number | boolean>(field: string, value: T, t: { key: string; tensor: StoredTensor }) => note(field, value, `from ${describe(t)}`);
+  const DEFAULT = "mamba_ssm's default";
 
   const embedding = get('embedding', 2, 'the vocabulary and d_model');
   const layout: Layout = embedding.key.endsWith('embeddings.weight') ? 'hf' : 'mamba_ssm';
@@ -63,21 +64,22 @@ export async function inferConfig(tensors: Tensors): Promise<{ layout: Layout; d
   const n_layer = layerIds.size;
   if (n_layer === 0) fail('the number of layers (no layers.<i>. tensors)');
   for (let i = 0; i < n_layer; i++) if (!layerIds.has(i)) fail(`the number of layers: layer ${i} is missing but layer ${Math.max(...layerIds)} exists`);
-  note('n_layer', n_layer, `layers 0..${n_layer - 1}`);
+  note('n_layer', n_layer, `from the tensors of layers 0..${n_layer - 1}`);
 
   const aLog = tensors.get('layers.0.A_log');
   if (!aLog) fail('the architecture (no layers.0.A_log)');
   const conv = get('layers.0.conv1d.weight', 3, 'd_conv');
   const d_conv = fromTensor('d_conv', conv.tensor.shape[2], conv);
   const convChannels = conv.tensor.shape[0];
-  const conv_bias = fromTensor('conv_bias', tensors.has('layers.0.conv1d.bias'), conv);
+  const convBias = tensors.get('layers.0.conv1d.bias');
+  const conv_bias = note('conv_bias', convBias !== undefined, convBias ? `from ${describe(convBias)}` : `no ${conv.key.replace(/weight$/, 'bias')}`);
   const inProj = get('layers.0.in_proj.weight', 2, 'the in_proj size');
   const bias = tensors.has('layers.0.in_proj.bias');
-  note('in_proj_bias', bias, bias ? describe(tensors.get('layers.0.in_proj.bias')!) : `no ${inProj.key.replace(/weight$/, 'bias')}`);
+  note('in_proj_bias', bias, bias ? `from ${describe(tensors.get('layers.0.in_proj.bias')!)}` : `no ${inProj.key.replace(/weight$/, 'bias')}`);
   const tie_embeddings = await tiedHead(tensors, embedding, note);
   const common = {
     d_model, n_layer, vocab_size, pad_vocab_size_multiple: 1,
-    norm_eps: note('norm_eps', 1e-5, 'mamba_ssm default'),
+    norm_eps: note('norm_eps', 1e-5, DEFAULT),
     tie_embeddings, bos_token_id: null, eos_token_id: null, pad_token_id: null,
     d_conv, conv_bias, in_proj_bias: bias, out_proj_bias: bias,
   };
@@ -102,21 +104,21 @@ export async function inferConfig(tensors: Tensors): Promise<{ layout: Layout; d
   const outProj = get('layers.0.out_proj.weight', 2, 'd_inner');
   const d_inner = fromTensor('d_inner', outProj.tensor.shape[1], outProj);
   if (d_inner % nheads !== 0) fail(`headdim: d_inner ${d_inner} (${describe(outProj)}) is not a multiple of nheads ${nheads} (${describe(aLog)})`);
-  const headdim = note('headdim', d_inner / nheads, `d_inner / nheads`);
+  const headdim = note('headdim', d_inner / nheads, 'd_inner / nheads');
   const groupsTimesState = (convChannels - d_inner) / 2;
   if (!Number.isInteger(groupsTimesState) || groupsTimesState <= 0) fail(`d_state: ${describe(conv)} should have d_inner + 2*ngroups*d_state channels, with d_inner ${d_inner}`);
   const rows = 2 * d_inner + 2 * groupsTimesState + nheads;
   if (inProj.tensor.shape[0] !== rows) {
     fail(`the in_proj layout: ${describe(inProj)} should have 2*d_inner + 2*ngroups*d_state + nheads = ${rows} rows (a partial SSM, d_ssm < d_inner, is not supported)`);
   }
-  const ngroups = note('ngroups', 1, `mamba_ssm default (the shapes give only ngroups*d_state = ${groupsTimesState})`);
-  const d_state = note('d_state', groupsTimesState, `${describe(conv)} and ${describe(inProj)}`);
+  const ngroups = note('ngroups', 1, `${DEFAULT}; the shapes give only ngroups*d_state = ${groupsTimesState}`);
+  const d_state = note('d_state', groupsTimesState, `from ${describe(conv)} and ${describe(inProj)}`);
   if (!tensors.has('layers.0.mixer_norm.weight')) fail('the gated norm (no mixer.norm.weight; Mamba-2 without it is not supported)');
   return {
     layout, inferred,
     draft: {
       ...common, arch: 'mamba2', d_inner, d_state, dt_rank: 0, headdim, nheads, ngroups,
-      norm_before_gate: note('norm_before_gate', false, 'mamba_ssm default'),
+      norm_before_gate: note('norm_before_gate', false, DEFAULT),
       time_step_limit: [0, null], mixer_norm_eps: 1e-5,
     },
   };
@@ -143,5 +145,5 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 /** One line per inferred value: "d_model 1536 (from backbone.embedding.weight [32000, 1536])". */
 export function formatInferred(inferred: InferredValue[]): string[] {
-  return inferred.map((v) => `${v.field} ${v.value} (from ${v.from})`);
+  return inferred.map((v) => `${v.field} ${v.value} (${v.from})`);
 }

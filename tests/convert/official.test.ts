@@ -63,8 +63,9 @@ describe('a weights-only folder with an odd .bin name converts with no flags', (
     // the log says what was inferred and from which tensor
     expect(info.join('\n')).toMatch(/nheads \d+ \(from backbone\.layers\.0\.mixer\.A_log \[\d+\]\)/);
     expect(info.join('\n')).toContain(`d_model ${shape.d_model} (from backbone.embedding.weight [32000, ${shape.d_model}])`);
-    expect(info.join('\n')).toMatch(/ngroups 1 \(from mamba_ssm default/);
-    expect(info.join('\n')).toContain('tie_embeddings true (from lm_head.weight equals backbone.embedding.weight)');
+    expect(info.join('\n')).toMatch(/ngroups 1 \(mamba_ssm's default; the shapes give only ngroups\*d_state = \d+\)/);
+    expect(info.join('\n')).toContain('tie_embeddings true (lm_head.weight equals backbone.embedding.weight)');
+    expect(info.join('\n')).toMatch(/conv_bias true \(from backbone\.layers\.0\.mixer\.conv1d\.bias \[\d+\]\)/);
 
     await expectSameModel(join(tmp, 'bare.bimamba'), join(tmp, 'config.bimamba'));
     expect(await logitsOf(join(tmp, 'bare.bimamba'), IDS)).toEqual(await logitsOf(join(tmp, 'config.bimamba'), IDS));
