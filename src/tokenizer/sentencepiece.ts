@@ -35,9 +35,9 @@ class MergeQueue {
   }
 
   private swap(i: number, j: number): void {
-    [this.score[i], this.score[j]] = [this.score[j], this.score[i]];
-    [this.left[i], this.left[j]] = [this.left[j], this.left[i]];
-    [this.size[i], this.size[j]] = [this.size[j], this.size[i]];
+    const score = this.score[i], left = this.left[i], size = this.size[i];
+    this.score[i] = this.score[j]; this.left[i] = this.left[j]; this.size[i] = this.size[j];
+    this.score[j] = score; this.left[j] = left; this.size[j] = size;
   }
 
   push(score: number, left: number, size: number): void {
