@@ -117,7 +117,13 @@ export async function openCheckpoint(dir: string, tokenizerPath?: string): Promi
   }
   if (!names.includes('config.json')) throw new BimambaError('BAD_CHECKPOINT', `${dir}: config.json is missing`);
   const configPath = join(dir, 'config.json');
-  const rawConfig = parseConfigJson(await readFile(configPath, 'utf8'), configPath);
+  let configText: string;
+  try {
+    configText = await readFile(configPath, 'utf8');
+  } catch (e) {
+    throw new BimambaError('BAD_CHECKPOINT', `cannot read ${configPath}: ${(e as Error).message}`, { cause: e });
+  }
+  const rawConfig = parseConfigJson(configText, configPath);
 
   const files = await findWeightFiles(dir, names);
   const opened: OpenFile[] = [];

@@ -5,6 +5,7 @@
 import { BimambaError } from '../errors.js';
 import type { Heap } from '../wasm/heap.js';
 import { openByteReader, type ByteReader, type ModelSource } from './byte-reader.js';
+import { checkJsonShape } from './json-shape.js';
 import { preview } from './preview.js';
 import { DataVerifier, readChecksums, tensorAt } from './checksums.js';
 import { validateModelConfig, type ModelConfig } from './config.js';
@@ -74,6 +75,7 @@ function checkBimamba(h: SafetensorsHeader, where: string): BimambaHeader {
   }
   if (h.dataStart % ALIGN !== 0) throw bad(where, `the data section starts at file offset ${h.dataStart}, not a multiple of ${ALIGN}`);
   let configJson: unknown;
+  checkJsonShape(m.config ?? '', `${where}: metadata "config"`);
   try {
     configJson = JSON.parse(m.config ?? '');
   } catch {
