@@ -1,6 +1,7 @@
 // Streaming generation: feed the prompt, then sample, feed back, decode and stream, one token at a time.
 import { BimambaError } from '../errors.js';
-import type { Session } from '../model/session.js';
+import { Session } from '../model/session.js';
+import { checkTokens } from '../model/tokens.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { Rng } from './rng.js';
 import { resolveSampling, sample, type SamplingOptions } from './sampler.js';
@@ -63,7 +64,10 @@ function aborted(signal?: AbortSignal): void {
 
 /** Turn a prompt (text or ids) into token ids. */
 export function promptIds(host: GenerationHost, prompt: string | ArrayLike<number>, addBos?: boolean): number[] {
-  if (typeof prompt !== 'string') return Array.from(prompt);
+  if (typeof prompt !== 'string') {
+    checkTokens(prompt, host.vocabSize); // before copying: {length: 1e9} must not become a billion-item array
+    return Array.from(prompt);
+  }
   if (!host.tokenizer) throw new BimambaError('UNSUPPORTED', 'this model file has no tokenizer: pass token ids instead of text');
   const ids = prompt.length ? host.tokenizer.encode(prompt) : [];
   if ((addBos ?? host.addBosByDefault) && host.bosTokenId !== null && ids.length) ids.unshift(host.bosTokenId);
@@ -74,7 +78,14 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
   const sampling = resolveSampling(options);
   const { maxTokens, seed, stops } = checkOptions(options);
   const ids = promptIds(host, prompt, options.addBos);
-  const session = options.session ?? host.createSession();
+  const given = options.session;
+  if (given !== undefined) {
+    if (!(given instanceof Session)) throw new BimambaError('BAD_ARGUMENT', 'session must be a Session made by model.createSession()');
+    if (given.host !== (host as unknown)) throw new BimambaError('BAD_ARGUMENT', 'session belongs to another model');
+    if (given.generating) throw new BimambaError('BAD_ARGUMENT', 'this session is already generating: wait for that generation to end, or fork() the session');
+  }
+  const session = given ?? host.createSession();
+  session.generating = true;
   try {
     if (ids.length === 0 && session.tokensSeen === 0) throw new BimambaError('BAD_ARGUMENT', 'the prompt is empty');
     aborted(options.signal);
@@ -101,6 +112,7 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
       if (isEos || stopped) return;
     }
   } finally {
-    if (!options.session) session.dispose();
+    session.generating = false;
+    if (!given) session.dispose();
   }
 }
