@@ -12,7 +12,9 @@ import { loadTokenizer } from '../../src/tokenizer/index.js';
 import { copyFixture } from '../convert/helpers.js';
 import { byteTokenizerJson, convertFixture, loadWithByteTokenizer, WASM } from '../model/fixtures.js';
 import { rejection, thrownBy } from '../util/errors.js';
-import { stateDictPickle, zipOf } from './torch-zip.js';
+import { readTorchCheckpoint } from '../../src/format/torch.js';
+import { encodeWithHeader } from './mutate.js';
+import { stateDictPickle, torchZip, zipOf } from './torch-zip.js';
 
 let model: Model;
 let other: Model;
@@ -148,6 +150,42 @@ describe('what a file says', () => {
     expect(e.code).toBe('UNSAFE_PICKLE');
     expect(e.message).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/);
     expect(e.message).toContain('\\u001b]0;owned\\u0007');
+  });
+
+  it('tokenizer pipelines: at most 16 steps, inserted strings of at most 64 characters', () => {
+    const t = JSON.parse(byteTokenizerJson());
+    // the Sequence itself is one of the steps
+    t.normalizer = { type: 'Sequence', normalizers: Array.from({ length: 16 }, () => ({ type: 'NFC' })) };
+    expect(thrownBy(() => loadTokenizer(t)).message).toMatch(/more than 16 steps/);
+    t.normalizer = { type: 'Sequence', normalizers: Array.from({ length: 15 }, () => ({ type: 'Strip', left: true, right: true })) };
+    loadTokenizer(t).encode('16 steps are fine');
+    t.normalizer = { type: 'Prepend', prepend: 'x'.repeat(65) };
+    expect(thrownBy(() => loadTokenizer(t)).message).toMatch(/"prepend" is 65 characters, over the limit of 64/);
+  });
+
+  it('JSON from a file nested past the limits is refused before it is parsed', async () => {
+    const deep = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
+    expect(thrownBy(() => loadTokenizer(`{"model":${deep(64)}}`)).message).toMatch(/nested more than 64 levels/);
+    const bytes = new Uint8Array(await readFile(modelPath));
+    const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+    const json = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+    json.__metadata__.config = deep(100);
+    const { readBimambaHeader } = await import('../../src/format/bimamba.js');
+    expect(thrownBy(() => readBimambaHeader(encodeWithHeader(json, bytes.subarray(8 + n)))).message).toMatch(/"config": JSON nested more than 64/);
+    expect(thrownBy(() => readBimambaHeader(encodeWithHeader({ t: { dtype: 'U8', shape: JSON.parse(deep(8)), data_offsets: [0, 0] } }, new Uint8Array(0)))).message).toMatch(/nested more than 8/);
+  });
+
+  it('a compressed storage viewed by many tensors is inflated once, and each view reads its own bytes', async () => {
+    const storage = crypto.getRandomValues(new Uint8Array(65536)); // incompressible: the compressed bytes are one big read
+    const views = Array.from({ length: 8 }, (_, i) => ({ name: `w${i}`, offset: i * 8192, numel: 8192 }));
+    const archive = torchZip(views, storage, { deflate: true });
+    const src = bytesSource(archive);
+    const pickleLength = stateDictPickle(views, storage.length).length;
+    let bigReads = 0; // reads of the compressed bytes: not the pickle, not the zip directory at the end
+    const counting = { size: src.size, read: (offset: number, length: number) => { if (length > 1000 && length !== pickleLength && offset + length < src.size) bigReads++; return src.read(offset, length); } };
+    const tensors = await readTorchCheckpoint(counting, 'pytorch_model.bin');
+    for (const [i, t] of [...tensors.values()].entries()) expect(await t.read()).toEqual(storage.subarray(i * 8192, (i + 1) * 8192));
+    expect(bigReads).toBe(1); // the compressed bytes were read, and inflated, once
   });
 
   it('a long run of byte tokens that never completes a character streams in time linear in its length', async () => {
