@@ -9,9 +9,14 @@ export function checkTokens(tokens: ArrayLike<number>, vocab: number): void {
   }
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i];
-    if (!Number.isInteger(t) || t < 0 || t >= vocab) {
-      const shown = typeof t === 'number' ? String(t) : typeof t;
-      throw new BimambaError('BAD_TOKEN', `token id ${shown} at position ${i} is outside the vocabulary [0, ${vocab})`);
+    if (typeof t !== 'number' || Number.isNaN(t)) {
+      // never String() an object from the caller: its toString may throw or be missing
+      const shown = typeof t === 'string' ? JSON.stringify((t as string).slice(0, 40)) : typeof t === 'number' ? 'NaN' : t === null ? 'null' : `of type ${typeof t}`;
+      throw new BimambaError('BAD_TOKEN', `token id ${shown} at position ${i} is not a number`);
+    }
+    if (!Number.isInteger(t)) throw new BimambaError('BAD_TOKEN', `token id ${t} at position ${i} is not an integer`);
+    if (t < 0 || t >= vocab) {
+      throw new BimambaError('BAD_TOKEN', `token id ${t} at position ${i} is outside the vocabulary [0, ${vocab})`);
     }
   }
 }
