@@ -6,8 +6,9 @@ import { registerConvert } from './convert.js';
 import { registerGenerate } from './generate.js';
 import { registerInfo } from './info.js';
 import { registerPpl } from './ppl.js';
+import { registerServe } from './serve.js';
 
-const COMMANDS = [registerConvert, registerInfo, registerGenerate, registerPpl];
+const COMMANDS = [registerConvert, registerInfo, registerGenerate, registerPpl, registerServe];
 
 const program = new Command('bimamba').description('run 1-bit Mamba (Bi-Mamba) language models');
 for (const register of COMMANDS) register(program);
