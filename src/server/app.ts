@@ -9,11 +9,11 @@ import type { Context } from 'hono';
 import { Hono } from 'hono/tiny';
 import { bodyLimit } from 'hono/body-limit';
 import { BimambaError } from '../errors.js';
+import type { FinishReason, GeneratedToken, Usage } from '../generate/generate.js';
 import type { Model } from '../model/model.js';
 import { runCompletion, type Engine } from './completion.js';
 import { Busy, Gate, Locks } from './gate.js';
 import { ApiError, parseCompletionRequest, type CompletionRequest } from './request.js';
-import type { FinishReason, Item, Usage } from './result.js';
 import { MemoryStore, type SnapshotStore } from './store.js';
 
 export interface AppOptions {
@@ -79,7 +79,7 @@ export function createApp(options: AppOptions): Hono {
   const decodeOne = (token: number) => model.tokenizer?.decode([token]) ?? '';
 
   /** OpenAI's legacy logprobs object for some items, or null when they were not asked for. */
-  const logprobsOf = (req: CompletionRequest, items: Item[], offset: number) => {
+  const logprobsOf = (req: CompletionRequest, items: GeneratedToken[], offset: number) => {
     if (req.logprobs === null) return null;
     const tokens: string[] = [];
     const tokenLogprobs: number[] = [];
@@ -134,7 +134,7 @@ export function createApp(options: AppOptions): Hono {
 
       // The first item decides the status: a busy server, bad token ids or an unusable session are
       // answered with an error status, before any event is sent.
-      let first: IteratorResult<Item>;
+      let first: IteratorResult<GeneratedToken>;
       try {
         first = await items.next();
       } catch (e) {
@@ -143,7 +143,7 @@ export function createApp(options: AppOptions): Hono {
       }
 
       if (!req.stream) {
-        const all: Item[] = [];
+        const all: GeneratedToken[] = [];
         try {
           for (let r = first; !r.done; r = await items.next()) all.push(r.value);
         } finally {
@@ -160,7 +160,7 @@ export function createApp(options: AppOptions): Hono {
       const utf8 = new TextEncoder();
       const event = (data: unknown) => utf8.encode(`data: ${JSON.stringify(data)}\n\n`);
       let offset = 0;
-      let pending: IteratorResult<Item> | null = first;
+      let pending: IteratorResult<GeneratedToken> | null = first;
       const stream = new ReadableStream<Uint8Array>({
         // One item per pull: the client's reading paces the generation.
         async pull(controller) {

@@ -80,6 +80,25 @@ describe('bimamba serve with the openai client', () => {
     expect(other.choices[0].text).not.toBe(expected);
   });
 
+  it('reports the library logprobs, streaming and not', async () => {
+    const { loadModel } = (await import(pathToFileURL(join(DIST, 'index.js')).href)) as typeof import('../../src/index.js');
+    const model = await loadModel(DEFAULT_MODEL);
+    const expected = [];
+    for await (const t of model.generate(PROMPT, { maxTokens: 8, temperature: 0, logprobs: 3 })) expected.push(t);
+    model.dispose();
+    const r = await openai.completions.create({ model: 'default', prompt: PROMPT, max_tokens: 8, temperature: 0, logprobs: 3 });
+    const lp = r.choices[0].logprobs!;
+    expect(lp.token_logprobs).toEqual(expected.map((t) => t.logprob));
+    expect(lp.top_logprobs!.map((top) => Object.values(top!))).toEqual(expected.map((t) => [...new Map(t.topLogprobs!.map((x) => [x.text, x.logprob])).values()]));
+    expect(lp.text_offset![1]).toBe(expected[0].text.length);
+    const stream = await openai.completions.create({ model: 'default', prompt: PROMPT, max_tokens: 8, temperature: 0, logprobs: 0, stream: true });
+    const streamed: number[] = [];
+    for await (const chunk of stream) streamed.push(...(chunk.choices[0]?.logprobs?.token_logprobs ?? []));
+    expect(streamed).toEqual(expected.map((t) => t.logprob));
+    const plain = await openai.completions.create({ model: 'default', prompt: PROMPT, max_tokens: 2, temperature: 0 });
+    expect(plain.choices[0].logprobs).toBeNull();
+  });
+
   it('stops at a stop string, which it does not return, with finish_reason stop', async () => {
     const full = await libraryText(DEFAULT_MODEL, PROMPT, 24);
     const stop = full.slice(full.indexOf(' ', 4), full.indexOf(' ', 4) + 4); // a few characters from inside the text
