@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../runtimes/hosts.js';
 import { DIST, OUT } from '../runtimes/model.js';
-import { client, DEFAULT_MODEL, libraryConversation, libraryText, startServe, type Served } from './serve.js';
+import { CLI, client, DEFAULT_MODEL, libraryConversation, libraryText, startServe, type Served } from './serve.js';
 
 const PROMPT = 'Once upon a time';
 
@@ -178,5 +179,23 @@ describe('bimamba serve --sessions DIR', () => {
     } finally {
       await second.stop();
     }
+  });
+});
+
+describe('bimamba serve as a command', () => {
+  it('stops cleanly on Ctrl-C (SIGINT), exit code 0', async () => {
+    const s = await startServe([]);
+    const exited = new Promise<number | null>((resolve) => s.service.child.once('exit', (code) => resolve(code)));
+    s.service.child.kill('SIGINT');
+    expect(await exited).toBe(0);
+  });
+
+  it('refuses a bad flag and a missing model file with a clear message', async () => {
+    const port = await run(process.execPath, [CLI, 'serve', '--port', 'eighty']);
+    expect(port.code).not.toBe(0);
+    expect(port.stderr).toMatch(/'eighty' is not a number/);
+    const missing = await run(process.execPath, [CLI, 'serve', '--model', join(OUT, 'no-such.bimamba'), '--port', '0']);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(/no-such\.bimamba/);
   });
 });
