@@ -152,6 +152,29 @@ describe('concurrent sessions', () => {
   });
 });
 
+describe('a failing store', () => {
+  it('gives a 500 without internals and frees the turn', async () => {
+    const broken = { get: async () => { throw new Error('disk on fire at /secret/path'); }, set: async () => {}, delete: async () => {} };
+    const app = createApp({ model, store: broken, maxActive: 1 } as AppOptions);
+    const errors: unknown[] = [];
+    const original = console.error;
+    console.error = (...a: unknown[]) => void errors.push(a);
+    try {
+      const r = await post(app, { prompt: 'The king', max_tokens: 4, session: 'x' });
+      expect(r.status).toBe(500);
+      const body = await r.text();
+      expect(body).not.toMatch(/secret|fire/);
+      expect(JSON.parse(body).error.type).toBe('server_error');
+    } finally {
+      console.error = original;
+    }
+    expect(String((errors[0] as unknown[])[1])).toMatch(/disk on fire/); // the operator sees it
+    expect(await health(app)).toMatchObject({ running: 0, waiting: 0 });
+    const ok = await post(app, { prompt: 'The king', max_tokens: 4, temperature: 0 }); // no session: no store
+    expect(ok.status).toBe(200);
+  });
+});
+
 describe('MemoryStore', () => {
   it('drops the least recently used snapshots past its byte cap', async () => {
     const store = new MemoryStore(250);
