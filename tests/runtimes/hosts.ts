@@ -105,8 +105,8 @@ export interface Service {
   stop(): Promise<void>;
 }
 
-export function startService(command: string, args: string[], options: { cwd?: string } = {}): Service {
-  const child = spawn(command, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startService(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Service {
+  const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (output += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (output += d));
