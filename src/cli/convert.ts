@@ -1,9 +1,21 @@
 // `bimamba convert DIR OUT`: a checkpoint directory in, one .bimamba file out.
 import { Presets, SingleBar } from 'cli-progress';
 import { Option, type Command } from 'commander';
+import { stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { convertCheckpoint } from '../convert/convert.js';
+import { BimambaError } from '../errors.js';
+import { fileError } from './files.js';
 
 const MB = 1024 * 1024;
+
+/** The output must be a file in a folder that exists: checked before a long conversion, not at its end. */
+async function checkOutput(out: string): Promise<void> {
+  const existing = await stat(out).catch(() => null);
+  if (existing?.isDirectory()) throw new BimambaError('BAD_ARGUMENT', `${out} is a directory; give the path of the .bimamba file to write`);
+  const folder = await stat(dirname(out)).catch((e) => Promise.reject(fileError(dirname(out), e, 'write into')));
+  if (!folder.isDirectory()) throw new BimambaError('BAD_ARGUMENT', `cannot write into ${dirname(out)}: it is not a directory`);
+}
 
 export function registerConvert(program: Command): void {
   program
@@ -16,6 +28,7 @@ export function registerConvert(program: Command): void {
     .addOption(new Option('--binarize <method>', 'binarize in_proj/out_proj of a full-precision model post-training').choices(['ptb']))
     .option('--tokenizer <file>', 'tokenizer.json to embed (default: the one beside the weights)')
     .action(async (dir: string, out: string, o) => {
+      await checkOutput(out);
       const bar = process.stderr.isTTY ? new SingleBar({ format: 'convert |{bar}| {percentage}% | {value}/{total} MB | {tensor}' }, Presets.shades_classic) : null;
       let started = false;
       const t0 = performance.now();

@@ -42,13 +42,14 @@ export function registerServe(program: Command): void {
       const server = await listen(app, o.port, o.host);
       const where = o.host.includes(':') ? `[${o.host}]` : o.host;
       process.stdout.write(`bimamba serve: model ${modelName} on http://${where}:${server.port}/v1\n`);
-      const stop = async () => {
+      // Ctrl-C exits 130 as every command does; SIGTERM (a service manager's stop) is a clean exit, 0
+      const stop = (code: number) => async () => {
         await server.close();
         await closeStore();
         model.dispose();
-        process.exit(0);
+        process.exit(code);
       };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop(130));
+      process.once('SIGTERM', stop(0));
     });
 }

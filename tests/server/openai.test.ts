@@ -183,11 +183,11 @@ describe('bimamba serve --sessions DIR', () => {
 });
 
 describe('bimamba serve as a command', () => {
-  it('stops cleanly on Ctrl-C (SIGINT), exit code 0', async () => {
+  it.each([['SIGINT', 130], ['SIGTERM', 0]] as const)('stops on %s with exit code %i', async (signal, code) => {
     const s = await startServe([]);
-    const exited = new Promise<number | null>((resolve) => s.service.child.once('exit', (code) => resolve(code)));
-    s.service.child.kill('SIGINT');
-    expect(await exited).toBe(0);
+    const exited = new Promise<number | null>((resolve) => s.service.child.once('exit', (c) => resolve(c)));
+    s.service.child.kill(signal);
+    expect(await exited).toBe(code);
   });
 
   it('refuses a bad flag and a missing model file with a clear message', async () => {
