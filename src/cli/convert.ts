@@ -21,20 +21,22 @@ export function registerConvert(program: Command): void {
   program
     .command('convert')
     .description('convert a Mamba / Mamba-2 / Bi-Mamba checkpoint (HF transformers or mamba_ssm) to a .bimamba file')
-    .argument('<dir>', 'checkpoint directory: config.json and model.safetensors, shards, or pytorch_model.bin')
+    .argument('<dir>', 'checkpoint directory: *.safetensors (or a sharded index) or *.bin weights, config.json if it has one')
     .argument('<out>', 'the .bimamba file to write')
     .addOption(new Option('--dtype <type>', 'full-precision weights other than the head').choices(['f32', 'f16']).default('f32'))
     .addOption(new Option('--head <type>', 'embedding / LM head (int8: per-row scale)').choices(['f32', 'f16', 'int8']).default('f32'))
     .addOption(new Option('--binarize <method>', 'binarize in_proj/out_proj of a full-precision model post-training').choices(['ptb']))
-    .option('--tokenizer <file>', 'tokenizer.json to embed (default: the one beside the weights)')
+    .option('--tokenizer <file>', 'tokenizer.json or SentencePiece tokenizer.model to embed (default: the one beside the weights)')
+    .option('--config <file>', "the model's config (config.json, or the Bi-Mamba release's mamba_config/*.json); default: config.json beside the weights, else inferred from the tensor shapes")
     .action(async (dir: string, out: string, o) => {
       await checkOutput(out);
       const bar = process.stderr.isTTY ? new SingleBar({ format: 'convert |{bar}| {percentage}% | {value}/{total} MB | {tensor}' }, Presets.shades_classic) : null;
       let started = false;
       const t0 = performance.now();
       const result = await convertCheckpoint(dir, out, {
-        dtype: o.dtype, head: o.head, binarize: o.binarize, tokenizer: o.tokenizer,
+        dtype: o.dtype, head: o.head, binarize: o.binarize, tokenizer: o.tokenizer, config: o.config,
         onWarning: (m) => process.stderr.write(`warning: ${m}\n`),
+        onInfo: (m) => process.stderr.write(`${m}\n`),
         onProgress: (done, total, tensor) => {
           if (!started) { bar?.start(Math.ceil(total / MB), 0, { tensor }); started = true; }
           bar?.update(Math.floor(done / MB), { tensor });

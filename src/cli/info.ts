@@ -39,6 +39,28 @@ export function summarize(header: BimambaHeader, fileBytes: number): InfoSummary
 
 const size = (n: number) => (n >= 1 << 30 ? `${(n / 2 ** 30).toFixed(2)} GiB` : n >= 1 << 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`);
 
+/** The config values the converter read off tensor shapes (no config file), one per line. */
+function inferredLines(source: string | undefined): string[] {
+  let inferred: unknown;
+  try {
+    inferred = JSON.parse(source ?? '{}').inferred;
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(inferred)) return [];
+  return ['config inferred from the tensor shapes:', ...inferred.filter((l) => typeof l === 'string').map((l) => `  ${l}`)];
+}
+
+/** The source record without its list of inferred values (printed one per line instead). */
+function withoutInferred(source: string | undefined): string | undefined {
+  try {
+    const { inferred: _, ...rest } = JSON.parse(source ?? '');
+    return JSON.stringify(rest);
+  } catch {
+    return source;
+  }
+}
+
 /** The text `bimamba info` prints. */
 export function formatInfo(path: string, header: BimambaHeader, fileBytes: number, showTensors = true): string {
   const c = header.config;
@@ -49,8 +71,9 @@ export function formatInfo(path: string, header: BimambaHeader, fileBytes: numbe
     `  d_model ${c.d_model}, n_layer ${c.n_layer}, vocab ${c.vocab_size} (embedding rows ${c.padded_vocab_size}), d_inner ${c.d_inner}, d_state ${c.d_state}, d_conv ${c.d_conv}` +
       (c.arch === 'mamba1' ? `, dt_rank ${c.dt_rank}` : `, headdim ${c.headdim}, nheads ${c.nheads}, ngroups ${c.ngroups}`),
     `  tied embeddings: ${c.tie_embeddings}; bos ${c.bos_token_id}, eos ${c.eos_token_id}, pad ${c.pad_token_id}`,
-    `tokenizer: ${header.tokenizerJson ? `embedded (${size(header.tokenizerJson.length)})` : 'none'}`,
-    `converted from: ${header.metadata.source ?? 'unknown'}`,
+    `tokenizer: ${header.tokenizerJson ? `embedded ${header.tokenizerJson.startsWith('{"sentencepiece"') ? 'SentencePiece model' : 'tokenizer.json'} (${size(header.tokenizerJson.length)})` : 'none'}`,
+    `converted from: ${withoutInferred(header.metadata.source) ?? 'unknown'}`,
+    ...inferredLines(header.metadata.source),
   ];
   lines.push(
     `bytes: 1-bit ${size(s.bytes.onebit)}, full precision ${size(s.bytes.full)}, head ${size(s.bytes.head)}, header (config, tokenizer) and padding ${size(s.bytes.other)}`,

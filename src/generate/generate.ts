@@ -1,6 +1,7 @@
 // Streaming generation: feed the prompt, then sample, feed back, decode and stream, one token at a time.
 import { BimambaError } from '../errors.js';
-import type { Session } from '../model/session.js';
+import { Session } from '../model/session.js';
+import { checkTokens } from '../model/tokens.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { Rng } from './rng.js';
 import { GENERATION_DEFAULTS } from './defaults.js';
@@ -148,6 +149,7 @@ export function promptIds(host: GenerationHost, prompt: string | ArrayLike<numbe
     if (typeof prompt !== 'object' || prompt === null || typeof prompt.length !== 'number') {
       throw bad(`the prompt must be a string or an array of token ids, not ${show(prompt)}`);
     }
+    checkTokens(prompt, host.vocabSize); // before copying: {length: 1e9} must not become a billion-item array
     return Array.from(prompt);
   }
   if (!host.tokenizer) throw new BimambaError('UNSUPPORTED', 'this model file has no tokenizer: pass token ids instead of text');
@@ -160,7 +162,14 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
   const { maxTokens, seed, stops, abort, topLogprobs } = checkOptions(options);
   const sampling = resolveSampling(options);
   const ids = promptIds(host, prompt, options.addBos);
-  const session = options.session ?? host.createSession();
+  const given = options.session;
+  if (given !== undefined) {
+    if (!(given instanceof Session)) throw new BimambaError('BAD_ARGUMENT', 'session must be a Session made by model.createSession()');
+    if (given.host !== (host as unknown)) throw new BimambaError('BAD_ARGUMENT', 'session belongs to another model');
+    if (given.generating) throw new BimambaError('BAD_ARGUMENT', 'this session is already generating: wait for that generation to end, or fork() the session');
+  }
+  const session = given ?? host.createSession();
+  session.generating = true;
   const usage: Usage = { promptTokens: 0, generatedTokens: 0, prefillMs: 0, decodeMs: 0 };
   let decodeStart = 0;
   const last = (item: GeneratedToken, finishReason: FinishReason): GeneratedToken => {
@@ -217,7 +226,8 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
       yield item;
     }
   } finally {
-    if (!options.session) session.dispose();
+    session.generating = false;
+    if (!given) session.dispose();
   }
 }
 

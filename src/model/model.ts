@@ -13,6 +13,7 @@ import { allocScratch } from './scratch.js';
 import { Session, type SessionHost } from './session.js';
 import { shapesOf } from './shapes.js';
 import { readSnapshot } from './snapshot.js';
+import { checkTokens } from './tokens.js';
 import { weightsFrom } from './weights.js';
 
 export interface LoadOptions extends CoreOptions {
@@ -124,6 +125,9 @@ export class Model implements GenerationHost, SessionHost {
   /** Logits at every position of `tokens`, from a fresh state: `[T * vocabSize]`. */
   logits(tokens: ArrayLike<number>): Float32Array {
     const V = this.vocabSize;
+    this.graph();
+    checkTokens(tokens, V); // before allocating tokens.length * V floats
+    if (tokens.length === 0) throw new BimambaError('BAD_ARGUMENT', 'logits() needs at least one token');
     const out = new Float32Array(tokens.length * V);
     const s = this.createSession();
     try {
@@ -207,7 +211,8 @@ async function loadInto(core: Core, source: ModelSource, options: LoadOptions, c
   const weights = weightsFrom(file, cfg, core.heap);
   const scratch = allocScratch(core.heap, core.kernels, shapes, chunk);
   const tokenizer = file.tokenizerJson ? loadTokenizer(file.tokenizerJson) : null;
-  const fingerprint = fnv1a(JSON.stringify(file.metadata) + JSON.stringify([...file.tensors].map(([n, t]) => [n, t.dtype, t.shape])));
+  // the weights are covered by their checksums (part of the metadata) or, without them, by a CRC of the data
+  const fingerprint = fnv1a(JSON.stringify(file.metadata) + JSON.stringify([...file.tensors].map(([n, t]) => [n, t.dtype, t.shape])) + String(file.dataCrc));
   const exact = options.exact ?? false;
   const kernels = createKernelSet(core, { exact, maxT: chunk, maxK: Math.max(shapes.dModel, shapes.dInner) });
   const g: Graph = { k: kernels.kernels, heap: core.heap, cfg, shapes, weights, scratch };

@@ -1,12 +1,18 @@
-// Text <-> token ids, from the HF `tokenizer.json` a model file embeds.
+// Text <-> token ids, from the HF `tokenizer.json` a model file embeds, or from a SentencePiece
+// `tokenizer.model` (sentencepiece.ts; the official Bi-Mamba weights use LLaMA's).
 // The tokenization itself is @huggingface/tokenizers (pure JS, no eval, runs in every host); this file
 // checks the input, gives the library's errors our error type, and sets the options that make it
 // behave like HF `tokenizers` (Rust): no special tokens added, no "clean up" of spaces when decoding.
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { BimambaError } from '../errors.js';
-import { nestedQuantifier, regexPatterns } from './regex-check.js';
+import { checkJsonShape } from '../format/json-shape.js';
+import { checkPipelines } from './pipeline-check.js';
+import { compiledPatterns, nestedQuantifier, regexPatterns } from './regex-check.js';
 import { createStreamDecoder, type StreamDecoder } from './stream.js';
 import { findSpecialTokenId, BOS_TOKEN_NAMES, EOS_TOKEN_NAMES } from './special-tokens.js';
+import { parseSentencePieceModel } from './sentencepiece-model.js';
+import { sentencePieceTokenizer } from './sentencepiece.js';
+import { classifyTokenizerSource } from './sentencepiece-source.js';
 
 export type { StreamDecoder } from './stream.js';
 
@@ -52,6 +58,7 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
 function parseTokenizerJson(json: string | object): Record<string, unknown> {
   let parsed: unknown = json;
   if (typeof json === 'string') {
+    checkJsonShape(json, 'tokenizer.json');
     try {
       parsed = JSON.parse(json);
     } catch (e) {
@@ -67,11 +74,17 @@ function parseTokenizerJson(json: string | object): Record<string, unknown> {
   }
   checkVocab(model.vocab);
   if (parsed.added_tokens !== undefined) checkAddedTokens(parsed.added_tokens);
-  for (const pattern of regexPatterns(parsed)) {
+  checkPipelines(parsed, (what) => badFormat(what));
+  screenPatterns(regexPatterns(parsed));
+  return parsed;
+}
+
+/** Refuse a regular expression whose backtracking could blow up (regex-check.ts). */
+function screenPatterns(patterns: string[]): void {
+  for (const pattern of patterns) {
     const why = nestedQuantifier(pattern);
     if (why) throw badFormat(`the regular expression ${JSON.stringify(pattern.slice(0, 60))} could take exponential time on some texts (${why}); refusing it`);
   }
-  return parsed;
 }
 
 /**
@@ -129,18 +142,27 @@ function describe(x: unknown): string {
   return typeof x === 'object' ? 'an object' : `a ${typeof x}`;
 }
 
-/** Build a tokenizer from the text or the parsed object of a HF `tokenizer.json`. */
-export function loadTokenizer(json: string | object, options: LoadTokenizerOptions = {}): Tokenizer {
-  const parsed = parseTokenizerJson(json);
+/**
+ * Build a tokenizer from a HF `tokenizer.json` (its text, parsed object or bytes) or a SentencePiece
+ * `tokenizer.model` (its bytes, or the `{"sentencepiece": base64}` form a model file embeds).
+ */
+export function loadTokenizer(source: string | object | Uint8Array | ArrayBuffer, options: LoadTokenizerOptions = {}): Tokenizer {
+  const input = classifyTokenizerSource(source);
+  if ('sentencepiece' in input) return sentencePieceTokenizer(parseSentencePieceModel(input.sentencepiece), options);
+  const parsed = parseTokenizerJson(input.json);
   let hf: HfTokenizer;
   try {
     hf = new HfTokenizer({ ...OPTIONAL_PARTS, ...parsed }, { clean_up_tokenization_spaces: false });
   } catch (e) {
     throw badFormat(`cannot be loaded: ${(e as Error).message}`, e);
   }
+  // the patterns as the library rewrote them (Oniguruma to JavaScript) are the ones that will run
+  const lib = hf as unknown as { normalizer: unknown; pre_tokenizer: unknown; decoder: unknown };
+  screenPatterns(compiledPatterns([lib.normalizer, lib.pre_tokenizer, lib.decoder]));
 
   let vocabSize = 0;
   for (const id of guarded('reading the vocabulary', () => hf.get_vocab(true)).values()) vocabSize = Math.max(vocabSize, id + 1);
+  if (vocabSize === 0) throw badFormat('the vocabulary is empty');
 
   function checkIds(ids: number[]): void {
     if (!Array.isArray(ids)) throw new BimambaError('BAD_ARGUMENT', `decode: expected an array of token ids, got ${describe(ids)}`);

@@ -1,6 +1,7 @@
 // The host-side allocator over one model's WASM memory (see assembly/README.md, "Memory").
 // First-fit over a sorted free list with coalescing; every block is 64-byte aligned. The memory grows
-// on demand, never past `maxBytes` (default: WASM's 4 GiB).
+// on demand by whole 64 KiB pages, never past `maxBytes` (default: WASM's 4 GiB) rounded down to a page,
+// so the memory's size never passes the cap.
 import { BimambaError } from '../errors.js';
 
 const PAGE = 65536;
@@ -22,7 +23,12 @@ export class Heap {
   constructor(memory: WebAssembly.Memory, base: number, maxBytes = WASM_MAX_BYTES) {
     this.memory = memory;
     this.top = roundUp(base, ALIGN);
-    this.maxBytes = Math.min(maxBytes, WASM_MAX_BYTES);
+    this.maxBytes = Math.floor(Math.min(maxBytes, WASM_MAX_BYTES) / PAGE) * PAGE;
+  }
+
+  /** Bytes of WASM memory (whole pages) the heap spans once `bytes` more are allocated at its top. */
+  memoryBytesWith(bytes: number): number {
+    return Math.ceil((this.top + roundUp(bytes, ALIGN)) / PAGE) * PAGE;
   }
 
   /** Bytes currently allocated. */
