@@ -126,7 +126,7 @@ if (browser) {
           const r = (await page.evaluate(`window.runWllama(${JSON.stringify({ url: url(gguf(t)), threads, promptTokens: WASM_PROMPT, decodeTokens: WASM_DECODE, runs })})`)) as { prefill_runs: number[]; decode_runs: number[]; prompt_tokens: number; decode_tokens: number; threads: number };
           show({ ...row, threads: r.threads, prompt_tokens: r.prompt_tokens, decode_tokens: r.decode_tokens, prefill_tok_s: median(r.prefill_runs), decode_tok_s: median(r.decode_runs), prefill_runs: r.prefill_runs, decode_runs: r.decode_runs });
         } catch (e) {
-          show({ ...row, prompt_tokens: WASM_PROMPT, decode_tokens: WASM_DECODE, prefill_tok_s: null, decode_tok_s: null, prefill_runs: [], decode_runs: [], error: `load or run failed (block type not supported?): ${String((e as Error).message).split('\n')[0].replace('page.evaluate: ', '').slice(0, 160)}` });
+          show({ ...row, prompt_tokens: WASM_PROMPT, decode_tokens: WASM_DECODE, prefill_tok_s: null, decode_tok_s: null, prefill_runs: [], decode_runs: [], error: `failed: ${String((e as Error).message).split('\n')[0].replace('page.evaluate: ', '').slice(0, 160)}` });
         }
       }
     }
