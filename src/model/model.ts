@@ -5,7 +5,7 @@ import type { ModelConfig } from '../format/config.js';
 import { generate, type GeneratedToken, type GenerateOptions, type GenerationHost } from '../generate/generate.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import { createCore, type Core, type CoreOptions } from '../wasm/core.js';
-import { createKernelSet } from '../wasm/kernel-set.js';
+import { createOps } from '../wasm/kernel-set.js';
 import type { Graph } from './forward.js';
 import { checkMemoryNeed } from './memory.js';
 import { allocScratch } from './scratch.js';
@@ -167,17 +167,17 @@ export async function loadModel(source: ModelSource, options: LoadOptions = {}):
 
 async function loadInto(core: Core, source: ModelSource, options: LoadOptions, chunk: number): Promise<Model> {
   // the whole need is checked from the header, before the weights are allocated or read
-  const onHeader = (h: BimambaHeader) => checkMemoryNeed(h, core, chunk, options.maxMemoryBytes);
+  const exact = options.exact ?? false;
+  const onHeader = (h: BimambaHeader) => checkMemoryNeed(h, core, chunk, options.maxMemoryBytes, exact);
   const file = await loadBimambaFile(source, core.heap, { verify: options.verify, onHeader });
   const cfg = file.config;
   if (cfg.arch === 'mamba2' && cfg.norm_before_gate) throw new BimambaError('UNSUPPORTED', 'Mamba-2 with norm_before_gate = true is not supported');
   const shapes = shapesOf(cfg);
   const weights = weightsFrom(file, cfg, core.heap);
-  const scratch = allocScratch(core.heap, core.kernels, shapes, chunk);
+  const scratch = allocScratch(core.heap, shapes, chunk);
   const tokenizer = file.tokenizerJson ? loadTokenizer(file.tokenizerJson) : null;
   const fingerprint = fnv1a(JSON.stringify(file.metadata) + JSON.stringify([...file.tensors].map(([n, t]) => [n, t.dtype, t.shape])));
-  const exact = options.exact ?? false;
-  const kernels = createKernelSet(core, { exact, maxT: chunk, maxK: Math.max(shapes.dModel, shapes.dInner) });
-  const g: Graph = { k: kernels.kernels, heap: core.heap, cfg, shapes, weights, scratch };
+  const ops = createOps(core, { exact, maxT: chunk, maxK: Math.max(shapes.dModel, shapes.dInner) });
+  const g: Graph = { ops, heap: core.heap, cfg, shapes, weights, scratch };
   return new Model(core, g, tokenizer, fingerprint, exact);
 }

@@ -11,41 +11,38 @@ export interface Kernels {
   heapBase(): Ptr;
   onebit_scratch_bytes(K: number): number;
   onebit_gemv(y: Ptr, x: Ptr, bits: Ptr, alpha: Ptr, beta: Ptr, N: number, K: number, scratch: Ptr): void;
-  onebit_gemm(y: Ptr, x: Ptr, bits: Ptr, alpha: Ptr, beta: Ptr, T: number, N: number, K: number, scratch: Ptr): void;
+  onebit_gemm(y: Ptr, x: Ptr, bits: Ptr, alpha: Ptr, beta: Ptr, T: number, N: number, K: number, xStride: number, scratch: Ptr): void;
   onebit_lut_token_bytes(K: number): number;
   onebit_lut_scratch_bytes(K: number, T: number): number;
-  onebit_lut_prepare(scratch: Ptr, x: Ptr, alpha: Ptr, beta: Ptr, T: number, K: number): void;
+  onebit_lut_prepare(scratch: Ptr, x: Ptr, alpha: Ptr, beta: Ptr, T: number, K: number, xStride: number): void;
   onebit_lut_rows(y: Ptr, bits: Ptr, scratch: Ptr, T: number, N: number, K: number, n0: number, n1: number): void;
-  onebit_lut_gemm(y: Ptr, x: Ptr, bits: Ptr, alpha: Ptr, beta: Ptr, T: number, N: number, K: number, scratch: Ptr): void;
-  matmul_f32(y: Ptr, x: Ptr, w: Ptr, T: number, N: number, K: number): void;
-  matmul_f16(y: Ptr, x: Ptr, w: Ptr, T: number, N: number, K: number): void;
-  matmul_i8(y: Ptr, x: Ptr, w: Ptr, scale: Ptr, T: number, N: number, K: number): void;
-  matmul_f32_rows(y: Ptr, x: Ptr, w: Ptr, T: number, N: number, K: number, n0: number, n1: number): void;
-  matmul_f16_rows(y: Ptr, x: Ptr, w: Ptr, T: number, N: number, K: number, n0: number, n1: number): void;
-  matmul_i8_rows(y: Ptr, x: Ptr, w: Ptr, scale: Ptr, T: number, N: number, K: number, n0: number, n1: number): void;
+  onebit_lut_gemm(y: Ptr, x: Ptr, bits: Ptr, alpha: Ptr, beta: Ptr, T: number, N: number, K: number, xStride: number, scratch: Ptr): void;
+  matmul_f32(y: Ptr, x: Ptr, w: Ptr, T: number, N: number, K: number, xStride: number): void;
+  matmul_f16(y: Ptr, x: Ptr, w: Ptr, T: number, N: number, K: number, xStride: number): void;
+  matmul_i8(y: Ptr, x: Ptr, w: Ptr, scale: Ptr, T: number, N: number, K: number, xStride: number): void;
+  matmul_f32_rows(y: Ptr, x: Ptr, w: Ptr, T: number, N: number, K: number, xStride: number, n0: number, n1: number): void;
+  matmul_f16_rows(y: Ptr, x: Ptr, w: Ptr, T: number, N: number, K: number, xStride: number, n0: number, n1: number): void;
+  matmul_i8_rows(y: Ptr, x: Ptr, w: Ptr, scale: Ptr, T: number, N: number, K: number, xStride: number, n0: number, n1: number): void;
   i8_fast_token_bytes(K: number): number;
   i8_fast_scratch_bytes(K: number, T: number): number;
-  i8_fast_quantize(scratch: Ptr, x: Ptr, T: number, K: number): void;
+  i8_fast_quantize(scratch: Ptr, x: Ptr, T: number, K: number, xStride: number): void;
   matmul_i8_fast_rows(y: Ptr, scratch: Ptr, w: Ptr, scale: Ptr, T: number, N: number, K: number, n0: number, n1: number): void;
-  matmul_i8_fast(y: Ptr, x: Ptr, w: Ptr, scale: Ptr, T: number, N: number, K: number, scratch: Ptr): void;
+  matmul_i8_fast(y: Ptr, x: Ptr, w: Ptr, scale: Ptr, T: number, N: number, K: number, xStride: number, scratch: Ptr): void;
   add_bias(y: Ptr, b: Ptr, T: number, N: number): void;
-  copy_cols(dst: Ptr, src: Ptr, T: number, srcStride: number, col0: number, width: number): void;
   row_f16_to_f32(y: Ptr, src: Ptr, n: number): void;
   row_i8_to_f32(y: Ptr, src: Ptr, scale: number, n: number): void;
-  conv1d_step(y: Ptr, x: Ptr, state: Ptr, w: Ptr, b: Ptr, C: number, W: number): void;
-  conv1d_seq(y: Ptr, x: Ptr, state: Ptr, w: Ptr, b: Ptr, T: number, C: number, W: number): void;
-  scan1_step(y: Ptr, x: Ptr, dt: Ptr, A: Ptr, B: Ptr, C: Ptr, Dskip: Ptr, h: Ptr, D: number, N: number): void;
-  scan1_seq(y: Ptr, x: Ptr, dt: Ptr, A: Ptr, B: Ptr, C: Ptr, Dskip: Ptr, h: Ptr, T: number, D: number, N: number): void;
-  scan1_seq_channels(y: Ptr, x: Ptr, dt: Ptr, A: Ptr, B: Ptr, C: Ptr, Dskip: Ptr, h: Ptr, T: number, D: number, N: number, d0: number, d1: number): void;
-  scan2_step(y: Ptr, x: Ptr, dt: Ptr, A: Ptr, B: Ptr, C: Ptr, Dskip: Ptr, h: Ptr, H: number, P: number, N: number, G: number): void;
-  scan2_seq(y: Ptr, x: Ptr, dt: Ptr, A: Ptr, B: Ptr, C: Ptr, Dskip: Ptr, h: Ptr, T: number, H: number, P: number, N: number, G: number): void;
-  scan2_seq_heads(y: Ptr, x: Ptr, dt: Ptr, A: Ptr, B: Ptr, C: Ptr, Dskip: Ptr, h: Ptr, T: number, H: number, P: number, N: number, G: number, i0: number, i1: number): void;
-  rmsnorm(y: Ptr, x: Ptr, w: Ptr, T: number, D: number, eps: number): void;
-  gated_rmsnorm(y: Ptr, x: Ptr, z: Ptr, w: Ptr, T: number, D: number, groupSize: number, eps: number): void;
+  conv1d(y: Ptr, x: Ptr, state: Ptr, w: Ptr, b: Ptr, T: number, channels: number, W: number, xStride: number): void;
+  scan1(y: Ptr, x: Ptr, dt: Ptr, A: Ptr, B: Ptr, C: Ptr, Dskip: Ptr, h: Ptr, T: number, channels: number, S: number, bcStride: number): void;
+  scan1_channels(y: Ptr, x: Ptr, dt: Ptr, A: Ptr, B: Ptr, C: Ptr, Dskip: Ptr, h: Ptr, T: number, channels: number, S: number, bcStride: number, d0: number, d1: number): void;
+  scan2(y: Ptr, x: Ptr, dt: Ptr, A: Ptr, B: Ptr, C: Ptr, Dskip: Ptr, h: Ptr, T: number, H: number, P: number, S: number, G: number, xStride: number, bcStride: number): void;
+  scan2_heads(y: Ptr, x: Ptr, dt: Ptr, A: Ptr, B: Ptr, C: Ptr, Dskip: Ptr, h: Ptr, T: number, H: number, P: number, S: number, G: number, xStride: number, bcStride: number, i0: number, i1: number): void;
+  rmsnorm(y: Ptr, x: Ptr, w: Ptr, T: number, width: number, eps: number): void;
+  gated_rmsnorm(y: Ptr, x: Ptr, z: Ptr, w: Ptr, T: number, width: number, groupSize: number, eps: number, zStride: number): void;
   silu(y: Ptr, x: Ptr, n: number): void;
   softplus(y: Ptr, x: Ptr, n: number): void;
+  dt_softplus(dt: Ptr, x: Ptr, bias: Ptr, T: number, H: number, xStride: number, lo: number, hi: number): void;
   exp_vec(y: Ptr, x: Ptr, n: number): void;
-  mul_silu(y: Ptr, x: Ptr, z: Ptr, n: number): void;
+  mul_silu(y: Ptr, x: Ptr, z: Ptr, T: number, width: number, zStride: number): void;
   add(y: Ptr, a: Ptr, b: Ptr, n: number): void;
   argmax(x: Ptr, n: number): number;
 }
@@ -81,7 +78,7 @@ const MAX_AUTO_THREADS = 8;
 
 /** The kernels the worker threads may run (ThreadPool.run refers to them by index). */
 export const SPLIT_KERNELS = [
-  'onebit_lut_rows', 'matmul_f32_rows', 'matmul_f16_rows', 'matmul_i8_rows', 'matmul_i8_fast_rows', 'scan2_seq_heads', 'scan1_seq_channels',
+  'onebit_lut_rows', 'matmul_f32_rows', 'matmul_f16_rows', 'matmul_i8_rows', 'matmul_i8_fast_rows', 'scan2_heads', 'scan1_channels',
 ] as const;
 
 function checkThreads(threads: 'auto' | number): void {

@@ -93,7 +93,7 @@ describe('ThreadPool', () => {
       const id = SPLIT_KERNELS.indexOf('matmul_f32_rows');
       let error: unknown = null;
       try {
-        pool.run(id, [2 ** 30, 0, 0, 1, 8, 4], 8, 4, () => { const until = Date.now() + 200; while (Date.now() < until); });
+        pool.run(id, [2 ** 30, 0, 0, 1, 8, 4, 4], 8, 4, () => { const until = Date.now() + 200; while (Date.now() < until); });
       } catch (e) {
         error = e;
       }
@@ -101,7 +101,7 @@ describe('ThreadPool', () => {
       expect((error as BimambaError).code).toBe('THREADS');
       // the next job runs normally, its pieces shared out: every row once
       const rows: number[] = [];
-      pool.run(id, [1024, 0, 0, 1, 64, 4], 64, 4, (a, b) => { for (let r = a; r < b; r++) rows.push(r); });
+      pool.run(id, [1024, 0, 0, 1, 64, 4, 4], 64, 4, (a, b) => { for (let r = a; r < b; r++) rows.push(r); });
       expect(new Set(rows).size).toBe(rows.length);
       expect(rows.length).toBeLessThanOrEqual(64);
     } finally {
