@@ -87,7 +87,7 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
     for (let i = 0; i < maxTokens; i++) {
       await nextTick();
       aborted(options.signal);
-      const token = sample(logits.subarray(0, samplable), sampling, rng, session.history);
+      const token = sample(logits.subarray(0, samplable), sampling, rng, session.recentTokens(sampling.repetitionWindow));
       const isEos = token === host.eosTokenId && (options.stopAtEos ?? true);
       const last = isEos || i === maxTokens - 1;
       let text = isEos ? '' : decoder?.push(token) ?? '';

@@ -1,5 +1,6 @@
 // Turning logits into the next token: repetition penalty, temperature, top-k, top-p, min-p, then a draw.
 import { BimambaError } from '../errors.js';
+import { MAX_RECENT_TOKENS } from '../model/session.js';
 import type { Rng } from './rng.js';
 
 export interface SamplingOptions {
@@ -13,6 +14,8 @@ export interface SamplingOptions {
   minP?: number;
   /** > 1 makes recently seen tokens less likely (CTRL-style: positive logits divided, negative multiplied). 1 = off. */
   repetitionPenalty?: number;
+  /** How many of the session's most recent tokens the repetition penalty looks at (default 256, at most 4096). */
+  repetitionWindow?: number;
 }
 
 export type ResolvedSampling = Required<SamplingOptions>;
@@ -29,6 +32,7 @@ export function resolveSampling(o: SamplingOptions): ResolvedSampling {
     topP: o.topP ?? 1,
     minP: o.minP ?? 0,
     repetitionPenalty: o.repetitionPenalty ?? 1,
+    repetitionWindow: o.repetitionWindow ?? 256,
   };
   if (typeof r.temperature !== 'number' || !Number.isFinite(r.temperature) || r.temperature < 0) bad('temperature', r.temperature, 'a finite number ≥ 0');
   if (!Number.isInteger(r.topK) || r.topK < 0) bad('topK', r.topK, 'an integer ≥ 0');
@@ -36,6 +40,9 @@ export function resolveSampling(o: SamplingOptions): ResolvedSampling {
   if (typeof r.minP !== 'number' || !(r.minP >= 0 && r.minP < 1)) bad('minP', r.minP, 'in [0, 1)');
   if (typeof r.repetitionPenalty !== 'number' || !Number.isFinite(r.repetitionPenalty) || r.repetitionPenalty <= 0) {
     bad('repetitionPenalty', r.repetitionPenalty, 'a finite number > 0');
+  }
+  if (!Number.isInteger(r.repetitionWindow) || r.repetitionWindow < 0 || r.repetitionWindow > MAX_RECENT_TOKENS) {
+    bad('repetitionWindow', r.repetitionWindow, `an integer in [0, ${MAX_RECENT_TOKENS}]`);
   }
   return r;
 }

@@ -2,14 +2,14 @@
 import { BimambaError } from '../errors.js';
 import { loadBimambaFile, type BimambaHeader, type ModelSource } from '../format/bimamba.js';
 import type { ModelConfig } from '../format/config.js';
-import { generate, type GeneratedToken, type GenerateOptions, type GenerationHost } from '../generate/generate.js';
+import { generate, type GeneratedToken, type GenerateOptions } from '../generate/generate.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import { createCore, type Core, type CoreOptions } from '../wasm/core.js';
 import { createOps } from '../wasm/kernel-set.js';
 import type { Graph } from './forward.js';
-import { checkMemoryNeed } from './memory.js';
+import { checkMemoryNeed, sessionStateBytes } from './memory.js';
 import { allocScratch } from './scratch.js';
-import { Session, type SessionHost } from './session.js';
+import { Session, type ModelRuntime } from './session.js';
 import { shapesOf } from './shapes.js';
 import { readSnapshot } from './snapshot.js';
 import { weightsFrom } from './weights.js';
@@ -37,32 +37,38 @@ function fnv1a(text: string): number {
   return h >>> 0;
 }
 
-export class Model implements GenerationHost, SessionHost {
+export class Model {
   readonly config: ModelConfig;
   readonly tokenizer: Tokenizer | null;
+  /** Bytes of one session's state (what a snapshot holds besides its 24-byte header). */
   readonly stateBytes: number;
+  /** Identifies the model file (its metadata and tensor table): a snapshot restores only into the same model. */
   readonly fingerprint: number;
-  readonly addBosByDefault: boolean;
-  private core: Core | null;
-  private g: Graph | null;
-  private readonly sessions = new Set<Session>();
   /** Threads the model's big kernels run on (1: the calling thread alone). */
   readonly threads: number;
   /** Whether the model runs the exact kernels (LoadOptions.exact). */
   readonly exact: boolean;
+  /** @internal whether a text prompt gets BOS by default (the tokenizer's post-processor) */
+  readonly addBosByDefault: boolean;
+  private core: Core | null;
+  private readonly runtime: ModelRuntime;
 
-  /** @internal use loadModel() */
-  constructor(core: Core, g: Graph, tokenizer: Tokenizer | null, fingerprint: number, exact = false) {
+  /** Models come from loadModel(). */
+  private constructor(core: Core, g: Graph, tokenizer: Tokenizer | null, fingerprint: number, exact: boolean) {
     this.core = core;
     this.threads = core.pool?.threads ?? 1;
     this.exact = exact;
-    this.g = g;
     this.config = g.cfg;
     this.tokenizer = tokenizer;
     this.fingerprint = fingerprint;
-    const s = g.shapes;
-    this.stateBytes = 4 * (g.cfg.n_layer * (s.convStateFloats + s.ssmStateFloats) + s.vocab);
+    this.stateBytes = sessionStateBytes(g.cfg);
+    this.runtime = { graph: g, stateBytes: this.stateBytes, fingerprint };
     this.addBosByDefault = tokenizer?.addsBos ?? false;
+  }
+
+  /** @internal */
+  static create(core: Core, g: Graph, tokenizer: Tokenizer | null, fingerprint: number, exact: boolean): Model {
+    return new Model(core, g, tokenizer, fingerprint, exact);
   }
 
   /** Size of the vocabulary the logits cover. */
@@ -80,28 +86,18 @@ export class Model implements GenerationHost, SessionHost {
     return this.core?.memory.buffer.byteLength ?? 0;
   }
 
-  /** @internal */
-  graph(): Graph {
-    if (!this.g) throw new BimambaError('DISPOSED', 'this model has been disposed');
-    return this.g;
+  private graph(): Graph {
+    const g = this.runtime.graph;
+    if (!g) throw new BimambaError('DISPOSED', 'this model has been disposed');
+    return g;
   }
 
   /** A fresh session (empty state). */
   createSession(): Session {
     const g = this.graph();
-    const s = new Session(this, g.heap.alloc(this.stateBytes, 'session state'));
+    const s = Session.create(this.runtime, g.heap.alloc(this.stateBytes, 'session state'));
     s.reset();
     return s;
-  }
-
-  /** @internal */
-  register(s: Session): void {
-    this.sessions.add(s);
-  }
-  /** @internal */
-  release(s: Session): void {
-    this.sessions.delete(s);
-    if (this.core) this.core.heap.release(s.stateBlock);
   }
 
   /** Logits at every position of `tokens`, from a fresh state: `[T * vocabSize]`. */
@@ -121,7 +117,7 @@ export class Model implements GenerationHost, SessionHost {
   restoreSession(bytes: Uint8Array): Session {
     const s = this.createSession();
     try {
-      readSnapshot(bytes, s, this.vocabSize);
+      readSnapshot(bytes, s, this.stateBytes, this.vocabSize);
     } catch (e) {
       s.dispose();
       throw e;
@@ -141,11 +137,14 @@ export class Model implements GenerationHost, SessionHost {
    */
   dispose(): void {
     if (!this.core) return;
-    for (const s of this.sessions) s.markDisposed();
-    this.sessions.clear();
     this.core.pool?.dispose();
     this.core = null;
-    this.g = null; // sessions still referenced elsewhere no longer keep the memory alive
+    this.runtime.graph = null; // sessions still referenced elsewhere no longer keep the memory alive
+  }
+
+  /** `using model = await loadModel(...)` disposes it at the end of the block. */
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 }
 
@@ -179,5 +178,5 @@ async function loadInto(core: Core, source: ModelSource, options: LoadOptions, c
   const fingerprint = fnv1a(JSON.stringify(file.metadata) + JSON.stringify([...file.tensors].map(([n, t]) => [n, t.dtype, t.shape])));
   const ops = createOps(core, { exact, maxT: chunk, maxK: Math.max(shapes.dModel, shapes.dInner) });
   const g: Graph = { ops, heap: core.heap, cfg, shapes, weights, scratch };
-  return new Model(core, g, tokenizer, fingerprint, exact);
+  return Model.create(core, g, tokenizer, fingerprint, exact);
 }
