@@ -1,15 +1,15 @@
-// The `Kernels` typings in src/wasm/core.ts are written by hand: this holds them to the WASM module's
+// The `Kernels` typings in src/wasm/kernels.ts are written by hand: this holds them to the WASM module's
 // real exports, name for name and argument count for argument count (a WASM export's `length` is its
 // parameter count), so a kernel whose signature changes cannot keep a stale type.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { WASM_URL } from '../util/wasm.js';
 
-/** name -> parameter count, from the `interface Kernels { ... }` block of core.ts. */
+/** name -> parameter count, from the `interface Kernels { ... }` block of kernels.ts. */
 function typedKernels(): Map<string, number> {
-  const source = readFileSync(new URL('../../src/wasm/core.ts', import.meta.url), 'utf8');
+  const source = readFileSync(new URL('../../src/wasm/kernels.ts', import.meta.url), 'utf8');
   const body = /export interface Kernels \{([\s\S]*?)\n\}/.exec(source)?.[1];
-  if (!body) throw new Error('no Kernels interface in core.ts');
+  if (!body) throw new Error('no Kernels interface in kernels.ts');
   const out = new Map<string, number>();
   for (const m of body.matchAll(/^\s*(\w+)\(([^)]*)\)\s*:/gm)) out.set(m[1], m[2].trim() === '' ? 0 : m[2].split(',').length);
   return out;
