@@ -119,6 +119,18 @@ export async function openCheckpoint(dir: string, tokenizerPath?: string): Promi
   const configPath = join(dir, 'config.json');
   const rawConfig = parseConfigJson(await readFile(configPath, 'utf8'), configPath);
 
+  // the tokenizer first: a bad one then fails before any weight file is open
+  const tokenizerFile = tokenizerPath ?? (names.includes('tokenizer.json') ? join(dir, 'tokenizer.json') : null);
+  const tokenizerJson = tokenizerFile ? await readTokenizer(tokenizerFile) : null;
+  let tokenizerConfig: Record<string, unknown> | null = null;
+  if (names.includes('tokenizer_config.json')) {
+    try {
+      tokenizerConfig = JSON.parse(await readFile(join(dir, 'tokenizer_config.json'), 'utf8'));
+    } catch {
+      tokenizerConfig = null; // only used to name special tokens; the tokenizer itself is what matters
+    }
+  }
+
   const files = await findWeightFiles(dir, names);
   const opened: OpenFile[] = [];
   const tensors = new Map<string, StoredTensor>();
@@ -138,16 +150,6 @@ export async function openCheckpoint(dir: string, tokenizerPath?: string): Promi
     throw e;
   }
 
-  const tokenizerFile = tokenizerPath ?? (names.includes('tokenizer.json') ? join(dir, 'tokenizer.json') : null);
-  const tokenizerJson = tokenizerFile ? await readTokenizer(tokenizerFile) : null;
-  let tokenizerConfig: Record<string, unknown> | null = null;
-  if (names.includes('tokenizer_config.json')) {
-    try {
-      tokenizerConfig = JSON.parse(await readFile(join(dir, 'tokenizer_config.json'), 'utf8'));
-    } catch {
-      tokenizerConfig = null; // only used to name special tokens; the tokenizer itself is what matters
-    }
-  }
   return {
     rawConfig,
     tensors,

@@ -1,7 +1,7 @@
 // A loaded model: its WASM instance and memory, weights, tokenizer, and the sessions that run on it.
 import { BimambaError } from '../errors.js';
 import { loadBimambaFile, type BimambaHeader, type ModelSource } from '../format/bimamba.js';
-import type { ModelConfig } from '../format/config.js';
+import { checkSupported, type ModelConfig } from '../format/config.js';
 import { generate, type GeneratedToken, type GenerateOptions } from '../generate/generate.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import { createCore, type Core, type CoreOptions } from '../wasm/core.js';
@@ -75,11 +75,13 @@ export class Model {
   get vocabSize(): number {
     return this.config.vocab_size;
   }
+  /** BOS: the id the checkpoint's config gave (the converter read it), else the tokenizer's. */
   get bosTokenId(): number | null {
-    return this.tokenizer?.bosTokenId ?? this.config.bos_token_id;
+    return this.config.bos_token_id ?? this.tokenizer?.bosTokenId ?? null;
   }
+  /** EOS (generation stops there): the id the checkpoint's config gave, else the tokenizer's. */
   get eosTokenId(): number | null {
-    return this.tokenizer?.eosTokenId ?? this.config.eos_token_id;
+    return this.config.eos_token_id ?? this.tokenizer?.eosTokenId ?? null;
   }
   /** Bytes of WASM memory this model holds. */
   get memoryBytes(): number {
@@ -167,10 +169,12 @@ export async function loadModel(source: ModelSource, options: LoadOptions = {}):
 async function loadInto(core: Core, source: ModelSource, options: LoadOptions, chunk: number): Promise<Model> {
   // the whole need is checked from the header, before the weights are allocated or read
   const exact = options.exact ?? false;
-  const onHeader = (h: BimambaHeader) => checkMemoryNeed(h, core, chunk, options.maxMemoryBytes, exact);
+  const onHeader = (h: BimambaHeader) => {
+    checkSupported(h.config);
+    checkMemoryNeed(h, core, chunk, options.maxMemoryBytes, exact);
+  };
   const file = await loadBimambaFile(source, core.heap, { verify: options.verify, onHeader });
   const cfg = file.config;
-  if (cfg.arch === 'mamba2' && cfg.norm_before_gate) throw new BimambaError('UNSUPPORTED', 'Mamba-2 with norm_before_gate = true is not supported');
   const shapes = shapesOf(cfg);
   const weights = weightsFrom(file, cfg, core.heap);
   const scratch = allocScratch(core.heap, shapes, chunk);
