@@ -10,7 +10,7 @@ import { ALIGN, FORMAT_NAME, FORMAT_VERSION } from '../format/bimamba.js';
 import { checkSupported, inProjRows, validateModelConfig, type ModelConfig } from '../format/config.js';
 import { float32Bytes, toFloat16Bytes, toFloat32 } from '../format/dtype.js';
 import { DTYPE_BYTES, type TensorPlan } from '../format/safetensors.js';
-import { SafetensorsWriter } from '../format/safetensors-writer.js';
+import { SafetensorsWriter } from './safetensors-writer.js';
 import { headScaleName, modelTensorSpecs, type ModelDtype, type TensorSpec } from '../format/tensors.js';
 import { binarizeBiMamba, binarizePtb, type OneBitWeight } from './binarize.js';
 import { checkFiniteInput, checkFiniteOutput } from './finite.js';

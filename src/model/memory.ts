@@ -6,13 +6,12 @@ import { BimambaError } from '../errors.js';
 import type { BimambaHeader } from '../format/bimamba.js';
 import type { ModelConfig } from '../format/config.js';
 import type { Core, Kernels } from '../wasm/core.js';
+import { WASM_MAX_BYTES } from '../wasm/heap.js';
 import { kernelSetScratchBytes } from '../wasm/kernel-set.js';
 import { scratchBytes } from './scratch.js';
 import { shapesOf } from './shapes.js';
 import { derivedBytes } from './weights.js';
 
-/** WASM32 addresses 4 GiB at most. */
-export const WASM_MAX_BYTES = 4 * 1024 * 1024 * 1024;
 
 export interface MemoryNeed {
   weights: number;

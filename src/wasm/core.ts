@@ -1,7 +1,7 @@
 // One instance of the WASM core over its own memory, with its typed kernels and its heap.
 export type { Kernels } from './kernels.js';
 import { BimambaError } from '../errors.js';
-import { Heap } from './heap.js';
+import { Heap, PAGE, WASM_MAX_BYTES } from './heap.js';
 import type { Kernels } from './kernels.js';
 import { compileCore, instantiateCore, type WasmSource } from './loader.js';
 import { hostCores, threadsAvailable, ThreadPool } from './pool.js';
@@ -37,7 +37,6 @@ export interface CoreOptions {
   threads?: 'auto' | number;
 }
 
-const PAGE = 65536;
 const MAX_AUTO_THREADS = 8;
 
 /** The kernels the worker threads may run (ThreadPool.run refers to them by index). */
@@ -93,7 +92,7 @@ async function createThreadedCore(options: CoreOptions, threads: number, maxPage
 
 /** Instantiate the core over a fresh memory of its own (shared with worker threads when there are any). */
 export async function createCore(options: CoreOptions = {}): Promise<Core> {
-  const maxPages = Math.max(1, Math.min(65536, Math.ceil((options.maxMemoryBytes ?? 2 ** 32) / PAGE)));
+  const maxPages = Math.max(1, Math.min(WASM_MAX_BYTES / PAGE, Math.ceil((options.maxMemoryBytes ?? WASM_MAX_BYTES) / PAGE)));
   const { threads, explicit } = await threadCount(options);
   if (threads > 1) {
     try {
@@ -103,7 +102,7 @@ export async function createCore(options: CoreOptions = {}): Promise<Core> {
       // 'auto': the single-thread build always works, and model.threads is 1
     }
   }
-  const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: WASM_MAX_BYTES / PAGE });
   const kernels = await instantiateCore(await compileCore(options.wasm), memory);
   const heap = new Heap(memory, kernels.heapBase(), options.maxMemoryBytes);
   return { kernels, heap, memory, pool: null };

@@ -7,9 +7,9 @@
 // again at the end; CRCs have a fixed width, so the header keeps its length.
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { BimambaError } from '../errors.js';
-import { CHECKSUMS_KEY, formatChecksums, metadataCrc } from './checksums.js';
-import { crc32 } from './crc32.js';
-import { layoutSafetensors, PAD_PREFIX, type SafetensorsLayout, type TensorEntry, type TensorPlan } from './safetensors.js';
+import { CHECKSUMS_KEY, formatChecksums, metadataCrc } from '../format/checksums.js';
+import { crc32 } from '../format/crc32.js';
+import { layoutSafetensors, PAD_PREFIX, type SafetensorsLayout, type TensorEntry, type TensorPlan } from '../format/safetensors.js';
 
 export interface WriterOptions {
   /** Every tensor starts at a file offset that is a multiple of this (see layoutSafetensors). */
