@@ -1,6 +1,7 @@
 // Perplexity as the paper evaluates it: the text's tokens cut into non-overlapping windows, each run
 // from a fresh state; ppl = exp(mean negative log-likelihood of every token predicted from its window).
 import { BimambaError } from '../errors.js';
+import { logNormalizer } from '../generate/logprobs.js';
 import type { Model } from '../model/model.js';
 
 export interface PerplexityResult {
@@ -14,11 +15,7 @@ export interface PerplexityResult {
 
 /** log softmax(logits)[target], in float64. */
 export function logProb(logits: Float32Array, target: number): number {
-  let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
-  let sum = 0;
-  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - max);
-  return logits[target] - max - Math.log(sum);
+  return logits[target] - logNormalizer(logits);
 }
 
 /** Perplexity of `ids`; awaits between windows so progress can be drawn and the host stays responsive. */
