@@ -50,10 +50,17 @@ export function resolveSampling(o: SamplingOptions): ResolvedSampling {
 
 const F32_MAX = 3.4028234663852886e38;
 
-/** Index of the largest value (the first on ties). */
+/** Index of the largest value (the first on ties; the first NaN if there is one). */
 export function argmax(x: ArrayLike<number>): number {
+  // The WASM kernel's rule (assembly/argmax.ts), which tests/kernels/elementwise.test.ts holds this to:
+  // NaN counts as larger than every number (as torch.argmax), so the first NaN wins; -1 for nothing.
+  if (x.length === 0) return -1;
   let best = 0;
-  for (let i = 1; i < x.length; i++) if (x[i] > x[best]) best = i;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    if (v !== v) return i;
+    if (v > x[best]) best = i;
+  }
   return best;
 }
 

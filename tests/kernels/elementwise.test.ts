@@ -1,5 +1,6 @@
 // add, add_bias and argmax.
 import { beforeAll, describe, expect, it } from 'vitest';
+import { argmax as jsArgmax } from '../../src/generate/sampler.js';
 import { Rng } from '../util/rng.js';
 import { loadCore, type TestCore } from '../util/wasm.js';
 
@@ -63,6 +64,16 @@ describe('argmax', () => {
     }
     expect(argmaxOf(new Float32Array([-0, 0, 0]))).toBe(0); // -0 and +0 tie
     expect(argmaxOf(new Float32Array([-Infinity, -Infinity, -Infinity, -Infinity, -Infinity]))).toBe(0);
+  });
+
+  it("the sampler's argmax (generate/sampler.ts) picks what the kernel picks: NaN, ties, ±0, infinities, nothing", () => {
+    const rng = new Rng(31);
+    const values = [NaN, Infinity, -Infinity, 0, -0, 1, 1, -1];
+    for (let trial = 0; trial < 400; trial++) {
+      const n = rng.int(0, 40);
+      const x = rng.f32(n, () => (rng.next() < 0.3 ? values[rng.int(0, values.length)] : rng.normal()));
+      expect(jsArgmax(x), Array.from(x).join(',')).toBe(argmaxOf(x));
+    }
   });
 
   it('treats NaN as the largest value: the first NaN wins', () => {
