@@ -1,7 +1,7 @@
 // Turning logits into the next token: repetition penalty, temperature, top-k, top-p, min-p, then a draw.
 import { BimambaError } from '../errors.js';
 import { MAX_RECENT_TOKENS } from '../model/session.js';
-import { GENERATION_DEFAULTS as D } from './defaults.js';
+import { DEFAULT_REPETITION_WINDOW, GENERATION_DEFAULTS as D } from './defaults.js';
 import type { Rng } from './rng.js';
 
 export interface SamplingOptions {
@@ -33,7 +33,7 @@ export function resolveSampling(o: SamplingOptions): ResolvedSampling {
     topP: o.topP ?? D.topP,
     minP: o.minP ?? D.minP,
     repetitionPenalty: o.repetitionPenalty ?? D.repetitionPenalty,
-    repetitionWindow: o.repetitionWindow ?? D.repetitionWindow,
+    repetitionWindow: o.repetitionWindow ?? DEFAULT_REPETITION_WINDOW,
   };
   if (typeof r.temperature !== 'number' || !Number.isFinite(r.temperature) || r.temperature < 0) bad('temperature', r.temperature, 'a finite number ≥ 0');
   if (!Number.isInteger(r.topK) || r.topK < 0) bad('topK', r.topK, 'an integer ≥ 0');
