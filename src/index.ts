@@ -2,7 +2,9 @@
 export { loadModel, Model, type LoadOptions } from './model/model.js';
 export { Session } from './model/session.js';
 export { snapshotSize } from './model/snapshot.js';
-export type { GenerateOptions, GeneratedToken } from './generate/generate.js';
+export type { GenerateOptions, GeneratedToken, FinishReason, Usage, TokenLogprob, Completion } from './generate/generate.js';
+export { GENERATION_DEFAULTS } from './generate/defaults.js';
+export { defaultModelUrl } from './default-model.js';
 export type { SamplingOptions } from './generate/sampler.js';
 export type { ModelConfig } from './format/config.js';
 export type { ModelSource } from './format/bimamba.js';

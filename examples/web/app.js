@@ -1,5 +1,12 @@
 // The demo page: sends prompts to the model's Web Worker (worker.js) and shows the stream as it comes.
+import { GENERATION_DEFAULTS } from '../../dist/index.js';
+
 const $ = (id) => document.getElementById(id);
+
+// The controls start at the library's defaults (the CLI's too).
+for (const [id, key] of [['max-tokens', 'maxTokens'], ['temperature', 'temperature'], ['top-k', 'topK'], ['top-p', 'topP'], ['repetition-penalty', 'repetitionPenalty']]) {
+  $(id).value = GENERATION_DEFAULTS[key];
+}
 const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
 
 // The built-in model, unless the address names another: index.html?model=URL
@@ -42,7 +49,12 @@ worker.onmessage = ({ data }) => {
     case 'status':
       $('model-status').textContent = data.text;
       break;
+    case 'progress':
+      $('load-progress').hidden = false;
+      $('load-progress').value = data.loaded / data.total;
+      break;
     case 'loaded':
+      $('load-progress').hidden = true;
       $('model-status').textContent = `${data.name}: ${data.summary}; loaded in ${Math.round(data.ms)} ms, ${data.threads} thread${data.threads > 1 ? 's' : ''}`;
       showMemory(data.memory);
       setBusy(false);
@@ -60,6 +72,7 @@ worker.onmessage = ({ data }) => {
       setBusy(false);
       break;
     case 'error':
+      $('load-progress').hidden = true;
       $('model-status').textContent = `error: ${data.message}`;
       document.body.dataset.state = 'error';
       $('generate').disabled = false;

@@ -1,6 +1,6 @@
 // The model runs in this Web Worker, so the page stays responsive while tokens are computed.
 // Messages in:  { type: 'load', url } | { type: 'load', file } | { type: 'generate', prompt, options } | { type: 'stop' }
-// Messages out: 'status', 'loaded', 'token', 'done', 'error' (see app.js).
+// Messages out: 'status', 'progress', 'loaded', 'token', 'done', 'error' (see app.js).
 import { loadModel } from '../../dist/index.js';
 
 let model = null;
@@ -20,8 +20,14 @@ async function load({ url, file }) {
   const name = file ? file.name : decodeURIComponent(new URL(url).pathname.split('/').pop());
   send('status', { text: `loading ${name}…` });
   const started = performance.now();
-  // a dropped File is read as a stream, straight into WASM memory
-  model = await loadModel(file ? file.stream() : new URL(url));
+  // a dropped File is read as a stream, straight into WASM memory; progress goes to the page's bar
+  let shown = -1;
+  const onProgress = ({ loaded, total }) => {
+    const percent = Math.floor((100 * loaded) / total);
+    if (percent !== shown) send('progress', { loaded, total });
+    shown = percent;
+  };
+  model = await loadModel(file ?? new URL(url), { onProgress });
   const c = model.config;
   send('loaded', {
     name,

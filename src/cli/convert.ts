@@ -1,27 +1,42 @@
 // `bimamba convert DIR OUT`: a checkpoint directory in, one .bimamba file out.
 import { Presets, SingleBar } from 'cli-progress';
 import { Option, type Command } from 'commander';
+import { stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { convertCheckpoint } from '../convert/convert.js';
+import { BimambaError } from '../errors.js';
+import { fileError } from './files.js';
 
 const MB = 1024 * 1024;
+
+/** The output must be a file in a folder that exists: checked before a long conversion, not at its end. */
+async function checkOutput(out: string): Promise<void> {
+  const existing = await stat(out).catch(() => null);
+  if (existing?.isDirectory()) throw new BimambaError('BAD_ARGUMENT', `${out} is a directory; give the path of the .bimamba file to write`);
+  const folder = await stat(dirname(out)).catch((e) => Promise.reject(fileError(dirname(out), e, 'write into')));
+  if (!folder.isDirectory()) throw new BimambaError('BAD_ARGUMENT', `cannot write into ${dirname(out)}: it is not a directory`);
+}
 
 export function registerConvert(program: Command): void {
   program
     .command('convert')
     .description('convert a Mamba / Mamba-2 / Bi-Mamba checkpoint (HF transformers or mamba_ssm) to a .bimamba file')
-    .argument('<dir>', 'checkpoint directory: config.json and model.safetensors, shards, or pytorch_model.bin')
+    .argument('<dir>', 'checkpoint directory: *.safetensors (or a sharded index) or *.bin weights, config.json if it has one')
     .argument('<out>', 'the .bimamba file to write')
     .addOption(new Option('--dtype <type>', 'full-precision weights other than the head').choices(['f32', 'f16']).default('f32'))
     .addOption(new Option('--head <type>', 'embedding / LM head (int8: per-row scale)').choices(['f32', 'f16', 'int8']).default('f32'))
     .addOption(new Option('--binarize <method>', 'binarize in_proj/out_proj of a full-precision model post-training').choices(['ptb']))
-    .option('--tokenizer <file>', 'tokenizer.json to embed (default: the one beside the weights)')
+    .option('--tokenizer <file>', 'tokenizer.json or SentencePiece tokenizer.model to embed (default: the one beside the weights)')
+    .option('--config <file>', "the model's config (config.json, or the Bi-Mamba release's mamba_config/*.json); default: config.json beside the weights, else inferred from the tensor shapes")
     .action(async (dir: string, out: string, o) => {
+      await checkOutput(out);
       const bar = process.stderr.isTTY ? new SingleBar({ format: 'convert |{bar}| {percentage}% | {value}/{total} MB | {tensor}' }, Presets.shades_classic) : null;
       let started = false;
       const t0 = performance.now();
       const result = await convertCheckpoint(dir, out, {
-        dtype: o.dtype, head: o.head, binarize: o.binarize, tokenizer: o.tokenizer,
+        dtype: o.dtype, head: o.head, binarize: o.binarize, tokenizer: o.tokenizer, config: o.config,
         onWarning: (m) => process.stderr.write(`warning: ${m}\n`),
+        onInfo: (m) => process.stderr.write(`${m}\n`),
         onProgress: (done, total, tensor) => {
           if (!started) { bar?.start(Math.ceil(total / MB), 0, { tensor }); started = true; }
           bar?.update(Math.floor(done / MB), { tensor });

@@ -1,50 +1,85 @@
-// `bimamba generate [--model FILE] [sampling flags] PROMPT`: stream a continuation to stdout.
+// `bimamba generate [flags] [PROMPT...]`: stream a continuation to stdout. The prompt comes from the
+// arguments, -p, or stdin (when none is given and stdin is not a terminal, or when it is `-`).
 import type { Command } from 'commander';
+import { GENERATION_DEFAULTS as D } from '../generate/defaults.js';
+import type { Usage } from '../generate/generate.js';
 import { addModelOptions, loadModelFromFlags } from './model-options.js';
-import { parseNumber, parseInteger } from './options.js';
+import { collect, integerAtLeast, parseInteger, samplingFlag, unescape, UsageError } from './options.js';
+
+const SAMPLE_PROMPT = 'The history of the world';
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The prompt from the arguments, -p or stdin; checked before the model loads. */
+async function readPrompt(words: string[], flag: string | undefined): Promise<string> {
+  if (flag !== undefined && words.length) throw new UsageError('give the prompt either as arguments or with -p/--prompt, not both');
+  const given = flag ?? (words.length ? words.join(' ') : undefined);
+  if (given === '-' || (given === undefined && !process.stdin.isTTY)) {
+    const text = (await readStdin()).replace(/\r?\n$/, ''); // `echo text |` adds a newline the prompt did not mean
+    if (text) return text;
+    // nothing piped in (stdin is /dev/null, say): the sample prompt, unless '-' asked for stdin
+    if (given === '-') throw new UsageError('the prompt read from stdin is empty');
+  }
+  if (given === '') throw new UsageError('the prompt is empty');
+  return given ?? SAMPLE_PROMPT;
+}
+
+function statsLine(usage: Usage, loadS: number, finish: string): string {
+  const rate = usage.decodeMs > 0 ? (usage.generatedTokens / (usage.decodeMs / 1000)).toFixed(1) : 'n/a';
+  return `[${usage.generatedTokens} tokens, ${rate} tokens/s decoding, prompt ${usage.promptTokens} tokens in ${usage.prefillMs.toFixed(0)} ms, model loaded in ${loadS.toFixed(2)} s; ended: ${finish}]\n`;
+}
 
 export function registerGenerate(program: Command): void {
   const cmd = program
     .command('generate')
     .description('generate text from a prompt, streamed to stdout')
-    .argument('[prompt...]', 'the prompt (default: a short sample prompt)');
+    .argument('[prompt...]', `the prompt; '-' or none with a piped stdin reads it from stdin (default: "${SAMPLE_PROMPT}")`)
+    .option('-p, --prompt <text>', 'the prompt, as one argument');
   addModelOptions(cmd)
-    .option('-n, --max-tokens <n>', 'most tokens to generate', parseInteger, 128)
-    .option('-t, --temperature <t>', 'sampling temperature; 0 is greedy', parseNumber, 0.8)
-    .option('--top-k <k>', 'keep the k most likely tokens (0: off)', parseInteger, 40)
-    .option('--top-p <p>', 'nucleus sampling threshold (1: off)', parseNumber, 0.95)
-    .option('--min-p <p>', 'drop tokens under p times the best (0: off)', parseNumber, 0)
-    .option('--repetition-penalty <r>', 'penalty on recent tokens (1: off)', parseNumber, 1.1)
-    .option('-s, --seed <n>', 'random seed (same seed, same text)', parseInteger)
-    .option('--stop <text...>', 'stop when the text reaches one of these')
-    .option('--stats', 'print tokens/s to stderr', true)
-    .option('--no-stats', 'do not print tokens/s')
-    .action(async (promptWords: string[], o) => {
-      const prompt = promptWords.length ? promptWords.join(' ') : 'The history of the world';
+    .option('-n, --max-tokens <n>', 'most tokens to generate', integerAtLeast(0), D.maxTokens)
+    .option('-t, --temperature <t>', 'sampling temperature; 0 is greedy', samplingFlag('temperature'), D.temperature)
+    .option('--top-k <k>', 'keep the k most likely tokens (0: off)', samplingFlag('topK', true), D.topK)
+    .option('--top-p <p>', 'nucleus sampling threshold (1: off)', samplingFlag('topP'), D.topP)
+    .option('--min-p <p>', 'drop tokens under p times the best (0: off)', samplingFlag('minP'), D.minP)
+    .option('--repetition-penalty <r>', 'penalty on recent tokens (1: off)', samplingFlag('repetitionPenalty'), D.repetitionPenalty)
+    .option('-s, --seed <n>', 'random seed (same seed, same text; default: random)', parseInteger)
+    .option('--stop <text>', 'stop when the text reaches this (repeat the flag for several)', collect, [])
+    .option('-e, --escape', 'read \\n \\t \\\\ \\xHH ... in the prompt and stop strings as escapes')
+    .option('--stats', 'print the stats line (tokens/s) to stderr', true)
+    .option('--no-stats', 'do not print the stats line')
+    .action(async (words: string[], o) => {
+      const esc = (s: string) => (o.escape ? unescape(s) : s);
+      const prompt = esc(await readPrompt(words, o.prompt));
+      const stop = (o.stop as string[]).map(esc);
       const t0 = performance.now();
       const model = await loadModelFromFlags(o);
       const loadS = (performance.now() - t0) / 1000;
-      process.stdout.write(prompt);
+      // Ctrl-C ends the generation with what it has (and the stats line); a second one ends the process.
       const ac = new AbortController();
-      process.once('SIGINT', () => ac.abort());
-      let n = 0;
-      let tFirst = 0;
+      const onSigint = () => {
+        if (ac.signal.aborted) process.exit(130);
+        ac.abort();
+      };
+      process.on('SIGINT', onSigint);
+      process.stdout.write(prompt);
       try {
-        for await (const { text } of model.generate(prompt, {
+        for await (const item of model.generate(prompt, {
           maxTokens: o.maxTokens, temperature: o.temperature, topK: o.topK, topP: o.topP, minP: o.minP,
-          repetitionPenalty: o.repetitionPenalty, seed: o.seed, stop: o.stop, signal: ac.signal,
+          repetitionPenalty: o.repetitionPenalty, seed: o.seed, stop, signal: ac.signal, abort: 'finish',
         })) {
-          if (n === 0) tFirst = performance.now();
-          n++;
-          process.stdout.write(text);
+          process.stdout.write(item.text);
+          if (item.finishReason) {
+            process.stdout.write('\n');
+            if (o.stats) process.stderr.write(statsLine(item.usage!, loadS, item.finishReason));
+            if (item.finishReason === 'abort') process.exitCode = 130;
+          }
         }
       } finally {
-        process.stdout.write('\n');
-        if (o.stats && n > 0) {
-          const s = (performance.now() - tFirst) / 1000;
-          const rate = n > 1 ? ((n - 1) / s).toFixed(1) : 'n/a';
-          process.stderr.write(`[${n} tokens, ${rate} tokens/s decoding, model loaded in ${loadS.toFixed(2)} s]\n`);
-        }
+        process.off('SIGINT', onSigint);
         model.dispose();
       }
     });

@@ -1,18 +1,19 @@
 // `bimamba info FILE`: what a .bimamba file holds, read from its header alone.
 import { open } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { readBimambaHeader, verifyBimambaFile, type BimambaHeader } from '../format/bimamba.js';
-import { readHeaderLength } from '../format/safetensors.js';
+import { readBimambaHeader, readBimambaHeaderLength, verifyBimambaFile, type BimambaHeader } from '../format/bimamba.js';
 import { fullPrecisionParams, type TensorCategory } from '../format/tensors.js';
+import { fileError } from './files.js';
+import { modelPath } from './model-options.js';
 
 /** Read only the header of a .bimamba file (never its data). */
 export async function readBimambaHeaderFromFile(path: string): Promise<{ header: BimambaHeader; fileBytes: number }> {
-  const fh = await open(path, 'r');
+  const fh = await open(path, 'r').catch((e) => Promise.reject(fileError(path, e)));
   try {
     const fileBytes = (await fh.stat()).size;
     const first8 = new Uint8Array(8);
     await fh.read(first8, 0, 8, 0);
-    const length = readHeaderLength(first8.subarray(0, Math.min(8, fileBytes)), path);
+    const length = readBimambaHeaderLength(first8.subarray(0, Math.min(8, fileBytes)), path);
     const prefix = new Uint8Array(Math.min(8 + length, fileBytes));
     await fh.read(prefix, 0, prefix.length, 0);
     return { header: readBimambaHeader(prefix, { fileSize: fileBytes, where: path }), fileBytes };
@@ -38,6 +39,28 @@ export function summarize(header: BimambaHeader, fileBytes: number): InfoSummary
 
 const size = (n: number) => (n >= 1 << 30 ? `${(n / 2 ** 30).toFixed(2)} GiB` : n >= 1 << 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`);
 
+/** The config values the converter read off tensor shapes (no config file), one per line. */
+function inferredLines(source: string | undefined): string[] {
+  let inferred: unknown;
+  try {
+    inferred = JSON.parse(source ?? '{}').inferred;
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(inferred)) return [];
+  return ['config inferred from the tensor shapes:', ...inferred.filter((l) => typeof l === 'string').map((l) => `  ${l}`)];
+}
+
+/** The source record without its list of inferred values (printed one per line instead). */
+function withoutInferred(source: string | undefined): string | undefined {
+  try {
+    const { inferred: _, ...rest } = JSON.parse(source ?? '');
+    return JSON.stringify(rest);
+  } catch {
+    return source;
+  }
+}
+
 /** The text `bimamba info` prints. */
 export function formatInfo(path: string, header: BimambaHeader, fileBytes: number, showTensors = true): string {
   const c = header.config;
@@ -48,34 +71,39 @@ export function formatInfo(path: string, header: BimambaHeader, fileBytes: numbe
     `  d_model ${c.d_model}, n_layer ${c.n_layer}, vocab ${c.vocab_size} (embedding rows ${c.padded_vocab_size}), d_inner ${c.d_inner}, d_state ${c.d_state}, d_conv ${c.d_conv}` +
       (c.arch === 'mamba1' ? `, dt_rank ${c.dt_rank}` : `, headdim ${c.headdim}, nheads ${c.nheads}, ngroups ${c.ngroups}`),
     `  tied embeddings: ${c.tie_embeddings}; bos ${c.bos_token_id}, eos ${c.eos_token_id}, pad ${c.pad_token_id}`,
-    `tokenizer: ${header.tokenizerJson ? `embedded (${size(header.tokenizerJson.length)})` : 'none'}`,
-    `converted from: ${header.metadata.source ?? 'unknown'}`,
+    `tokenizer: ${header.tokenizerJson ? `embedded ${header.tokenizerJson.startsWith('{"sentencepiece"') ? 'SentencePiece model' : 'tokenizer.json'} (${size(header.tokenizerJson.length)})` : 'none'}`,
+    `converted from: ${withoutInferred(header.metadata.source) ?? 'unknown'}`,
+    ...inferredLines(header.metadata.source),
   ];
-  if (showTensors) {
-    lines.push('tensors:');
-    const width = Math.max(...header.tensors.map((t) => t.name.length));
-    for (const t of header.tensors) lines.push(`  ${t.name.padEnd(width)}  ${t.dtype.padEnd(3)}  [${t.shape.join(', ')}]  ${t.end - t.begin} bytes`);
-  }
   lines.push(
     `bytes: 1-bit ${size(s.bytes.onebit)}, full precision ${size(s.bytes.full)}, head ${size(s.bytes.head)}, header (config, tokenizer) and padding ${size(s.bytes.other)}`,
     `equivalent fp16 checkpoint: ${size(s.fp16Bytes)} (${(s.fp16Bytes / 1e9).toFixed(2)} GB), ${(s.fp16Bytes / fileBytes).toFixed(2)}x the size of this file`,
   );
-  return lines.join('\n') + '\n';
+  // the summary first, so it is what a reader sees without scrolling; the long list after it
+  return lines.join('\n') + '\n' + (showTensors ? formatTensors(header) : '');
+}
+
+/** The list of tensors: name, dtype, shape, bytes. */
+export function formatTensors(header: BimambaHeader): string {
+  const width = Math.max(...header.tensors.map((t) => t.name.length));
+  return ['tensors:', ...header.tensors.map((t) => `  ${t.name.padEnd(width)}  ${t.dtype.padEnd(3)}  [${t.shape.join(', ')}]  ${t.end - t.begin} bytes`)].join('\n') + '\n';
 }
 
 export function registerInfo(program: Command): void {
   program
     .command('info')
     .description('show the architecture, tensors and sizes of a .bimamba file')
-    .argument('<file>', 'the .bimamba file')
+    .argument('[file]', 'the .bimamba file (default: the built-in model)')
     .option('--no-tensors', 'leave out the list of tensors')
     .option('--no-verify', 'skip checking the checksums of the metadata and of every tensor')
-    .action(async (file: string, o: { tensors: boolean; verify: boolean }) => {
+    .action(async (given: string | undefined, o: { tensors: boolean; verify: boolean }) => {
+      const file = await modelPath({ model: given, verify: false, threads: 1 });
       const { header, fileBytes } = await readBimambaHeaderFromFile(file);
-      process.stdout.write(formatInfo(file, header, fileBytes, o.tensors));
+      process.stdout.write(formatInfo(given ?? `${file} (the built-in model)`, header, fileBytes, false));
       if (o.verify) {
         await verifyBimambaFile(file); // throws, naming the tensor, on the first mismatch
         process.stdout.write(`checksums: verified (crc32 of the metadata and of ${header.layout.length} tensors)\n`);
       }
+      if (o.tensors) process.stdout.write(formatTensors(header));
     });
 }

@@ -1,23 +1,28 @@
-// Opens a checkpoint directory (Node): its config.json, its weight files (safetensors, sharded or not,
-// or torch's pytorch_model.bin) and the tokenizer beside them. Tensors are only indexed here; each is
-// read from disk when the converter asks for it.
+// Opens a checkpoint directory (Node): its config.json (when there is one), its weight files (safetensors,
+// sharded or not, or torch .bin files) and the tokenizer beside them (tokenizer.json or SentencePiece's
+// tokenizer.model). Tensors are only indexed here; each is read from disk when the converter asks for it.
 import { open, readdir, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BimambaError } from '../errors.js';
 import { parseSafetensorsHeader, readHeaderLength } from '../format/safetensors.js';
 import { readTorchCheckpoint, type StoredTensor } from '../format/torch.js';
 import type { RandomAccess } from '../format/zip.js';
+import { parseSentencePieceModel } from '../tokenizer/sentencepiece-model.js';
+import { classifyTokenizerSource, embedSentencePiece } from '../tokenizer/sentencepiece-source.js';
 import { parseConfigJson } from './config.js';
 
 export type { StoredTensor } from '../format/torch.js';
 
 export interface Checkpoint {
-  rawConfig: Record<string, unknown>;
+  /** The parsed config (config.json, or the file given as `config`); null when the folder has none. */
+  rawConfig: Record<string, unknown> | null;
+  /** Where rawConfig came from. */
+  configPath: string | null;
   /** Every tensor of every weight file, by its name in the checkpoint. */
   tensors: Map<string, StoredTensor>;
   /** Weight files, relative to the directory. */
   files: string[];
-  /** The tokenizer.json text, if one was found. */
+  /** The tokenizer as a model file embeds it (tokenizer.json text, or a tokenizer.model's JSON form), if one was found. */
   tokenizerJson: string | null;
   /** tokenizer_config.json, if present: it names the special tokens. */
   tokenizerConfig: Record<string, unknown> | null;
@@ -64,7 +69,13 @@ export async function readSafetensorsFile(file: RandomAccess, where: string): Pr
   return out;
 }
 
-/** Weight files in the order of preference: a sharded index, one safetensors file, any safetensors, torch. */
+/** Files in a checkpoint folder that end in .bin but are not weights (HF Trainer's pickled arguments). */
+const NOT_WEIGHTS = new Set(['training_args.bin']);
+
+/**
+ * Weight files in the order of preference: a sharded index; else every *.safetensors file; else every
+ * *.bin file (as the Bi-Mamba release's loader reads a ckpt-<step>/ folder, whatever the files are named).
+ */
 async function findWeightFiles(dir: string, names: string[]): Promise<string[]> {
   const has = (n: string) => names.includes(n);
   const fromIndex = async (index: string) => {
@@ -81,22 +92,36 @@ async function findWeightFiles(dir: string, names: string[]): Promise<string[]> 
     return shards as string[];
   };
   if (has('model.safetensors.index.json')) return fromIndex('model.safetensors.index.json');
-  if (has('model.safetensors')) return ['model.safetensors'];
   const safetensors = names.filter((n) => n.endsWith('.safetensors')).sort();
   if (safetensors.length > 0) return safetensors;
   if (has('pytorch_model.bin.index.json')) return fromIndex('pytorch_model.bin.index.json');
-  if (has('pytorch_model.bin')) return ['pytorch_model.bin'];
-  throw new BimambaError('BAD_CHECKPOINT', `${dir}: no weights found (looked for model.safetensors, its sharded index, *.safetensors and pytorch_model.bin)`);
+  const bins = names.filter((n) => n.endsWith('.bin') && !NOT_WEIGHTS.has(n)).sort();
+  if (bins.length > 0) return bins;
+  throw new BimambaError('BAD_CHECKPOINT', `${dir}: no weights found (looked for a sharded index, *.safetensors and *.bin)`);
 }
 
-/** Read and minimally check a tokenizer.json. */
+/**
+ * Read and minimally check a tokenizer.json, or read and parse a SentencePiece tokenizer.model; returns
+ * the text a model file embeds.
+ */
 async function readTokenizer(path: string): Promise<string> {
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = await readFile(path, 'utf8');
+    bytes = await readFile(path);
   } catch (e) {
     throw new BimambaError('BAD_ARGUMENT', `cannot read the tokenizer ${path}: ${(e as Error).message}`);
   }
+  const source = classifyTokenizerSource(bytes);
+  if ('sentencepiece' in source) {
+    try {
+      parseSentencePieceModel(source.sentencepiece);
+    } catch (e) {
+      if (e instanceof BimambaError) throw new BimambaError(e.code, `${path}: ${e.message}`, { cause: e });
+      throw e;
+    }
+    return embedSentencePiece(source.sentencepiece);
+  }
+  const text = source.json as string;
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -107,21 +132,37 @@ async function readTokenizer(path: string): Promise<string> {
   return text;
 }
 
-/** Open `dir`; `tokenizerPath` overrides the tokenizer.json beside the weights. */
-export async function openCheckpoint(dir: string, tokenizerPath?: string): Promise<Checkpoint> {
+export interface OpenCheckpointOptions {
+  /** A tokenizer.json or tokenizer.model to use instead of the one beside the weights. */
+  tokenizer?: string;
+  /** A config file to use instead of config.json (the Bi-Mamba release keeps its configs apart from the weights). */
+  config?: string;
+}
+
+/** Open `dir`. Without a config.json (and no `config` option) rawConfig is null: the converter infers it. */
+export async function openCheckpoint(dir: string, opts: OpenCheckpointOptions = {}): Promise<Checkpoint> {
   let names: string[];
   try {
     names = await readdir(dir);
   } catch (e) {
     throw new BimambaError('BAD_CHECKPOINT', `cannot read the checkpoint directory ${dir}: ${(e as Error).message}`, { cause: e });
   }
-  if (!names.includes('config.json')) throw new BimambaError('BAD_CHECKPOINT', `${dir}: config.json is missing`);
-  const configPath = join(dir, 'config.json');
-  const rawConfig = parseConfigJson(await readFile(configPath, 'utf8'), configPath);
+  const configPath = opts.config ?? (names.includes('config.json') ? join(dir, 'config.json') : null);
+  let rawConfig: Record<string, unknown> | null = null;
+  if (configPath !== null) {
+    let text: string;
+    try {
+      text = await readFile(configPath, 'utf8');
+    } catch (e) {
+      throw new BimambaError('BAD_ARGUMENT', `cannot read the config ${configPath}: ${(e as Error).message}`, { cause: e });
+    }
+    rawConfig = parseConfigJson(text, configPath);
+  }
 
   const files = await findWeightFiles(dir, names);
   const opened: OpenFile[] = [];
   const tensors = new Map<string, StoredTensor>();
+  const fileOf = new Map<string, string>(); // tensor name -> the weight file it came from
   try {
     for (const name of files) {
       const where = join(dir, name);
@@ -129,7 +170,9 @@ export async function openCheckpoint(dir: string, tokenizerPath?: string): Promi
       opened.push(file);
       const found = name.endsWith('.safetensors') ? await readSafetensorsFile(file, where) : await readTorchCheckpoint(file, where);
       for (const [key, t] of found) {
-        if (tensors.has(key)) throw new BimambaError('BAD_CHECKPOINT', `tensor "${key}" appears in more than one weight file (again in ${where})`);
+        const first = fileOf.get(key);
+        if (first !== undefined) throw new BimambaError('BAD_CHECKPOINT', `tensor "${key}" is in two weight files: ${first} and ${name}`);
+        fileOf.set(key, name);
         tensors.set(key, t);
       }
     }
@@ -138,7 +181,8 @@ export async function openCheckpoint(dir: string, tokenizerPath?: string): Promi
     throw e;
   }
 
-  const tokenizerFile = tokenizerPath ?? (names.includes('tokenizer.json') ? join(dir, 'tokenizer.json') : null);
+  const beside = ['tokenizer.json', 'tokenizer.model'].find((n) => names.includes(n));
+  const tokenizerFile = opts.tokenizer ?? (beside ? join(dir, beside) : null);
   const tokenizerJson = tokenizerFile ? await readTokenizer(tokenizerFile) : null;
   let tokenizerConfig: Record<string, unknown> | null = null;
   if (names.includes('tokenizer_config.json')) {
@@ -150,6 +194,7 @@ export async function openCheckpoint(dir: string, tokenizerPath?: string): Promi
   }
   return {
     rawConfig,
+    configPath,
     tensors,
     files,
     tokenizerJson,

@@ -1,5 +1,6 @@
 // `bimamba convert`: a checkpoint directory in, one .bimamba file out (Node).
-// 1. read config.json and normalise it; index the tensors under normalised names;
+// 1. read config.json (or --config) and normalise it, or infer the config from the tensor shapes when
+//    there is none (infer-config.ts); index the tensors under normalised names;
 // 2. plan the output (every tensor the config implies, with its dtype) and check that each source
 //    tensor exists with the right shape, before anything is written;
 // 3. write the file tensor by tensor, reading, converting and dropping one source tensor at a time,
@@ -16,6 +17,7 @@ import { binarizeBiMamba, binarizePtb, type OneBitWeight } from './binarize.js';
 import { checkFiniteInput, checkFiniteOutput } from './finite.js';
 import { openCheckpoint, type StoredTensor } from './checkpoint.js';
 import { normalizeConfig, type ConfigDraft, type Layout } from './config.js';
+import { formatInferred, inferConfig, type InferredValue } from './infer-config.js';
 import { checkpointName, normaliseTensorName } from './names.js';
 import { quantizeRowsInt8 } from './quantize.js';
 import { fillSpecialTokens, tokenizerSize } from './special-tokens.js';
@@ -27,8 +29,12 @@ export interface ConvertOptions {
   head?: 'f32' | 'f16' | 'int8';
   /** Binarize in_proj / out_proj of a full-precision checkpoint post-training. */
   binarize?: 'ptb';
-  /** A tokenizer.json to embed, instead of the one beside the weights. */
+  /** A tokenizer.json or SentencePiece tokenizer.model to embed, instead of the one beside the weights. */
   tokenizer?: string;
+  /** A config file (config.json, or the Bi-Mamba release's mamba_config/*.json) instead of the folder's config.json. */
+  config?: string;
+  /** Called with each config value inferred from the tensor shapes (when there is no config file). */
+  onInfo?: (message: string) => void;
   /** Called after each tensor is written: bytes of tensor data written so far, and in all. */
   onProgress?: (done: number, total: number, tensor: string) => void;
   onWarning?: (message: string) => void;
@@ -39,6 +45,8 @@ export interface ConvertResult {
   /** Size of the written file in bytes. */
   fileBytes: number;
   warnings: string[];
+  /** The config values read off the tensor shapes, when there was no config file; else null. */
+  inferred: InferredValue[] | null;
 }
 
 /** One tensor of the output: its plan, and how to compute its bytes. */
@@ -182,10 +190,19 @@ export async function convertCheckpoint(dir: string, outPath: string, opts: Conv
   checkOptions(opts);
   const warnings: string[] = [];
   const warn = (m: string) => { warnings.push(m); opts.onWarning?.(m); };
-  const ckpt = await openCheckpoint(dir, opts.tokenizer);
+  const ckpt = await openCheckpoint(dir, { tokenizer: opts.tokenizer, config: opts.config });
   try {
-    const { layout, draft } = normalizeConfig(ckpt.rawConfig, join(dir, 'config.json'));
     const tensors = indexTensors(ckpt.tensors, warn);
+    let layout: Layout;
+    let draft: ConfigDraft;
+    let inferred: InferredValue[] | null = null;
+    if (ckpt.rawConfig && ckpt.configPath) {
+      ({ layout, draft } = normalizeConfig(ckpt.rawConfig, ckpt.configPath));
+    } else {
+      ({ layout, draft, inferred } = await inferConfig(tensors));
+      opts.onInfo?.(`no config.json: the config is read off the tensor shapes (mamba_ssm defaults where they cannot tell):`);
+      for (const line of formatInferred(inferred)) opts.onInfo?.(`  ${line}`);
+    }
     const { bos_token_id, eos_token_id, pad_token_id } = draft;
     const ids = fillSpecialTokens({ bos_token_id, eos_token_id, pad_token_id }, ckpt.tokenizerJson, ckpt.tokenizerConfig);
     const config = finishConfig({ ...draft, ...ids }, layout, tensors, opts);
@@ -204,6 +221,8 @@ export async function convertCheckpoint(dir: string, outPath: string, opts: Conv
       config: JSON.stringify(config),
       source: JSON.stringify({
         checkpoint: basename(resolve(dir)), layout, files: ckpt.files,
+        config: ckpt.configPath ? basename(ckpt.configPath) : 'inferred from tensor shapes',
+        ...(inferred ? { inferred: formatInferred(inferred) } : {}),
         binarize: config.source === 'bimamba' ? 'bimamba' : (opts.binarize ?? 'none'),
         dtype: opts.dtype ?? 'f32', head: opts.head ?? 'f32',
       }),
@@ -226,7 +245,7 @@ export async function convertCheckpoint(dir: string, outPath: string, opts: Conv
       await writer.abort();
       throw e;
     }
-    return { config, fileBytes: writer.fileBytes, warnings };
+    return { config, fileBytes: writer.fileBytes, warnings, inferred };
   } finally {
     await ckpt.close();
   }

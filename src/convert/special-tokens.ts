@@ -1,5 +1,7 @@
 // Special token ids for checkpoints whose config does not give them (mamba_ssm configs never do):
 // taken from tokenizer_config.json when present, else from the usual token strings in the tokenizer.
+import { parseSentencePieceModel } from '../tokenizer/sentencepiece-model.js';
+import { classifyTokenizerSource } from '../tokenizer/sentencepiece-source.js';
 
 export interface SpecialTokens {
   bos_token_id: number | null;
@@ -15,9 +17,14 @@ const USUAL: Record<keyof SpecialTokens, string[]> = {
 
 const CONFIG_KEYS: Record<keyof SpecialTokens, string> = { bos_token_id: 'bos_token', eos_token_id: 'eos_token', pad_token_id: 'pad_token' };
 
-/** token string -> id, from the tokenizer's added tokens and its model vocabulary. */
+/** token string -> id, from the tokenizer's added tokens and its model vocabulary (or a SentencePiece model's pieces). */
 function tokenIds(tokenizerJson: string): Map<string, number> {
   const ids = new Map<string, number>();
+  const source = classifyTokenizerSource(tokenizerJson);
+  if ('sentencepiece' in source) {
+    parseSentencePieceModel(source.sentencepiece).pieces.forEach((piece, id) => ids.set(piece, id));
+    return ids;
+  }
   const t = JSON.parse(tokenizerJson) as { added_tokens?: { id: number; content: string }[]; model?: { vocab?: unknown } };
   const vocab = t.model?.vocab;
   if (vocab && typeof vocab === 'object' && !Array.isArray(vocab)) {

@@ -123,10 +123,25 @@ export function readBimambaHeader(bytes: Uint8Array, opts: { fileSize?: number; 
   return checkBimamba(parseSafetensorsHeader(bytes, { fileSize: opts.fileSize, where }), where);
 }
 
+/**
+ * The header length in a .bimamba file's first 8 bytes. Bytes that cannot be one (a text file's, say:
+ * its first letters make a length of exabytes) mean the file is not a .bimamba file at all, and say so.
+ */
+export function readBimambaHeaderLength(first8: Uint8Array, where: string): number {
+  if (first8.length < 8) return readHeaderLength(first8, where); // the "truncated" error
+  try {
+    return readHeaderLength(first8, where);
+  } catch (e) {
+    if (!(e instanceof BimambaError && e.code === 'BAD_FORMAT')) throw e;
+    const start = preview(String.fromCharCode(...first8).replace(/[^\x20-\x7e]/g, '.'));
+    throw bad(where, `not a .bimamba file: it does not start with a safetensors header length (its first bytes: ${start})`);
+  }
+}
+
 /** Read the 8-byte length and the header from the start of a source, and check them. */
 async function readHeader(reader: ByteReader, where: string): Promise<BimambaHeader> {
   const first8 = await reader.read(8);
-  const headerLength = readHeaderLength(first8, where);
+  const headerLength = readBimambaHeaderLength(first8, where);
   if (reader.size !== undefined && reader.size < 8 + headerLength) {
     throw bad(where, `truncated: the header says it is ${headerLength} bytes but the file ends before it does`);
   }

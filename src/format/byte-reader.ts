@@ -1,10 +1,10 @@
 // Sequential reading of a model file from whatever the host hands us: bytes in memory, a file (Node,
-// Deno), an HTTP response or a stream. `readInto` copies each byte once, straight into a destination
+// Deno), a Blob or File, an HTTP response or a stream. `readInto` copies each byte once, straight into a destination
 // the caller picks chunk by chunk (WASM memory), so no second full copy is ever held in the JS heap.
 // No static Node import: node:fs/promises is imported lazily, only for paths and file: URLs.
 import { BimambaError } from '../errors.js';
 
-export type ModelSource = string | URL | ArrayBuffer | Uint8Array | Response | ReadableStream<Uint8Array>;
+export type ModelSource = string | URL | ArrayBuffer | Uint8Array | Blob | Response | ReadableStream<Uint8Array>;
 
 export interface ByteReader {
   /** Total bytes, when the source knows it up front. */
@@ -27,12 +27,24 @@ function asUrl(source: string | URL): URL | null {
   return /^[a-z][a-z0-9+.-]+:/i.test(source) ? new URL(source) : null;
 }
 
+/** Why fetch() failed: Node's "fetch failed" says why only in its cause (ECONNREFUSED, ENOTFOUND ...). */
+function fetchFailure(e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  const cause = e instanceof Error ? e.cause : undefined;
+  return cause instanceof Error ? `${message} (${cause.message})` : message;
+}
+
 /** Open any supported source. `where` names it in errors. */
 export async function openByteReader(source: ModelSource): Promise<{ reader: ByteReader; where: string }> {
   if (typeof source === 'string' || source instanceof URL) {
     const url = asUrl(source);
     if (url && url.protocol !== 'file:') {
-      const response = await fetch(url);
+      let response: Response;
+      try {
+        response = await fetch(url);
+      } catch (e) {
+        throw new BimambaError('BAD_ARGUMENT', `cannot fetch ${url.href}: ${fetchFailure(e)}`, { cause: e });
+      }
       return { reader: responseReader(response, url.href), where: url.href };
     }
     const where = url ? url.href : source as string;
@@ -40,11 +52,15 @@ export async function openByteReader(source: ModelSource): Promise<{ reader: Byt
   }
   if (source instanceof Uint8Array) return { reader: memoryReader(source), where: 'model bytes' };
   if (source instanceof ArrayBuffer) return { reader: memoryReader(new Uint8Array(source)), where: 'model bytes' };
+  if (typeof Blob !== 'undefined' && source instanceof Blob) {
+    const where = (source as Blob & { name?: string }).name || 'model blob'; // a File has a name
+    return { reader: streamReader(source.stream(), where, source.size), where };
+  }
   if (typeof Response !== 'undefined' && source instanceof Response) return { reader: responseReader(source, source.url || 'HTTP response'), where: source.url || 'HTTP response' };
   if (typeof (source as ReadableStream<Uint8Array>)?.getReader === 'function') {
     return { reader: streamReader(source as ReadableStream<Uint8Array>, 'model stream'), where: 'model stream' };
   }
-  throw new BimambaError('BAD_ARGUMENT', 'a model source must be a path, a URL, an ArrayBuffer, a Uint8Array, a Response or a ReadableStream');
+  throw new BimambaError('BAD_ARGUMENT', 'a model source must be a path, a URL, an ArrayBuffer, a Uint8Array, a Blob or File, a Response or a ReadableStream');
 }
 
 function memoryReader(bytes: Uint8Array): ByteReader {
@@ -110,7 +126,7 @@ function responseReader(response: Response, where: string): ByteReader {
   return streamReader(response.body, where);
 }
 
-function streamReader(stream: ReadableStream<Uint8Array>, where: string): ByteReader {
+function streamReader(stream: ReadableStream<Uint8Array>, where: string, size?: number): ByteReader {
   const reader = stream.getReader();
   let pending: Uint8Array = new Uint8Array(0); // bytes received but not yet consumed
   let pos = 0;
@@ -133,7 +149,7 @@ function streamReader(stream: ReadableStream<Uint8Array>, where: string): ByteRe
     }
   };
   return {
-    size: undefined,
+    size,
     async read(n) {
       const out = new Uint8Array(n);
       await pull(n, (piece, offset) => out.set(piece, offset));

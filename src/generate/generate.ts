@@ -3,6 +3,8 @@ import { BimambaError } from '../errors.js';
 import type { Session } from '../model/session.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { Rng } from './rng.js';
+import { GENERATION_DEFAULTS } from './defaults.js';
+import { logNormalizer, topIds } from './logprobs.js';
 import { resolveSampling, sample, type SamplingOptions } from './sampler.js';
 import { StopMatcher } from './stop.js';
 
@@ -13,8 +15,19 @@ export interface GenerateOptions extends SamplingOptions {
   seed?: number;
   /** Stop when the decoded text reaches one of these; the stop string is not emitted. */
   stop?: string | string[];
-  /** Abort generation; the generator then throws a BimambaError with code 'ABORTED'. */
+  /** Abort generation; what then happens is `abort`'s choice. */
   signal?: AbortSignal;
+  /**
+   * What an abort does: 'throw' (the default) rejects with a BimambaError of code 'ABORTED'; 'finish'
+   * ends the generation with a last item whose finishReason is 'abort' (the text so far is kept).
+   */
+  abort?: 'throw' | 'finish';
+  /**
+   * Report log-probabilities: `true` gives each item the `logprob` of its token; a number n also gives
+   * the n most likely tokens (`topLogprobs`, at most 100). They are the model's own log softmax, before
+   * the repetition penalty, temperature and truncation (as OpenAI and llama.cpp report them).
+   */
+  logprobs?: boolean | number;
   /** Continue this session (its state advances) instead of a fresh one. */
   session?: Session;
   /** Prepend the BOS token to a text prompt. Default: what the tokenizer's post-processor does. */
@@ -23,11 +36,51 @@ export interface GenerateOptions extends SamplingOptions {
   stopAtEos?: boolean;
 }
 
+/** Why a generation ended: the end-of-sequence token, a stop string, maxTokens, or an abort ('finish'). */
+export type FinishReason = 'eos' | 'stop' | 'length' | 'abort';
+
+/** What a generation cost. */
+export interface Usage {
+  /** Prompt tokens fed (0 when continuing a session with an empty prompt). */
+  promptTokens: number;
+  /** Tokens sampled, the end-of-sequence token included. */
+  generatedTokens: number;
+  /** Milliseconds spent feeding the prompt. */
+  prefillMs: number;
+  /** Milliseconds from the first sampled token to the end (wall clock). */
+  decodeMs: number;
+}
+
+/** One candidate token and its log-probability. */
+export interface TokenLogprob {
+  token: number;
+  /** The token decoded alone (a piece of a character decodes to U+FFFD). */
+  text: string;
+  logprob: number;
+}
+
 export interface GeneratedToken {
-  /** The token id. */
+  /** The token id; -1 on a last item that carries no token (an abort, or maxTokens 0). */
   token: number;
   /** Text that became final with this token (may be empty while a character or stop string is incomplete). */
   text: string;
+  /** With `logprobs`: the token's log-probability. */
+  logprob?: number;
+  /** With `logprobs: n`: the n most likely tokens at this step, best first. */
+  topLogprobs?: TokenLogprob[];
+  /** On the last item of every generation: why it ended. */
+  finishReason?: FinishReason;
+  /** On the last item of every generation. */
+  usage?: Usage;
+}
+
+/** A whole generation at once: what `model.complete()` returns. */
+export interface Completion {
+  text: string;
+  /** The sampled token ids (usage.generatedTokens of them). */
+  tokens: number[];
+  finishReason: FinishReason;
+  usage: Usage;
 }
 
 /** What generation needs from a model. */
@@ -44,26 +97,62 @@ export interface GenerationHost {
 const nextTick: () => Promise<void> =
   typeof setImmediate === 'function' ? () => new Promise((r) => setImmediate(r)) : () => new Promise((r) => setTimeout(r, 0));
 
-function checkOptions(o: GenerateOptions): { maxTokens: number; seed: number; stops: string[] } {
-  const maxTokens = o.maxTokens ?? 128;
-  if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new BimambaError('BAD_ARGUMENT', `invalid maxTokens: ${maxTokens} (an integer ≥ 0)`);
-  const seed = o.seed ?? Math.floor(Math.random() * 2 ** 32);
-  if (!Number.isInteger(seed)) throw new BimambaError('BAD_ARGUMENT', `invalid seed: ${seed} (an integer)`);
-  const stops = o.stop === undefined ? [] : Array.isArray(o.stop) ? o.stop : [o.stop];
-  if (!stops.every((s) => typeof s === 'string')) throw new BimambaError('BAD_ARGUMENT', 'stop must be a string or an array of strings');
-  if (o.signal !== undefined && !(typeof o.signal === 'object' && o.signal !== null && 'aborted' in o.signal)) {
-    throw new BimambaError('BAD_ARGUMENT', 'signal must be an AbortSignal');
-  }
-  return { maxTokens, seed, stops };
+const MAX_TOP_LOGPROBS = 100;
+const SAMPLING_NUMBERS = ['temperature', 'topK', 'topP', 'minP', 'repetitionPenalty'] as const;
+
+const bad = (message: string) => new BimambaError('BAD_ARGUMENT', message);
+const show = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : String(v));
+
+/** An optional integer option: a string or a fraction is named as such, not coerced. */
+function integerOption(name: string, v: unknown, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || Number.isNaN(v)) throw bad(`invalid ${name}: ${show(v)} is not a number`);
+  if (!Number.isInteger(v)) throw bad(`invalid ${name}: ${v} is not an integer`);
+  if (v < min || v > max) throw bad(`invalid ${name}: ${v} (an integer in [${min}, ${max}])`);
+  return v;
 }
 
-function aborted(signal?: AbortSignal): void {
-  if (signal?.aborted) throw new BimambaError('ABORTED', 'generation was aborted', { cause: signal.reason });
+interface Checked {
+  maxTokens: number;
+  seed: number;
+  stops: string[];
+  abort: 'throw' | 'finish';
+  /** -1: no logprobs; 0: the chosen token's; n: also the n best. */
+  topLogprobs: number;
+}
+
+function checkOptions(o: GenerateOptions): Checked {
+  if (typeof o !== 'object' || o === null) throw bad(`the options must be an object, not ${show(o)}`);
+  for (const name of SAMPLING_NUMBERS) {
+    const v = o[name];
+    if (v !== undefined && typeof v !== 'number') throw bad(`invalid ${name}: ${show(v)} is not a number`);
+  }
+  const maxTokens = integerOption('maxTokens', o.maxTokens, GENERATION_DEFAULTS.maxTokens, 0);
+  const seed = integerOption('seed', o.seed, Math.floor(Math.random() * 2 ** 32), Number.MIN_SAFE_INTEGER);
+  const stops = o.stop === undefined ? [] : Array.isArray(o.stop) ? o.stop : [o.stop];
+  if (!stops.every((s) => typeof s === 'string')) throw bad('stop must be a string or an array of strings');
+  if (o.signal !== undefined && !(typeof o.signal === 'object' && o.signal !== null && 'aborted' in o.signal)) {
+    throw bad('signal must be an AbortSignal');
+  }
+  const abort = o.abort ?? 'throw';
+  if (abort !== 'throw' && abort !== 'finish') throw bad(`invalid abort: ${show(abort)} (either 'throw' or 'finish')`);
+  let topLogprobs = -1;
+  if (o.logprobs === true) topLogprobs = 0;
+  else if (o.logprobs !== undefined && o.logprobs !== false) {
+    if (typeof o.logprobs !== 'number') throw bad(`invalid logprobs: ${show(o.logprobs)} (true, false or a number of top tokens)`);
+    topLogprobs = integerOption('logprobs', o.logprobs, 0, 0, MAX_TOP_LOGPROBS);
+  }
+  return { maxTokens, seed, stops, abort, topLogprobs };
 }
 
 /** Turn a prompt (text or ids) into token ids. */
 export function promptIds(host: GenerationHost, prompt: string | ArrayLike<number>, addBos?: boolean): number[] {
-  if (typeof prompt !== 'string') return Array.from(prompt);
+  if (typeof prompt !== 'string') {
+    if (typeof prompt !== 'object' || prompt === null || typeof prompt.length !== 'number') {
+      throw bad(`the prompt must be a string or an array of token ids, not ${show(prompt)}`);
+    }
+    return Array.from(prompt);
+  }
   if (!host.tokenizer) throw new BimambaError('UNSUPPORTED', 'this model file has no tokenizer: pass token ids instead of text');
   const ids = prompt.length ? host.tokenizer.encode(prompt) : [];
   if ((addBos ?? host.addBosByDefault) && host.bosTokenId !== null && ids.length) ids.unshift(host.bosTokenId);
@@ -71,14 +160,30 @@ export function promptIds(host: GenerationHost, prompt: string | ArrayLike<numbe
 }
 
 export async function* generate(host: GenerationHost, prompt: string | ArrayLike<number>, options: GenerateOptions = {}): AsyncGenerator<GeneratedToken> {
+  const { maxTokens, seed, stops, abort, topLogprobs } = checkOptions(options);
   const sampling = resolveSampling(options);
-  const { maxTokens, seed, stops } = checkOptions(options);
   const ids = promptIds(host, prompt, options.addBos);
   const session = options.session ?? host.createSession();
+  const usage: Usage = { promptTokens: 0, generatedTokens: 0, prefillMs: 0, decodeMs: 0 };
+  let decodeStart = 0;
+  const last = (item: GeneratedToken, finishReason: FinishReason): GeneratedToken => {
+    if (decodeStart) usage.decodeMs = performance.now() - decodeStart;
+    return { ...item, finishReason, usage };
+  };
+  const aborted = () => {
+    if (!options.signal?.aborted) return false;
+    if (abort === 'throw') throw new BimambaError('ABORTED', 'generation was aborted', { cause: options.signal.reason });
+    return true;
+  };
   try {
-    if (ids.length === 0 && session.tokensSeen === 0) throw new BimambaError('BAD_ARGUMENT', 'the prompt is empty');
-    aborted(options.signal);
+    if (ids.length === 0 && session.tokensSeen === 0) throw bad('the prompt is empty');
+    if (aborted()) return yield last({ token: -1, text: '' }, 'abort');
+    const t0 = performance.now();
     let logits = ids.length ? session.feed(ids) : session.lastLogits();
+    usage.promptTokens = ids.length;
+    usage.prefillMs = performance.now() - t0;
+    decodeStart = performance.now();
+    if (maxTokens === 0) return yield last({ token: -1, text: '' }, 'length');
     const rng = new Rng(seed);
     // Never sample an id the tokenizer cannot decode (embeddings are often padded past the vocabulary).
     const samplable = host.tokenizer ? Math.min(host.vocabSize, host.tokenizer.vocabSize) : host.vocabSize;
@@ -86,21 +191,46 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
     const stop = new StopMatcher(stops);
     for (let i = 0; i < maxTokens; i++) {
       await nextTick();
-      aborted(options.signal);
-      const token = sample(logits.subarray(0, samplable), sampling, rng, session.history);
+      if (aborted()) {
+        // what the decoder and the stop matcher still hold is final now
+        const { emit, stopped } = stop.push(decoder?.flush() ?? '');
+        return yield last({ token: -1, text: stopped ? emit : emit + stop.flush() }, 'abort');
+      }
+      const candidates = logits.subarray(0, samplable);
+      // sample() applies the repetition penalty in place: log-probabilities read the model's logits from a copy
+      const logZ = topLogprobs >= 0 ? logNormalizer(candidates) : 0;
+      const top = topLogprobs > 0 ? topIds(candidates, topLogprobs) : null;
+      const token = sample(topLogprobs >= 0 ? candidates.slice() : candidates, sampling, rng, session.history);
+      const logprob = topLogprobs >= 0 ? candidates[token] - logZ : undefined;
+      usage.generatedTokens++;
       const isEos = token === host.eosTokenId && (options.stopAtEos ?? true);
-      const last = isEos || i === maxTokens - 1;
+      const isLast = isEos || i === maxTokens - 1;
       let text = isEos ? '' : decoder?.push(token) ?? '';
-      if (last) text += decoder?.flush() ?? '';
+      if (isLast) text += decoder?.flush() ?? '';
       const { emit, stopped } = stop.push(text);
-      const out = last && !stopped ? emit + stop.flush() : emit;
+      const item: GeneratedToken = { token, text: isLast && !stopped ? emit + stop.flush() : emit };
+      if (logprob !== undefined) item.logprob = logprob;
+      if (top) item.topLogprobs = top.map((t) => ({ token: t, text: host.tokenizer?.decode([t]) ?? '', logprob: candidates[t] - logZ }));
       // A caller's session takes in every sampled token, so it can go on where this generation ended.
-      const feedBack = options.session || !(last || stopped);
-      if (!(isEos || stopped) || out) yield { token, text: out };
-      if (feedBack) logits = session.feed([token]);
-      if (isEos || stopped) return;
+      if (options.session || !(isLast || stopped)) logits = session.feed([token]);
+      if (isEos) return yield last(item, 'eos');
+      if (stopped) return yield last(item, 'stop');
+      if (isLast) return yield last(item, 'length');
+      yield item;
     }
   } finally {
     if (!options.session) session.dispose();
   }
+}
+
+/** Run a generation to its end and gather it: the text, the token ids, why it ended and what it cost. */
+export async function complete(host: GenerationHost, prompt: string | ArrayLike<number>, options: GenerateOptions = {}): Promise<Completion> {
+  let text = '';
+  const tokens: number[] = [];
+  for await (const item of generate(host, prompt, options)) {
+    text += item.text;
+    if (item.token >= 0) tokens.push(item.token);
+    if (item.finishReason) return { text, tokens, finishReason: item.finishReason, usage: item.usage! };
+  }
+  throw new Error('unreachable: every generation ends with an item that has a finishReason');
 }

@@ -1,17 +1,18 @@
 // Turning logits into the next token: repetition penalty, temperature, top-k, top-p, min-p, then a draw.
 import { BimambaError } from '../errors.js';
+import { GENERATION_DEFAULTS as D } from './defaults.js';
 import type { Rng } from './rng.js';
 
 export interface SamplingOptions {
-  /** 0 = greedy (argmax). Default 0.8. */
+  /** 0 = greedy (argmax). Default 0.8 (every default: GENERATION_DEFAULTS in defaults.ts). */
   temperature?: number;
-  /** Keep the k most likely tokens; 0 = off. */
+  /** Keep the k most likely tokens; 0 = off. Default 40. */
   topK?: number;
-  /** Keep the smallest set whose probability reaches p; 1 = off. */
+  /** Keep the smallest set whose probability reaches p; 1 = off. Default 0.95. */
   topP?: number;
-  /** Drop tokens less likely than minP times the most likely one; 0 = off. */
+  /** Drop tokens less likely than minP times the most likely one; 0 = off (the default). */
   minP?: number;
-  /** > 1 makes recently seen tokens less likely (CTRL-style: positive logits divided, negative multiplied). 1 = off. */
+  /** > 1 makes recently seen tokens less likely (CTRL-style: positive logits divided, negative multiplied). 1 = off (the default). */
   repetitionPenalty?: number;
 }
 
@@ -24,11 +25,11 @@ function bad(what: string, value: unknown, rule: string): never {
 /** Check sampling options and fill in defaults. */
 export function resolveSampling(o: SamplingOptions): ResolvedSampling {
   const r: ResolvedSampling = {
-    temperature: o.temperature ?? 0.8,
-    topK: o.topK ?? 0,
-    topP: o.topP ?? 1,
-    minP: o.minP ?? 0,
-    repetitionPenalty: o.repetitionPenalty ?? 1,
+    temperature: o.temperature ?? D.temperature,
+    topK: o.topK ?? D.topK,
+    topP: o.topP ?? D.topP,
+    minP: o.minP ?? D.minP,
+    repetitionPenalty: o.repetitionPenalty ?? D.repetitionPenalty,
   };
   if (typeof r.temperature !== 'number' || !Number.isFinite(r.temperature) || r.temperature < 0) bad('temperature', r.temperature, 'a finite number ≥ 0');
   if (!Number.isInteger(r.topK) || r.topK < 0) bad('topK', r.topK, 'an integer ≥ 0');

@@ -2,7 +2,8 @@
 import { BimambaError } from '../errors.js';
 import { loadBimambaFile, type BimambaHeader, type ModelSource } from '../format/bimamba.js';
 import type { ModelConfig } from '../format/config.js';
-import { generate, type GeneratedToken, type GenerateOptions, type GenerationHost } from '../generate/generate.js';
+import { defaultModelUrl } from '../default-model.js';
+import { complete, generate, type Completion, type GeneratedToken, type GenerateOptions, type GenerationHost } from '../generate/generate.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import { createCore, type Core, type CoreOptions } from '../wasm/core.js';
 import { createKernelSet } from '../wasm/kernel-set.js';
@@ -28,6 +29,8 @@ export interface LoadOptions extends CoreOptions {
    * (error bounds in assembly/README.md); the exact path gives the reference results.
    */
   exact?: boolean;
+  /** Called as the file arrives: bytes read so far and the file's size (header included). */
+  onProgress?: (progress: { loaded: number; total: number }) => void;
 }
 
 /** FNV-1a over a string: identifies a model's header for snapshots. */
@@ -135,6 +138,12 @@ export class Model implements GenerationHost, SessionHost {
     return generate(this, prompt, options);
   }
 
+  /** Generate to the end and return the whole text, the token ids, the finish reason and the usage. */
+  complete(prompt: string | ArrayLike<number>, options: GenerateOptions = {}): Promise<Completion> {
+    this.graph();
+    return complete(this, prompt, options);
+  }
+
   /**
    * Free everything: the model's blocks are not released one by one, since the whole WASM memory goes with
    * the instance. Sessions of this model become unusable.
@@ -150,15 +159,18 @@ export class Model implements GenerationHost, SessionHost {
 }
 
 /**
- * Load a `.bimamba` model: a path (Node, Deno), a URL, bytes, a Response or a byte stream.
+ * Load a `.bimamba` model: a path (Node, Deno), a URL, bytes, a Blob or File, a Response or a byte
+ * stream; without a source, the built-in model shipped beside the bundle (defaultModelUrl()).
  * On Cloudflare Workers pass the precompiled WASM module as `options.wasm`.
  */
-export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<Model> {
+export async function loadModel(source?: ModelSource, options: LoadOptions = {}): Promise<Model> {
+  if (typeof options !== 'object' || options === null) throw new BimambaError('BAD_ARGUMENT', `the load options must be an object, not ${String(options)}`);
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new BimambaError('BAD_ARGUMENT', 'onProgress must be a function');
   const chunk = options.prefillChunk ?? 64;
   if (!Number.isInteger(chunk) || chunk < 1 || chunk > 4096) throw new BimambaError('BAD_ARGUMENT', `invalid prefillChunk: ${chunk} (an integer in [1, 4096])`);
   const core = await createCore(options);
   try {
-    return await loadInto(core, source, options, chunk);
+    return await loadInto(core, source ?? defaultModelUrl(), options, chunk);
   } catch (e) {
     core.pool?.dispose();
     throw e;
@@ -167,8 +179,14 @@ export async function loadModel(source: ModelSource, options: LoadOptions = {}):
 
 async function loadInto(core: Core, source: ModelSource, options: LoadOptions, chunk: number): Promise<Model> {
   // the whole need is checked from the header, before the weights are allocated or read
-  const onHeader = (h: BimambaHeader) => checkMemoryNeed(h, core, chunk, options.maxMemoryBytes);
-  const file = await loadBimambaFile(source, core.heap, { verify: options.verify, onHeader });
+  let dataStart = 0;
+  const onHeader = (h: BimambaHeader) => {
+    checkMemoryNeed(h, core, chunk, options.maxMemoryBytes);
+    dataStart = h.dataStart;
+    options.onProgress?.({ loaded: dataStart, total: dataStart + h.dataBytes });
+  };
+  const onProgress = options.onProgress && ((done: number, total: number) => options.onProgress!({ loaded: dataStart + done, total: dataStart + total }));
+  const file = await loadBimambaFile(source, core.heap, { verify: options.verify, onHeader, onProgress });
   const cfg = file.config;
   if (cfg.arch === 'mamba2' && cfg.norm_before_gate) throw new BimambaError('UNSUPPORTED', 'Mamba-2 with norm_before_gate = true is not supported');
   const shapes = shapesOf(cfg);

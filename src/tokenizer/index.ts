@@ -1,4 +1,5 @@
-// Text <-> token ids, from the HF `tokenizer.json` a model file embeds.
+// Text <-> token ids, from the HF `tokenizer.json` a model file embeds, or from a SentencePiece
+// `tokenizer.model` (sentencepiece.ts; the official Bi-Mamba weights use LLaMA's).
 // The tokenization itself is @huggingface/tokenizers (pure JS, no eval, runs in every host); this file
 // checks the input, gives the library's errors our error type, and sets the options that make it
 // behave like HF `tokenizers` (Rust): no special tokens added, no "clean up" of spaces when decoding.
@@ -7,6 +8,9 @@ import { BimambaError } from '../errors.js';
 import { nestedQuantifier, regexPatterns } from './regex-check.js';
 import { createStreamDecoder, type StreamDecoder } from './stream.js';
 import { findSpecialTokenId, BOS_TOKEN_NAMES, EOS_TOKEN_NAMES } from './special-tokens.js';
+import { parseSentencePieceModel } from './sentencepiece-model.js';
+import { sentencePieceTokenizer } from './sentencepiece.js';
+import { classifyTokenizerSource } from './sentencepiece-source.js';
 
 export type { StreamDecoder } from './stream.js';
 
@@ -129,9 +133,14 @@ function describe(x: unknown): string {
   return typeof x === 'object' ? 'an object' : `a ${typeof x}`;
 }
 
-/** Build a tokenizer from the text or the parsed object of a HF `tokenizer.json`. */
-export function loadTokenizer(json: string | object, options: LoadTokenizerOptions = {}): Tokenizer {
-  const parsed = parseTokenizerJson(json);
+/**
+ * Build a tokenizer from a HF `tokenizer.json` (its text, parsed object or bytes) or a SentencePiece
+ * `tokenizer.model` (its bytes, or the `{"sentencepiece": base64}` form a model file embeds).
+ */
+export function loadTokenizer(source: string | object | Uint8Array | ArrayBuffer, options: LoadTokenizerOptions = {}): Tokenizer {
+  const input = classifyTokenizerSource(source);
+  if ('sentencepiece' in input) return sentencePieceTokenizer(parseSentencePieceModel(input.sentencepiece), options);
+  const parsed = parseTokenizerJson(input.json);
   let hf: HfTokenizer;
   try {
     hf = new HfTokenizer({ ...OPTIONAL_PARTS, ...parsed }, { clean_up_tokenization_spaces: false });

@@ -38,7 +38,7 @@ describe('bimamba CLI', () => {
     expect(exact.code).toBe(0);
     expect(exact.stdout).toBe(fast.stdout);
     const bad = await bimamba('generate', '--threads', 'many', 'x');
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/threads/);
   });
 
@@ -74,16 +74,16 @@ describe('bimamba CLI', () => {
     expect(Math.exp(j.nll)).toBeCloseTo(j.ppl, 6);
   });
 
-  it('bad input is a one-line error and exit code 1, not a stack trace', async () => {
+  it('bad input is a one-line error, exit code 1 at run time and 2 for a usage mistake, not a stack trace', async () => {
     const missing = await bimamba('generate', '--model', join(tmpdir(), 'no-such-file.bimamba'), 'hi');
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^error/m);
     expect(missing.stderr).not.toMatch(/\n\s+at /);
     const badFlag = await bimamba('generate', '-t', 'warm', 'hi');
-    expect(badFlag.code).toBe(1);
+    expect(badFlag.code).toBe(2);
     expect(badFlag.stderr).toMatch(/not a number/);
     const badTemp = await bimamba('generate', '-t', '-1', 'hi');
-    expect(badTemp.code).toBe(1);
+    expect(badTemp.code).toBe(2);
     expect(badTemp.stderr).toMatch(/temperature/);
   });
 });

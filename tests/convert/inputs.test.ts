@@ -112,10 +112,16 @@ describe('bad input: a clear error each, and no output file', () => {
     await refused(join(tmp, 'nowhere'), 'BAD_CHECKPOINT', /cannot read the checkpoint directory .*nowhere/);
   });
 
-  it('a missing config.json', async () => {
-    const dir = await copy('mamba1-tiny-hf');
-    await unlink(join(dir, 'config.json'));
-    await refused(dir, 'BAD_CHECKPOINT', /config\.json is missing/);
+  it('a missing config.json: the config is read off the tensor shapes (Mamba-1 too), the same model as with it', async () => {
+    for (const name of ['mamba1-tiny-hf', 'mamba2-tiny-hf']) {
+      const dir = await copy(name);
+      const withConfig = await convertCheckpoint(dir, outPath(), { onWarning: () => {} });
+      await unlink(join(dir, 'config.json'));
+      const inferred = await convertCheckpoint(dir, outPath(), { onWarning: () => {} });
+      expect(inferred.inferred!.length).toBeGreaterThan(5);
+      const { bos_token_id: _b, eos_token_id: _e, pad_token_id: _p, norm_eps: _n, mixer_norm_eps: _m, time_step_limit: _t, ...sizes } = withConfig.config;
+      expect(inferred.config).toMatchObject(sizes);
+    }
   });
 
   it('missing weights', async () => {

@@ -198,6 +198,9 @@ export async function buildTargets(): Promise<Targets> {
   const snapshotModel: Model = await loadModel(bimambaPaths[0], { wasm: WASM });
   const snapshotSession = snapshotModel.createSession();
   snapshotSession.feed([3, 1, 4, 1, 5]);
+  // LLaMA's tokenizer.model: the pieces come first, the trainer and normalizer specs at the end.
+  const llamaModel = new Uint8Array(readFileSync(new URL('../../../shared/data/tokenizers/llama2.tokenizer.model', import.meta.url)));
+  const sentencePieceSeeds: Seed[] = [{ name: 'llama2.tokenizer.model', bytes: llamaModel, hot: [[0, 4096], [llamaModel.length - 4096, llamaModel.length]] }];
   const snapshotSeeds: Seed[] = [{ name: 'snapshot', bytes: snapshotSession.snapshot(), hot: [[0, 64]] }];
   const models: Model[] = [snapshotModel];
 
@@ -272,6 +275,18 @@ export async function buildTargets(): Promise<Targets> {
         tok.decode(ids.filter((id) => tok.idToToken(id) !== null));
         const stream = tok.createStreamDecoder();
         for (const id of ids) if (tok.idToToken(id) !== null) stream.push(id);
+      },
+    },
+    {
+      name: 'tokenizer.model (SentencePiece)',
+      testRuns: 100,
+      input: mutatedBytes(sentencePieceSeeds),
+      run: (bytes) => {
+        const tok = loadTokenizer(bytes as Uint8Array);
+        const ids = tok.encode(SAMPLE_TEXT);
+        tok.decode(ids);
+        const stream = tok.createStreamDecoder();
+        for (const id of ids) stream.push(id);
       },
     },
     {

@@ -6,6 +6,7 @@ import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { GENERATION_DEFAULTS } from '../../src/generate/defaults.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumBinary, need, shouldRun } from './hosts.js';
 import { MAX_TOKENS, nodeGreedy, PROMPT, ROOT, tinyModel } from './model.js';
@@ -80,6 +81,10 @@ describe.runIf(shouldRun('Chromium', CHROMIUM, HOW))('Chromium', () => {
     await page.setInputFiles('#model-file', model); // the same path as a drop: a File, read as a stream
     await page.waitForSelector('#model-status:has-text("tiny.bimamba")');
     await page.waitForSelector('body[data-state=ready]');
+    // the load's progress bar went to the end (and hid), and the controls show the library's defaults
+    expect(await page.evaluate(() => [(document.getElementById('load-progress') as HTMLProgressElement).value, (document.getElementById('load-progress') as HTMLProgressElement).hidden])).toEqual([1, true]);
+    expect(await page.inputValue('#top-k')).toBe(String(GENERATION_DEFAULTS.topK));
+    expect(await page.inputValue('#repetition-penalty')).toBe(String(GENERATION_DEFAULTS.repetitionPenalty));
     await page.fill('#prompt', PROMPT);
     await page.fill('#max-tokens', String(MAX_TOKENS));
     await page.fill('#temperature', '0');

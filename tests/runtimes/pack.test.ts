@@ -33,7 +33,8 @@ describe('npm pack', () => {
     model = await tinyModel();
     expected = await nodeGreedy(model);
     scratch = mkdtempSync(join(tmpdir(), 'bimamba-pack-'));
-    const packed = await run('npm', ['pack', '--json', '--pack-destination', scratch], { cwd: ROOT, timeoutMs: 60_000 });
+    // --ignore-scripts: dist/ is built already (npm test builds it); `prepare` would rebuild it under the other tests' feet
+    const packed = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', scratch], { cwd: ROOT, timeoutMs: 60_000 });
     expect(packed.code, packed.stderr).toBe(0);
     pack = JSON.parse(packed.stdout)[0];
     const project = join(scratch, 'project');

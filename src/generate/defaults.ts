@@ -1,0 +1,16 @@
+// The one set of generation defaults: the library, the CLI (its --help shows them) and the README's
+// table all read this object, so the same prompt, seed and options give the same text everywhere.
+export const GENERATION_DEFAULTS = {
+  /** Most tokens to generate. */
+  maxTokens: 128,
+  /** Softmax temperature; 0 is greedy (argmax). */
+  temperature: 0.8,
+  /** Keep the k most likely tokens; 0 is off. */
+  topK: 40,
+  /** Keep the smallest set of tokens whose probability reaches p; 1 is off. */
+  topP: 0.95,
+  /** Drop tokens less likely than minP times the most likely one; 0 is off. */
+  minP: 0,
+  /** Divide (multiply, when negative) the logits of recently seen tokens; 1 is off. */
+  repetitionPenalty: 1,
+} as const;
