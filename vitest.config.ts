@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
+    // Firefox and WebKit run apart: `npm run test:browsers` (vitest.browsers.config.ts; .ci/run runs it too)
+    exclude: [...configDefaults.exclude, 'tests/browsers/**'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',

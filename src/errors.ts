@@ -13,10 +13,19 @@ export type ErrorCode =
   | 'ABORTED' // generation stopped by an AbortSignal
   | 'THREADS'; // worker threads could not start, or one stopped answering
 
+/**
+ * `text` with control characters (C0 but newline and tab, DEL, C1) written as `\u001b` escapes:
+ * names and strings from a file go into messages that end up on a terminal, where an escape sequence
+ * could rewrite the screen or the title.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export class BimambaError extends Error {
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(printable(message), options);
     this.name = 'BimambaError';
     this.code = code;
   }

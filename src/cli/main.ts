@@ -10,9 +10,10 @@ import { registerGenerate } from './generate.js';
 import { registerInfo } from './info.js';
 import { UsageError } from './options.js';
 import { registerPpl } from './ppl.js';
+import { registerServe } from './serve.js';
 import { registerTokenize } from './tokenize.js';
 
-const COMMANDS = [registerConvert, registerInfo, registerGenerate, registerPpl, registerTokenize];
+const COMMANDS = [registerConvert, registerInfo, registerGenerate, registerPpl, registerTokenize, registerServe];
 
 /** The package's version: package.json is one folder above the bundle (dist/cli.js), two above src/cli/. */
 function version(): string {

@@ -154,7 +154,8 @@ export async function openCheckpoint(dir: string, opts: OpenCheckpointOptions = 
     try {
       text = await readFile(configPath, 'utf8');
     } catch (e) {
-      throw new BimambaError('BAD_ARGUMENT', `cannot read the config ${configPath}: ${(e as Error).message}`, { cause: e });
+      // the folder's own config.json is part of the checkpoint; a --config file is the caller's argument
+      throw new BimambaError(opts.config ? 'BAD_ARGUMENT' : 'BAD_CHECKPOINT', `cannot read the config ${configPath}: ${(e as Error).message}`, { cause: e });
     }
     rawConfig = parseConfigJson(text, configPath);
   }

@@ -5,8 +5,10 @@
 import { BimambaError } from '../errors.js';
 import type { Heap } from '../wasm/heap.js';
 import { openByteReader, type ByteReader, type ModelSource } from './byte-reader.js';
+import { checkJsonShape } from './json-shape.js';
 import { preview } from './preview.js';
-import { DataVerifier, readChecksums, tensorAt } from './checksums.js';
+import { CHECKSUMS_KEY, DataVerifier, readChecksums, tensorAt } from './checksums.js';
+import { crc32 } from './crc32.js';
 import { validateModelConfig, type ModelConfig } from './config.js';
 import { PAD_PREFIX, parseSafetensorsHeader, readHeaderLength, type SafetensorsHeader, type TensorEntry } from './safetensors.js';
 import { headScaleName, modelTensorSpecs, type ModelDtype, type TensorCategory } from './tensors.js';
@@ -35,6 +37,11 @@ export interface BimambaFile {
   /** The one heap block holding every tensor: give it back with heap.release(dataPtr). */
   dataPtr: number;
   dataBytes: number;
+  /**
+   * CRC-32 of the whole data section, computed while it streamed in, for a file without a checksums
+   * entry (null when it has one: its checksums then stand for the weights).
+   */
+  dataCrc: number | null;
 }
 
 export interface BimambaHeaderTensor extends TensorEntry {
@@ -74,6 +81,7 @@ function checkBimamba(h: SafetensorsHeader, where: string): BimambaHeader {
   }
   if (h.dataStart % ALIGN !== 0) throw bad(where, `the data section starts at file offset ${h.dataStart}, not a multiple of ${ALIGN}`);
   let configJson: unknown;
+  checkJsonShape(m.config ?? '', `${where}: metadata "config"`);
   try {
     configJson = JSON.parse(m.config ?? '');
   } catch {
@@ -155,13 +163,15 @@ async function readHeader(reader: ByteReader, where: string): Promise<BimambaHea
  * Stream the data section into `dest(offset, length)` views (offsets into the data section), checking
  * checksums on the way when `verify`. A source that ends early is refused naming the tensor it ends in.
  */
-async function readData(reader: ByteReader, header: BimambaHeader, where: string, verify: boolean, dest: (offset: number, length: number) => Uint8Array, onProgress?: (loaded: number, total: number) => void): Promise<void> {
+async function readData(reader: ByteReader, header: BimambaHeader, where: string, verify: boolean, dest: (offset: number, length: number) => Uint8Array, onProgress?: (loaded: number, total: number) => void, onBytes?: (bytes: Uint8Array) => void): Promise<void> {
   const total = header.dataBytes;
   const verifier = verify ? new DataVerifier(header.layout, readChecksums(header.metadata, header.layout, where), where) : null;
   let done = 0;
   try {
     await reader.readInto(total, dest, (now) => {
-      verifier?.push(dest(done, now - done)); // the bytes that just arrived
+      const arrived = dest(done, now - done); // the bytes that just arrived
+      verifier?.push(arrived);
+      onBytes?.(arrived);
       done = now;
       onProgress?.(now, total);
     });
@@ -188,8 +198,10 @@ export async function loadBimambaFile(source: ModelSource, heap: Heap, opts: Loa
       throw new BimambaError('OUT_OF_MEMORY', `${where}: the model's ${total} bytes of weights do not fit in the WASM memory left under its cap`);
     }
     const base = heap.alloc(total, 'model weights');
+    let dataCrc: number | null = Object.hasOwn(header.metadata, CHECKSUMS_KEY) ? null : 0;
+    const onBytes = dataCrc === null ? undefined : (bytes: Uint8Array) => { dataCrc = crc32(bytes, dataCrc!); };
     try {
-      await readData(reader, header, where, opts.verify ?? false, (offset, length) => heap.u8(base + offset, length), opts.onProgress);
+      await readData(reader, header, where, opts.verify ?? false, (offset, length) => heap.u8(base + offset, length), opts.onProgress, onBytes);
     } catch (e) {
       heap.release(base);
       throw e;
@@ -199,7 +211,7 @@ export async function loadBimambaFile(source: ModelSource, heap: Heap, opts: Loa
     for (const t of header.tensors) {
       tensors.set(t.name, { dtype: t.dtype as ModelDtype, shape: t.shape, ptr: base + t.begin, byteLength: t.end - t.begin });
     }
-    return { config: header.config, tokenizerJson: header.tokenizerJson, metadata: header.metadata, tensors, dataPtr: base, dataBytes: total };
+    return { config: header.config, tokenizerJson: header.tokenizerJson, metadata: header.metadata, tensors, dataPtr: base, dataBytes: total, dataCrc };
   } finally {
     await reader.close();
   }

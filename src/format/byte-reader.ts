@@ -96,12 +96,22 @@ async function fileReader(path: string | URL, where: string): Promise<ByteReader
     throw new BimambaError('BAD_ARGUMENT', `cannot open ${where}: ${(e as Error).message}`, { cause: e });
   }
   const fh = file;
-  const size = (await fh.stat()).size;
+  const stats = await fh.stat();
+  if (!stats.isFile()) {
+    await fh.close();
+    throw new BimambaError('BAD_ARGUMENT', `cannot open ${where}: it is ${stats.isDirectory() ? 'a directory' : 'not a regular file'}, not a model file`);
+  }
+  const size = stats.size;
   let pos = 0;
   const fill = async (n: number, dest: (offset: number, length: number) => Uint8Array, onChunk?: (done: number) => void) => {
     for (let done = 0; done < n;) {
       const len = Math.min(FILE_CHUNK, n - done);
-      const { bytesRead } = await fh.read(dest(done, len), 0, len, pos);
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await fh.read(dest(done, len), 0, len, pos));
+      } catch (e) {
+        throw new BimambaError('BAD_ARGUMENT', `reading ${where} failed: ${(e as Error).message}`, { cause: e });
+      }
       if (bytesRead === 0) throw truncated(where, pos, pos + n - done);
       done += bytesRead;
       pos += bytesRead;
@@ -135,9 +145,15 @@ function streamReader(stream: ReadableStream<Uint8Array>, where: string, size?: 
     let done = 0;
     while (done < n) {
       if (pending.length === 0) {
-        const { value, done: ended } = await reader.read();
-        if (ended) throw truncated(where, pos, pos + n - done);
-        pending = value;
+        let chunk: ReadableStreamReadResult<Uint8Array>;
+        try {
+          chunk = await reader.read();
+        } catch (e) {
+          throw new BimambaError('BAD_ARGUMENT', `reading ${where} failed: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+        }
+        if (chunk.done) throw truncated(where, pos, pos + n - done);
+        if (!(chunk.value instanceof Uint8Array)) throw new BimambaError('BAD_ARGUMENT', `${where}: the stream gave something other than bytes (a Uint8Array)`);
+        pending = chunk.value;
         continue;
       }
       const len = Math.min(pending.length, n - done);

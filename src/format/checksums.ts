@@ -3,6 +3,7 @@
 // data section is covered) and of the rest of the metadata (config, tokenizer, source).
 // The writer fills them in as it writes; readers verify them on request, streaming, tensor by tensor.
 import { BimambaError } from '../errors.js';
+import { checkJsonShape } from './json-shape.js';
 import { crc32, crcHex } from './crc32.js';
 import type { TensorEntry } from './safetensors.js';
 
@@ -44,6 +45,7 @@ export function readChecksums(metadata: Record<string, string>, layout: TensorEn
     throw bad(where, 'the file has no checksums to verify (it was converted by an older version): convert it again, or load it without verifying');
   }
   let value: unknown;
+  checkJsonShape(text, `${where}: metadata "checksums"`);
   try {
     value = JSON.parse(text);
   } catch {

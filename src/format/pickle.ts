@@ -47,15 +47,20 @@ const MARK = Symbol('mark');
 export const MAX_PICKLE_BYTES = 64 * 1024 * 1024;
 export const MAX_STACK = 1_000_000;
 export const MAX_MEMO = 1_000_000;
+/** Items put into lists, tuples and dicts, in all (a state dict of 100,000 tensors needs about 1.5 M). */
+export const MAX_ITEMS = 4_000_000;
+/** LONG1 / LONG4 payloads longer than this are refused before anything is built (a tensor offset fits in 8 bytes). */
+export const MAX_LONG_BYTES = 8;
 type Value = unknown;
 
 const unsafe = (what: string) => new BimambaError('UNSAFE_PICKLE', what);
 
 function resolveGlobal(module: string, name: string, where: string): GlobalRef {
   const full = `${module}.${name}`;
-  if (CALLABLES[full]) return { kind: 'global', name: full, callable: CALLABLES[full] };
-  if (module === 'torch' && STORAGE_DTYPES[name]) return { kind: 'global', name: full, storageDtype: STORAGE_DTYPES[name] };
-  throw unsafe(`${where}: the pickle names the global "${full}", which a state dict never needs; refusing to load it (nothing was executed)`);
+  // own properties only: "torch.constructor" or "torch.__proto__" must not find Object's
+  if (Object.hasOwn(CALLABLES, full)) return { kind: 'global', name: full, callable: CALLABLES[full] };
+  if (module === 'torch' && Object.hasOwn(STORAGE_DTYPES, name)) return { kind: 'global', name: full, storageDtype: STORAGE_DTYPES[name] };
+  throw unsafe(`${where}: the pickle names the global ${preview(full, 100)}, which a state dict never needs; refusing to load it (nothing was executed)`);
 }
 
 /** Read an int that must be a non-negative safe integer. */
@@ -77,7 +82,7 @@ function isGlobal(v: Value): v is GlobalRef {
 
 /** Call one of the allowed callables with its argument tuple. */
 function call(fn: Value, args: Value, where: string): Value {
-  if (!isGlobal(fn) || !fn.callable) throw unsafe(`${where}: the pickle calls ${isGlobal(fn) ? `"${fn.name}"` : 'a value'} that is not an allowed callable`);
+  if (!isGlobal(fn) || !fn.callable) throw unsafe(`${where}: the pickle calls ${isGlobal(fn) ? preview(fn.name, 100) : 'a value'} that is not an allowed callable`);
   if (!Array.isArray(args)) throw bad(where, `arguments to ${fn.name} are not a tuple`);
   switch (fn.callable) {
     case 'OrderedDict':
@@ -134,11 +139,9 @@ export function unpickleStateDict(data: Uint8Array, where: string): Map<string, 
   };
   const bytes = (n: number) => { need(n); const b = data.subarray(p, p + n); p += n; return b; };
   const utf8 = (n: number) => new TextDecoder().decode(bytes(n));
-  const latin1 = (n: number) => {
-    let s = '';
-    for (const b of bytes(n)) s += String.fromCharCode(b);
-    return s;
-  };
+  // one byte per character, decoded in one call: each byte widened to a UTF-16 unit (a string built a
+  // character at a time costs gigabytes; TextDecoder's 'latin1' is windows-1252, not Latin-1)
+  const latin1 = (n: number) => new TextDecoder('utf-16le').decode(new Uint16Array(bytes(n)));
   const line = () => {
     const end = data.indexOf(0x0a, p);
     if (end < 0) throw bad(where, 'the pickle is truncated inside a GLOBAL');
@@ -174,6 +177,17 @@ export function unpickleStateDict(data: Uint8Array, where: string): Map<string, 
     if (!memo.has(i)) throw bad(where, `memo entry ${i} is read before it is written`);
     return memo.get(i);
   };
+  const long = (n: number) => {
+    if (n > MAX_LONG_BYTES) throw bad(where, `an integer of ${n} bytes at byte ${p}: too large`);
+    return signedLE(bytes(n));
+  };
+  let items = 0;
+  /** Count `n` more items put into containers. */
+  const added = <T>(n: number, value: T): T => {
+    items += n;
+    if (items > MAX_ITEMS) throw bad(where, `the pickle puts more than ${MAX_ITEMS} items into lists, tuples and dicts`);
+    return value;
+  };
   const signedLE = (b: Uint8Array) => {
     let v = 0n;
     for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
@@ -204,8 +218,8 @@ export function unpickleStateDict(data: Uint8Array, where: string): Map<string, 
       case 0x4b: stack.push(u8()); break; // BININT1
       case 0x4d: stack.push(u16()); break; // BININT2
       case 0x4a: { need(4); stack.push(view.getInt32(p, true)); p += 4; break; } // BININT
-      case 0x8a: stack.push(signedLE(bytes(u8()))); break; // LONG1
-      case 0x8b: stack.push(signedLE(bytes(u32()))); break; // LONG4
+      case 0x8a: stack.push(long(u8())); break; // LONG1
+      case 0x8b: stack.push(long(u32())); break; // LONG4
       case 0x47: { need(8); stack.push(view.getFloat64(p, false)); p += 8; break; } // BINFLOAT (big-endian)
       case 0x58: stack.push(utf8(u32())); break; // BINUNICODE
       case 0x8c: stack.push(utf8(u8())); break; // SHORT_BINUNICODE
@@ -214,25 +228,27 @@ export function unpickleStateDict(data: Uint8Array, where: string): Map<string, 
       case 0x55: stack.push(latin1(u8())); break; // SHORT_BINSTRING
       case 0x43: stack.push(bytes(u8()).slice()); break; // SHORT_BINBYTES
       case 0x42: stack.push(bytes(u32()).slice()); break; // BINBYTES
-      case 0x74: stack.push(popMark()); break; // TUPLE
-      case 0x85: stack.push([pop()]); break; // TUPLE1
-      case 0x86: { const b = pop(); const a = pop(); stack.push([a, b]); break; } // TUPLE2
-      case 0x87: { const c = pop(); const b = pop(); const a = pop(); stack.push([a, b, c]); break; } // TUPLE3
-      case 0x6c: stack.push(popMark()); break; // LIST
-      case 0x61: { const v = pop(); asList(top()).push(v); break; } // APPEND
-      case 0x65: { const items = popMark(); const list = asList(top()); for (const v of items) list.push(v); break; } // APPENDS
+      case 0x74: { const t = popMark(); stack.push(added(t.length, t)); break; } // TUPLE
+      case 0x85: stack.push(added(1, [pop()])); break; // TUPLE1
+      case 0x86: { const b = pop(); const a = pop(); stack.push(added(2, [a, b])); break; } // TUPLE2
+      case 0x87: { const c = pop(); const b = pop(); const a = pop(); stack.push(added(3, [a, b, c])); break; } // TUPLE3
+      case 0x6c: { const l = popMark(); stack.push(added(l.length, l)); break; } // LIST
+      case 0x61: { const v = pop(); asList(top()).push(added(1, v)); break; } // APPEND
+      case 0x65: { const vs = popMark(); const list = asList(top()); added(vs.length, null); for (const v of vs) list.push(v); break; } // APPENDS
       case 0x64: { // DICT
-        const items = popMark();
+        const kvs = popMark();
         const m = new Map<Value, Value>();
-        for (let i = 0; i + 1 < items.length; i += 2) m.set(items[i], items[i + 1]);
+        added(kvs.length, null);
+        for (let i = 0; i + 1 < kvs.length; i += 2) m.set(kvs[i], kvs[i + 1]);
         stack.push(m);
         break;
       }
-      case 0x73: { const v = pop(); const k = pop(); asMap(top()).set(k, v); break; } // SETITEM
+      case 0x73: { const v = pop(); const k = pop(); asMap(top()).set(k, added(2, v)); break; } // SETITEM
       case 0x75: { // SETITEMS
-        const items = popMark();
+        const kvs = popMark();
         const m = asMap(top());
-        for (let i = 0; i + 1 < items.length; i += 2) m.set(items[i], items[i + 1]);
+        added(kvs.length, null);
+        for (let i = 0; i + 1 < kvs.length; i += 2) m.set(kvs[i], kvs[i + 1]);
         break;
       }
       case 0x71: memo.set(u8(), top()); break; // BINPUT

@@ -1,11 +1,15 @@
 // Writes a safetensors file tensor by tensor (Node only), so a model never has to be in memory whole.
 // The header is laid out first from the planned names, dtypes and shapes; the data then follows in
-// that order. The file is written under a temporary name and renamed when complete, so a failed
-// conversion leaves nothing that looks like a finished file.
+// that order. The file is written under a temporary name beside it and renamed when complete, so a
+// failed conversion leaves nothing that looks like a finished file. The temporary name is random and
+// the file is created exclusively ('wx'): a file or symlink planted at a predictable name can neither
+// be written through nor be mistaken for ours.
 // With `checksums`, the metadata gets a `checksums` entry (checksums.ts): it is laid out with
 // placeholder CRCs, the real ones are computed as the tensors are written, and the header is written
 // again at the end; CRCs have a fixed width, so the header keeps its length.
-import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { BimambaError } from '../errors.js';
 import { CHECKSUMS_KEY, formatChecksums, metadataCrc } from './checksums.js';
 import { crc32 } from './crc32.js';
@@ -49,7 +53,7 @@ export class SafetensorsWriter {
   /** Size of the finished file. */
   readonly fileBytes: number;
 
-  /** Create `path` (via `path.tmp`) and write its header. A number for `options` is the alignment. */
+  /** Create `path` (via a temporary file beside it) and write its header. A number for `options` is the alignment. */
   static async create(path: string, tensors: TensorPlan[], metadata: Record<string, string>, options: number | WriterOptions = {}): Promise<SafetensorsWriter> {
     const { align = 1, checksums = false } = typeof options === 'number' ? { align: options } : options;
     let layout: SafetensorsLayout;
@@ -63,13 +67,20 @@ export class SafetensorsWriter {
     } else {
       layout = layoutSafetensors(tensors, metadata, align);
     }
-    const tmpPath = `${path}.tmp`;
-    const file = await open(tmpPath, 'w');
+    await checkOutputPath(path);
+    const tmpPath = join(dirname(path), `.${basename(path)}.${randomBytes(8).toString('hex')}.tmp`);
+    let file: FileHandle;
+    try {
+      file = await open(tmpPath, 'wx');
+    } catch (e) {
+      throw new BimambaError('BAD_ARGUMENT', `cannot write ${path}: ${(e as Error).message}`, { cause: e });
+    }
     try {
       await file.write(layout.head, 0, layout.head.length, 0);
     } catch (e) {
       await file.close();
-      throw e;
+      await rm(tmpPath, { force: true });
+      throw new BimambaError('BAD_ARGUMENT', `cannot write ${path}: ${(e as Error).message}`, { cause: e });
     }
     return new SafetensorsWriter(file, path, tmpPath, layout.entries, layout.dataStart, layout.dataBytes, plan);
   }
@@ -89,7 +100,12 @@ export class SafetensorsWriter {
     if (this.next !== this.entries.length) throw new BimambaError('BAD_ARGUMENT', `safetensors writer: tensor "${this.entries[this.next].name}" was never written`);
     if (this.checksums) await this.writeChecksums(this.checksums);
     await this.file.close();
-    await rename(this.tmpPath, this.path);
+    try {
+      await rename(this.tmpPath, this.path);
+    } catch (e) {
+      await rm(this.tmpPath, { force: true });
+      throw new BimambaError('BAD_ARGUMENT', `cannot write ${this.path}: ${(e as Error).message}`, { cause: e });
+    }
   }
 
   /** Give up: close and delete the partial file. */
@@ -128,4 +144,13 @@ export class SafetensorsWriter {
       this.position += bytesWritten;
     }
   }
+}
+
+/** The output must be a file (or nothing yet) in a directory that exists. */
+async function checkOutputPath(path: string): Promise<void> {
+  const dir = dirname(path);
+  const dirStat = await stat(dir).catch(() => null);
+  if (!dirStat?.isDirectory()) throw new BimambaError('BAD_ARGUMENT', `cannot write ${path}: the directory ${dir} does not exist`);
+  const existing = await stat(path).catch(() => null);
+  if (existing && !existing.isFile()) throw new BimambaError('BAD_ARGUMENT', `cannot write ${path}: it is a directory or another non-file`);
 }

@@ -5,6 +5,7 @@
 // This file parses and validates headers and lays out new ones; it has no I/O of its own, so every
 // runtime can use it.
 import { BimambaError } from '../errors.js';
+import { checkJsonShape } from './json-shape.js';
 import { preview } from './preview.js';
 
 /** Bytes per element of every dtype the safetensors format defines. */
@@ -21,6 +22,11 @@ export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 export const MAX_TENSORS = 100_000;
 export const MAX_METADATA_ENTRIES = 1024;
 export const MAX_DIMENSIONS = 16;
+/**
+ * What a header's JSON may hold before it is parsed: per tensor an object and two arrays, and about 22
+ * values (dtype, up to 16 dimensions, two offsets); metadata entries are strings.
+ */
+export const HEADER_JSON_LIMITS = { maxDepth: 8, maxContainers: 3 * (MAX_TENSORS + 2), maxValues: 24 * (MAX_TENSORS + 1) + 2 * MAX_METADATA_ENTRIES };
 
 export interface TensorEntry {
   name: string;
@@ -69,9 +75,15 @@ export function parseSafetensorsHeader(bytes: Uint8Array, opts: { fileSize?: num
   if (bytes.length < dataStart || (opts.fileSize !== undefined && opts.fileSize < dataStart)) {
     throw bad(where, `truncated: the header says it is ${headerLength} bytes but the file ends before it does`);
   }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, dataStart));
+  } catch (e) {
+    throw bad(where, `the header is not valid UTF-8 (${(e as Error).message})`);
+  }
+  checkJsonShape(text, `${where} header`, HEADER_JSON_LIMITS);
   let json: unknown;
   try {
-    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, dataStart));
     json = JSON.parse(text);
   } catch (e) {
     throw bad(where, `the header is not valid UTF-8 JSON (${(e as Error).message})`);

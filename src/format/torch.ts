@@ -60,6 +60,7 @@ export async function readTorchCheckpoint(src: RandomAccess, where: string): Pro
   if (pickle.size > MAX_PICKLE_BYTES) throw new BimambaError('BAD_FORMAT', `${where}: ${pickles[0]} is ${pickle.size} bytes, over the limit of ${MAX_PICKLE_BYTES} for a state dict's pickle`);
   const refs = unpickleStateDict(await readZipEntry(src, pickle, where), where);
   const out = new Map<string, StoredTensor>();
+  const inflated = new InflatedStorages(src, where);
   for (const [name, t] of refs) {
     const at = `${where}, tensor "${name}"`;
     const size = DTYPE_BYTES[t.storage.dtype];
@@ -75,11 +76,62 @@ export async function readTorchCheckpoint(src: RandomAccess, where: string): Pro
     if (entry.size < t.storage.numel * size) {
       throw new BimambaError('BAD_FORMAT', `${at}: storage "${t.storage.key}" holds ${entry.size} bytes, less than its ${t.storage.numel} elements need`);
     }
-    out.set(name, {
-      dtype: t.storage.dtype,
-      shape: t.shape,
-      read: () => readZipEntry(src, entry, at, t.offset * size, numel * size),
-    });
+    const begin = t.offset * size;
+    const length = numel * size;
+    if (entry.method === 0) {
+      out.set(name, { dtype: t.storage.dtype, shape: t.shape, read: () => readZipEntry(src, entry, at, begin, length) });
+    } else {
+      inflated.add(entry, length);
+      out.set(name, { dtype: t.storage.dtype, shape: t.shape, read: () => inflated.read(entry, begin, length, at) });
+    }
   }
+  inflated.checkBudget();
   return out;
+}
+
+/** Inflated bytes a checkpoint may cost beyond the bytes of the tensors read from its compressed storages. */
+export const INFLATE_SLACK_BYTES = 1024 * 1024;
+
+/**
+ * The compressed storages of one checkpoint (torch itself stores entries uncompressed; a compressed
+ * one must be inflated whole). Each is inflated once, however many tensors view it, and kept until
+ * the last of them has been read; and their inflated sizes together may not pass the bytes of the
+ * tensors read from them plus INFLATE_SLACK_BYTES, so views of one huge storage cannot multiply work.
+ */
+class InflatedStorages {
+  private readonly readers = new Map<ZipEntry, number>(); // tensors of each entry not read yet
+  private readonly cache = new Map<ZipEntry, Promise<Uint8Array>>();
+  private tensorBytes = 0;
+
+  constructor(private readonly src: RandomAccess, private readonly where: string) {}
+
+  add(entry: ZipEntry, tensorBytes: number): void {
+    this.readers.set(entry, (this.readers.get(entry) ?? 0) + 1);
+    this.tensorBytes += tensorBytes;
+  }
+
+  checkBudget(): void {
+    let inflatedBytes = 0;
+    for (const entry of this.readers.keys()) inflatedBytes += entry.size;
+    if (inflatedBytes > this.tensorBytes + INFLATE_SLACK_BYTES) {
+      throw new BimambaError('BAD_FORMAT', `${this.where}: its compressed storages inflate to ${inflatedBytes} bytes, but its tensors hold only ${this.tensorBytes}: refused (at most ${INFLATE_SLACK_BYTES} bytes more than the tensors)`);
+    }
+  }
+
+  async read(entry: ZipEntry, begin: number, length: number, where: string): Promise<Uint8Array> {
+    let whole = this.cache.get(entry);
+    if (!whole) {
+      whole = readZipEntry(this.src, entry, where);
+      this.cache.set(entry, whole);
+    }
+    const left = (this.readers.get(entry) ?? 1) - 1;
+    this.readers.set(entry, left);
+    if (left <= 0) this.cache.delete(entry); // a tensor read again later inflates it again
+    try {
+      return (await whole).slice(begin, begin + length);
+    } catch (e) {
+      this.cache.delete(entry);
+      throw e;
+    }
+  }
 }

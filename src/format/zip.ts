@@ -119,9 +119,15 @@ export async function readZipDirectory(src: RandomAccess, where: string): Promis
       const len = cv.getUint16(e + 2, true);
       if (id === 1) {
         let q = e + 4;
-        if (size === U32_MAX) { size = u64(cv, q, where); q += 8; }
-        if (compressedSize === U32_MAX) { compressedSize = u64(cv, q, where); q += 8; }
-        if (localHeaderOffset === U32_MAX) { localHeaderOffset = u64(cv, q, where); q += 8; }
+        const field = (): number => {
+          if (q + 8 > e + 4 + len || q + 8 > extraEnd) throw bad(where, `central directory entry ${i} ("${name.slice(0, 100)}") has a truncated ZIP64 extra field`);
+          const v = u64(cv, q, where);
+          q += 8;
+          return v;
+        };
+        if (size === U32_MAX) size = field();
+        if (compressedSize === U32_MAX) compressedSize = field();
+        if (localHeaderOffset === U32_MAX) localHeaderOffset = field();
       }
       e += 4 + len;
     }

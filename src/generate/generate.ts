@@ -1,12 +1,14 @@
 // Streaming generation: feed the prompt, then sample, feed back, decode and stream, one token at a time.
 import { BimambaError } from '../errors.js';
-import type { Session } from '../model/session.js';
+import { Session } from '../model/session.js';
+import { checkTokens } from '../model/tokens.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { Rng } from './rng.js';
 import { GENERATION_DEFAULTS } from './defaults.js';
 import { logNormalizer, topIds } from './logprobs.js';
 import { resolveSampling, sample, type SamplingOptions } from './sampler.js';
 import { StopMatcher } from './stop.js';
+import { TimeSlicer } from './yield.js';
 
 export interface GenerateOptions extends SamplingOptions {
   /** Most tokens to generate (default 128). */
@@ -93,10 +95,6 @@ export interface GenerationHost {
   createSession(): Session;
 }
 
-/** Let timers and abort handlers run between tokens. */
-const nextTick: () => Promise<void> =
-  typeof setImmediate === 'function' ? () => new Promise((r) => setImmediate(r)) : () => new Promise((r) => setTimeout(r, 0));
-
 const MAX_TOP_LOGPROBS = 100;
 const SAMPLING_NUMBERS = ['temperature', 'topK', 'topP', 'minP', 'repetitionPenalty'] as const;
 
@@ -151,6 +149,7 @@ export function promptIds(host: GenerationHost, prompt: string | ArrayLike<numbe
     if (typeof prompt !== 'object' || prompt === null || typeof prompt.length !== 'number') {
       throw bad(`the prompt must be a string or an array of token ids, not ${show(prompt)}`);
     }
+    checkTokens(prompt, host.vocabSize); // before copying: {length: 1e9} must not become a billion-item array
     return Array.from(prompt);
   }
   if (!host.tokenizer) throw new BimambaError('UNSUPPORTED', 'this model file has no tokenizer: pass token ids instead of text');
@@ -163,7 +162,14 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
   const { maxTokens, seed, stops, abort, topLogprobs } = checkOptions(options);
   const sampling = resolveSampling(options);
   const ids = promptIds(host, prompt, options.addBos);
-  const session = options.session ?? host.createSession();
+  const given = options.session;
+  if (given !== undefined) {
+    if (!(given instanceof Session)) throw new BimambaError('BAD_ARGUMENT', 'session must be a Session made by model.createSession()');
+    if (given.host !== (host as unknown)) throw new BimambaError('BAD_ARGUMENT', 'session belongs to another model');
+    if (given.generating) throw new BimambaError('BAD_ARGUMENT', 'this session is already generating: wait for that generation to end, or fork() the session');
+  }
+  const session = given ?? host.createSession();
+  session.generating = true;
   const usage: Usage = { promptTokens: 0, generatedTokens: 0, prefillMs: 0, decodeMs: 0 };
   let decodeStart = 0;
   const last = (item: GeneratedToken, finishReason: FinishReason): GeneratedToken => {
@@ -178,6 +184,7 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
   try {
     if (ids.length === 0 && session.tokensSeen === 0) throw bad('the prompt is empty');
     if (aborted()) return yield last({ token: -1, text: '' }, 'abort');
+    const slicer = new TimeSlicer(); // the host gets a turn between tokens once a slice of work is done
     const t0 = performance.now();
     let logits = ids.length ? session.feed(ids) : session.lastLogits();
     usage.promptTokens = ids.length;
@@ -190,7 +197,7 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
     const decoder = host.tokenizer?.createStreamDecoder();
     const stop = new StopMatcher(stops);
     for (let i = 0; i < maxTokens; i++) {
-      await nextTick();
+      await slicer.tick();
       if (aborted()) {
         // what the decoder and the stop matcher still hold is final now
         const { emit, stopped } = stop.push(decoder?.flush() ?? '');
@@ -219,7 +226,8 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
       yield item;
     }
   } finally {
-    if (!options.session) session.dispose();
+    session.generating = false;
+    if (!given) session.dispose();
   }
 }
 

@@ -66,11 +66,15 @@ const MiB = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
 export function checkMemoryNeed(header: BimambaHeader, core: Core, prefillChunk: number, maxMemoryBytes: number | undefined): void {
   const limit = memoryLimit(maxMemoryBytes);
   const n = memoryNeed(header, core.kernels, prefillChunk);
-  if (!core.heap.wouldFit(n.total)) {
+  // the figure is the memory's size once loaded with one session: the core's own data below the heap
+  // and every block, in whole 64 KiB pages; a cap of exactly this many bytes fits
+  const bytes = core.heap.memoryBytesWith(n.total);
+  if (!core.heap.wouldFit(n.total) || bytes > limit) {
     const which = limit < WASM_MAX_BYTES ? `the maxMemoryBytes cap of ${limit} bytes` : "WASM's 4 GiB";
+    const base = bytes - n.total;
     throw new BimambaError('OUT_OF_MEMORY',
-      `this model needs ${n.total} bytes of WASM memory (${MiB(n.total)}: weights ${MiB(n.weights)}, derived ${MiB(n.derived)}, ` +
-      `activations ${MiB(n.activations)} for a prefill chunk of ${prefillChunk}, kernel scratch ${MiB(n.kernelScratch)}, one session ${MiB(n.session)}), ` +
-      `more than ${which} allows; nothing was allocated`);
+      `this model needs ${bytes} bytes of WASM memory (${MiB(bytes)}: weights ${MiB(n.weights)}, derived ${MiB(n.derived)}, ` +
+      `activations ${MiB(n.activations)} for a prefill chunk of ${prefillChunk}, kernel scratch ${MiB(n.kernelScratch)}, one session ${MiB(n.session)}, ` +
+      `the core's own data and rounding to 64 KiB pages ${MiB(base)}), more than ${which} allows; nothing was allocated`);
   }
 }

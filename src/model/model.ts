@@ -13,6 +13,7 @@ import { allocScratch } from './scratch.js';
 import { Session, type SessionHost } from './session.js';
 import { shapesOf } from './shapes.js';
 import { readSnapshot } from './snapshot.js';
+import { checkTokens } from './tokens.js';
 import { weightsFrom } from './weights.js';
 
 export interface LoadOptions extends CoreOptions {
@@ -83,6 +84,20 @@ export class Model implements GenerationHost, SessionHost {
     return this.core?.memory.buffer.byteLength ?? 0;
   }
 
+  /**
+   * Where this model's WASM memory goes, in bytes: every allocated block by what it holds (the weights
+   * as the file has them, what is derived from them at load, the activation buffers, the fast kernels'
+   * scratch, the live sessions' state), and the rest (the module's static data, and memory freed or
+   * not yet used). The parts add up to `total` = memoryBytes.
+   */
+  get memory(): { total: number; blocks: Record<string, number>; sessions: number; other: number } {
+    if (!this.core) return { total: 0, blocks: {}, sessions: 0, other: 0 };
+    const blocks = Object.fromEntries(this.core.heap.allocatedByWhat());
+    const total = this.memoryBytes;
+    const allocated = Object.values(blocks).reduce((a, b) => a + b, 0);
+    return { total, blocks, sessions: this.sessions.size, other: total - allocated };
+  }
+
   /** @internal */
   graph(): Graph {
     if (!this.g) throw new BimambaError('DISPOSED', 'this model has been disposed');
@@ -110,6 +125,9 @@ export class Model implements GenerationHost, SessionHost {
   /** Logits at every position of `tokens`, from a fresh state: `[T * vocabSize]`. */
   logits(tokens: ArrayLike<number>): Float32Array {
     const V = this.vocabSize;
+    this.graph();
+    checkTokens(tokens, V); // before allocating tokens.length * V floats
+    if (tokens.length === 0) throw new BimambaError('BAD_ARGUMENT', 'logits() needs at least one token');
     const out = new Float32Array(tokens.length * V);
     const s = this.createSession();
     try {
@@ -193,7 +211,8 @@ async function loadInto(core: Core, source: ModelSource, options: LoadOptions, c
   const weights = weightsFrom(file, cfg, core.heap);
   const scratch = allocScratch(core.heap, core.kernels, shapes, chunk);
   const tokenizer = file.tokenizerJson ? loadTokenizer(file.tokenizerJson) : null;
-  const fingerprint = fnv1a(JSON.stringify(file.metadata) + JSON.stringify([...file.tensors].map(([n, t]) => [n, t.dtype, t.shape])));
+  // the weights are covered by their checksums (part of the metadata) or, without them, by a CRC of the data
+  const fingerprint = fnv1a(JSON.stringify(file.metadata) + JSON.stringify([...file.tensors].map(([n, t]) => [n, t.dtype, t.shape])) + String(file.dataCrc));
   const exact = options.exact ?? false;
   const kernels = createKernelSet(core, { exact, maxT: chunk, maxK: Math.max(shapes.dModel, shapes.dInner) });
   const g: Graph = { k: kernels.kernels, heap: core.heap, cfg, shapes, weights, scratch };

@@ -25,6 +25,8 @@ export class Session {
   tokensSeen = 0;
   /** The last tokens fed (at most HISTORY), oldest first. */
   history: number[] = [];
+  /** @internal a generate() is running on this session (a second one would interleave its tokens). */
+  generating = false;
 
   /** @internal use model.createSession() */
   constructor(host: SessionHost, block: Ptr) {

@@ -5,7 +5,9 @@
 // behave like HF `tokenizers` (Rust): no special tokens added, no "clean up" of spaces when decoding.
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { BimambaError } from '../errors.js';
-import { nestedQuantifier, regexPatterns } from './regex-check.js';
+import { checkJsonShape } from '../format/json-shape.js';
+import { checkPipelines } from './pipeline-check.js';
+import { compiledPatterns, nestedQuantifier, regexPatterns } from './regex-check.js';
 import { createStreamDecoder, type StreamDecoder } from './stream.js';
 import { findSpecialTokenId, BOS_TOKEN_NAMES, EOS_TOKEN_NAMES } from './special-tokens.js';
 import { parseSentencePieceModel } from './sentencepiece-model.js';
@@ -56,6 +58,7 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
 function parseTokenizerJson(json: string | object): Record<string, unknown> {
   let parsed: unknown = json;
   if (typeof json === 'string') {
+    checkJsonShape(json, 'tokenizer.json');
     try {
       parsed = JSON.parse(json);
     } catch (e) {
@@ -71,11 +74,17 @@ function parseTokenizerJson(json: string | object): Record<string, unknown> {
   }
   checkVocab(model.vocab);
   if (parsed.added_tokens !== undefined) checkAddedTokens(parsed.added_tokens);
-  for (const pattern of regexPatterns(parsed)) {
+  checkPipelines(parsed, (what) => badFormat(what));
+  screenPatterns(regexPatterns(parsed));
+  return parsed;
+}
+
+/** Refuse a regular expression whose backtracking could blow up (regex-check.ts). */
+function screenPatterns(patterns: string[]): void {
+  for (const pattern of patterns) {
     const why = nestedQuantifier(pattern);
     if (why) throw badFormat(`the regular expression ${JSON.stringify(pattern.slice(0, 60))} could take exponential time on some texts (${why}); refusing it`);
   }
-  return parsed;
 }
 
 /**
@@ -147,9 +156,13 @@ export function loadTokenizer(source: string | object | Uint8Array | ArrayBuffer
   } catch (e) {
     throw badFormat(`cannot be loaded: ${(e as Error).message}`, e);
   }
+  // the patterns as the library rewrote them (Oniguruma to JavaScript) are the ones that will run
+  const lib = hf as unknown as { normalizer: unknown; pre_tokenizer: unknown; decoder: unknown };
+  screenPatterns(compiledPatterns([lib.normalizer, lib.pre_tokenizer, lib.decoder]));
 
   let vocabSize = 0;
   for (const id of guarded('reading the vocabulary', () => hf.get_vocab(true)).values()) vocabSize = Math.max(vocabSize, id + 1);
+  if (vocabSize === 0) throw badFormat('the vocabulary is empty');
 
   function checkIds(ids: number[]): void {
     if (!Array.isArray(ids)) throw new BimambaError('BAD_ARGUMENT', `decode: expected an array of token ids, got ${describe(ids)}`);

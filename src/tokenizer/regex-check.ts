@@ -1,13 +1,27 @@
 // tokenizer.json may hold regular expressions (`{"Regex": "..."}` in Split, Replace, ...), which the
-// tokenizer library runs as JavaScript RegExps: a backtracking engine, where a pattern like `(a+)+$`
-// takes exponential time on a short input such as "aaaaaaaaaaaaaaaaaaaaaaaaaaaaab". A model file
-// from the internet could use that to hang the page or worker that tokenizes a prompt.
+// tokenizer library rewrites (Oniguruma syntax to JavaScript) and runs as JavaScript RegExps: a
+// backtracking engine, where a pattern like `(a+)+$` takes exponential time on a short input such as
+// "aaaaaaaaaaaaaaaaaaaaaaaaaaaaab". A model file from the internet could use that to hang the page or
+// worker that tokenizes a prompt.
 //
-// This check refuses the classic shape of such patterns: a group repeated without bound (`*`, `+`,
-// `{n,}`, `{n,m}` with m > 1) that itself holds an unbounded quantifier ("nested quantifiers", star
-// height 2). It is a cheap syntactic screen, not a proof: overlapping alternatives such as `(a|a)*`
-// still pass (SECURITY.md). Every pattern of the common tokenizers (GPT-2, GPT-NeoX, LLaMA-3,
-// tiktoken's cl100k / o200k, Qwen) passes it.
+// This is a cheap syntactic screen for the shapes that blow up, not a proof (SECURITY.md). It refuses:
+//   - a group repeated without bound (`*`, `+`, `{n,}`, `{n,m}` with m > 1) that holds an unbounded
+//     quantifier (`(a+)+`, star height 2) or an alternation (`(a|a)*`, overlapping alternatives);
+//   - a quantifier applied to a quantifier (`a{1,2}+`, `a*+`): the library rewrites it to a
+//     repeated group, `(?:a{1,2})+`;
+//   - more than MAX_UNBOUNDED_PER_BRANCH unbounded quantifiers in one alternative (`a*a*a*a*$`:
+//     polynomial backtracking whose degree is their number);
+//   - backreferences (`\1`, `\k<name>`), which no tokenizer needs.
+// `{,n}` is read as `{0,n}` and bounds may have any number of digits, as the library reads them.
+// The loader screens both the pattern in the file and the RegExps the library compiled from it
+// (tokenizer/index.ts), so a shape the rewrite creates is caught too. Every pattern of the common
+// tokenizers (GPT-2, GPT-NeoX, LLaMA-3, tiktoken's cl100k / o200k, Qwen) passes, before and after
+// the rewrite.
+
+/** Unbounded quantifiers allowed in one alternative of a pattern (the common tokenizers have at most 2). */
+export const MAX_UNBOUNDED_PER_BRANCH = 2;
+
+const BOUNDS = /\{(\d*)(,(\d*))?\}/y;
 
 /** Length of the quantifier at `i` and whether it repeats without a small bound, or null if none. */
 function quantifierAt(p: string, i: number): { length: number; unbounded: boolean } | null {
@@ -15,48 +29,92 @@ function quantifierAt(p: string, i: number): { length: number; unbounded: boolea
   if (c === '*' || c === '+') return { length: 1, unbounded: true };
   if (c === '?') return { length: 1, unbounded: false };
   if (c !== '{') return null;
-  const m = /^\{(\d+)(,(\d*))?\}/.exec(p.slice(i, i + 24));
-  if (!m) return null;
+  BOUNDS.lastIndex = i;
+  const m = BOUNDS.exec(p);
+  if (!m || (m[1] === '' && (m[3] ?? '') === '')) return null; // `{`, `{}`, `{,}`: literal braces
   const max = m[2] === undefined ? Number(m[1]) : m[3] === '' ? Infinity : Number(m[3]);
   return { length: m[0].length, unbounded: max > 1 };
 }
 
-/** Where a pattern nests an unbounded quantifier inside an unbounded repeated group, or null if it does not. */
+interface Group {
+  /** Does it hold an unbounded quantifier (at any depth)? */
+  unbounded: boolean;
+  /** Does it hold an alternation (at any depth)? */
+  alternation: boolean;
+  /** Unbounded quantifiers along the current alternative of this group (its inner groups' worst alternative included). */
+  branch: number;
+  /** The most along any alternative closed so far. */
+  worst: number;
+}
+
+const tooMany = (at: number) => `more than ${MAX_UNBOUNDED_PER_BRANCH} unbounded quantifiers in one alternative, at offset ${at}`;
+
+/** Why a pattern could backtrack catastrophically (the first shape found), or null if it passes the screen. */
 export function nestedQuantifier(p: string): string | null {
-  const groups: boolean[] = []; // per open group: does it hold an unbounded quantifier?
-  let closed: boolean | null = null; // the group that just closed, if the previous token was ')'
+  const fresh = (): Group => ({ unbounded: false, alternation: false, branch: 0, worst: 0 });
+  const groups: Group[] = [fresh()]; // [0]: the whole pattern
+  let closed: Group | null = null; // the group that just closed, if the previous token was ')'
+  let quantified = false; // the previous token was a quantifier
   for (let i = 0; i < p.length; i++) {
     const c = p[i];
     const lastClosed = closed;
+    const afterQuantifier = quantified;
     closed = null;
+    quantified = false;
     if (c === '\\') {
-      // an escape: \p{...}, \P{...} and \u{...} run to the closing brace; others are one character
-      if ('pPu'.includes(p[i + 1]) && p[i + 2] === '{') i = Math.max(i + 1, p.indexOf('}', i));
+      const n = p[i + 1];
+      if ((n >= '1' && n <= '9') || n === 'k') return `a backreference at offset ${i}`;
+      // an escape: \p{...}, \P{...}, \u{...} and \x{...} run to the closing brace; others are one character
+      if ('pPux'.includes(n) && p[i + 2] === '{') i = Math.max(i + 1, p.indexOf('}', i));
       else i++;
       continue;
     }
     if (c === '[') {
-      // a character class: skip to its closing bracket, past escapes
-      for (i++; i < p.length && p[i] !== ']'; i++) if (p[i] === '\\') i++;
+      // a character class (nested classes included): skip to its closing bracket, past escapes
+      let depth = 0;
+      for (; i < p.length; i++) {
+        if (p[i] === '\\') i++;
+        else if (p[i] === '[') depth++;
+        else if (p[i] === ']' && --depth === 0) break;
+      }
       continue;
     }
     if (c === '(') {
-      groups.push(false);
+      groups.push(fresh());
       if (p[i + 1] === '?') i++; // (?:, (?=, (?<name>, (?i: ... : the '?' is not a quantifier
       continue;
     }
     if (c === ')') {
-      const inner = groups.pop() ?? false;
-      if (groups.length > 0) groups[groups.length - 1] ||= inner;
+      if (groups.length === 1) continue; // an unmatched ')': the RegExp constructor refuses it
+      const inner = groups.pop()!;
+      const outer = groups[groups.length - 1];
+      outer.unbounded ||= inner.unbounded;
+      outer.alternation ||= inner.alternation;
+      outer.branch += Math.max(inner.worst, inner.branch);
+      if (outer.branch > MAX_UNBOUNDED_PER_BRANCH) return tooMany(i);
       closed = inner;
+      continue;
+    }
+    if (c === '|') {
+      const g = groups[groups.length - 1];
+      g.alternation = true;
+      g.worst = Math.max(g.worst, g.branch);
+      g.branch = 0;
       continue;
     }
     const q = quantifierAt(p, i);
     if (!q) continue;
-    if (q.unbounded && lastClosed) return `a repeated group holds a repeated part before offset ${i}`;
-    if (q.unbounded && groups.length > 0) groups[groups.length - 1] = true;
+    if (afterQuantifier && !(c === '?' && !q.unbounded)) return `a quantifier applied to a quantifier at offset ${i}`;
+    if (q.unbounded && lastClosed?.unbounded) return `a repeated group holds a repeated part before offset ${i}`;
+    if (q.unbounded && lastClosed?.alternation) return `a repeated group holds alternatives before offset ${i}`;
+    if (q.unbounded) {
+      const g = groups[groups.length - 1];
+      g.unbounded = true;
+      if (++g.branch > MAX_UNBOUNDED_PER_BRANCH) return tooMany(i);
+    }
     i += q.length - 1;
-    if (p[i + 1] === '?' || p[i + 1] === '+') i++; // lazy or possessive marker
+    if (p[i + 1] === '?') i++; // lazy marker
+    quantified = true;
   }
   return null;
 }
@@ -72,6 +130,27 @@ export function regexPatterns(doc: unknown): string[] {
       if (key === 'Regex' && typeof value === 'string') out.push(value);
       else todo.push(value);
     }
+  }
+  return out;
+}
+
+/**
+ * Every RegExp held by the objects reachable from `roots` (the library's normalizer, pre-tokenizer and
+ * decoder), walked without recursion: the patterns as the library will run them, after its rewrites.
+ */
+export function compiledPatterns(roots: unknown[]): string[] {
+  const out: string[] = [];
+  const seen = new Set<unknown>();
+  const todo = roots.slice();
+  while (todo.length > 0) {
+    const node = todo.pop();
+    if ((typeof node !== 'object' && typeof node !== 'function') || node === null || seen.has(node)) continue;
+    seen.add(node);
+    if (node instanceof RegExp) {
+      out.push(node.source);
+      continue;
+    }
+    for (const key of Object.keys(node)) todo.push((node as Record<string, unknown>)[key]);
   }
   return out;
 }

@@ -18,6 +18,13 @@ export interface StreamDecoder {
 
 const REPLACEMENT_CHARACTER = '\uFFFD';
 
+/**
+ * Most tokens held back before their text is emitted anyway. A character is at most 4 bytes (4 byte
+ * tokens); a run held longer is not text that will complete, and decoding an ever longer window at
+ * every push would make a long run of such tokens quadratic.
+ */
+export const MAX_HELD_TOKENS = 16;
+
 /** `decode` must map ids to text the way the whole-sequence decode does (it may throw on a bad id). */
 export function createStreamDecoder(decode: (ids: number[]) => string): StreamDecoder {
   let window: number[] = []; // [context tokens..., pending tokens...]
@@ -35,13 +42,15 @@ export function createStreamDecoder(decode: (ids: number[]) => string): StreamDe
       const text = decode([...window, id]); // throws before changing any state when id is bad
       window.push(id);
       const chunk = newText(text);
-      // Nothing new (a skipped special token, a stripped space) or an unfinished character: wait.
-      if (chunk === null || text.endsWith(REPLACEMENT_CHARACTER)) return '';
+      // Nothing new (a skipped special token, a stripped space) or an unfinished character: wait,
+      // unless MAX_HELD_TOKENS are already waiting.
+      const held = window.length - contextLength;
+      if ((chunk === null || text.endsWith(REPLACEMENT_CHARACTER)) && held < MAX_HELD_TOKENS) return '';
       // The tokens just emitted become the context for the next ones.
       window = window.slice(contextLength);
       contextLength = window.length;
       contextText = decode(window);
-      return chunk;
+      return chunk ?? '';
     },
 
     flush(): string {

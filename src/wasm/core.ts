@@ -118,7 +118,7 @@ async function createThreadedCore(options: CoreOptions, threads: number, maxPage
 
 /** Instantiate the core over a fresh memory of its own (shared with worker threads when there are any). */
 export async function createCore(options: CoreOptions = {}): Promise<Core> {
-  const maxPages = Math.max(1, Math.min(65536, Math.ceil((options.maxMemoryBytes ?? 2 ** 32) / PAGE)));
+  const maxPages = Math.max(1, Math.min(65536, Math.floor((options.maxMemoryBytes ?? 2 ** 32) / PAGE)));
   const threads = await threadCount(options);
   if (threads > 1) {
     const core = await createThreadedCore(options, threads, maxPages);

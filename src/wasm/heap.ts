@@ -1,6 +1,7 @@
 // The host-side allocator over one model's WASM memory (see assembly/README.md, "Memory").
 // First-fit over a sorted free list with coalescing; every block is 64-byte aligned. The memory grows
-// on demand, never past `maxBytes` (default: WASM's 4 GiB).
+// on demand by whole 64 KiB pages, never past `maxBytes` (default: WASM's 4 GiB) rounded down to a page,
+// so the memory's size never passes the cap.
 import { BimambaError } from '../errors.js';
 
 const PAGE = 65536;
@@ -16,12 +17,18 @@ export class Heap {
   private readonly maxBytes: number;
   private readonly free: Block[] = []; // sorted by start, never adjacent
   private readonly used = new Map<number, number>(); // start -> size
+  private readonly names = new Map<number, string>(); // start -> what the block holds
   private top: number; // everything at or above `top` is unallocated
 
   constructor(memory: WebAssembly.Memory, base: number, maxBytes = WASM_MAX_BYTES) {
     this.memory = memory;
     this.top = roundUp(base, ALIGN);
-    this.maxBytes = Math.min(maxBytes, WASM_MAX_BYTES);
+    this.maxBytes = Math.floor(Math.min(maxBytes, WASM_MAX_BYTES) / PAGE) * PAGE;
+  }
+
+  /** Bytes of WASM memory (whole pages) the heap spans once `bytes` more are allocated at its top. */
+  memoryBytesWith(bytes: number): number {
+    return Math.ceil((this.top + roundUp(bytes, ALIGN)) / PAGE) * PAGE;
   }
 
   /** Bytes currently allocated. */
@@ -29,6 +36,16 @@ export class Heap {
     let s = 0;
     for (const size of this.used.values()) s += size;
     return s;
+  }
+
+  /** Bytes allocated, by what the blocks hold (the `what` of alloc()). */
+  allocatedByWhat(): Map<string, number> {
+    const by = new Map<string, number>();
+    for (const [start, size] of this.used) {
+      const what = this.names.get(start) ?? 'buffer';
+      by.set(what, (by.get(what) ?? 0) + size);
+    }
+    return by;
   }
 
   /** Allocate `bytes` (64-byte aligned). `what` names the buffer in an out-of-memory error. */
@@ -42,12 +59,14 @@ export class Heap {
       if (b.size === size) this.free.splice(i, 1);
       else { b.start += size; b.size -= size; }
       this.used.set(start, size);
+      this.names.set(start, what);
       return start;
     }
     const start = this.top;
     this.ensure(start + size, what);
     this.top = start + size;
     this.used.set(start, size);
+    this.names.set(start, what);
     return start;
   }
 
@@ -56,6 +75,7 @@ export class Heap {
     const size = this.used.get(ptr);
     if (size === undefined) throw new BimambaError('BAD_ARGUMENT', `release of an address that is not allocated: ${ptr}`);
     this.used.delete(ptr);
+    this.names.delete(ptr);
     if (ptr + size === this.top) {
       this.top = ptr;
       // fold a free block that now ends at the top

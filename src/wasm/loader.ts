@@ -41,12 +41,21 @@ export function relaxedSimdSupported(): boolean {
 }
 
 async function readUrlOrPath(where: URL | string): Promise<ArrayBuffer | Response> {
-  const url = typeof where === 'string' && !/^[a-z][a-z0-9+.-]*:/i.test(where) ? null : new URL(String(where));
-  if (url && url.protocol !== 'file:') return fetch(url);
-  // A file: URL or a plain path: Node and Deno both provide node:fs/promises.
-  const fs = await import('node:fs/promises');
-  const bytes = await fs.readFile(url ?? where);
-  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  let url: URL | null;
+  try {
+    url = typeof where === 'string' && !/^[a-z][a-z0-9+.-]*:/i.test(where) ? null : new URL(String(where));
+  } catch (e) {
+    throw new BimambaError('WASM_LOAD', `the WASM core location ${String(where)} is not a valid URL or path`, { cause: e });
+  }
+  try {
+    if (url && url.protocol !== 'file:') return await fetch(url);
+    // A file: URL or a plain path: Node and Deno both provide node:fs/promises.
+    const fs = await import('node:fs/promises');
+    const bytes = await fs.readFile(url ?? where);
+    return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  } catch (e) {
+    throw new BimambaError('WASM_LOAD', `the WASM core could not be read from ${url?.href ?? String(where)}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+  }
 }
 
 async function compile(source: WasmSource | undefined, build: CoreBuild): Promise<WebAssembly.Module> {
@@ -57,7 +66,11 @@ async function compile(source: WasmSource | undefined, build: CoreBuild): Promis
   else data = source;
   if (typeof Response !== 'undefined' && data instanceof Response) {
     if (!data.ok) throw new BimambaError('WASM_LOAD', `fetching the WASM core failed: HTTP ${data.status}`);
-    data = await data.arrayBuffer();
+    try {
+      data = await data.arrayBuffer();
+    } catch (e) {
+      throw new BimambaError('WASM_LOAD', `reading the WASM core failed: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+    }
   }
   try {
     return await WebAssembly.compile(data as BufferSource);

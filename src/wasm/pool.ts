@@ -52,11 +52,13 @@ async function startWorker(): Promise<WorkerHandle> {
   if (isNode) {
     const { Worker: NodeWorker } = await import('node:worker_threads');
     const w = new NodeWorker(NODE_WORKER_SOURCE, { eval: true });
-    w.unref(); // an idle pool never keeps the process alive
+    // an idle pool never keeps the process alive; unref() again after each listener, since adding a
+    // 'message' listener refs the worker's port again
+    w.unref();
     return {
       post: (m) => w.postMessage(m),
-      onMessage: (l) => w.on('message', l),
-      onError: (l) => { w.on('error', l); w.on('exit', (code) => l(new Error(`worker exited with code ${code}`))); },
+      onMessage: (l) => { w.on('message', l); w.unref(); },
+      onError: (l) => { w.on('error', l); w.on('exit', (code) => l(new Error(`worker exited with code ${code}`))); w.unref(); },
       terminate: () => void w.terminate(),
     };
   }

@@ -4,6 +4,8 @@ import type { Target } from './targets.js';
 
 /** No single input may take longer than this (a hang or runaway work shows up as a failure). */
 export const MAX_CASE_MS = 2000;
+/** Nor make the process use more memory than this (checked by `npm run fuzz` as its peak RSS over the run). */
+export const MAX_CASE_BYTES = 512 * 1024 * 1024;
 
 /** Run one case; throw (for fast-check to report) on anything but success or a BimambaError. */
 export async function runCase(target: Target, input: unknown): Promise<void> {

@@ -54,35 +54,48 @@ describe('memory', () => {
         const session = model.createSession();
         expect(need.session).toBe(model.stateBytes);
         expect(heap.allocatedBytes, path).toBe(need.total);
+        // model.memory names every block, each the size the header says, and the parts add up
+        const m = model.memory;
+        expect(m.blocks).toEqual(Object.fromEntries(Object.entries({
+          'model weights': need.weights, 'A = -exp(A_log)': need.derived, 'activation buffers': need.activations,
+          'fast kernel scratch': need.kernelScratch, 'session state': need.session,
+        }).filter(([, n]) => n > 0).map(([k, n]) => [k, roundUp(n)])));
+        expect(m.sessions).toBe(1);
+        expect(m.other + Object.values(m.blocks).reduce((a, b) => a + b, 0)).toBe(model.memoryBytes);
+        expect(m.other).toBeGreaterThanOrEqual(0);
         session.dispose();
         model.dispose();
       }
     }
   });
 
-  it('a model just over maxMemoryBytes is refused before its weights are read or memory grows; at the limit it loads', async () => {
+  it('a model just over maxMemoryBytes is refused before its weights are read or memory grows; at the figure it names it loads', async () => {
     const path = await convertFixture('bimamba-tiny');
     const bytes = new Uint8Array(readFileSync(path));
     const header = readBimambaHeader(bytes, { fileSize: bytes.length });
-    const probe = await loadModel(bytes, { wasm: WASM });
-    const base = roundUp(coreOf(probe).kernels.heapBase());
-    const limit = base + memoryNeed(header, coreOf(probe).kernels, 64).total;
-    probe.dispose();
+    // the figure in the refusal is what the model takes: setting the cap to it must be enough
+    const probe = await rejection(loadModel(bytes, { wasm: WASM, maxMemoryBytes: 65536 }));
+    const need = Number(/needs (\d+) bytes/.exec(probe.message)?.[1]);
+    expect(need % 65536).toBe(0);
 
     const grow = vi.spyOn(WebAssembly.Memory.prototype, 'grow');
     const { stream, pulled } = countingStream(bytes);
-    const e = await rejection(loadModel(stream, { wasm: WASM, maxMemoryBytes: limit - 1 }));
+    const e = await rejection(loadModel(stream, { wasm: WASM, maxMemoryBytes: need - 1 }));
     expect(e.code).toBe('OUT_OF_MEMORY');
     expect(e.message).toMatch(/maxMemoryBytes cap of \d+ bytes.*nothing was allocated/);
+    expect(e.message).toContain(`needs ${need} bytes`);
     expect(e.message).toMatch(/weights .* MiB/);
     expect(grow).not.toHaveBeenCalled();
     expect(pulled()).toBeLessThan(header.dataStart + 3 * 4096); // the header, not the data
     expect(header.dataBytes).toBeGreaterThan(100_000);
+    grow.mockRestore();
 
-    const fits = await loadModel(bytes, { wasm: WASM, maxMemoryBytes: limit });
-    fits.createSession().feed([1, 2]);
-    expect(fits.memoryBytes).toBeLessThanOrEqual(Math.ceil(limit / 65536) * 65536);
-    fits.dispose();
+    for (const cap of [need, need + 65535]) {
+      const fits = await loadModel(bytes, { wasm: WASM, maxMemoryBytes: cap });
+      fits.createSession().feed([1, 2]);
+      expect(fits.memoryBytes).toBe(need); // the figure is exact, and the memory never passes the cap
+      fits.dispose();
+    }
   });
 
   it('a model over 4 GiB is refused from its header alone, naming the sizes', async () => {

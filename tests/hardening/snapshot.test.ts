@@ -1,14 +1,16 @@
 // Snapshots are refused by any model but the one that made them, and from any other format version.
 // (tests/model/session.test.ts covers another architecture and a truncated snapshot.)
-import { mkdir, mkdtemp } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { convertCheckpoint } from '../../src/convert/convert.js';
+import { readBimambaHeader } from '../../src/format/bimamba.js';
 import { loadModel, type Model } from '../../src/model/model.js';
 import { copyFixture, readAllSafetensors, writeSafetensors } from '../convert/helpers.js';
 import { WASM } from '../model/fixtures.js';
 import { thrownBy } from '../util/errors.js';
+import { encodeWithHeader } from './mutate.js';
 
 /** The mamba2 fixture converted from a folder named `ckpt`, with one weight nudged when `nudge`. */
 async function convertVariant(nudge: boolean): Promise<string> {
@@ -47,6 +49,24 @@ describe('snapshots', () => {
     expect(e.message).toMatch(/another model/);
     a.dispose();
     b.dispose();
+  });
+
+  it('are refused by a twin without checksums: the same header, other weights', async () => {
+    const bytes = new Uint8Array(await readFile(await convertVariant(false)));
+    const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+    const json = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+    delete json.__metadata__.checksums;
+    const data = bytes.subarray(8 + n);
+    const twinData = data.slice();
+    const d = readBimambaHeader(bytes, { fileSize: bytes.length }).tensors.find((t) => t.name === 'layers.1.D')!;
+    new DataView(twinData.buffer).setFloat32(d.begin, 0.5, true);
+    const a = await loadModel(encodeWithHeader(json, data), { wasm: WASM });
+    const b = await loadModel(encodeWithHeader(json, twinData), { wasm: WASM });
+    expect(b.fingerprint).not.toBe(a.fingerprint); // without checksums, a CRC of the weights stands for them
+    expect(thrownBy(() => b.restoreSession(snapshotOf(a))).message).toMatch(/another model/);
+    const again = await loadModel(encodeWithHeader(json, data), { wasm: WASM });
+    expect(again.fingerprint).toBe(a.fingerprint);
+    for (const m of [a, b, again]) m.dispose();
   });
 
   it('are accepted by the same file loaded again, whatever the load options, and continue identically', async () => {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { normalizeConfig, parseConfigJson } from '../../src/convert/config.js';
 import { loadBimambaFile, readBimambaHeader } from '../../src/format/bimamba.js';
+import { readChecksums } from '../../src/format/checksums.js';
 import { unpickleStateDict } from '../../src/format/pickle.js';
 import { DTYPE_BYTES, parseSafetensorsHeader } from '../../src/format/safetensors.js';
 import { readTorchCheckpoint } from '../../src/format/torch.js';
@@ -16,6 +17,7 @@ import { loadModel, type Model } from '../../src/model/model.js';
 import { loadTokenizer } from '../../src/tokenizer/index.js';
 import { Heap } from '../../src/wasm/heap.js';
 import { byteTokenizerJson, convertFixture, FIXTURES, WASM } from '../model/fixtures.js';
+import { nestedHeader, picklePayload, sharedStorageZip, tokenizerDoc, tokenizerPrompt } from './generators.js';
 import { editedJson, encodeWithHeader, mutatedBytes, type Seed } from './mutate.js';
 
 export interface Target {
@@ -287,6 +289,48 @@ export async function buildTargets(): Promise<Targets> {
         tok.decode(ids);
         const stream = tok.createStreamDecoder();
         for (const id of ids) stream.push(id);
+      },
+    },
+    {
+      name: 'tokenizer.json from scratch',
+      testRuns: 200,
+      input: fc.tuple(tokenizerDoc, tokenizerPrompt),
+      run: (input) => {
+        const [text, prompt] = input as [string, string];
+        const tok = loadTokenizer(text);
+        const ids = tok.encode(prompt).filter((id) => tok.idToToken(id) !== null);
+        tok.decode(ids);
+        const stream = tok.createStreamDecoder();
+        for (const id of ids) stream.push(id);
+        stream.flush();
+      },
+    },
+    {
+      name: 'pickle integers and strings',
+      testRuns: 100,
+      input: picklePayload,
+      run: (bytes) => void unpickleStateDict(bytes as Uint8Array, 'data.pkl'),
+    },
+    {
+      name: 'zip storage sharing',
+      testRuns: 40,
+      input: sharedStorageZip,
+      run: async (bytes) => {
+        const tensors = await readTorchCheckpoint(bytesSource(bytes as Uint8Array), 'pytorch_model.bin');
+        for (const t of tensors.values()) await t.read();
+      },
+    },
+    {
+      name: 'header nesting',
+      testRuns: 60,
+      input: nestedHeader,
+      run: (bytes) => {
+        const b = bytes as Uint8Array;
+        const h = parseSafetensorsHeader(b, { fileSize: b.length });
+        // the JSON inside the metadata: checksums and tokenizer are parsed where they are used
+        if (h.metadata.checksums !== undefined) readChecksums(h.metadata, h.tensors, 'header');
+        if (h.metadata.tokenizer !== undefined) loadTokenizer(h.metadata.tokenizer);
+        readBimambaHeader(b, { fileSize: b.length });
       },
     },
     {

@@ -6,7 +6,8 @@ import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { describe, expect, it } from 'vitest';
 import { BimambaError } from '../../src/errors.js';
 import { loadTokenizer } from '../../src/tokenizer/index.js';
-import { nestedQuantifier } from '../../src/tokenizer/regex-check.js';
+import { compiledPatterns, nestedQuantifier } from '../../src/tokenizer/regex-check.js';
+import { thrownBy } from '../util/errors.js';
 import { byteTokenizerJson } from '../model/fixtures.js';
 
 /** The byte-level test tokenizer with a Split pre-tokenizer on `regex`. */
@@ -33,6 +34,15 @@ function ms(f: () => unknown, runs = 1): number {
   return best;
 }
 
+/** Split patterns of common tokenizers, and a few plain ones that look alarming but are not. */
+const COMMON = [
+  "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+", // GPT-2, GPT-NeoX
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+", // cl100k, LLaMA-3
+  "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+", // o200k
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+", // Qwen
+  '(?:\\r?\\n)+', '\\p{N}{1,3}', '[(+)*]+', '\\(a+\\)+',
+];
+
 const SHARED_TOKENIZER = (name: string) => fileURLToPath(new URL(`../../../shared/data/tokenizers/${name}.tokenizer.json`, import.meta.url));
 
 describe('regular expressions in tokenizer.json', () => {
@@ -56,18 +66,23 @@ describe('regular expressions in tokenizer.json', () => {
   });
 
   it('the patterns of common tokenizers pass the check, the classic catastrophic shapes do not', () => {
-    const common = [
-      "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+", // GPT-2, GPT-NeoX
-      "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+", // cl100k, LLaMA-3
-      "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+", // o200k
-      '(?:\\r?\\n)+', '\\p{N}{1,3}', '[(+)*]+', '\\(a+\\)+',
-    ];
-    for (const p of common) {
+    for (const p of COMMON) {
       expect(nestedQuantifier(p), p).toBeNull();
       loadTokenizer(withSplit(p)).encode('Hello world, 123 times!\n\n');
     }
-    for (const p of ['(a+)+$', '(a*)*', '(\\w+\\s?)*$', '((ab)+)+', '(?:a+){2,}', '(x+x+)+y', '(a{1,5})+', '(?<n>a+)*', '(a+)+?', '(\\p{L}+ )*']) {
+    const bypasses = ['a{1,2}+$', '(a+){,99}$', `(a+){1,${'9'.repeat(30)}}$`, `${'a*'.repeat(12)}$`, '(a|a)*$', '(?:ab|a)+c', '(a)\\1', 'a*+'];
+    for (const p of ['(a+)+$', '(a*)*', '(\\w+\\s?)*$', '((ab)+)+', '(?:a+){2,}', '(x+x+)+y', '(a{1,5})+', '(?<n>a+)*', '(a+)+?', '(\\p{L}+ )*', ...bypasses]) {
       expect(nestedQuantifier(p), p).not.toBeNull();
+      expect(thrownBy(() => loadTokenizer(withSplit(p))).message, p).toMatch(/could take exponential time/);
+    }
+  });
+
+  it('the patterns the library compiles from the common ones (after its Oniguruma rewrites) pass the check too', () => {
+    for (const p of COMMON) {
+      const hf = new HfTokenizer({ normalizer: null, post_processor: null, decoder: null, ...withSplit(p) } as never, {}) as unknown as Record<string, unknown>;
+      const compiled = compiledPatterns([hf.normalizer, hf.pre_tokenizer, hf.decoder]);
+      expect(compiled.length).toBeGreaterThan(0);
+      for (const c of compiled) expect(nestedQuantifier(c), c).toBeNull();
     }
   });
 });

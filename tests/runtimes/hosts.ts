@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect, createServer } from 'node:net';
+import { dirname, join } from 'node:path';
 
 const require = createRequire(import.meta.url);
 
@@ -21,6 +22,16 @@ export function denoBinary(): string | null {
 export function workerdBinary(): string | null {
   try {
     const path = (require('workerd') as { default: string }).default;
+    return existsSync(path) ? path : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The Bun binary the `bun` dev dependency ships, or null. */
+export function bunBinary(): string | null {
+  try {
+    const path = join(dirname(require.resolve('bun/package.json')), 'bin', 'bun.exe');
     return existsSync(path) ? path : null;
   } catch {
     return null;
@@ -94,8 +105,8 @@ export interface Service {
   stop(): Promise<void>;
 }
 
-export function startService(command: string, args: string[], options: { cwd?: string } = {}): Service {
-  const child = spawn(command, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startService(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Service {
+  const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (output += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (output += d));

@@ -1,6 +1,6 @@
 // The model every runtime smoke test loads: the bimamba-tiny fixture converted with an embedded
 // byte-level tokenizer, written once into tests/out/ (ignored), and Node's greedy tokens for it.
-import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -36,6 +36,21 @@ export function tinyModel(): Promise<string> {
 }
 
 export const DIST = join(ROOT, 'dist');
+
+/** The chunks these dist/ entries import, directly or through each other ('./index2.js', ...). */
+export function bundleChunks(...entries: string[]): string[] {
+  const found: string[] = [];
+  const visit = (file: string) => {
+    for (const [, name] of readFileSync(join(DIST, file), 'utf8').matchAll(/from '\.\/([\w-]+\.js)'/g)) {
+      if (!found.includes(name) && !entries.includes(name)) {
+        found.push(name);
+        visit(name);
+      }
+    }
+  };
+  entries.forEach(visit);
+  return found;
+}
 
 /** What the built package (dist/index.js) generates in this Node process: the reference for every runtime. */
 export async function nodeGreedy(modelPath: string): Promise<{ tokens: number[]; text: string }> {

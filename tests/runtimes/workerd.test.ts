@@ -6,7 +6,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, need, run, shouldRun, startService, waitForPort, workerdBinary, type Service } from './hosts.js';
-import { DIST, MAX_TOKENS, nodeGreedy, OUT, PROMPT, ROOT, tinyModel } from './model.js';
+import { bundleChunks, DIST, MAX_TOKENS, nodeGreedy, OUT, PROMPT, ROOT, tinyModel } from './model.js';
 
 const WORKERD = workerdBinary();
 const HOW = 'the workerd dev dependency: npm ci';
@@ -20,21 +20,6 @@ interface Served {
   inspectorPort: number;
 }
 
-/** The chunks dist/index.js imports, directly or through each other ('./index2.js', ...). */
-function bundleChunks(): string[] {
-  const found: string[] = [];
-  const visit = (file: string) => {
-    for (const [, name] of readFileSync(join(DIST, file), 'utf8').matchAll(/from '\.\/([\w-]+\.js)'/g)) {
-      if (!found.includes(name)) {
-        found.push(name);
-        visit(name);
-      }
-    }
-  };
-  visit('index.js');
-  return found;
-}
-
 /**
  * A workerd config that serves the example Worker on 127.0.0.1:port. The modules are named as a
  * bundler would name them for the example's imports: 'bimamba' (and the chunk it imports),
@@ -42,7 +27,7 @@ function bundleChunks(): string[] {
  */
 function writeConfig(dir: string, port: number, modelFile: string): string {
   const rel = (path: string) => JSON.stringify(relative(dir, path));
-  const chunkModules = bundleChunks().map((name) => `(name = "${name}", esModule = embed ${rel(join(DIST, name))}),`);
+  const chunkModules = bundleChunks('index.js').map((name) => `(name = "${name}", esModule = embed ${rel(join(DIST, name))}),`);
   const config = `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [ (name = "main", worker = .worker) ],

@@ -1,0 +1,39 @@
+// A scan of JSON text before JSON.parse, for text from a file: JSON.parse itself has no limits, and
+// 100 MB of nested brackets ("[[[[...") cost it tens of seconds and gigabytes. The scan counts
+// brackets and commas outside strings in one pass, without building anything.
+import { BimambaError } from '../errors.js';
+
+/** Deepest nesting of arrays and objects accepted in any JSON from a file (the formats need under 10). */
+export const MAX_JSON_DEPTH = 64;
+
+export interface JsonShapeLimits {
+  maxDepth?: number;
+  /** Most arrays and objects in all. */
+  maxContainers?: number;
+  /** Most values in all (about the commas plus one). */
+  maxValues?: number;
+}
+
+/** Throw BAD_FORMAT (naming `where`) when `text` nests deeper or holds more than the limits allow. */
+export function checkJsonShape(text: string, where: string, limits: JsonShapeLimits = {}): void {
+  const maxDepth = limits.maxDepth ?? MAX_JSON_DEPTH;
+  const maxContainers = limits.maxContainers ?? Infinity;
+  const maxValues = limits.maxValues ?? Infinity;
+  let depth = 0;
+  let containers = 0;
+  let values = 1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // a string: skip to its closing quote, past escapes
+      for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > maxDepth) throw new BimambaError('BAD_FORMAT', `${where}: JSON nested more than ${maxDepth} levels deep`);
+      if (++containers > maxContainers) throw new BimambaError('BAD_FORMAT', `${where}: more than ${maxContainers} JSON arrays and objects`);
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    } else if (c === 0x2c) {
+      if (++values > maxValues) throw new BimambaError('BAD_FORMAT', `${where}: more than ${maxValues} JSON values`);
+    }
+  }
+}

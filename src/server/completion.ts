@@ -1,0 +1,51 @@
+// One completion: wait for a turn, take the named session's lock, restore its parked snapshot (or start
+// afresh), generate, and park the session again. Only an in-flight request holds a live session in WASM
+// memory, so the live sessions never outnumber the gate's `active` turns.
+import type { GeneratedToken } from '../generate/generate.js';
+import type { Model } from '../model/model.js';
+import type { Session } from '../model/session.js';
+import type { Gate, Locks } from './gate.js';
+import type { CompletionRequest } from './request.js';
+import type { SnapshotStore } from './store.js';
+
+export interface Engine {
+  model: Model;
+  store: SnapshotStore;
+  gate: Gate;
+  locks: Locks;
+}
+
+/** Store key of a session: the model's fingerprint first, so a store shared by two models never mixes them. */
+export function sessionKey(model: Model, name: string): string {
+  return `${model.fingerprint.toString(16).padStart(8, '0')}.${name}`;
+}
+
+/**
+ * The generated items, the last one carrying finishReason and usage. The session is parked only when
+ * the generation ran to its end: one aborted or failed midway leaves the session as it was before.
+ */
+export async function* runCompletion(engine: Engine, req: CompletionRequest, signal: AbortSignal): AsyncGenerator<GeneratedToken> {
+  const { model, store } = engine;
+  const leave = await engine.gate.enter(signal);
+  let unlock = () => {};
+  let session: Session | null = null;
+  try {
+    const key = req.session === null ? null : sessionKey(model, req.session);
+    if (req.session !== null) unlock = await engine.locks.acquire(req.session);
+    const parked = key === null ? null : await store.get(key);
+    session = parked ? model.restoreSession(parked) : model.createSession();
+    const continuing = session.tokensSeen > 0;
+    yield* model.generate(req.prompt, {
+      ...req.options,
+      session,
+      signal,
+      addBos: continuing ? false : undefined, // BOS starts a conversation, never the middle of one
+      logprobs: req.logprobs === null ? false : req.logprobs || true,
+    });
+    if (key !== null) await store.set(key, session.snapshot());
+  } finally {
+    session?.dispose();
+    unlock();
+    leave();
+  }
+}

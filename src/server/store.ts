@@ -1,0 +1,66 @@
+// Where idle sessions are parked: snapshot bytes (src/model/snapshot.ts) under a key. The server writes a
+// session's snapshot back after every request and reads it at the next one, so any store that several
+// servers share (Redis, a directory on a shared disk) lets them continue each other's sessions.
+import { BimambaError } from '../errors.js';
+
+export interface SnapshotStore {
+  /** The bytes stored under `key`, or null. */
+  get(key: string): Promise<Uint8Array | null>;
+  /** Store `bytes` under `key`, replacing what was there. */
+  set(key: string, bytes: Uint8Array): Promise<void>;
+  /** Forget `key` (no error if it is not there). */
+  delete(key: string): Promise<void>;
+}
+
+/**
+ * Snapshots in this process's memory, the least recently used dropped first once they pass `maxBytes`.
+ * A session dropped this way starts afresh at its next request.
+ */
+export class MemoryStore implements SnapshotStore {
+  readonly maxBytes: number;
+  private readonly entries = new Map<string, Uint8Array>(); // insertion order = least recently used first
+  private total = 0;
+
+  constructor(maxBytes = 512 * 1024 * 1024) {
+    if (!(Number.isSafeInteger(maxBytes) && maxBytes > 0)) throw new BimambaError('BAD_ARGUMENT', `invalid maxBytes: ${maxBytes} (a positive integer)`);
+    this.maxBytes = maxBytes;
+  }
+
+  /** Bytes held now. */
+  get bytes(): number {
+    return this.total;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  async get(key: string): Promise<Uint8Array | null> {
+    const bytes = this.entries.get(key);
+    if (!bytes) return null;
+    this.entries.delete(key); // move to the most recently used end
+    this.entries.set(key, bytes);
+    return bytes;
+  }
+
+  async set(key: string, bytes: Uint8Array): Promise<void> {
+    await this.delete(key);
+    if (bytes.length > this.maxBytes) {
+      throw new BimambaError('OUT_OF_MEMORY', `a ${bytes.length}-byte snapshot does not fit the session store's ${this.maxBytes}-byte cap`);
+    }
+    this.entries.set(key, bytes.slice());
+    this.total += bytes.length;
+    for (const [oldest, old] of this.entries) {
+      if (this.total <= this.maxBytes) break;
+      this.entries.delete(oldest);
+      this.total -= old.length;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    const old = this.entries.get(key);
+    if (!old) return;
+    this.entries.delete(key);
+    this.total -= old.length;
+  }
+}
