@@ -1,9 +1,9 @@
-"""Measure the four models on the held-out file and export them in the official Bi-Mamba layout.
+"""Measure the five models on the held-out file and export them in the official Bi-Mamba layout.
 
   python3 training/evaluate.py --runs training/runs --heldout training/heldout.txt
 
-Reads RUNS/tokens (tokenizer), RUNS/teacher, RUNS/bimamba-kd, RUNS/bimamba-ce (best.pt, summary.json);
-builds the PTB model from the teacher; writes RUNS/export/<model>/ checkpoint folders and
+Reads RUNS/tokens (tokenizer), RUNS/{teacher,fp,bimamba-kd,bimamba-ce} (best.pt, summary.json);
+builds the PTB model from the FP baseline; writes RUNS/export/<model>/ checkpoint folders and
 RUNS/results.json.
 
 Perplexity, the same method as the runtime's `bimamba ppl`: the whole file is tokenized with no
@@ -26,10 +26,11 @@ from checkpoint import export_official, load_official
 from model import MambaLM, ModelConfig, count_parameters, ptb_model
 
 MODELS = {
-    "teacher": "full-precision Mamba-2, cross-entropy",
+    "teacher": "full-precision Mamba-2, several times the students' size, cross-entropy",
+    "fp": "full-precision Mamba-2 of the students' shape, cross-entropy (the FP baseline)",
     "bimamba-kd": "Bi-Mamba, distilled from the teacher (the paper's recipe)",
     "bimamba-ce": "Bi-Mamba, plain cross-entropy (ablation)",
-    "bimamba-ptb": "post-training binarization of the teacher (column-wise), no training",
+    "bimamba-ptb": "post-training binarization of the FP baseline (column-wise), no training",
 }
 
 
@@ -72,8 +73,8 @@ def main():
     valid_ids = np.load(os.path.join(args.runs, "tokens", "valid.npy")).astype(np.int64).tolist()
     vocab = tok.get_vocab_size()
 
-    models = {name: load_best(os.path.join(args.runs, name), device) for name in ("teacher", "bimamba-kd", "bimamba-ce")}
-    models["bimamba-ptb"] = ptb_model(models["teacher"]).eval()
+    models = {name: load_best(os.path.join(args.runs, name), device) for name in ("teacher", "fp", "bimamba-kd", "bimamba-ce")}
+    models["bimamba-ptb"] = ptb_model(models["fp"]).eval()
 
     results = {
         "heldout_file": "training/heldout.txt",
@@ -93,12 +94,14 @@ def main():
             with open(summary_path) as f:
                 s = json.load(f)
             entry["training"] = {k: s[k] for k in ("steps", "train_tokens_seen", "seconds", "stopped_by",
-                                                   "best_step", "best_val_loss", "gpus")}
+                                                   "best_step", "best_val_loss", "gpus", "gpu_name")}
+            entry["config"] = {k: s["config"][k] for k in ("d_model", "n_layer", "d_state", "headdim", "binary")}
+            entry["history"] = [{k: round(h[k], 4) for k in ("tokens", "val_loss", "elapsed")} for h in s["history"]]
         else:
-            entry["training"] = {"note": "no training: built from the teacher"}
-        # The teacher travels in fp16; the binary models keep fp32 tensors with +-1 latents.
-        folder = os.path.join(export_root, "teacher-fp16" if name == "teacher" else name)
-        if name == "teacher":
+            entry["training"] = {"note": "no training: built from the FP baseline"}
+        # Full-precision models travel in fp16; the binary models keep fp32 tensors with +-1 latents.
+        folder = os.path.join(export_root, f"{name}-fp16" if name in ("teacher", "fp") else name)
+        if name in ("teacher", "fp"):
             export_official(model, folder, tokenizer_path, dtype=torch.float16)
         else:
             export_official(model, folder, tokenizer_path, signs_only=True)
@@ -111,9 +114,10 @@ def main():
     ppl, _ = perplexity(shipped, heldout_ids, args.window, vocab, device)
     results["shipped"] = {"model": args.shipped, "pytorch_heldout_ppl": round(ppl, 4),
                           "from": f"export/{args.shipped} (fp32 weights)"}
-    teacher16 = load_official(os.path.join(export_root, "teacher-fp16"), device).eval()
-    results["models"]["teacher"]["heldout_ppl_fp16_export"] = round(
-        perplexity(teacher16, heldout_ids, args.window, vocab, device)[0], 4)
+    for name in ("teacher", "fp"):
+        fp16 = load_official(os.path.join(export_root, f"{name}-fp16"), device).eval()
+        results["models"][name]["heldout_ppl_fp16_export"] = round(
+            perplexity(fp16, heldout_ids, args.window, vocab, device)[0], 4)
     print(f"shipped {args.shipped} read back from its export: held-out ppl {ppl:.4f}", flush=True)
     with open(os.path.join(args.runs, "results.json"), "w") as f:
         json.dump(results, f, indent=2)

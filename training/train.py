@@ -1,20 +1,27 @@
-"""Train one model of the recipe. Launch with torchrun (DDP, one process per GPU; 1 GPU works too):
+"""Train the models of the recipe. Launch with torchrun (DDP, one process per GPU; 1 GPU works too):
 
-  torchrun --nproc_per_node=1 training/train.py --stage teacher --out training/runs/teacher
-  torchrun --nproc_per_node=1 training/train.py --stage kd --teacher training/runs/teacher/best.pt \
-      --out training/runs/bimamba-kd
-  torchrun --nproc_per_node=1 training/train.py --stage ce --out training/runs/bimamba-ce
+  torchrun --nproc_per_node=1 training/train.py --stage teacher --out training/runs \
+      --d-model 768 --n-layer 16
+  torchrun --nproc_per_node=1 training/train.py --stage students --out training/runs \
+      --teacher training/runs/teacher/best.pt
 
 Stages:
-  teacher  full-precision Mamba-2, next-token cross-entropy
-  kd       Bi-Mamba (1-bit in_proj/out_proj), the paper's loss: cross-entropy against the teacher's
-           next-token distribution (soft targets; the teacher runs without gradients)
-  ce       Bi-Mamba with plain next-token cross-entropy (the ablation)
+  teacher   a full-precision Mamba-2 (its own shape, usually several times the students'), next-token
+            cross-entropy; writes OUT/teacher/
+  students  three models of one shape trained side by side in one process, on the very same batches
+            (one batch drawn per step, fed to all three), so their data order and token budget are
+            the same by construction:
+              fp          full-precision Mamba-2, cross-entropy (the paper's "Mamba-2" row)
+              bimamba-kd  Bi-Mamba (1-bit in_proj/out_proj), the paper's loss: cross-entropy against
+                          the frozen teacher's next-token distribution, no hard labels
+              bimamba-ce  Bi-Mamba, plain cross-entropy (the ablation)
+            writes OUT/fp/, OUT/bimamba-kd/, OUT/bimamba-ce/
 
-Every stage sees the same batches (seeded by step) for the same token budget. Training stops at
---train-tokens or --time-budget seconds, whichever comes first; the learning rate's cosine follows
-whichever is nearer its end, so a stage cut short by time still anneals. The best checkpoint on the
-validation split is kept (best.pt); last.pt is written at every evaluation and --resume continues it.
+Batches are random windows of the token stream drawn from (seed, step, rank) alone, the same for
+every stage. Training stops at --train-tokens or --time-budget seconds, whichever comes first; the
+learning rate's cosine follows whichever is nearer its end, so a run cut short by time still anneals.
+Each model keeps its best checkpoint on the validation split (best.pt); last.pt (models, optimisers,
+histories) is written at every evaluation and --resume continues from it.
 """
 
 import argparse
@@ -32,27 +39,30 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from model import MambaLM, ModelConfig
 
+STUDENTS = {"fp": (False, "ce"), "bimamba-kd": (True, "kd"), "bimamba-ce": (True, "ce")}  # binary?, loss
+
 
 def parse_args():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--stage", choices=["teacher", "kd", "ce"], required=True)
-    ap.add_argument("--out", required=True, help="run folder (checkpoints, summary.json)")
+    ap.add_argument("--stage", choices=["teacher", "students"], required=True)
+    ap.add_argument("--out", required=True, help="runs folder; each model writes OUT/<name>/")
     ap.add_argument("--tokens", default="training/runs/tokens", help="folder written by tokenizer.py")
-    ap.add_argument("--teacher", help="the teacher's best.pt (stage kd)")
-    ap.add_argument("--resume", action="store_true", help="continue from OUT/last.pt if it exists")
+    ap.add_argument("--teacher", help="the teacher's best.pt (stage students)")
+    ap.add_argument("--resume", action="store_true", help="continue from last.pt if it exists")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the models")
     # model
     ap.add_argument("--d-model", type=int, default=384)
     ap.add_argument("--n-layer", type=int, default=12)
     ap.add_argument("--d-state", type=int, default=64)
     ap.add_argument("--headdim", type=int, default=64)
     ap.add_argument("--chunk-size", type=int, default=64)
-    ap.add_argument("--dropout", type=float, default=0.1)
+    ap.add_argument("--dropout", type=float, default=0.0)
     # optimisation
     ap.add_argument("--seq-len", type=int, default=512)
-    ap.add_argument("--batch", type=int, default=32, help="sequences per GPU per step")
-    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--batch", type=int, default=64, help="sequences per GPU per step")
+    ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--min-lr-ratio", type=float, default=0.1)
-    ap.add_argument("--warmup-steps", type=int, default=100)
+    ap.add_argument("--warmup-steps", type=int, default=50)
     ap.add_argument("--weight-decay", type=float, default=0.1)
     ap.add_argument("--grad-clip", type=float, default=1.0)
     ap.add_argument("--train-tokens", type=float, default=30e6, help="token budget, all GPUs together")
@@ -151,6 +161,31 @@ def load_teacher(path, device):
     return teacher.to(device).eval().requires_grad_(False)
 
 
+class Run:
+    """One model being trained: its optimiser, loss, folder, validation history and best loss."""
+
+    def __init__(self, name, cfg, loss, args, device):
+        torch.manual_seed(args.seed)  # the same initial latents for every model of a shape, every process
+        self.name, self.cfg, self.loss = name, cfg, loss
+        self.model = MambaLM(cfg).to(device)
+        self.opt = torch.optim.AdamW(parameter_groups(self.model, args.weight_decay), lr=args.lr,
+                                     betas=(0.9, 0.95), eps=1e-8, fused=True)
+        self.folder = os.path.join(args.out, name)
+        os.makedirs(self.folder, exist_ok=True)
+        self.history, self.best_val = [], float("inf")
+        ddp = DDP(self.model, device_ids=[device.index]) if dist.is_initialized() else self.model
+        self.forward = torch.compile(ddp) if args.compile else ddp
+
+    def state(self):
+        return {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
+                "history": self.history, "best_val": self.best_val}
+
+    def load(self, state):
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optimizer"])
+        self.history, self.best_val = state["history"], state["best_val"]
+
+
 # ------------------------------------------------------------------------------------------------
 
 
@@ -159,7 +194,6 @@ def main():
     rank, world, device = setup_distributed()
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
-    torch.manual_seed(args.seed)  # the same initial weights on every process (DDP checks it too)
     os.makedirs(args.out, exist_ok=True)
     log = (lambda *a: print(f"[{args.stage}]", *a, flush=True)) if rank == 0 else (lambda *a: None)
 
@@ -168,90 +202,97 @@ def main():
     train_tokens = torch.from_numpy(np.load(os.path.join(args.tokens, "train.npy")).astype(np.int64)).to(device)
     valid_tokens = torch.from_numpy(np.load(os.path.join(args.tokens, "valid.npy")).astype(np.int64)).to(device)
 
-    cfg = ModelConfig(vocab_size=vocab, d_model=args.d_model, n_layer=args.n_layer, d_state=args.d_state,
-                      headdim=args.headdim, chunk_size=args.chunk_size, dropout=args.dropout,
-                      binary=args.stage != "teacher")
-    model = MambaLM(cfg).to(device)
-    teacher = load_teacher(args.teacher, device) if args.stage == "kd" else None
-    if teacher is not None and teacher.cfg.padded_vocab != cfg.padded_vocab:
-        raise SystemExit(f"teacher vocabulary {teacher.cfg.padded_vocab} != student's {cfg.padded_vocab}")
-    opt = torch.optim.AdamW(parameter_groups(model, args.weight_decay), lr=args.lr, betas=(0.9, 0.95),
-                            eps=1e-8, fused=True)
+    shape = dict(vocab_size=vocab, d_model=args.d_model, n_layer=args.n_layer, d_state=args.d_state,
+                 headdim=args.headdim, chunk_size=args.chunk_size, dropout=args.dropout)
+    teacher = None
+    if args.stage == "teacher":
+        runs = [Run("teacher", ModelConfig(**shape, binary=False), "ce", args, device)]
+    else:
+        runs = [Run(name, ModelConfig(**shape, binary=binary), loss, args, device)
+                for name, (binary, loss) in STUDENTS.items()]
+        teacher = load_teacher(args.teacher, device)
+        if teacher.cfg.padded_vocab != runs[0].cfg.padded_vocab:
+            raise SystemExit(f"teacher vocabulary {teacher.cfg.padded_vocab} != students' {runs[0].cfg.padded_vocab}")
+        teacher_forward = torch.compile(teacher) if args.compile else teacher
 
     tokens_per_step = args.batch * args.seq_len * world
     total_steps = math.ceil(args.train_tokens / tokens_per_step)
-    step, elapsed, best_val, history = 0, 0.0, float("inf"), []
-    last_path, best_path = os.path.join(args.out, "last.pt"), os.path.join(args.out, "best.pt")
+    step, elapsed = 0, 0.0
+    last_path = os.path.join(args.out, f"last-{args.stage}.pt")
     if args.resume and os.path.exists(last_path):
         ckpt = torch.load(last_path, map_location="cpu", weights_only=True)
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        step, elapsed, best_val, history = ckpt["step"], ckpt["elapsed"], ckpt["best_val"], ckpt["history"]
+        for run in runs:
+            run.load(ckpt["runs"][run.name])
+        step, elapsed = ckpt["step"], ckpt["elapsed"]
         log(f"resumed at step {step} ({elapsed:.0f} s done)")
-    ddp = DDP(model, device_ids=[device.index]) if dist.is_initialized() else model
 
-    n_params = sum(p.numel() for p in model.parameters())
-    log(f"{n_params / 1e6:.2f} M parameters, {total_steps} steps of {tokens_per_step} tokens, "
-        f"{world} GPU(s), train split {train_tokens.numel()} tokens")
+    for run in runs:
+        n_params = sum(p.numel() for p in run.model.parameters())
+        log(f"{run.name}: {n_params / 1e6:.2f} M parameters, {run.loss} loss")
+    log(f"{total_steps} steps of {tokens_per_step} tokens, {world} GPU(s), train split {train_tokens.numel()} tokens")
 
     def evaluate_and_save():
-        nonlocal best_val
-        val = validation_loss(model, valid_tokens, args.seq_len, vocab)
-        history.append({"step": step, "tokens": step * tokens_per_step, "val_loss": val, "elapsed": elapsed})
-        improved = val < best_val
-        best_val = min(best_val, val)
+        for run in runs:
+            val = validation_loss(run.model, valid_tokens, args.seq_len, vocab)
+            run.history.append({"step": step, "tokens": step * tokens_per_step, "val_loss": val, "elapsed": elapsed})
+            improved = val < run.best_val
+            run.best_val = min(run.best_val, val)
+            if rank == 0 and improved:
+                torch.save({"config": asdict(run.cfg), "model": run.model.state_dict(), "step": step,
+                            "val_loss": val}, os.path.join(run.folder, "best.pt"))
+            log(f"step {step} {run.name}: val loss {val:.4f} (ppl {math.exp(val):.2f}){' *' if improved else ''}")
         if rank == 0:
-            if improved:
-                torch.save({"config": asdict(cfg), "model": model.state_dict(), "step": step,
-                            "val_loss": val}, best_path)
-            torch.save({"config": asdict(cfg), "model": model.state_dict(), "optimizer": opt.state_dict(),
-                        "step": step, "elapsed": elapsed, "best_val": best_val, "history": history}, last_path)
-        log(f"step {step}: val loss {val:.4f} (ppl {math.exp(val):.2f}){' *' if improved else ''}")
+            torch.save({"runs": {run.name: run.state() for run in runs}, "step": step, "elapsed": elapsed},
+                       last_path)
 
     started, at_start = time.time(), elapsed
     window_start, window_step = time.time(), step
     while step < total_steps and elapsed < args.time_budget:
         lr = learning_rate(step, max(step / total_steps, elapsed / args.time_budget), args)
-        for group in opt.param_groups:
-            group["lr"] = lr
         x, y = batch_at(train_tokens, step, rank, args, device)
-        with torch.autocast("cuda", dtype=torch.bfloat16):
-            logits = ddp(x)
-            if teacher is not None:
-                with torch.no_grad():
-                    teacher_logits = teacher(x)
+        teacher_logits = None
         if teacher is not None:
-            loss = soft_cross_entropy(logits, teacher_logits, vocab)
-        else:
-            loss = cross_entropy(logits, y, vocab)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
-        opt.step()
+            with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
+                teacher_logits = teacher_forward(x)
+        losses = []
+        for run in runs:
+            for group in run.opt.param_groups:
+                group["lr"] = lr
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                logits = run.forward(x)
+            loss = soft_cross_entropy(logits, teacher_logits, vocab) if run.loss == "kd" else cross_entropy(logits, y, vocab)
+            run.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(run.model.parameters(), args.grad_clip)
+            run.opt.step()
+            losses.append(loss)
         step += 1
 
         if step % args.log_every == 0 or step == total_steps:
             # Time is read here only, and agreed on, so that every process stops at the same step.
             elapsed = all_max(at_start + time.time() - started, device)
             rate = (step - window_step) * tokens_per_step / (time.time() - window_start)
-            log(f"step {step}/{total_steps} loss {loss.item():.4f} lr {lr:.2e} {rate / 1e3:.0f} k tok/s "
-                f"{elapsed:.0f} s")
+            shown = " ".join(f"{run.name} {loss.item():.4f}" for run, loss in zip(runs, losses))
+            log(f"step {step}/{total_steps} loss {shown} lr {lr:.2e} {rate / 1e3:.0f} k tok/s {elapsed:.0f} s")
             window_start, window_step = time.time(), step
         if step % args.eval_every == 0 or step >= total_steps or elapsed >= args.time_budget:
             evaluate_and_save()
 
-    if not history or history[-1]["step"] != step:
+    if not runs[0].history or runs[0].history[-1]["step"] != step:
         evaluate_and_save()
     if rank == 0:
-        best = min(history, key=lambda h: h["val_loss"])
-        summary = {"stage": args.stage, "config": asdict(cfg), "args": vars(args), "steps": step,
-                   "planned_steps": total_steps, "train_tokens_seen": step * tokens_per_step,
-                   "stopped_by": "tokens" if step >= total_steps else "time", "seconds": elapsed,
-                   "best_step": best["step"], "best_val_loss": best["val_loss"], "history": history,
-                   "parameters": n_params, "gpus": world}
-        with open(os.path.join(args.out, "summary.json"), "w") as f:
-            json.dump(summary, f, indent=2)
-        log(f"done: {step} steps, {elapsed:.0f} s, best val loss {best['val_loss']:.4f} at step {best['step']}")
+        for run in runs:
+            best = min(run.history, key=lambda h: h["val_loss"])
+            summary = {"stage": args.stage, "name": run.name, "loss": run.loss, "config": asdict(run.cfg),
+                       "args": vars(args), "steps": step, "planned_steps": total_steps,
+                       "train_tokens_seen": step * tokens_per_step,
+                       "stopped_by": "tokens" if step >= total_steps else "time", "seconds": elapsed,
+                       "best_step": best["step"], "best_val_loss": best["val_loss"], "history": run.history,
+                       "parameters": sum(p.numel() for p in run.model.parameters()), "gpus": world,
+                       "gpu_name": torch.cuda.get_device_name(device)}
+            with open(os.path.join(run.folder, "summary.json"), "w") as f:
+                json.dump(summary, f, indent=2)
+            log(f"done {run.name}: {step} steps, {elapsed:.0f} s, best val loss {best['val_loss']:.4f} at step {best['step']}")
     if dist.is_initialized():
         dist.destroy_process_group()
 

@@ -1,5 +1,6 @@
 // The built-in model (models/default.bimamba): its held-out perplexity equals the PyTorch figure that
-// training/results.json records, within 0.5 %, computed the way `bimamba ppl` computes it.
+// training/results.json records, within 0.5 %, computed the way `bimamba ppl` computes it. The
+// held-out file is 82k tokens (41 windows of 2048): one to two minutes on two idle cores, several on busy ones.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -19,9 +20,9 @@ describe('built-in model', () => {
     const want = results.shipped.pytorch_heldout_ppl;
     expect(Math.abs(r.ppl - want) / want).toBeLessThan(0.005);
     model.dispose();
-  });
+  }, 900_000);
 
-  it('the fast kernels generate the same 64 greedy tokens as the exact ones, for 5 prompts', async () => {
+  it('the fast kernels generate the same 64 greedy tokens as the exact ones, for 5 prompts, up to a near-tie of the exact model’s two best tokens', async () => {
     const path = root(JSON.parse(readFileSync(root('training/results.json'), 'utf8')).shipped.file);
     const fast = await loadModel(path, { wasm: WASM });
     const exact = await loadModel(path, { wasm: WASM, exact: true });
@@ -29,14 +30,23 @@ describe('built-in model', () => {
     expect(exact.exact).toBe(true);
     const prompts = ['The history of the world', 'In the beginning God created', 'She opened the door and', 'The committee voted to', 'It was a dark night, and'];
     const greedy = async (m: typeof fast, p: string) => {
-      const out: number[] = [];
-      for await (const { token } of m.generate(p, { temperature: 0, maxTokens: 64, stopAtEos: false })) out.push(token);
+      const out: { token: number; gap: number }[] = [];
+      for await (const item of m.generate(p, { temperature: 0, maxTokens: 64, stopAtEos: false, logprobs: 2 })) {
+        const [first, second] = item.topLogprobs!;
+        out.push({ token: item.token, gap: first.logprob - second.logprob });
+      }
       return out;
     };
+    // The fast kernels round differently (bounded, see assembly/README.md), so where the exact model's two
+    // best tokens are closer than NEAR_TIE nats the two paths may pick differently; from there on their
+    // texts differ and are not compared. Every step before must agree.
+    const NEAR_TIE = 0.02;
     for (const p of prompts) {
       const want = await greedy(exact, p);
+      const got = (await greedy(fast, p)).map((t) => t.token);
       expect(want).toHaveLength(64);
-      expect(await greedy(fast, p)).toEqual(want);
+      const split = want.findIndex((t, i) => t.token !== got[i]);
+      if (split >= 0) expect(want[split].gap, `prompt ${JSON.stringify(p)}, token ${split}`).toBeLessThan(NEAR_TIE);
     }
     fast.dispose();
     exact.dispose();
