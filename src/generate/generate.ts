@@ -8,6 +8,7 @@ import { GENERATION_DEFAULTS } from './defaults.js';
 import { logNormalizer, topIds } from './logprobs.js';
 import { resolveSampling, sample, type SamplingOptions } from './sampler.js';
 import { StopMatcher } from './stop.js';
+import { TimeSlicer } from './yield.js';
 
 export interface GenerateOptions extends SamplingOptions {
   /** Most tokens to generate (default 128). */
@@ -92,11 +93,9 @@ export interface GenerationHost {
   addBosByDefault: boolean;
   bosTokenId: number | null;
   createSession(): Session;
+  /** Whether a session runs on this model. */
+  owns(session: Session): boolean;
 }
-
-/** Let timers and abort handlers run between tokens. */
-const nextTick: () => Promise<void> =
-  typeof setImmediate === 'function' ? () => new Promise((r) => setImmediate(r)) : () => new Promise((r) => setTimeout(r, 0));
 
 const MAX_TOP_LOGPROBS = 100;
 const SAMPLING_NUMBERS = ['temperature', 'topK', 'topP', 'minP', 'repetitionPenalty'] as const;
@@ -168,7 +167,7 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
   const given = options.session;
   if (given !== undefined) {
     if (!(given instanceof Session)) throw new BimambaError('BAD_ARGUMENT', 'session must be a Session made by model.createSession()');
-    if (given.host !== (host as unknown)) throw new BimambaError('BAD_ARGUMENT', 'session belongs to another model');
+    if (!host.owns(given)) throw new BimambaError('BAD_ARGUMENT', 'session belongs to another model');
     if (given.generating) throw new BimambaError('BAD_ARGUMENT', 'this session is already generating: wait for that generation to end, or fork() the session');
   }
   const session = given ?? host.createSession();
@@ -187,6 +186,7 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
   try {
     if (ids.length === 0 && session.tokensSeen === 0) throw bad('the prompt is empty');
     if (aborted()) return yield last({ token: -1, text: '' }, 'abort');
+    const slicer = new TimeSlicer(); // the host gets a turn between tokens once a slice of work is done
     const t0 = performance.now();
     let logits = ids.length ? session.feed(ids) : session.lastLogits();
     usage.promptTokens = ids.length;
@@ -199,7 +199,7 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
     const decoder = host.tokenizer?.createStreamDecoder();
     const stop = new StopMatcher(stops);
     for (let i = 0; i < maxTokens; i++) {
-      await nextTick();
+      await slicer.tick();
       if (aborted()) {
         // what the decoder and the stop matcher still hold is final now
         const { emit, stopped } = stop.push(decoder?.flush() ?? '');
@@ -209,7 +209,7 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
       // sample() applies the repetition penalty in place: log-probabilities read the model's logits from a copy
       const logZ = topLogprobs >= 0 ? logNormalizer(candidates) : 0;
       const top = topLogprobs > 0 ? topIds(candidates, topLogprobs) : null;
-      const token = sample(topLogprobs >= 0 ? candidates.slice() : candidates, sampling, rng, session.history);
+      const token = sample(topLogprobs >= 0 ? candidates.slice() : candidates, sampling, rng, session.recentTokens(sampling.repetitionWindow));
       const logprob = topLogprobs >= 0 ? candidates[token] - logZ : undefined;
       usage.generatedTokens++;
       const isEos = token === host.eosTokenId && (options.stopAtEos ?? true);
