@@ -26,6 +26,13 @@ export const integerAtLeast = (min: number) => (v: string): number => {
   return n;
 };
 
+/** An integer flag within [min, max]. */
+export const integerIn = (min: number, max: number) => (v: string): number => {
+  const n = parseInteger(v);
+  if (n < min || n > max) throw new InvalidArgumentError(`${n} is not in [${min}, ${max}]`);
+  return n;
+};
+
 /** A sampling flag, checked by the library's own rules (resolveSampling), so the two never disagree. */
 export const samplingFlag = (name: keyof SamplingOptions, integer = false) => (v: string): number => {
   const n = integer ? parseInteger(v) : parseNumber(v);

@@ -8,19 +8,19 @@ import { listen } from '../server/node.js';
 import { RedisStore } from '../server/redis-store.js';
 import { MemoryStore, type SnapshotStore } from '../server/store.js';
 import { addModelOptions, loadModelFromFlags } from './model-options.js';
-import { parseInteger } from './options.js';
+import { integerAtLeast, integerIn } from './options.js';
 
 export function registerServe(program: Command): void {
   const cmd = program.command('serve').description('serve the model over an OpenAI-compatible HTTP API (/v1/completions, /v1/models, /health)');
   addModelOptions(cmd)
-    .option('-p, --port <n>', 'TCP port (0: any free port)', parseInteger, 8080)
+    .option('-p, --port <n>', 'TCP port (0: any free port)', integerIn(0, 65535), 8080)
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--name <id>', 'the model id clients name (default: the file name without .bimamba)')
     .option('--sessions <dir>', 'park idle sessions as files in this directory (default: in memory)')
     .option('--redis <url>', 'park idle sessions in Redis (redis://host:port), shared by several servers')
-    .option('--session-memory <MiB>', 'memory for parked sessions when they stay in memory', parseInteger, 512)
-    .option('--max-active <n>', 'completions generating at once', parseInteger, 4)
-    .option('--max-waiting <n>', 'requests waiting for a turn before 503', parseInteger, 16)
+    .option('--session-memory <MiB>', 'memory for parked sessions when they stay in memory', integerAtLeast(1), 512)
+    .option('--max-active <n>', 'completions generating at once', integerAtLeast(1), 4)
+    .option('--max-waiting <n>', 'requests waiting for a turn before 503', integerAtLeast(1), 16)
     .action(async (o) => {
       const model = await loadModelFromFlags(o);
       const modelName: string = o.name ?? (o.model ? basename(o.model).replace(/\.bimamba$/, '') : 'default');

@@ -83,6 +83,12 @@ describe('usage mistakes: one line, exit 2, before anything loads', () => {
     }
   });
 
+  it('serve: a port outside 0-65535 or a count below 1 is a usage error naming the flag, before loading', async () => {
+    for (const [flag, value] of [['--port', '99999'], ['--port', '-1'], ['--max-active', '0'], ['--max-waiting', '0'], ['--session-memory', '-5']]) {
+      oneLineError(await sh(`B serve -m nope.bimamba ${flag} ${value}`), 2, new RegExp(`option '[^']*${flag}[^']*' argument '${value}' is invalid`));
+    }
+  });
+
   it('unknown commands and options, a missing argument, prompt given twice, an empty prompt', async () => {
     oneLineError(await sh('B bogus'), 2, /unknown command 'bogus'/);
     oneLineError(await sh('B generate --bogus hi'), 2, /unknown option '--bogus'/);
