@@ -1,7 +1,8 @@
 // Finds, compiles and instantiates the WASM core the same way in every host.
-// No top-level await and no static import of Node modules: Node's fs is imported lazily, and only when
+// No top-level await and no static import of Node modules: Node's fs is imported lazily (host/node.ts), and only when
 // the module must be read from a file: URL or a path.
 import { BimambaError } from '../errors.js';
+import * as host from '../host/node.js';
 
 /** Where the WASM core comes from. Cloudflare Workers must pass a precompiled `WebAssembly.Module`. */
 export type WasmSource = WebAssembly.Module | ArrayBuffer | ArrayBufferView | URL | string | Response;
@@ -50,7 +51,7 @@ async function readUrlOrPath(where: URL | string): Promise<ArrayBuffer | Respons
   try {
     if (url && url.protocol !== 'file:') return await fetch(url);
     // A file: URL or a plain path: Node and Deno both provide node:fs/promises.
-    const fs = await import('node:fs/promises');
+    const fs = await host.fsPromises();
     const bytes = await fs.readFile(url ?? where);
     return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   } catch (e) {
