@@ -11,6 +11,9 @@ export const F32_DECODE_TOKENS = 16;
 
 const dist = (file: string) => new URL(`../dist/${file}`, import.meta.url);
 
+/** Sampling as users sample, for the generate() figures (bench/run-model.mjs has the same). */
+export const SAMPLED = { temperature: 0.8, topK: 40, topP: 0.95, repetitionPenalty: 1.1 };
+
 /** The builds a run uses: relaxed SIMD where this Node runs it (Node 22+, or 20 with a flag). */
 export const RELAXED = relaxedSimdSupported();
 export const BUILDS = {
@@ -31,6 +34,13 @@ export interface ModelRun {
   decode_tok_s: number;
   prefill_runs: number[];
   decode_runs: number[];
+  /** The same decode through model.generate(): greedy (temperature 0), and sampled (SAMPLED). */
+  generate_greedy_tok_s: number;
+  generate_sampled_tok_s: number;
+  generate_greedy_runs: number[];
+  generate_sampled_runs: number[];
+  /** model.memory.blocks: WASM bytes by what the blocks hold. */
+  memory_blocks?: Record<string, number>;
   load_s: number;
   peak_rss_mb: number;
   wasm_memory_mb: number;

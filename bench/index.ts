@@ -2,7 +2,7 @@
 //   1. the machine: f32 SIMD peak, memory bandwidth (bench/machine.ts);
 //   2. kernels at the real layer shapes, one thread (bench/kernels.ts);
 //   3. models: synthetic Bi-Mamba 780M / 1.3B / 2.7B and an f32 Mamba-2 780M (bench/synthetic.ts,
-//      cached in .cache/bench), each at 1 and 2 threads in a process of its own (bench/run-model.ts).
+//      cached in .cache/bench), each at 1 and 2 threads in a plain Node process of its own on the built package (bench/run-model.mjs).
 // --quick: the 780M models and the kernels of the 780M shapes only. --relaxed: run everything with
 // V8's relaxed SIMD flag (Node 20; Node 22+ has it on). The JSON schema is in bench/README.md.
 import { execFileSync } from 'node:child_process';
@@ -53,8 +53,8 @@ for (const name of names) {
   await ensureSyntheticModel(m, file, (msg) => console.log(`  ${msg}`));
   const [prompt, decode] = m.binarized ? [PREFILL_TOKENS, DECODE_TOKENS] : [F32_PREFILL_TOKENS, F32_DECODE_TOKENS];
   for (const threads of [1, 2]) {
-    const script = fileURLToPath(new URL('./run-model.ts', import.meta.url));
-    const out = execFileSync(process.execPath, [...process.execArgv, script, file, String(threads), String(runs), String(prompt), String(decode)], { encoding: 'utf8' });
+    const script = fileURLToPath(new URL('./run-model.mjs', import.meta.url));
+    const out = execFileSync(process.execPath, [...relaxedFlag, script, file, String(threads), String(runs), String(prompt), String(decode)], { encoding: 'utf8' });
     const r: ModelRun = { ...JSON.parse(out.trim().split('\n').pop()!), model: name };
     modelRuns.push(r);
     console.log(`${row(r)}   [${elapsed()}]`);

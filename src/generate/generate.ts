@@ -8,6 +8,7 @@ import { GENERATION_DEFAULTS } from './defaults.js';
 import { logNormalizer, topIds } from './logprobs.js';
 import { resolveSampling, sample, type SamplingOptions } from './sampler.js';
 import { StopMatcher } from './stop.js';
+import { TimeSlicer } from './yield.js';
 
 export interface GenerateOptions extends SamplingOptions {
   /** Most tokens to generate (default 128). */
@@ -93,10 +94,6 @@ export interface GenerationHost {
   bosTokenId: number | null;
   createSession(): Session;
 }
-
-/** Let timers and abort handlers run between tokens. */
-const nextTick: () => Promise<void> =
-  typeof setImmediate === 'function' ? () => new Promise((r) => setImmediate(r)) : () => new Promise((r) => setTimeout(r, 0));
 
 const MAX_TOP_LOGPROBS = 100;
 const SAMPLING_NUMBERS = ['temperature', 'topK', 'topP', 'minP', 'repetitionPenalty'] as const;
@@ -187,6 +184,7 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
   try {
     if (ids.length === 0 && session.tokensSeen === 0) throw bad('the prompt is empty');
     if (aborted()) return yield last({ token: -1, text: '' }, 'abort');
+    const slicer = new TimeSlicer(); // the host gets a turn between tokens once a slice of work is done
     const t0 = performance.now();
     let logits = ids.length ? session.feed(ids) : session.lastLogits();
     usage.promptTokens = ids.length;
@@ -199,7 +197,7 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
     const decoder = host.tokenizer?.createStreamDecoder();
     const stop = new StopMatcher(stops);
     for (let i = 0; i < maxTokens; i++) {
-      await nextTick();
+      await slicer.tick();
       if (aborted()) {
         // what the decoder and the stop matcher still hold is final now
         const { emit, stopped } = stop.push(decoder?.flush() ?? '');

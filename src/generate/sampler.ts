@@ -50,47 +50,210 @@ export function argmax(x: ArrayLike<number>): number {
   return best;
 }
 
-/** Pick the next token. `logits` is modified (penalty applied); `recent` are the tokens to penalise. */
+// Candidates and weights, reused by every call (sample() is synchronous, so one set serves all): `ids` holds
+// candidate token ids, `weight[id]` the unnormalised probability of a candidate, `seen[id]` marks the ids
+// already penalised in this call. They grow to the largest vocabulary seen; nothing is allocated per token.
+let ids = new Int32Array(0);
+let weight = new Float64Array(0);
+let seen = new Uint8Array(0);
+
+function growScratch(V: number): void {
+  if (ids.length >= V) return;
+  ids = new Int32Array(V);
+  weight = new Float64Array(V);
+  seen = new Uint8Array(V);
+}
+
+/**
+ * Pick the next token. `logits` is modified (penalty applied); `recent` are the tokens to penalise.
+ *
+ * The result is that of sorting every id by logit (best first, the lower id first on ties), keeping the
+ * top k, then the shortest prefix whose probability reaches top-p, then those at least min-p times as
+ * likely as the best, and walking that prefix with one uniform draw. Nothing is sorted: top-k is a heap
+ * of k, and quickselect partitions (`crossing`) find where a running sum in that order crosses a target
+ * (top-p, the draw), in O(V) expected.
+ * NaN logits are never drawn.
+ */
 export function sample(logits: Float32Array, o: ResolvedSampling, rng: Rng, recent: readonly number[]): number {
-  if (o.repetitionPenalty !== 1) {
-    for (const t of new Set(recent)) {
-      if (t >= logits.length) continue;
-      const v = logits[t];
-      // clamped to the finite f32 range: an extreme penalty must not make an infinity (and then NaN)
-      logits[t] = Math.max(-F32_MAX, Math.min(F32_MAX, v > 0 ? v / o.repetitionPenalty : v * o.repetitionPenalty));
-    }
-  }
+  const V = logits.length;
+  growScratch(V);
+  if (o.repetitionPenalty !== 1) penalize(logits, recent, o.repetitionPenalty);
   if (o.temperature === 0) return argmax(logits);
 
-  // candidates sorted by logit, best first (top-k first, to sort less)
-  let ids = Array.from(logits.keys());
-  ids.sort((a, b) => logits[b] - logits[a] || a - b);
-  if (o.topK > 0) ids = ids.slice(0, o.topK);
-
-  // softmax at this temperature, in float64, shifted by the max so it stays finite
-  const max = logits[ids[0]];
-  const p = ids.map((i) => Math.exp((logits[i] - max) / o.temperature));
-  let total = p.reduce((a, b) => a + b, 0);
-  let keep = ids.length;
-  if (o.topP < 1) {
-    let acc = 0;
-    for (let i = 0; i < keep; i++) {
-      acc += p[i] / total;
-      if (acc >= o.topP) { keep = i + 1; break; }
+  let n = 0;
+  let max = -Infinity;
+  for (let i = 0; i < V; i++) {
+    const v = logits[i];
+    if (v === v) {
+      ids[n++] = i;
+      if (v > max) max = v;
     }
   }
+  if (n === 0) return argmax(logits);
+  if (max === Infinity || max === -Infinity) return best(logits, n); // no finite softmax: the first of the largest
+  if (o.topK > 0 && o.topK < n) n = topK(logits, n, o.topK);
+
+  // softmax weights at this temperature, in float64, shifted by the max so they stay finite (the best is 1)
+  let total = 0;
+  for (let j = 0; j < n; j++) {
+    const id = ids[j];
+    const w = Math.exp((logits[id] - max) / o.temperature);
+    weight[id] = w;
+    total += w;
+  }
+  if (o.topP < 1) n = crossing(logits, n, o.topP * total, false) + 1;
   if (o.minP > 0) {
-    const floor = o.minP * p[0];
-    let i = 1;
-    while (i < keep && p[i] >= floor) i++;
-    keep = i;
+    // the kept ids are a prefix of the order, so dropping those under the floor keeps a prefix too
+    let m = 0;
+    for (let j = 0; j < n; j++) if (weight[ids[j]] >= o.minP) ids[m++] = ids[j];
+    n = m;
   }
   total = 0;
-  for (let i = 0; i < keep; i++) total += p[i];
-  let u = rng.next() * total;
-  for (let i = 0; i < keep; i++) {
-    u -= p[i];
-    if (u < 0) return ids[i];
+  for (let j = 0; j < n; j++) total += weight[ids[j]];
+  return ids[crossing(logits, n, rng.next() * total, true)];
+}
+
+/** CTRL-style penalty on each distinct recent id: positive logits divided, negative multiplied. */
+function penalize(logits: Float32Array, recent: readonly number[], penalty: number): void {
+  const V = logits.length;
+  for (const t of recent) {
+    if (t >= V || seen[t]) continue;
+    seen[t] = 1;
+    const v = logits[t];
+    // clamped to the finite f32 range: an extreme penalty must not make an infinity (and then NaN)
+    logits[t] = Math.max(-F32_MAX, Math.min(F32_MAX, v > 0 ? v / penalty : v * penalty));
   }
-  return ids[keep - 1];
+  for (const t of recent) if (t < V) seen[t] = 0;
+}
+
+/** The first (best) of ids[0, n) in the order: the largest logit, the lower id on ties. */
+function best(logits: Float32Array, n: number): number {
+  let b = ids[0];
+  for (let j = 1; j < n; j++) if (before(logits, ids[j], b)) b = ids[j];
+  return b;
+}
+
+/** The order of candidates: the larger logit first, the lower id on ties (a strict total order). */
+function before(logits: Float32Array, a: number, b: number): boolean {
+  return logits[a] > logits[b] || (logits[a] === logits[b] && a < b);
+}
+
+/**
+ * Keep the k first of ids[0, n) (ascending ids) in ids[0, k), in no particular order: a min-heap of the k
+ * best so far, whose root is the worst of them. Scanning ids in ascending order, a later id with the
+ * root's logit comes after it, so only a larger logit enters. Returns k.
+ */
+function topK(logits: Float32Array, n: number, k: number): number {
+  for (let j = 1; j < k; j++) siftUp(logits, j);
+  for (let j = k; j < n; j++) {
+    const id = ids[j];
+    if (logits[id] > logits[ids[0]]) {
+      ids[0] = id;
+      siftDown(logits, k);
+    }
+  }
+  return k;
+}
+
+function siftUp(logits: Float32Array, j: number): void {
+  const id = ids[j];
+  while (j > 0) {
+    const parent = (j - 1) >> 1;
+    if (!before(logits, ids[parent], id)) break;
+    ids[j] = ids[parent];
+    j = parent;
+  }
+  ids[j] = id;
+}
+
+function siftDown(logits: Float32Array, k: number): void {
+  const id = ids[0];
+  let j = 0;
+  for (;;) {
+    let c = 2 * j + 1;
+    if (c >= k) break;
+    if (c + 1 < k && before(logits, ids[c], ids[c + 1])) c++; // the later (worse) child
+    if (!before(logits, id, ids[c])) break;
+    ids[j] = ids[c];
+    j = c;
+  }
+  ids[j] = id;
+}
+
+/**
+ * Reorders ids[0, n) so that, for the returned position m, ids[0, m] are the m + 1 first in the order
+ * and ids[m] is the (m+1)-th. m is the first position, in that order, where the running sum of `weight`
+ * reaches `target` (passes it, when `strict`); n - 1 if it never does.
+ */
+const SPLIT_WEIGHT = 1e-3; // of the best's weight (1)
+
+function crossing(logits: Float32Array, n: number, target: number, strict: boolean): number {
+  let lo = 0;
+  let hi = n;
+  let acc = 0; // weight of ids[0, lo), all before ids[lo, hi)
+  // First a split at a weight (weights never rise along the order, so the ids at or above it come first):
+  // most of the mass usually lies in the few ids near the best, and then the partitions below only see those.
+  let p = 0;
+  for (let j = 0; j < n; j++) {
+    const id = ids[j];
+    if (weight[id] >= SPLIT_WEIGHT) {
+      ids[j] = ids[p];
+      ids[p++] = id;
+      acc += weight[id];
+    }
+  }
+  if (strict ? acc > target : acc >= target) {
+    hi = p;
+    acc = 0;
+  } else {
+    lo = p;
+  }
+  while (hi - lo > 24) {
+    // pivot: median of the first, middle and last; moved to lo, then the rest split into before / after it
+    median3(logits, lo, lo + ((hi - lo) >> 1), hi - 1);
+    const pivot = ids[lo];
+    const pv = logits[pivot];
+    p = lo;
+    let sum = 0;
+    for (let j = lo + 1; j < hi; j++) {
+      const id = ids[j];
+      const v = logits[id];
+      if (v > pv || (v === pv && id < pivot)) {
+        ids[j] = ids[++p];
+        ids[p] = id;
+        sum += weight[id];
+      }
+    }
+    ids[lo] = ids[p];
+    ids[p] = pivot; // ids[lo, p) before the pivot, ids(p, hi) after it
+    const s = acc + sum;
+    if (strict ? s > target : s >= target) {
+      hi = p;
+      continue;
+    }
+    acc = s + weight[pivot];
+    if (strict ? acc > target : acc >= target) return p;
+    lo = p + 1;
+  }
+  // a short range: insertion sort, then walk it
+  for (let j = lo + 1; j < hi; j++) {
+    const id = ids[j];
+    let k = j;
+    for (; k > lo && before(logits, id, ids[k - 1]); k--) ids[k] = ids[k - 1];
+    ids[k] = id;
+  }
+  for (let j = lo; j < hi; j++) {
+    acc += weight[ids[j]];
+    if (strict ? acc > target : acc >= target) return j;
+  }
+  return hi - 1;
+}
+
+/** Put the median (in the order) of ids[a], ids[b], ids[c] at a. */
+function median3(logits: Float32Array, a: number, b: number, c: number): void {
+  const x = ids[a], y = ids[b], z = ids[c];
+  let m: number;
+  if (before(logits, x, y)) m = before(logits, y, z) ? y : before(logits, x, z) ? z : x;
+  else m = before(logits, x, z) ? x : before(logits, y, z) ? z : y;
+  if (m === y) { ids[b] = x; ids[a] = y; } else if (m === z) { ids[c] = x; ids[a] = z; }
 }

@@ -84,6 +84,20 @@ export class Model implements GenerationHost, SessionHost {
     return this.core?.memory.buffer.byteLength ?? 0;
   }
 
+  /**
+   * Where this model's WASM memory goes, in bytes: every allocated block by what it holds (the weights
+   * as the file has them, what is derived from them at load, the activation buffers, the fast kernels'
+   * scratch, the live sessions' state), and the rest (the module's static data, and memory freed or
+   * not yet used). The parts add up to `total` = memoryBytes.
+   */
+  get memory(): { total: number; blocks: Record<string, number>; sessions: number; other: number } {
+    if (!this.core) return { total: 0, blocks: {}, sessions: 0, other: 0 };
+    const blocks = Object.fromEntries(this.core.heap.allocatedByWhat());
+    const total = this.memoryBytes;
+    const allocated = Object.values(blocks).reduce((a, b) => a + b, 0);
+    return { total, blocks, sessions: this.sessions.size, other: total - allocated };
+  }
+
   /** @internal */
   graph(): Graph {
     if (!this.g) throw new BimambaError('DISPOSED', 'this model has been disposed');

@@ -17,6 +17,7 @@ export class Heap {
   private readonly maxBytes: number;
   private readonly free: Block[] = []; // sorted by start, never adjacent
   private readonly used = new Map<number, number>(); // start -> size
+  private readonly names = new Map<number, string>(); // start -> what the block holds
   private top: number; // everything at or above `top` is unallocated
 
   constructor(memory: WebAssembly.Memory, base: number, maxBytes = WASM_MAX_BYTES) {
@@ -37,6 +38,16 @@ export class Heap {
     return s;
   }
 
+  /** Bytes allocated, by what the blocks hold (the `what` of alloc()). */
+  allocatedByWhat(): Map<string, number> {
+    const by = new Map<string, number>();
+    for (const [start, size] of this.used) {
+      const what = this.names.get(start) ?? 'buffer';
+      by.set(what, (by.get(what) ?? 0) + size);
+    }
+    return by;
+  }
+
   /** Allocate `bytes` (64-byte aligned). `what` names the buffer in an out-of-memory error. */
   alloc(bytes: number, what = 'buffer'): number {
     if (!Number.isFinite(bytes) || bytes < 0) throw new BimambaError('BAD_ARGUMENT', `invalid allocation size ${bytes} for ${what}`);
@@ -48,12 +59,14 @@ export class Heap {
       if (b.size === size) this.free.splice(i, 1);
       else { b.start += size; b.size -= size; }
       this.used.set(start, size);
+      this.names.set(start, what);
       return start;
     }
     const start = this.top;
     this.ensure(start + size, what);
     this.top = start + size;
     this.used.set(start, size);
+    this.names.set(start, what);
     return start;
   }
 
@@ -62,6 +75,7 @@ export class Heap {
     const size = this.used.get(ptr);
     if (size === undefined) throw new BimambaError('BAD_ARGUMENT', `release of an address that is not allocated: ${ptr}`);
     this.used.delete(ptr);
+    this.names.delete(ptr);
     if (ptr + size === this.top) {
       this.top = ptr;
       // fold a free block that now ends at the top

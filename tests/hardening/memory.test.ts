@@ -54,6 +54,15 @@ describe('memory', () => {
         const session = model.createSession();
         expect(need.session).toBe(model.stateBytes);
         expect(heap.allocatedBytes, path).toBe(need.total);
+        // model.memory names every block, each the size the header says, and the parts add up
+        const m = model.memory;
+        expect(m.blocks).toEqual(Object.fromEntries(Object.entries({
+          'model weights': need.weights, 'A = -exp(A_log)': need.derived, 'activation buffers': need.activations,
+          'fast kernel scratch': need.kernelScratch, 'session state': need.session,
+        }).filter(([, n]) => n > 0).map(([k, n]) => [k, roundUp(n)])));
+        expect(m.sessions).toBe(1);
+        expect(m.other + Object.values(m.blocks).reduce((a, b) => a + b, 0)).toBe(model.memoryBytes);
+        expect(m.other).toBeGreaterThanOrEqual(0);
         session.dispose();
         model.dispose();
       }

@@ -1,0 +1,38 @@
+// In the benchmark page: ours in a Web Worker (bench/peers/browser-worker.js), wllama as its README uses
+// it (it runs llama.cpp in a worker of its own). Each returns { prefill_tok_s, decode_tok_s, ... }.
+const WLLAMA = '/.cache/peers/node_modules/@wllama/wllama/esm';
+
+window.runBimamba = (options) =>
+  new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./browser-worker.js', import.meta.url), { type: 'module' });
+    worker.onmessage = ({ data }) => {
+      worker.terminate();
+      if (data.error) reject(new Error(data.error));
+      else resolve(data);
+    };
+    worker.onerror = (e) => reject(new Error(e.message));
+    worker.postMessage(options);
+  });
+
+window.runWllama = async ({ url, threads, promptTokens, decodeTokens, runs }) => {
+  const { Wllama } = await import(`${WLLAMA}/index.js`);
+  const wllama = new Wllama({ default: `${WLLAMA}/wasm/wllama.wasm` }, { logger: { debug() {}, log() {}, info() {}, warn() {}, error: console.error } });
+  const t0 = performance.now();
+  await wllama.loadModelFromUrl(url, { n_threads: threads, n_ctx: promptTokens + decodeTokens + 64, n_batch: promptTokens, useCache: false });
+  const load_s = (performance.now() - t0) / 1000;
+  // a prompt of single-byte tokens (the synthetic vocabulary has no merges): one token per character
+  const prompt = 'x'.repeat(promptTokens - 2);
+  const prefill = [], decode = [], promptN = [], predictedN = [];
+  for (let r = 0; r <= runs; r++) {
+    const out = await wllama.createCompletion({ prompt, max_tokens: decodeTokens, temperature: 0, ignore_eos: true, cache_prompt: false });
+    if (r === 0) continue; // warm-up
+    prefill.push(out.timings.prompt_per_second);
+    decode.push(out.timings.predicted_per_second);
+    promptN.push(out.timings.prompt_n);
+    predictedN.push(out.timings.predicted_n);
+  }
+  const threadsUsed = wllama.getNumThreads();
+  await wllama.exit();
+  return { load_s, prefill_runs: prefill, decode_runs: decode, prompt_tokens: promptN[0], decode_tokens: predictedN[0], threads: threadsUsed };
+};
+window.ready = true;

@@ -1,0 +1,1 @@
+export function benchPrompt(n: number, vocab: number): number[];

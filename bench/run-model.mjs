@@ -1,0 +1,99 @@
+// One model at one thread count, in a plain Node process of its own running the built package (dist/),
+// so that its peak RSS is what a user's process has (a TypeScript loader in the process adds ~50 MB):
+//   node bench/run-model.mjs FILE THREADS RUNS PROMPT_TOKENS DECODE_TOKENS [--exact]
+// prints one JSON line: load time, then the medians over RUNS runs of a fresh session fed a prompt
+// (prefill) and then tokens one at a time (decode, greedy: feed() and argmax), the same decode through
+// model.generate() (greedy, and sampled as users sample: SAMPLED), peak RSS and WASM memory.
+import { statSync } from 'node:fs';
+import { loadModel } from '../dist/index.js';
+import { benchPrompt } from './peers/prompt.mjs';
+
+/** Sampling as users sample (bench/common.ts has the same). */
+const SAMPLED = { temperature: 0.8, topK: 40, topP: 0.95, repetitionPenalty: 1.1 };
+
+function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+const [file, threadsArg, runsArg, promptArg, decodeArg] = process.argv.slice(2);
+const exact = process.argv.includes('--exact');
+const threads = Number(threadsArg);
+const runs = Number(runsArg);
+const PREFILL_TOKENS = Number(promptArg);
+const DECODE_TOKENS = Number(decodeArg);
+
+function argmax(a) {
+  let best = 0;
+  for (let i = 1; i < a.length; i++) if (a[i] > a[best]) best = i;
+  return best;
+}
+
+const t0 = performance.now();
+const model = await loadModel(file, { threads, exact });
+const loadS = (performance.now() - t0) / 1000;
+const ids = benchPrompt(PREFILL_TOKENS, model.vocabSize);
+
+/** One run: a fresh session, the prompt, then greedy decoding. Returns [prefill s, decode s]. */
+function once(promptTokens, decodeTokens) {
+  const s = model.createSession();
+  try {
+    let t = performance.now();
+    let logits = s.feed(promptTokens);
+    const prefill = (performance.now() - t) / 1000;
+    t = performance.now();
+    for (let i = 0; i < decodeTokens; i++) logits = s.feed([argmax(logits)]);
+    return [prefill, (performance.now() - t) / 1000];
+  } finally {
+    s.dispose();
+  }
+}
+
+/** Decode through model.generate(): a session fed the prompt, then DECODE_TOKENS generated. Returns s. */
+async function generated(promptTokens, decodeTokens, options) {
+  const session = model.createSession();
+  try {
+    session.feed(promptTokens);
+    const t = performance.now();
+    let n = 0;
+    for await (const _ of model.generate([], { ...options, session, maxTokens: decodeTokens, stopAtEos: false, seed: 1 })) n++;
+    if (n !== decodeTokens) throw new Error(`generate() gave ${n} tokens, not ${decodeTokens}`);
+    return (performance.now() - t) / 1000;
+  } finally {
+    session.dispose();
+  }
+}
+
+once(ids.slice(0, 64), 8); // warm-up: the engine optimises the hot WASM functions
+await generated(ids.slice(0, 16), 8, SAMPLED);
+const prefill = [], decode = [], greedy = [], sampled = [];
+for (let r = 0; r < runs; r++) {
+  const [p, d] = once(ids, DECODE_TOKENS);
+  prefill.push(PREFILL_TOKENS / p);
+  decode.push(DECODE_TOKENS / d);
+  greedy.push(DECODE_TOKENS / (await generated(ids, DECODE_TOKENS, { temperature: 0 })));
+  sampled.push(DECODE_TOKENS / (await generated(ids, DECODE_TOKENS, SAMPLED)));
+}
+const result = {
+  model: '',
+  threads: model.threads,
+  exact,
+  prompt_tokens: PREFILL_TOKENS,
+  decode_tokens: DECODE_TOKENS,
+  prefill_tok_s: median(prefill),
+  decode_tok_s: median(decode),
+  prefill_runs: prefill,
+  decode_runs: decode,
+  generate_greedy_tok_s: median(greedy),
+  generate_sampled_tok_s: median(sampled),
+  generate_greedy_runs: greedy,
+  generate_sampled_runs: sampled,
+  load_s: loadS,
+  peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+  memory_blocks: model.memory.blocks,
+  wasm_memory_mb: model.memoryBytes / 2 ** 20,
+  file_mb: statSync(file).size / 2 ** 20,
+};
+model.dispose();
+process.stdout.write(`${JSON.stringify(result)}\n`);
