@@ -34,7 +34,7 @@ export default [
     input: 'src/index.ts',
     output: { file: 'dist/index.d.ts', format: 'es' },
     external: (id) => id.startsWith('node:'),
-    plugins: [dts()],
+    plugins: [dts({ compilerOptions: { stripInternal: true } })],
   },
   {
     input: 'src/server/index.ts',

@@ -1,4 +1,4 @@
-// Causal depthwise conv1d (Mamba's short convolution), one token or a sequence.
+// Causal depthwise conv1d (Mamba's short convolution) over T tokens (T = 1: one decoding step).
 //
 //   y[t,c] = Σ_j w[c,j] * in[t - (W-1) + j, c] + b[c],   j = 0..W-1
 //
@@ -10,38 +10,39 @@
 // + b[c], whichever path computes it:
 //  - W = 4 (Mamba's width), four channels at a time, a channel per lane: the window of the last
 //    inputs slides along t in registers;
-//  - any other W, or the last C % 4 channels: one channel at a time.
+//  - any other W, or the last channels % 4 channels: one channel at a time.
 
-/** Input s of channel c: x for s >= 0, the saved state for s < 0. */
-@inline function inputAt(x: usize, state: usize, s: i32, c: i32, C: i32, W: i32): f32 {
+/** Input s of channel c: x for s >= 0 (rows xStride floats apart), the saved state for s < 0. */
+@inline function inputAt(x: usize, xStride: i32, state: usize, s: i32, c: i32, W: i32): f32 {
   return s >= 0
-    ? load<f32>(x + ((<usize>s * <usize>C + <usize>c) << 2))
+    ? load<f32>(x + ((<usize>s * <usize>xStride + <usize>c) << 2))
     : load<f32>(state + ((<usize>c * <usize>(W - 1) + <usize>(W - 1 + s)) << 2));
 }
 
-/** Channels c0 <= c < C one at a time, any W. */
-function convScalar(y: usize, x: usize, state: usize, w: usize, b: usize, T: i32, C: i32, W: i32, c0: i32): void {
+/** Channels c0 <= c < channels one at a time, any W. */
+function convScalar(y: usize, x: usize, state: usize, w: usize, b: usize, T: i32, channels: i32, W: i32, xStride: i32, c0: i32): void {
   for (let t = 0; t < T; t++) {
-    for (let c = c0; c < C; c++) {
+    for (let c = c0; c < channels; c++) {
       const wRow = w + ((<usize>c * <usize>W) << 2);
       let acc: f32 = 0;
-      for (let j = 0; j < W; j++) acc += load<f32>(wRow + (<usize>j << 2)) * inputAt(x, state, t - (W - 1) + j, c, C, W);
-      store<f32>(y + ((<usize>t * <usize>C + <usize>c) << 2), acc + load<f32>(b + (<usize>c << 2)));
+      for (let j = 0; j < W; j++) acc += load<f32>(wRow + (<usize>j << 2)) * inputAt(x, xStride, state, t - (W - 1) + j, c, W);
+      store<f32>(y + ((<usize>t * <usize>channels + <usize>c) << 2), acc + load<f32>(b + (<usize>c << 2)));
     }
   }
   // the new state: the last W-1 inputs, oldest first. Entry j is input T-(W-1)+j, which is either an
   // input of this call or an older state entry further right, so going left to right is safe in place.
-  for (let c = c0; c < C; c++) {
+  for (let c = c0; c < channels; c++) {
     for (let j = 0; j < W - 1; j++) {
-      store<f32>(state + ((<usize>c * <usize>(W - 1) + <usize>j) << 2), inputAt(x, state, T - (W - 1) + j, c, C, W));
+      store<f32>(state + ((<usize>c * <usize>(W - 1) + <usize>j) << 2), inputAt(x, xStride, state, T - (W - 1) + j, c, W));
     }
   }
 }
 
-/** W = 4, channels 0 .. C - C % 4, four at a time. */
-function conv4(y: usize, x: usize, state: usize, w: usize, b: usize, T: i32, C: i32): void {
-  const rowBytes = <usize>C << 2;
-  for (let c = 0; c + 4 <= C; c += 4) {
+/** W = 4, channels 0 .. channels - channels % 4, four at a time. */
+function conv4(y: usize, x: usize, state: usize, w: usize, b: usize, T: i32, channels: i32, xStride: i32): void {
+  const yRowBytes = <usize>channels << 2;
+  const xRowBytes = <usize>xStride << 2;
+  for (let c = 0; c + 4 <= channels; c += 4) {
     // weights of channels c..c+3 (rows of 4), transposed: wj holds tap j of the 4 channels
     const r0 = load<v128>(w + (<usize>c << 4)), r1 = load<v128>(w + (<usize>c << 4), 16);
     const r2 = load<v128>(w + (<usize>c << 4), 32), r3 = load<v128>(w + (<usize>c << 4), 48);
@@ -58,13 +59,12 @@ function conv4(y: usize, x: usize, state: usize, w: usize, b: usize, T: i32, C: 
     let in1 = v128.shuffle<f32>(v128.shuffle<f32>(v0, v1, 1, 4, 7, 7), v2, 0, 1, 2, 6);
     let in2 = v128.shuffle<f32>(v128.shuffle<f32>(v0, v1, 2, 5, 5, 5), v2, 0, 1, 4, 7);
     for (let t = 0; t < T; t++) {
-      const at = <usize>t * rowBytes + (<usize>c << 2);
-      const in3 = load<v128>(x + at);
+      const in3 = load<v128>(x + <usize>t * xRowBytes + (<usize>c << 2));
       let acc = f32x4.add(zero, f32x4.mul(w0, in0)); // 0 + w0 * in0, as the scalar path (0 + -0 is +0)
       acc = f32x4.add(acc, f32x4.mul(w1, in1));
       acc = f32x4.add(acc, f32x4.mul(w2, in2));
       acc = f32x4.add(acc, f32x4.mul(w3, in3));
-      store<v128>(y + at, f32x4.add(acc, bias));
+      store<v128>(y + <usize>t * yRowBytes + (<usize>c << 2), f32x4.add(acc, bias));
       in0 = in1;
       in1 = in2;
       in2 = in3;
@@ -76,17 +76,16 @@ function conv4(y: usize, x: usize, state: usize, w: usize, b: usize, T: i32, C: 
   }
 }
 
-/** x, y [T, C]; w [C, W]; b [C]; state [C, W-1], read then updated. */
-export function conv1d_seq(y: usize, x: usize, state: usize, w: usize, b: usize, T: i32, C: i32, W: i32): void {
+/**
+ * y [T, channels] (contiguous); x rows of `channels` inputs, `xStride` floats apart (a view of a wider
+ * projection); w [channels, W]; b [channels]; state [channels, W-1], read then updated. T = 1 is one
+ * decoding step.
+ */
+export function conv1d(y: usize, x: usize, state: usize, w: usize, b: usize, T: i32, channels: i32, W: i32, xStride: i32): void {
   if (W == 4) {
-    conv4(y, x, state, w, b, T, C);
-    convScalar(y, x, state, w, b, T, C, W, C & ~3);
+    conv4(y, x, state, w, b, T, channels, xStride);
+    convScalar(y, x, state, w, b, T, channels, W, xStride, channels & ~3);
   } else {
-    convScalar(y, x, state, w, b, T, C, W, 0);
+    convScalar(y, x, state, w, b, T, channels, W, xStride, 0);
   }
-}
-
-/** One token: x, y [C]. */
-export function conv1d_step(y: usize, x: usize, state: usize, w: usize, b: usize, C: i32, W: i32): void {
-  conv1d_seq(y, x, state, w, b, 1, C, W);
 }

@@ -1,4 +1,4 @@
-// Elementwise adds and row copies.
+// Elementwise adds.
 
 /** y = a + b over n f32s; may run in place. */
 export function add(y: usize, a: usize, b: usize, n: i32): void {
@@ -17,12 +17,4 @@ export function add(y: usize, a: usize, b: usize, n: i32): void {
 export function add_bias(y: usize, b: usize, T: i32, N: i32): void {
   const row = <usize>N << 2;
   for (let t = 0; t < T; t++) add(y + <usize>t * row, y + <usize>t * row, b, N);
-}
-
-/** dst[t, 0..width) = src[t, col0..col0+width); src rows are srcStride f32s apart, dst rows width. */
-export function copy_cols(dst: usize, src: usize, T: i32, srcStride: i32, col0: i32, width: i32): void {
-  const bytes = <usize>width << 2;
-  for (let t = 0; t < T; t++) {
-    memory.copy(dst + <usize>t * bytes, src + ((<usize>t * <usize>srcStride + <usize>col0) << 2), bytes);
-  }
 }

@@ -4,12 +4,12 @@ export { onebit_lut_token_bytes, onebit_lut_scratch_bytes, onebit_lut_prepare, o
 export { matmul_f32, matmul_f16, matmul_i8, matmul_f32_rows, matmul_f16_rows, matmul_i8_rows } from './matmul';
 export { i8_fast_token_bytes, i8_fast_scratch_bytes, i8_fast_quantize, matmul_i8_fast_rows, matmul_i8_fast } from './matmul_i8_fast';
 export { row_f16_to_f32, row_i8_to_f32 } from './dequant';
-export { add, add_bias, copy_cols } from './elementwise';
-export { conv1d_step, conv1d_seq } from './conv1d';
-export { scan1_step, scan1_seq, scan1_seq_channels } from './scan_mamba1';
-export { scan2_step, scan2_seq, scan2_seq_heads } from './scan_mamba2';
+export { add, add_bias } from './elementwise';
+export { conv1d } from './conv1d';
+export { scan1, scan1_channels } from './scan_mamba1';
+export { scan2, scan2_heads } from './scan_mamba2';
 export { rmsnorm, gated_rmsnorm } from './norm';
-export { silu, softplus, exp_vec, mul_silu } from './activation';
+export { silu, softplus, dt_softplus, exp_vec, mul_silu } from './activation';
 export { argmax } from './argmax';
 
 export function heapBase(): usize {

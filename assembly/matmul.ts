@@ -62,57 +62,57 @@ import { loadHalf1, loadHalf4 } from './half';
  * Rows n0 <= n < n1 of y[T,N] = x[T,K] W^T, times scale[n] per row when WT is i8. Every row gives the
  * same bits whichever range it is computed in (the 4-row and 1-row paths sum in the same order).
  */
-@inline function matmulRows<WT>(y: usize, x: usize, w: usize, scale: usize, T: i32, N: i32, K: i32, n0: i32, n1: i32): void {
+@inline function matmulRows<WT>(y: usize, x: usize, w: usize, scale: usize, T: i32, N: i32, K: i32, xStride: i32, n0: i32, n1: i32): void {
   const rowBytes = <usize>K * sizeof<WT>();
-  const xStride = <usize>K << 2;
-  const yStride = <usize>N << 2;
+  const xRowBytes = <usize>xStride << 2;
+  const yRowBytes = <usize>N << 2;
   let n = n0;
   for (; n + 4 <= n1; n += 4) {
     const wRows = w + <usize>n * rowBytes;
     const yCol = y + (<usize>n << 2);
     for (let t = 0; t < T; t++) {
-      let out = dot4Rows<WT>(x + <usize>t * xStride, wRows, rowBytes, K);
+      let out = dot4Rows<WT>(x + <usize>t * xRowBytes, wRows, rowBytes, K);
       if (sizeof<WT>() == 1) out = f32x4.mul(out, load<v128>(scale + (<usize>n << 2)));
-      store<v128>(yCol + <usize>t * yStride, out);
+      store<v128>(yCol + <usize>t * yRowBytes, out);
     }
   }
   for (; n < n1; n++) {
     const wRow = w + <usize>n * rowBytes;
     const yCol = y + (<usize>n << 2);
     for (let t = 0; t < T; t++) {
-      let out = dot1Row<WT>(x + <usize>t * xStride, wRow, K);
+      let out = dot1Row<WT>(x + <usize>t * xRowBytes, wRow, K);
       if (sizeof<WT>() == 1) out *= load<f32>(scale + (<usize>n << 2));
-      store<f32>(yCol + <usize>t * yStride, out);
+      store<f32>(yCol + <usize>t * yRowBytes, out);
     }
   }
 }
 
 /** Rows n0..n1-1 of matmul_f32 (for splitting rows between threads). */
-export function matmul_f32_rows(y: usize, x: usize, w: usize, T: i32, N: i32, K: i32, n0: i32, n1: i32): void {
-  matmulRows<f32>(y, x, w, 0, T, N, K, n0, n1);
+export function matmul_f32_rows(y: usize, x: usize, w: usize, T: i32, N: i32, K: i32, xStride: i32, n0: i32, n1: i32): void {
+  matmulRows<f32>(y, x, w, 0, T, N, K, xStride, n0, n1);
 }
 
 /** Rows n0..n1-1 of matmul_f16. */
-export function matmul_f16_rows(y: usize, x: usize, w: usize, T: i32, N: i32, K: i32, n0: i32, n1: i32): void {
-  matmulRows<u16>(y, x, w, 0, T, N, K, n0, n1);
+export function matmul_f16_rows(y: usize, x: usize, w: usize, T: i32, N: i32, K: i32, xStride: i32, n0: i32, n1: i32): void {
+  matmulRows<u16>(y, x, w, 0, T, N, K, xStride, n0, n1);
 }
 
 /** Rows n0..n1-1 of matmul_i8. */
-export function matmul_i8_rows(y: usize, x: usize, w: usize, scale: usize, T: i32, N: i32, K: i32, n0: i32, n1: i32): void {
-  matmulRows<i8>(y, x, w, scale, T, N, K, n0, n1);
+export function matmul_i8_rows(y: usize, x: usize, w: usize, scale: usize, T: i32, N: i32, K: i32, xStride: i32, n0: i32, n1: i32): void {
+  matmulRows<i8>(y, x, w, scale, T, N, K, xStride, n0, n1);
 }
 
-/** y[T,N] = x[T,K] W^T, W f32 [N,K]. */
-export function matmul_f32(y: usize, x: usize, w: usize, T: i32, N: i32, K: i32): void {
-  matmulRows<f32>(y, x, w, 0, T, N, K, 0, N);
+/** y[T,N] = x[T,K] W^T, W f32 [N,K]; x rows `xStride` floats apart (K when contiguous). */
+export function matmul_f32(y: usize, x: usize, w: usize, T: i32, N: i32, K: i32, xStride: i32): void {
+  matmulRows<f32>(y, x, w, 0, T, N, K, xStride, 0, N);
 }
 
 /** y[T,N] = x[T,K] W^T, W IEEE half [N,K]. */
-export function matmul_f16(y: usize, x: usize, w: usize, T: i32, N: i32, K: i32): void {
-  matmulRows<u16>(y, x, w, 0, T, N, K, 0, N);
+export function matmul_f16(y: usize, x: usize, w: usize, T: i32, N: i32, K: i32, xStride: i32): void {
+  matmulRows<u16>(y, x, w, 0, T, N, K, xStride, 0, N);
 }
 
 /** y[T,N] = x[T,K] W^T with W[n,k] = scale[n] * q[n,k], q int8 [N,K], scale f32 [N]. */
-export function matmul_i8(y: usize, x: usize, w: usize, scale: usize, T: i32, N: i32, K: i32): void {
-  matmulRows<i8>(y, x, w, scale, T, N, K, 0, N);
+export function matmul_i8(y: usize, x: usize, w: usize, scale: usize, T: i32, N: i32, K: i32, xStride: i32): void {
+  matmulRows<i8>(y, x, w, scale, T, N, K, xStride, 0, N);
 }

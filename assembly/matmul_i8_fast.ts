@@ -51,13 +51,13 @@ function absMax(x: usize, k0: i32, k1: i32): f32 {
   return s;
 }
 
-/** Quantize x[T, K] into scratch: per token Kp i16 values and the block steps. */
-export function i8_fast_quantize(scratch: usize, x: usize, T: i32, K: i32): void {
+/** Quantize x[T, K] (rows `xStride` floats apart) into scratch: per token Kp i16 values and the block steps. */
+export function i8_fast_quantize(scratch: usize, x: usize, T: i32, K: i32, xStride: i32): void {
   const stride = <usize>i8_fast_token_bytes(K);
   const Kp = paddedK(K);
   const blocks = blockCount(K);
   for (let t = 0; t < T; t++) {
-    const xt = x + <usize>t * (<usize>K << 2);
+    const xt = x + <usize>t * (<usize>xStride << 2);
     const q = scratch + <usize>t * stride;
     const steps = q + (<usize>Kp << 1);
     for (let b = 0; b < blocks; b++) {
@@ -154,7 +154,7 @@ export function matmul_i8_fast_rows(y: usize, scratch: usize, w: usize, scale: u
 }
 
 /** y[T, N] = x[T, K] W^T on the fast path: quantize, then every row. */
-export function matmul_i8_fast(y: usize, x: usize, w: usize, scale: usize, T: i32, N: i32, K: i32, scratch: usize): void {
-  i8_fast_quantize(scratch, x, T, K);
+export function matmul_i8_fast(y: usize, x: usize, w: usize, scale: usize, T: i32, N: i32, K: i32, xStride: i32, scratch: usize): void {
+  i8_fast_quantize(scratch, x, T, K, xStride);
   matmul_i8_fast_rows(y, scratch, w, scale, T, N, K, 0, N);
 }

@@ -121,9 +121,9 @@ export function onebit_gemv(y: usize, x: usize, bits: usize, alpha: usize, beta:
   sumSignTables(y, bits, scratch, dot(beta, x, K), N, K);
 }
 
-/** y[T,N] = x[T,K] W_hat^T: one GEMV per token. */
-export function onebit_gemm(y: usize, x: usize, bits: usize, alpha: usize, beta: usize, T: i32, N: i32, K: i32, scratch: usize): void {
+/** y[T,N] = x[T,K] W_hat^T, x rows `xStride` floats apart: one GEMV per token. */
+export function onebit_gemm(y: usize, x: usize, bits: usize, alpha: usize, beta: usize, T: i32, N: i32, K: i32, xStride: i32, scratch: usize): void {
   for (let t = 0; t < T; t++) {
-    onebit_gemv(y + <usize>t * (<usize>N << 2), x + <usize>t * (<usize>K << 2), bits, alpha, beta, N, K, scratch);
+    onebit_gemv(y + <usize>t * (<usize>N << 2), x + <usize>t * (<usize>xStride << 2), bits, alpha, beta, N, K, scratch);
   }
 }

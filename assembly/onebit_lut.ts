@@ -183,12 +183,12 @@ function prepareToken(base: usize, lane: i32, x: usize, alpha: usize, beta: usiz
   return s;
 }
 
-/** Quantize x[T, K] and write the lookup tables of every token into scratch. */
-export function onebit_lut_prepare(scratch: usize, x: usize, alpha: usize, beta: usize, T: i32, K: i32): void {
+/** Quantize x[T, K] (rows `xStride` floats apart) and write the lookup tables of every token into scratch. */
+export function onebit_lut_prepare(scratch: usize, x: usize, alpha: usize, beta: usize, T: i32, K: i32, xStride: i32): void {
   const stride = <usize>onebit_lut_token_bytes(K);
   const batched = T - T % BATCH;
   for (let t = 0; t < T; t++) {
-    const xt = x + <usize>t * (<usize>K << 2);
+    const xt = x + <usize>t * (<usize>xStride << 2);
     if (t < batched) prepareToken(scratch + <usize>(t - t % BATCH) * stride, t % BATCH, xt, alpha, beta, K);
     else prepareToken(scratch + <usize>t * stride, -1, xt, alpha, beta, K);
   }
@@ -405,7 +405,7 @@ export function onebit_lut_rows(y: usize, bits: usize, scratch: usize, T: i32, N
 }
 
 /** y[T, N] = x[T, K] W_hat^T on the fast path: prepare, then every row. */
-export function onebit_lut_gemm(y: usize, x: usize, bits: usize, alpha: usize, beta: usize, T: i32, N: i32, K: i32, scratch: usize): void {
-  onebit_lut_prepare(scratch, x, alpha, beta, T, K);
+export function onebit_lut_gemm(y: usize, x: usize, bits: usize, alpha: usize, beta: usize, T: i32, N: i32, K: i32, xStride: i32, scratch: usize): void {
+  onebit_lut_prepare(scratch, x, alpha, beta, T, K, xStride);
   onebit_lut_rows(y, bits, scratch, T, N, K, 0, N);
 }

@@ -75,8 +75,8 @@ function measure(core: Core, s: Shape): { fast: number; exact: number; f32: numb
     const scale = heap.alloc(4 * N);
     heap.f32(scale, N).fill(0.01);
     const scratch = heap.alloc(k.i8_fast_scratch_bytes(K, T));
-    fast = timeMs(() => k.matmul_i8_fast(y, x, w[i++ % w.length], scale, T, N, K, scratch));
-    exact = timeMs(() => k.matmul_i8(y, x, w[i++ % w.length], scale, T, N, K));
+    fast = timeMs(() => k.matmul_i8_fast(y, x, w[i++ % w.length], scale, T, N, K, K, scratch));
+    exact = timeMs(() => k.matmul_i8(y, x, w[i++ % w.length], scale, T, N, K, K));
     blocks.push(...w, scale, scratch);
   } else {
     const signs = fill(new Float32Array(N * K), 1);
@@ -85,12 +85,12 @@ function measure(core: Core, s: Shape): { fast: number; exact: number; f32: numb
     const beta = put(fill(new Float32Array(K), 3).map((v) => 0.002 * v));
     const lut = heap.alloc(k.onebit_lut_scratch_bytes(K, T));
     const tables = heap.alloc(k.onebit_scratch_bytes(K));
-    fast = timeMs(() => k.onebit_lut_gemm(y, x, bits[i++ % bits.length], alpha, beta, T, N, K, lut));
-    exact = timeMs(() => k.onebit_gemm(y, x, bits[i++ % bits.length], alpha, beta, T, N, K, tables));
+    fast = timeMs(() => k.onebit_lut_gemm(y, x, bits[i++ % bits.length], alpha, beta, T, N, K, K, lut));
+    exact = timeMs(() => k.onebit_gemm(y, x, bits[i++ % bits.length], alpha, beta, T, N, K, K, tables));
     blocks.push(...bits, lut, tables);
   }
   const dense = copies(core, asBytes(fill(new Float32Array(N * K), 4)));
-  const f32 = timeMs(() => k.matmul_f32(y, x, dense[i++ % dense.length], T, N, K), 2, 400, 5);
+  const f32 = timeMs(() => k.matmul_f32(y, x, dense[i++ % dense.length], T, N, K, K), 2, 400, 5);
   blocks.push(...dense);
   for (const b of blocks) heap.release(b);
   const us = (ms: number) => (1000 * ms) / T;

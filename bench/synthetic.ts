@@ -10,7 +10,7 @@ import { ALIGN, FORMAT_NAME, FORMAT_VERSION } from '../src/format/bimamba.js';
 import { validateModelConfig, type ModelConfig } from '../src/format/config.js';
 import { f32ToF16 } from '../src/format/dtype.js';
 import { packedShape } from '../src/format/onebit.js';
-import { SafetensorsWriter } from '../src/format/safetensors-writer.js';
+import { SafetensorsWriter } from '../src/convert/safetensors-writer.js';
 import type { TensorPlan } from '../src/format/safetensors.js';
 import { headScaleName, modelTensorSpecs, type ModelDtype } from '../src/format/tensors.js';
 import { bits32 } from '../scripts/make-synthetic.js';

@@ -9,7 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { f32ToF16 } from '../src/format/dtype.js';
-import { SafetensorsWriter } from '../src/format/safetensors-writer.js';
+import { SafetensorsWriter } from '../src/convert/safetensors-writer.js';
 import type { TensorPlan } from '../src/format/safetensors.js';
 
 export interface SyntheticSize {

@@ -160,6 +160,19 @@ export async function openCheckpoint(dir: string, opts: OpenCheckpointOptions = 
     rawConfig = parseConfigJson(text, configPath);
   }
 
+  // the tokenizer first: a bad one then fails before any weight file is open
+  const beside = ['tokenizer.json', 'tokenizer.model'].find((n) => names.includes(n));
+  const tokenizerFile = opts.tokenizer ?? (beside ? join(dir, beside) : null);
+  const tokenizerJson = tokenizerFile ? await readTokenizer(tokenizerFile) : null;
+  let tokenizerConfig: Record<string, unknown> | null = null;
+  if (names.includes('tokenizer_config.json')) {
+    try {
+      tokenizerConfig = JSON.parse(await readFile(join(dir, 'tokenizer_config.json'), 'utf8'));
+    } catch {
+      tokenizerConfig = null; // only used to name special tokens; the tokenizer itself is what matters
+    }
+  }
+
   const files = await findWeightFiles(dir, names);
   const opened: OpenFile[] = [];
   const tensors = new Map<string, StoredTensor>();
@@ -182,17 +195,6 @@ export async function openCheckpoint(dir: string, opts: OpenCheckpointOptions = 
     throw e;
   }
 
-  const beside = ['tokenizer.json', 'tokenizer.model'].find((n) => names.includes(n));
-  const tokenizerFile = opts.tokenizer ?? (beside ? join(dir, beside) : null);
-  const tokenizerJson = tokenizerFile ? await readTokenizer(tokenizerFile) : null;
-  let tokenizerConfig: Record<string, unknown> | null = null;
-  if (names.includes('tokenizer_config.json')) {
-    try {
-      tokenizerConfig = JSON.parse(await readFile(join(dir, 'tokenizer_config.json'), 'utf8'));
-    } catch {
-      tokenizerConfig = null; // only used to name special tokens; the tokenizer itself is what matters
-    }
-  }
   return {
     rawConfig,
     configPath,

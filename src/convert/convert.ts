@@ -8,10 +8,10 @@
 import { basename, join, resolve } from 'node:path';
 import { BimambaError } from '../errors.js';
 import { ALIGN, FORMAT_NAME, FORMAT_VERSION } from '../format/bimamba.js';
-import { inProjRows, validateModelConfig, type ModelConfig } from '../format/config.js';
+import { checkSupported, inProjRows, validateModelConfig, type ModelConfig } from '../format/config.js';
 import { float32Bytes, toFloat16Bytes, toFloat32 } from '../format/dtype.js';
 import { DTYPE_BYTES, type TensorPlan } from '../format/safetensors.js';
-import { SafetensorsWriter } from '../format/safetensors-writer.js';
+import { SafetensorsWriter } from './safetensors-writer.js';
 import { headScaleName, modelTensorSpecs, type ModelDtype, type TensorSpec } from '../format/tensors.js';
 import { binarizeBiMamba, binarizePtb, type OneBitWeight } from './binarize.js';
 import { checkFiniteInput, checkFiniteOutput } from './finite.js';
@@ -206,6 +206,7 @@ export async function convertCheckpoint(dir: string, outPath: string, opts: Conv
     const { bos_token_id, eos_token_id, pad_token_id } = draft;
     const ids = fillSpecialTokens({ bos_token_id, eos_token_id, pad_token_id }, ckpt.tokenizerJson, ckpt.tokenizerConfig);
     const config = finishConfig({ ...draft, ...ids }, layout, tensors, opts);
+    checkSupported(config); // before a byte is written
     const { outputs, used } = planOutputs(config, layout, tensors, opts);
     for (const [name, { key }] of tensors) {
       if (!used.has(name) && !(name === 'lm_head' && config.tie_embeddings)) warn(`ignoring tensor "${key}": this config has no use for it`);

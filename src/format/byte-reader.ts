@@ -4,6 +4,7 @@
 // No static Node import: node:fs/promises is imported lazily (host/node.ts), only for paths and file: URLs.
 import { BimambaError } from '../errors.js';
 import * as host from '../host/node.js';
+import { asUrl } from '../location.js';
 
 export type ModelSource = string | URL | ArrayBuffer | Uint8Array | Blob | Response | ReadableStream<Uint8Array>;
 
@@ -21,12 +22,6 @@ const FILE_CHUNK = 16 * 1024 * 1024;
 
 const truncated = (where: string, got: number, wanted: number) =>
   new BimambaError('BAD_FORMAT', `${where}: truncated: the source ended after ${got} of ${wanted} bytes`);
-
-/** A string is a URL if it starts with a scheme of two or more letters (so `C:\x` stays a path). */
-function asUrl(source: string | URL): URL | null {
-  if (source instanceof URL) return source;
-  return /^[a-z][a-z0-9+.-]+:/i.test(source) ? new URL(source) : null;
-}
 
 /** Why fetch() failed: Node's "fetch failed" says why only in its cause (ECONNREFUSED, ENOTFOUND ...). */
 function fetchFailure(e: unknown): string {

@@ -145,3 +145,13 @@ export function validateModelConfig(value: unknown): ModelConfig {
   }
   return c;
 }
+
+/**
+ * Refuse, as UNSUPPORTED, a valid config this runtime cannot run. Decided once, from the config alone:
+ * the converter calls it before writing a file, the loader before reading a weight.
+ */
+export function checkSupported(cfg: ModelConfig): void {
+  if (cfg.arch === 'mamba2' && cfg.norm_before_gate) {
+    throw new BimambaError('UNSUPPORTED', 'Mamba-2 with norm_before_gate = true (RMSNorm before the gate) is not supported');
+  }
+}

@@ -14,3 +14,6 @@ export const GENERATION_DEFAULTS = {
   /** Divide (multiply, when negative) the logits of recently seen tokens; 1 is off. */
   repetitionPenalty: 1,
 } as const;
+
+/** How many of the session's latest tokens the repetition penalty looks at (a library option; the CLI has no flag for it). */
+export const DEFAULT_REPETITION_WINDOW = 256;

@@ -93,6 +93,8 @@ export interface GenerationHost {
   addBosByDefault: boolean;
   bosTokenId: number | null;
   createSession(): Session;
+  /** Whether a session runs on this model. */
+  owns(session: Session): boolean;
 }
 
 const MAX_TOP_LOGPROBS = 100;
@@ -165,7 +167,7 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
   const given = options.session;
   if (given !== undefined) {
     if (!(given instanceof Session)) throw new BimambaError('BAD_ARGUMENT', 'session must be a Session made by model.createSession()');
-    if (given.host !== (host as unknown)) throw new BimambaError('BAD_ARGUMENT', 'session belongs to another model');
+    if (!host.owns(given)) throw new BimambaError('BAD_ARGUMENT', 'session belongs to another model');
     if (given.generating) throw new BimambaError('BAD_ARGUMENT', 'this session is already generating: wait for that generation to end, or fork() the session');
   }
   const session = given ?? host.createSession();
@@ -207,7 +209,7 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
       // sample() applies the repetition penalty in place: log-probabilities read the model's logits from a copy
       const logZ = topLogprobs >= 0 ? logNormalizer(candidates) : 0;
       const top = topLogprobs > 0 ? topIds(candidates, topLogprobs) : null;
-      const token = sample(topLogprobs >= 0 ? candidates.slice() : candidates, sampling, rng, session.history);
+      const token = sample(topLogprobs >= 0 ? candidates.slice() : candidates, sampling, rng, session.recentTokens(sampling.repetitionWindow));
       const logprob = topLogprobs >= 0 ? candidates[token] - logZ : undefined;
       usage.generatedTokens++;
       const isEos = token === host.eosTokenId && (options.stopAtEos ?? true);

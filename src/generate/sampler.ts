@@ -1,6 +1,7 @@
 // Turning logits into the next token: repetition penalty, temperature, top-k, top-p, min-p, then a draw.
 import { BimambaError } from '../errors.js';
-import { GENERATION_DEFAULTS as D } from './defaults.js';
+import { MAX_RECENT_TOKENS } from '../model/session.js';
+import { DEFAULT_REPETITION_WINDOW, GENERATION_DEFAULTS as D } from './defaults.js';
 import type { Rng } from './rng.js';
 
 export interface SamplingOptions {
@@ -14,6 +15,8 @@ export interface SamplingOptions {
   minP?: number;
   /** > 1 makes recently seen tokens less likely (CTRL-style: positive logits divided, negative multiplied). 1 = off (the default). */
   repetitionPenalty?: number;
+  /** How many of the session's most recent tokens the repetition penalty looks at (default 256, at most 4096). */
+  repetitionWindow?: number;
 }
 
 export type ResolvedSampling = Required<SamplingOptions>;
@@ -30,6 +33,7 @@ export function resolveSampling(o: SamplingOptions): ResolvedSampling {
     topP: o.topP ?? D.topP,
     minP: o.minP ?? D.minP,
     repetitionPenalty: o.repetitionPenalty ?? D.repetitionPenalty,
+    repetitionWindow: o.repetitionWindow ?? DEFAULT_REPETITION_WINDOW,
   };
   if (typeof r.temperature !== 'number' || !Number.isFinite(r.temperature) || r.temperature < 0) bad('temperature', r.temperature, 'a finite number ≥ 0');
   if (!Number.isInteger(r.topK) || r.topK < 0) bad('topK', r.topK, 'an integer ≥ 0');
@@ -38,15 +42,25 @@ export function resolveSampling(o: SamplingOptions): ResolvedSampling {
   if (typeof r.repetitionPenalty !== 'number' || !Number.isFinite(r.repetitionPenalty) || r.repetitionPenalty <= 0) {
     bad('repetitionPenalty', r.repetitionPenalty, 'a finite number > 0');
   }
+  if (!Number.isInteger(r.repetitionWindow) || r.repetitionWindow < 0 || r.repetitionWindow > MAX_RECENT_TOKENS) {
+    bad('repetitionWindow', r.repetitionWindow, `an integer in [0, ${MAX_RECENT_TOKENS}]`);
+  }
   return r;
 }
 
 const F32_MAX = 3.4028234663852886e38;
 
-/** Index of the largest value (the first on ties). */
+/** Index of the largest value (the first on ties; the first NaN if there is one). */
 export function argmax(x: ArrayLike<number>): number {
+  // The WASM kernel's rule (assembly/argmax.ts), which tests/kernels/elementwise.test.ts holds this to:
+  // NaN counts as larger than every number (as torch.argmax), so the first NaN wins; -1 for nothing.
+  if (x.length === 0) return -1;
   let best = 0;
-  for (let i = 1; i < x.length; i++) if (x[i] > x[best]) best = i;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    if (v !== v) return i;
+    if (v > x[best]) best = i;
+  }
   return best;
 }
 

@@ -6,15 +6,27 @@
 //     residual = residual + hidden                            (f32)
 //     hidden   = mixer(RMSNorm(residual))                     Mamba-1 or Mamba-2 mixer below
 //   residual = residual + hidden
-//   logits   = RMSNorm_f(residual) · embedding^T              (tied head)  [T, vocab]
+//   logits   = RMSNorm_f(residual) · lm_head^T                [T, vocab]  (lm_head is the embedding when tied)
 //
 // T tokens go through together (prefill); T = 1 is one decoding step. The recurrent state of each layer
 // (conv window and SSM state) is read and updated in place, so feeding tokens in any chunking gives the
-// same result.
+// same result. Every call is one of the graph's operations (src/wasm/kernel-set.ts), whose names are
+// what runs.
+//
+// Shapes (the names of mamba_ssm's config):
+//   T         tokens in this call (at most scratch.maxT)
+//   d_model   the residual stream's width          d_inner   the mixer's width (expand * d_model)
+//   d_state   the SSM state per channel (S in the kernels)
+//   conv_dim  channels through the conv: mamba1 d_inner, mamba2 d_inner + 2 * ngroups * d_state (x | B | C)
+//   nheads, headdim   Mamba-2 heads (H) of headdim (P) channels; ngroups (G) groups of heads share B and C
+//   dt_rank   Mamba-1's low-rank time step           d_in_proj  in_proj's output width
+// In the kernels K and N are a projection's inputs and outputs, W the conv width; B and C the SSM's input
+// and output matrices, A its decay, Dskip its skip connection, h its state. Buffers are [rows, width]
+// row-major; a view into a wider buffer is a pointer plus its row stride (floats between rows), as
+// torch.split gives views of one projection.
 import type { ModelConfig } from '../format/config.js';
-import type { Kernels } from '../wasm/core.js';
 import type { Heap } from '../wasm/heap.js';
-import { project } from './projection.js';
+import type { Ops } from '../wasm/kernel-set.js';
 import type { Scratch } from './scratch.js';
 import type { Shapes } from './shapes.js';
 import type { LayerWeights, Weights } from './weights.js';
@@ -23,7 +35,7 @@ type Ptr = number;
 
 /** Everything the forward pass reads. */
 export interface Graph {
-  k: Kernels;
+  ops: Ops;
   heap: Heap;
   cfg: ModelConfig;
   shapes: Shapes;
@@ -31,7 +43,7 @@ export interface Graph {
   scratch: Scratch;
 }
 
-/** One layer's recurrent state: `conv [convChannels, d_conv-1]`, `ssm` (mamba1 `[d_inner, d_state]`, mamba2 `[nheads, headdim, d_state]`). */
+/** One layer's recurrent state: `conv [conv_dim, d_conv-1]`, `ssm` (mamba1 `[d_inner, d_state]`, mamba2 `[nheads, headdim, d_state]`). */
 export interface LayerState {
   conv: Ptr;
   ssm: Ptr;
@@ -39,72 +51,59 @@ export interface LayerState {
 
 /** hidden[t] = embedding row ids[t], dequantized to f32. */
 function embed(g: Graph, ids: ArrayLike<number>, T: number): void {
-  const { k, heap, weights, shapes, scratch } = g;
+  const { ops, heap, weights, shapes, scratch } = g;
   const e = weights.embedding;
   const D = shapes.dModel;
   for (let t = 0; t < T; t++) {
-    const dst = scratch.hidden + 4 * t * D;
+    const dst = scratch.hidden + 4 * t * D; // hidden[t] [d_model]
     const id = ids[t];
     if (e.kind === 'f32') heap.f32(dst, D).set(heap.f32(e.w + 4 * id * D, D));
-    else if (e.kind === 'f16') k.row_f16_to_f32(dst, e.w + 2 * id * D, D);
-    else k.row_i8_to_f32(dst, e.w + id * D, heap.f32(e.scale, e.rows)[id], D);
+    else if (e.kind === 'f16') ops.rowF16ToF32(dst, e.w + 2 * id * D, D);
+    else ops.rowI8ToF32(dst, e.w + id * D, heap.f32(e.scale, e.rows)[id], D);
   }
 }
 
-/** The Mamba-2 mixer: hidden[T, d_model] = out_proj(gatedNorm(ssd(conv(x, B, C), dt), z)). Reads `normed`. */
+/**
+ * The Mamba-2 mixer (mamba_ssm's Mamba2Simple, norm after the gate):
+ * hidden[T, d_model] = out_proj(gatedNorm(ssd(conv(xBC), dt), z)). Reads `normed`.
+ */
 function mamba2Mixer(g: Graph, L: LayerWeights, st: LayerState, T: number): void {
-  const { k, cfg, shapes: s, scratch: b } = g;
-  const gn = s.ngroups * s.dState;
-  project(k, L.inProj, b.proj, b.normed, T, b.onebit); // [T, z | x B C | dt]
-  k.copy_cols(b.z, b.proj, T, s.dInProj, 0, s.dInner);
-  k.copy_cols(b.convIn, b.proj, T, s.dInProj, s.dInner, s.convChannels);
-  k.copy_cols(b.dt, b.proj, T, s.dInProj, s.dInner + s.convChannels, s.nheads);
+  const { ops, cfg, shapes: s, scratch: b } = g;
+  const { dInner, dInProj, convChannels, nheads, headdim, dState, ngroups } = s;
+  // views: proj [T, z | xBC | dt] (rows d_in_proj apart), conv [T, x | B | C] (rows conv_dim apart)
+  const z = b.proj, xBC = z + 4 * dInner, dtIn = xBC + 4 * convChannels;
+  const x = b.conv, B = x + 4 * dInner, C = B + 4 * ngroups * dState;
+  const [dtMin, dtMax] = cfg.time_step_limit;
 
-  if (T === 1) k.conv1d_step(b.convOut, b.convIn, st.conv, L.convW, L.convB, s.convChannels, s.dConv);
-  else k.conv1d_seq(b.convOut, b.convIn, st.conv, L.convW, L.convB, T, s.convChannels, s.dConv);
-  k.silu(b.convOut, b.convOut, T * s.convChannels);
-  k.copy_cols(b.x, b.convOut, T, s.convChannels, 0, s.dInner);
-  k.copy_cols(b.B, b.convOut, T, s.convChannels, s.dInner, gn);
-  k.copy_cols(b.C, b.convOut, T, s.convChannels, s.dInner + gn, gn);
-
-  k.add_bias(b.dt, L.dtBias, T, s.nheads); // dt = softplus(dt + dt_bias), clamped to the model's limit
-  k.softplus(b.dt, b.dt, T * s.nheads);
-  const [lo, hi] = cfg.time_step_limit;
-  if (lo > 0 || hi !== null) {
-    const dt = g.heap.f32(b.dt, T * s.nheads);
-    for (let i = 0; i < dt.length; i++) dt[i] = Math.min(Math.max(dt[i], lo), hi ?? Infinity);
-  }
-
-  if (T === 1) k.scan2_step(b.y, b.x, b.dt, L.A, b.B, b.C, L.D, st.ssm, s.nheads, s.headdim, s.dState, s.ngroups);
-  else k.scan2_seq(b.y, b.x, b.dt, L.A, b.B, b.C, L.D, st.ssm, T, s.nheads, s.headdim, s.dState, s.ngroups);
-
-  k.gated_rmsnorm(b.x, b.y, b.z, L.mixerNorm, T, s.dInner, s.dInner / s.ngroups, cfg.mixer_norm_eps);
-  project(k, L.outProj, b.hidden, b.x, T, b.onebit);
+  ops.linear(L.inProj, b.proj, b.normed, T); //                                      proj [T, d_in_proj] = normed [T, d_model] · in_proj^T
+  ops.conv1d(b.conv, xBC, st.conv, L.convW, L.convB, T, convChannels, s.dConv, dInProj); // conv [T, conv_dim] = conv1d(xBC [T, conv_dim])
+  ops.silu(b.conv, b.conv, T * convChannels); //                                     conv [T, conv_dim]
+  ops.dtSoftplus(b.dt, dtIn, L.dtBias, T, nheads, dInProj, dtMin, dtMax ?? Infinity); // dt [T, nheads] = clamp(softplus(dt + dt_bias))
+  ops.scan2(b.y, x, b.dt, L.A, B, C, L.D, st.ssm, T, nheads, headdim, dState, ngroups, convChannels, convChannels); // y [T, d_inner]; x [T, d_inner], B, C [T, ngroups*d_state]
+  ops.gatedRmsnorm(b.y, b.y, z, L.mixerNorm, T, dInner, dInner / ngroups, cfg.mixer_norm_eps, dInProj); // y [T, d_inner] = norm(y * silu(z [T, d_inner]))
+  ops.linear(L.outProj, b.hidden, b.y, T); //                                         hidden [T, d_model] = y · out_proj^T
 }
 
-/** The Mamba-1 mixer: hidden[T, d_model] = out_proj(selectiveScan(conv(x), dt, B, C) * silu(z)). Reads `normed`. */
+/**
+ * The Mamba-1 mixer (mamba_ssm's Mamba): hidden[T, d_model] = out_proj(selectiveScan(conv(x), dt, B, C) * silu(z)).
+ * Reads `normed`.
+ */
 function mamba1Mixer(g: Graph, L: LayerWeights, st: LayerState, T: number): void {
-  const { k, shapes: s, scratch: b } = g;
-  project(k, L.inProj, b.proj, b.normed, T, b.onebit); // [T, x | z]
-  k.copy_cols(b.convIn, b.proj, T, s.dInProj, 0, s.dInner);
-  k.copy_cols(b.z, b.proj, T, s.dInProj, s.dInner, s.dInner);
+  const { ops, shapes: s, scratch: b } = g;
+  const { dInner, dInProj, dState, dtRank, xProjOut } = s;
+  // views: proj [T, x | z] (rows d_in_proj apart), xdbl [T, dt_low | B | C] (rows dt_rank + 2*d_state apart)
+  const xIn = b.proj, z = xIn + 4 * dInner;
+  const dtLow = b.xdbl, B = dtLow + 4 * dtRank, C = B + 4 * dState;
 
-  if (T === 1) k.conv1d_step(b.convOut, b.convIn, st.conv, L.convW, L.convB, s.dInner, s.dConv);
-  else k.conv1d_seq(b.convOut, b.convIn, st.conv, L.convW, L.convB, T, s.dInner, s.dConv);
-  k.silu(b.convOut, b.convOut, T * s.dInner);
-
-  project(k, L.xProj!, b.xdbl, b.convOut, T, b.onebit); // [T, dt_low | B | C]
-  k.copy_cols(b.dtLow, b.xdbl, T, s.xProjOut, 0, s.dtRank);
-  k.copy_cols(b.B, b.xdbl, T, s.xProjOut, s.dtRank, s.dState);
-  k.copy_cols(b.C, b.xdbl, T, s.xProjOut, s.dtRank + s.dState, s.dState);
-  project(k, L.dtProj!, b.dt, b.dtLow, T, b.onebit); // dt = softplus(dt_proj(dt_low) + bias)
-  k.softplus(b.dt, b.dt, T * s.dInner);
-
-  if (T === 1) k.scan1_step(b.y, b.convOut, b.dt, L.A, b.B, b.C, L.D, st.ssm, s.dInner, s.dState);
-  else k.scan1_seq(b.y, b.convOut, b.dt, L.A, b.B, b.C, L.D, st.ssm, T, s.dInner, s.dState);
-
-  k.mul_silu(b.y, b.y, b.z, T * s.dInner);
-  project(k, L.outProj, b.hidden, b.y, T, b.onebit);
+  ops.linear(L.inProj, b.proj, b.normed, T); //                                       proj [T, 2*d_inner] = normed [T, d_model] · in_proj^T
+  ops.conv1d(b.conv, xIn, st.conv, L.convW, L.convB, T, dInner, s.dConv, dInProj); // conv [T, d_inner] = conv1d(x [T, d_inner])
+  ops.silu(b.conv, b.conv, T * dInner); //                                             conv [T, d_inner]
+  ops.linear(L.xProj!, b.xdbl, b.conv, T); //                                          xdbl [T, dt_rank + 2*d_state] = conv · x_proj^T
+  ops.linear(L.dtProj!, b.dt, dtLow, T, xProjOut); //                                  dt [T, d_inner] = dt_low [T, dt_rank] · dt_proj^T + bias
+  ops.softplus(b.dt, b.dt, T * dInner); //                                             dt [T, d_inner]
+  ops.scan1(b.y, b.conv, b.dt, L.A, B, C, L.D, st.ssm, T, dInner, dState, xProjOut); // y [T, d_inner]; B, C [T, d_state]
+  ops.mulSilu(b.y, b.y, z, T, dInner, dInProj); //                                    y [T, d_inner] = y * silu(z [T, d_inner])
+  ops.linear(L.outProj, b.hidden, b.y, T); //                                          hidden [T, d_model] = y · out_proj^T
 }
 
 /**
@@ -112,20 +111,21 @@ function mamba1Mixer(g: Graph, L: LayerWeights, st: LayerState, T: number): void
  * `firstLogit .. T-1` into `scratch.logits` (`[T - firstLogit, vocab]`); pass T to skip the head.
  */
 export function forward(g: Graph, state: LayerState[], ids: ArrayLike<number>, T: number, firstLogit: number): void {
-  const { k, cfg, shapes: s, weights: w, scratch: b } = g;
+  const { ops, cfg, shapes: s, weights: w, scratch: b } = g;
   const n = T * s.dModel;
-  embed(g, ids, T);
-  g.heap.f32(b.residual, n).fill(0);
+  embed(g, ids, T); //                                                     hidden [T, d_model]
+  g.heap.f32(b.residual, n).fill(0); //                                    residual [T, d_model]
   for (let i = 0; i < cfg.n_layer; i++) {
     const L = w.layers[i];
-    k.add(b.residual, b.residual, b.hidden, n);
-    k.rmsnorm(b.normed, b.residual, L.norm, T, s.dModel, cfg.norm_eps);
-    if (s.isMamba2) mamba2Mixer(g, L, state[i], T);
+    ops.add(b.residual, b.residual, b.hidden, n); //                       residual [T, d_model] += hidden
+    ops.rmsnorm(b.normed, b.residual, L.norm, T, s.dModel, cfg.norm_eps); // normed [T, d_model]
+    if (s.isMamba2) mamba2Mixer(g, L, state[i], T); //                     hidden [T, d_model]
     else mamba1Mixer(g, L, state[i], T);
   }
-  k.add(b.residual, b.residual, b.hidden, n);
+  ops.add(b.residual, b.residual, b.hidden, n); //                         residual [T, d_model] += hidden
   if (firstLogit >= T) return;
-  const x = b.normed + 4 * firstLogit * s.dModel;
-  k.rmsnorm(x, b.residual + 4 * firstLogit * s.dModel, w.normF, T - firstLogit, s.dModel, cfg.norm_eps);
-  project(k, w.lmHead, b.logits, x, T - firstLogit, b.onebit); // logits [T - firstLogit, vocab]
+  const Tl = T - firstLogit;
+  const normed = b.normed + 4 * firstLogit * s.dModel;
+  ops.rmsnorm(normed, b.residual + 4 * firstLogit * s.dModel, w.normF, Tl, s.dModel, cfg.norm_eps); // normed [Tl, d_model]
+  ops.linear(w.lmHead, b.logits, normed, Tl); //                                                     logits [Tl, vocab]
 }

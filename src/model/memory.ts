@@ -1,18 +1,17 @@
 // The WASM memory a model needs, computed from the file's header alone, so that a model which would
 // not fit under `maxMemoryBytes` (or WASM's 4 GiB) is refused before a byte of it is allocated or read.
 // It adds up the blocks loadModel allocates: the weights, what is derived from them at load, the
-// activation buffers, the fast kernels' scratch, and the state of one session.
+// activation buffers, the kernel scratch, and the state of one session.
 import { BimambaError } from '../errors.js';
 import type { BimambaHeader } from '../format/bimamba.js';
 import type { ModelConfig } from '../format/config.js';
 import type { Core, Kernels } from '../wasm/core.js';
+import { WASM_MAX_BYTES } from '../wasm/heap.js';
 import { kernelSetScratchBytes } from '../wasm/kernel-set.js';
 import { scratchBytes } from './scratch.js';
 import { shapesOf } from './shapes.js';
 import { derivedBytes } from './weights.js';
 
-/** WASM32 addresses 4 GiB at most. */
-export const WASM_MAX_BYTES = 4 * 1024 * 1024 * 1024;
 
 export interface MemoryNeed {
   weights: number;
@@ -32,19 +31,15 @@ export function sessionStateBytes(cfg: ModelConfig): number {
   return 4 * (cfg.n_layer * (s.convStateFloats + s.ssmStateFloats) + s.vocab);
 }
 
-/** The fast kernels' scratch (src/wasm/kernel-set.ts): lookup tables and quantized activations for `maxT` tokens. */
-function fastKernelScratchBytes(k: Kernels, maxK: number, maxT: number): number {
-  return kernelSetScratchBytes(k, { exact: false, maxK, maxT });
-}
-
-export function memoryNeed(header: BimambaHeader, k: Kernels, prefillChunk: number): MemoryNeed {
+/** What loading the model of `header` allocates, with a prefill chunk of `prefillChunk` (`exact`: LoadOptions.exact). */
+export function memoryNeed(header: BimambaHeader, k: Kernels, prefillChunk: number, exact = false): MemoryNeed {
   const cfg = header.config;
   const shapes = shapesOf(cfg);
   const need = {
     weights: header.dataBytes,
     derived: derivedBytes(cfg),
-    activations: scratchBytes(k, shapes, prefillChunk),
-    kernelScratch: fastKernelScratchBytes(k, Math.max(shapes.dModel, shapes.dInner), prefillChunk),
+    activations: scratchBytes(shapes, prefillChunk),
+    kernelScratch: kernelSetScratchBytes(k, { exact, maxK: Math.max(shapes.dModel, shapes.dInner), maxT: prefillChunk }),
     session: sessionStateBytes(cfg),
   };
   const total = Object.values(need).reduce((sum, n) => sum + roundUp(n), 0);
@@ -63,9 +58,9 @@ export function memoryLimit(maxMemoryBytes: number | undefined): number {
 const MiB = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
 
 /** Refuse, with the numbers, a model that would not fit in `core`'s memory under its cap. */
-export function checkMemoryNeed(header: BimambaHeader, core: Core, prefillChunk: number, maxMemoryBytes: number | undefined): void {
+export function checkMemoryNeed(header: BimambaHeader, core: Core, prefillChunk: number, maxMemoryBytes: number | undefined, exact = false): void {
   const limit = memoryLimit(maxMemoryBytes);
-  const n = memoryNeed(header, core.kernels, prefillChunk);
+  const n = memoryNeed(header, core.kernels, prefillChunk, exact);
   // the figure is the memory's size once loaded with one session: the core's own data below the heap
   // and every block, in whole 64 KiB pages; a cap of exactly this many bytes fits
   const bytes = core.heap.memoryBytesWith(n.total);

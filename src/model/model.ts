@@ -1,16 +1,16 @@
 // A loaded model: its WASM instance and memory, weights, tokenizer, and the sessions that run on it.
 import { BimambaError } from '../errors.js';
 import { loadBimambaFile, type BimambaHeader, type ModelSource } from '../format/bimamba.js';
-import type { ModelConfig } from '../format/config.js';
+import { checkSupported, type ModelConfig } from '../format/config.js';
 import { defaultModelUrl } from '../default-model.js';
-import { complete, generate, type Completion, type GeneratedToken, type GenerateOptions, type GenerationHost } from '../generate/generate.js';
+import { complete, generate, type Completion, type GeneratedToken, type GenerateOptions } from '../generate/generate.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import { createCore, type Core, type CoreOptions } from '../wasm/core.js';
-import { createKernelSet } from '../wasm/kernel-set.js';
+import { createOps } from '../wasm/kernel-set.js';
 import type { Graph } from './forward.js';
-import { checkMemoryNeed } from './memory.js';
+import { checkMemoryNeed, sessionStateBytes } from './memory.js';
 import { allocScratch } from './scratch.js';
-import { Session, type SessionHost } from './session.js';
+import { Session, type ModelRuntime } from './session.js';
 import { shapesOf } from './shapes.js';
 import { readSnapshot } from './snapshot.js';
 import { checkTokens } from './tokens.js';
@@ -41,43 +41,51 @@ function fnv1a(text: string): number {
   return h >>> 0;
 }
 
-export class Model implements GenerationHost, SessionHost {
+export class Model {
   readonly config: ModelConfig;
   readonly tokenizer: Tokenizer | null;
+  /** Bytes of one session's state (what a snapshot holds besides its 24-byte header). */
   readonly stateBytes: number;
+  /** Identifies the model file (its metadata and tensor table): a snapshot restores only into the same model. */
   readonly fingerprint: number;
-  readonly addBosByDefault: boolean;
-  private core: Core | null;
-  private g: Graph | null;
-  private readonly sessions = new Set<Session>();
   /** Threads the model's big kernels run on (1: the calling thread alone). */
   readonly threads: number;
   /** Whether the model runs the exact kernels (LoadOptions.exact). */
   readonly exact: boolean;
+  /** @internal whether a text prompt gets BOS by default (the tokenizer's post-processor) */
+  readonly addBosByDefault: boolean;
+  private core: Core | null;
+  private readonly runtime: ModelRuntime;
 
-  /** @internal use loadModel() */
-  constructor(core: Core, g: Graph, tokenizer: Tokenizer | null, fingerprint: number, exact = false) {
+  /** Models come from loadModel(). */
+  private constructor(core: Core, g: Graph, tokenizer: Tokenizer | null, fingerprint: number, exact: boolean) {
     this.core = core;
     this.threads = core.pool?.threads ?? 1;
     this.exact = exact;
-    this.g = g;
     this.config = g.cfg;
     this.tokenizer = tokenizer;
     this.fingerprint = fingerprint;
-    const s = g.shapes;
-    this.stateBytes = 4 * (g.cfg.n_layer * (s.convStateFloats + s.ssmStateFloats) + s.vocab);
+    this.stateBytes = sessionStateBytes(g.cfg);
+    this.runtime = { graph: g, stateBytes: this.stateBytes, fingerprint };
     this.addBosByDefault = tokenizer?.addsBos ?? false;
+  }
+
+  /** @internal */
+  static create(core: Core, g: Graph, tokenizer: Tokenizer | null, fingerprint: number, exact: boolean): Model {
+    return new Model(core, g, tokenizer, fingerprint, exact);
   }
 
   /** Size of the vocabulary the logits cover. */
   get vocabSize(): number {
     return this.config.vocab_size;
   }
+  /** BOS: the id the checkpoint's config gave (the converter read it), else the tokenizer's. */
   get bosTokenId(): number | null {
-    return this.tokenizer?.bosTokenId ?? this.config.bos_token_id;
+    return this.config.bos_token_id ?? this.tokenizer?.bosTokenId ?? null;
   }
+  /** EOS (generation stops there): the id the checkpoint's config gave, else the tokenizer's. */
   get eosTokenId(): number | null {
-    return this.tokenizer?.eosTokenId ?? this.config.eos_token_id;
+    return this.config.eos_token_id ?? this.tokenizer?.eosTokenId ?? null;
   }
   /** Bytes of WASM memory this model holds. */
   get memoryBytes(): number {
@@ -95,31 +103,26 @@ export class Model implements GenerationHost, SessionHost {
     const blocks = Object.fromEntries(this.core.heap.allocatedByWhat());
     const total = this.memoryBytes;
     const allocated = Object.values(blocks).reduce((a, b) => a + b, 0);
-    return { total, blocks, sessions: this.sessions.size, other: total - allocated };
+    return { total, blocks, sessions: Math.round((blocks['session state'] ?? 0) / this.stateBytes), other: total - allocated };
   }
 
-  /** @internal */
-  graph(): Graph {
-    if (!this.g) throw new BimambaError('DISPOSED', 'this model has been disposed');
-    return this.g;
+  private graph(): Graph {
+    const g = this.runtime.graph;
+    if (!g) throw new BimambaError('DISPOSED', 'this model has been disposed');
+    return g;
+  }
+
+  /** @internal whether `session` runs on this model (generate refuses another model's session). */
+  owns(session: Session): boolean {
+    return session.runsOn(this.runtime);
   }
 
   /** A fresh session (empty state). */
   createSession(): Session {
     const g = this.graph();
-    const s = new Session(this, g.heap.alloc(this.stateBytes, 'session state'));
+    const s = Session.create(this.runtime, g.heap.alloc(this.stateBytes, 'session state'));
     s.reset();
     return s;
-  }
-
-  /** @internal */
-  register(s: Session): void {
-    this.sessions.add(s);
-  }
-  /** @internal */
-  release(s: Session): void {
-    this.sessions.delete(s);
-    if (this.core) this.core.heap.release(s.stateBlock);
   }
 
   /** Logits at every position of `tokens`, from a fresh state: `[T * vocabSize]`. */
@@ -142,7 +145,7 @@ export class Model implements GenerationHost, SessionHost {
   restoreSession(bytes: Uint8Array): Session {
     const s = this.createSession();
     try {
-      readSnapshot(bytes, s, this.vocabSize);
+      readSnapshot(bytes, s, this.stateBytes, this.vocabSize);
     } catch (e) {
       s.dispose();
       throw e;
@@ -168,11 +171,14 @@ export class Model implements GenerationHost, SessionHost {
    */
   dispose(): void {
     if (!this.core) return;
-    for (const s of this.sessions) s.markDisposed();
-    this.sessions.clear();
     this.core.pool?.dispose();
     this.core = null;
-    this.g = null; // sessions still referenced elsewhere no longer keep the memory alive
+    this.runtime.graph = null; // sessions still referenced elsewhere no longer keep the memory alive
+  }
+
+  /** `using model = await loadModel(...)` disposes it at the end of the block. */
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 }
 
@@ -197,24 +203,24 @@ export async function loadModel(source?: ModelSource, options: LoadOptions = {})
 
 async function loadInto(core: Core, source: ModelSource, options: LoadOptions, chunk: number): Promise<Model> {
   // the whole need is checked from the header, before the weights are allocated or read
+  const exact = options.exact ?? false;
   let dataStart = 0;
   const onHeader = (h: BimambaHeader) => {
-    checkMemoryNeed(h, core, chunk, options.maxMemoryBytes);
+    checkSupported(h.config);
+    checkMemoryNeed(h, core, chunk, options.maxMemoryBytes, exact);
     dataStart = h.dataStart;
     options.onProgress?.({ loaded: dataStart, total: dataStart + h.dataBytes });
   };
   const onProgress = options.onProgress && ((done: number, total: number) => options.onProgress!({ loaded: dataStart + done, total: dataStart + total }));
   const file = await loadBimambaFile(source, core.heap, { verify: options.verify, onHeader, onProgress });
   const cfg = file.config;
-  if (cfg.arch === 'mamba2' && cfg.norm_before_gate) throw new BimambaError('UNSUPPORTED', 'Mamba-2 with norm_before_gate = true is not supported');
   const shapes = shapesOf(cfg);
   const weights = weightsFrom(file, cfg, core.heap);
-  const scratch = allocScratch(core.heap, core.kernels, shapes, chunk);
+  const scratch = allocScratch(core.heap, shapes, chunk);
   const tokenizer = file.tokenizerJson ? loadTokenizer(file.tokenizerJson) : null;
   // the weights are covered by their checksums (part of the metadata) or, without them, by a CRC of the data
   const fingerprint = fnv1a(JSON.stringify(file.metadata) + JSON.stringify([...file.tensors].map(([n, t]) => [n, t.dtype, t.shape])) + String(file.dataCrc));
-  const exact = options.exact ?? false;
-  const kernels = createKernelSet(core, { exact, maxT: chunk, maxK: Math.max(shapes.dModel, shapes.dInner) });
-  const g: Graph = { k: kernels.kernels, heap: core.heap, cfg, shapes, weights, scratch };
-  return new Model(core, g, tokenizer, fingerprint, exact);
+  const ops = createOps(core, { exact, maxT: chunk, maxK: Math.max(shapes.dModel, shapes.dInner) });
+  const g: Graph = { ops, heap: core.heap, cfg, shapes, weights, scratch };
+  return Model.create(core, g, tokenizer, fingerprint, exact);
 }

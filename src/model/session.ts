@@ -3,41 +3,64 @@
 import { BimambaError } from '../errors.js';
 import type { Graph, LayerState } from './forward.js';
 import { forward } from './forward.js';
-import { HISTORY, writeSnapshot } from './snapshot.js';
+import { writeSnapshot } from './snapshot.js';
 import { checkTokens } from './tokens.js';
 
 type Ptr = number;
 
-/** What a session needs from its model; the model implements it. */
-export interface SessionHost {
-  graph(): Graph; // throws DISPOSED once the model is gone
-  stateBytes: number; // layer states + last logits
-  fingerprint: number; // identifies the model a snapshot belongs to
-  release(session: Session): void;
-  register(session: Session): void;
+/** The most recent tokens a session remembers for the repetition penalty (SamplingOptions.repetitionWindow). */
+export const MAX_RECENT_TOKENS = 4096;
+
+/**
+ * @internal What the sessions of one model run on, shared by them and the model: the graph (null once the
+ * model is disposed), the size of a session's state and the model's fingerprint.
+ */
+export interface ModelRuntime {
+  graph: Graph | null;
+  readonly stateBytes: number;
+  readonly fingerprint: number;
 }
 
 export class Session {
-  readonly host: SessionHost;
-  private block: Ptr;
+  private readonly runtime: ModelRuntime;
+  private readonly block: Ptr;
   private disposed = false;
-  /** Number of tokens fed so far. */
-  tokensSeen = 0;
-  /** The last tokens fed (at most HISTORY), oldest first. */
-  history: number[] = [];
+  private seen = 0;
+  private recent: number[] = [];
   /** @internal a generate() is running on this session (a second one would interleave its tokens). */
   generating = false;
 
-  /** @internal use model.createSession() */
-  constructor(host: SessionHost, block: Ptr) {
-    this.host = host;
+  /** Sessions come from model.createSession() and model.restoreSession(). */
+  private constructor(runtime: ModelRuntime, block: Ptr) {
+    this.runtime = runtime;
     this.block = block;
-    host.register(this);
+  }
+
+  /** @internal a session over `block` (stateBytes of the model's heap, owned by the session from now on) */
+  static create(runtime: ModelRuntime, block: Ptr): Session {
+    return new Session(runtime, block);
+  }
+
+  /** Number of tokens fed so far. */
+  get tokensSeen(): number {
+    return this.seen;
+  }
+
+  /** @internal whether this session runs on `runtime` (that is, on the model that owns it). */
+  runsOn(runtime: ModelRuntime): boolean {
+    return this.runtime === runtime;
+  }
+
+  /** Whether this session (or its model) has been disposed. */
+  get isDisposed(): boolean {
+    return this.disposed || this.runtime.graph === null;
   }
 
   private live(): Graph {
     if (this.disposed) throw new BimambaError('DISPOSED', 'this session has been disposed');
-    return this.host.graph();
+    const g = this.runtime.graph;
+    if (!g) throw new BimambaError('DISPOSED', 'the model of this session has been disposed');
+    return g;
   }
 
   /** The per-layer state pointers inside this session's block. */
@@ -47,22 +70,22 @@ export class Session {
     return g.weights.layers.map((_, i) => ({ conv: this.block + i * per, ssm: this.block + i * per + 4 * convStateFloats }));
   }
 
-  private get logitsPtr(): Ptr {
-    return this.block + this.host.stateBytes - 4 * this.live().shapes.vocab;
+  private logitsPtr(g: Graph): Ptr {
+    return this.block + this.runtime.stateBytes - 4 * g.shapes.vocab;
   }
 
   /** Reset to the empty state. */
   reset(): void {
     const g = this.live();
-    g.heap.u8(this.block, this.host.stateBytes).fill(0);
-    this.tokensSeen = 0;
-    this.history = [];
+    g.heap.u8(this.block, this.runtime.stateBytes).fill(0);
+    this.seen = 0;
+    this.recent = [];
   }
 
   /**
    * Feed tokens, in chunks of the model's prefill size. `onLogits(position, logits)` (if given) sees the
-   * logits of every position; without it only the last position's are computed. Returns a copy of the
-   * last position's logits.
+   * logits of every position, as a copy of its own (it may keep it, and may feed other sessions of the
+   * model); without it only the last position's are computed. Returns a copy of the last position's logits.
    */
   feed(tokens: ArrayLike<number>, onLogits?: (position: number, logits: Float32Array) => void): Float32Array {
     const g = this.live();
@@ -71,68 +94,86 @@ export class Session {
     if (tokens.length === 0) throw new BimambaError('BAD_ARGUMENT', 'feed() needs at least one token');
     const states = this.layerStates(g);
     const maxT = g.scratch.maxT;
-    for (let t0 = 0; t0 < tokens.length; t0 += maxT) {
-      const T = Math.min(maxT, tokens.length - t0);
-      const chunk = Array.prototype.slice.call(tokens, t0, t0 + T) as number[];
-      const last = t0 + T === tokens.length;
+    const all = Array.from(tokens);
+    for (let t0 = 0; t0 < all.length; t0 += maxT) {
+      const T = Math.min(maxT, all.length - t0);
+      const last = t0 + T === all.length;
       const firstLogit = onLogits ? 0 : last ? T - 1 : T;
+      const chunk = all.slice(t0, t0 + T);
       forward(g, states, chunk, T, firstLogit);
-      if (onLogits) {
-        for (let t = 0; t < T; t++) onLogits(this.tokensSeen + t, g.heap.f32(g.scratch.logits + 4 * t * V, V));
+      const lastRow = (T - 1 - firstLogit) * V; // the chunk's last position in scratch.logits
+      this.seen += T;
+      this.remember(chunk);
+      if (!onLogits) {
+        if (last) g.heap.f32(this.logitsPtr(g), V).set(g.heap.f32(g.scratch.logits + 4 * lastRow, V));
+        continue;
       }
-      if (last) g.heap.f32(this.logitsPtr, V).set(g.heap.f32(g.scratch.logits + 4 * (T - 1 - firstLogit) * V, V));
-      this.tokensSeen += T;
+      // The callback gets a copy, not a view of the model's shared scratch: a callback that feeds another
+      // session of this model overwrites the scratch.
+      const logits = g.heap.f32(g.scratch.logits, T * V).slice();
+      if (last) g.heap.f32(this.logitsPtr(g), V).set(logits.subarray(lastRow));
+      for (let t = 0; t < T; t++) onLogits(this.seen - T + t, logits.subarray(t * V, (t + 1) * V));
     }
-    const h = this.history.concat(Array.from(tokens).slice(-HISTORY));
-    this.history = h.slice(-HISTORY);
     return this.lastLogits();
+  }
+
+  private remember(tokens: number[]): void {
+    const r = this.recent.concat(tokens.slice(-MAX_RECENT_TOKENS));
+    this.recent = r.length > MAX_RECENT_TOKENS ? r.slice(-MAX_RECENT_TOKENS) : r;
+  }
+
+  /** @internal the last `n` tokens fed (at most MAX_RECENT_TOKENS), oldest first. */
+  recentTokens(n: number): number[] {
+    return n <= 0 ? [] : this.recent.slice(-n);
   }
 
   /** A copy of the logits after the last token fed (zeros before any). */
   lastLogits(): Float32Array {
     const g = this.live();
-    return g.heap.f32(this.logitsPtr, g.shapes.vocab).slice();
+    return g.heap.f32(this.logitsPtr(g), g.shapes.vocab).slice();
   }
 
-  /** The raw state bytes (layer states, then the last logits): a view valid until memory grows. */
+  /** @internal the raw state bytes (layer states, then the last logits): a view valid until memory grows. */
   stateView(): Uint8Array {
-    this.live();
-    return this.host.graph().heap.u8(this.block, this.host.stateBytes);
+    return this.live().heap.u8(this.block, this.runtime.stateBytes);
+  }
+
+  /** @internal the model fingerprint a snapshot of this session carries. */
+  get fingerprint(): number {
+    return this.runtime.fingerprint;
+  }
+
+  /** @internal set the tokens-seen count and the recent tokens (restoring a snapshot). */
+  restoreCounters(seen: number, recent: number[]): void {
+    this.seen = seen;
+    this.recent = recent.slice(-MAX_RECENT_TOKENS);
   }
 
   /** The session as bytes of a fixed size, for `model.restoreSession()` (layout: src/model/snapshot.ts). */
   snapshot(): Uint8Array {
+    this.live();
     return writeSnapshot(this);
   }
 
   /** A new session with a copy of this one's state. */
   fork(): Session {
     const g = this.live();
-    const copy = new Session(this.host, g.heap.alloc(this.host.stateBytes, 'session state'));
+    const copy = new Session(this.runtime, g.heap.alloc(this.runtime.stateBytes, 'session state'));
     copy.stateView().set(this.stateView());
-    copy.tokensSeen = this.tokensSeen;
-    copy.history = this.history.slice();
+    copy.seen = this.seen;
+    copy.recent = this.recent.slice();
     return copy;
   }
 
-  /** Free this session's state. Safe to call twice. */
+  /** Free this session's state. Safe to call twice, and after the model's dispose(). */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.host.release(this);
+    this.runtime.graph?.heap.release(this.block);
   }
 
-  /** @internal the state block, for the model to free. */
-  get stateBlock(): Ptr {
-    return this.block;
-  }
-
-  get isDisposed(): boolean {
-    return this.disposed;
-  }
-
-  /** @internal mark disposed without touching memory (the model is gone). */
-  markDisposed(): void {
-    this.disposed = true;
+  /** `using session = model.createSession()` disposes it at the end of the block. */
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 }

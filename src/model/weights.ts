@@ -4,7 +4,7 @@ import { BimambaError } from '../errors.js';
 import type { BimambaFile, TensorView } from '../format/bimamba.js';
 import type { ModelConfig } from '../format/config.js';
 import type { Heap } from '../wasm/heap.js';
-import type { Projection } from './projection.js';
+import type { Projection } from '../wasm/kernel-set.js';
 import { shapesOf } from './shapes.js';
 
 type Ptr = number;

@@ -1,54 +1,13 @@
 // One instance of the WASM core over its own memory, with its typed kernels and its heap.
+export type { Kernels } from './kernels.js';
 import { BimambaError } from '../errors.js';
-import { Heap } from './heap.js';
+import { Heap, PAGE, WASM_MAX_BYTES } from './heap.js';
+import type { Kernels } from './kernels.js';
 import { compileCore, instantiateCore, type WasmSource } from './loader.js';
 import { hostCores, threadsAvailable, ThreadPool } from './pool.js';
 
 type Ptr = number;
 
-/** The kernels exported by assembly/index.ts; the ABI is documented in assembly/README.md. */
-export interface Kernels {
-  heapBase(): Ptr;
-  onebit_scratch_bytes(K: number): number;
-  onebit_gemv(y: Ptr, x: Ptr, bits: Ptr, alpha: Ptr, beta: Ptr, N: number, K: number, scratch: Ptr): void;
-  onebit_gemm(y: Ptr, x: Ptr, bits: Ptr, alpha: Ptr, beta: Ptr, T: number, N: number, K: number, scratch: Ptr): void;
-  onebit_lut_token_bytes(K: number): number;
-  onebit_lut_scratch_bytes(K: number, T: number): number;
-  onebit_lut_prepare(scratch: Ptr, x: Ptr, alpha: Ptr, beta: Ptr, T: number, K: number): void;
-  onebit_lut_rows(y: Ptr, bits: Ptr, scratch: Ptr, T: number, N: number, K: number, n0: number, n1: number): void;
-  onebit_lut_gemm(y: Ptr, x: Ptr, bits: Ptr, alpha: Ptr, beta: Ptr, T: number, N: number, K: number, scratch: Ptr): void;
-  matmul_f32(y: Ptr, x: Ptr, w: Ptr, T: number, N: number, K: number): void;
-  matmul_f16(y: Ptr, x: Ptr, w: Ptr, T: number, N: number, K: number): void;
-  matmul_i8(y: Ptr, x: Ptr, w: Ptr, scale: Ptr, T: number, N: number, K: number): void;
-  matmul_f32_rows(y: Ptr, x: Ptr, w: Ptr, T: number, N: number, K: number, n0: number, n1: number): void;
-  matmul_f16_rows(y: Ptr, x: Ptr, w: Ptr, T: number, N: number, K: number, n0: number, n1: number): void;
-  matmul_i8_rows(y: Ptr, x: Ptr, w: Ptr, scale: Ptr, T: number, N: number, K: number, n0: number, n1: number): void;
-  i8_fast_token_bytes(K: number): number;
-  i8_fast_scratch_bytes(K: number, T: number): number;
-  i8_fast_quantize(scratch: Ptr, x: Ptr, T: number, K: number): void;
-  matmul_i8_fast_rows(y: Ptr, scratch: Ptr, w: Ptr, scale: Ptr, T: number, N: number, K: number, n0: number, n1: number): void;
-  matmul_i8_fast(y: Ptr, x: Ptr, w: Ptr, scale: Ptr, T: number, N: number, K: number, scratch: Ptr): void;
-  add_bias(y: Ptr, b: Ptr, T: number, N: number): void;
-  copy_cols(dst: Ptr, src: Ptr, T: number, srcStride: number, col0: number, width: number): void;
-  row_f16_to_f32(y: Ptr, src: Ptr, n: number): void;
-  row_i8_to_f32(y: Ptr, src: Ptr, scale: number, n: number): void;
-  conv1d_step(y: Ptr, x: Ptr, state: Ptr, w: Ptr, b: Ptr, C: number, W: number): void;
-  conv1d_seq(y: Ptr, x: Ptr, state: Ptr, w: Ptr, b: Ptr, T: number, C: number, W: number): void;
-  scan1_step(y: Ptr, x: Ptr, dt: Ptr, A: Ptr, B: Ptr, C: Ptr, Dskip: Ptr, h: Ptr, D: number, N: number): void;
-  scan1_seq(y: Ptr, x: Ptr, dt: Ptr, A: Ptr, B: Ptr, C: Ptr, Dskip: Ptr, h: Ptr, T: number, D: number, N: number): void;
-  scan1_seq_channels(y: Ptr, x: Ptr, dt: Ptr, A: Ptr, B: Ptr, C: Ptr, Dskip: Ptr, h: Ptr, T: number, D: number, N: number, d0: number, d1: number): void;
-  scan2_step(y: Ptr, x: Ptr, dt: Ptr, A: Ptr, B: Ptr, C: Ptr, Dskip: Ptr, h: Ptr, H: number, P: number, N: number, G: number): void;
-  scan2_seq(y: Ptr, x: Ptr, dt: Ptr, A: Ptr, B: Ptr, C: Ptr, Dskip: Ptr, h: Ptr, T: number, H: number, P: number, N: number, G: number): void;
-  scan2_seq_heads(y: Ptr, x: Ptr, dt: Ptr, A: Ptr, B: Ptr, C: Ptr, Dskip: Ptr, h: Ptr, T: number, H: number, P: number, N: number, G: number, i0: number, i1: number): void;
-  rmsnorm(y: Ptr, x: Ptr, w: Ptr, T: number, D: number, eps: number): void;
-  gated_rmsnorm(y: Ptr, x: Ptr, z: Ptr, w: Ptr, T: number, D: number, groupSize: number, eps: number): void;
-  silu(y: Ptr, x: Ptr, n: number): void;
-  softplus(y: Ptr, x: Ptr, n: number): void;
-  exp_vec(y: Ptr, x: Ptr, n: number): void;
-  mul_silu(y: Ptr, x: Ptr, z: Ptr, n: number): void;
-  add(y: Ptr, a: Ptr, b: Ptr, n: number): void;
-  argmax(x: Ptr, n: number): number;
-}
 
 export interface Core {
   kernels: Kernels;
@@ -70,18 +29,19 @@ export interface CoreOptions {
   maxMemoryBytes?: number;
   /**
    * Threads for the big kernels: 'auto' (default) is this host's cores, at most 8; 1 runs on the calling
-   * thread only. More than 1 needs SharedArrayBuffer (cross-origin isolation in browsers) and workers;
-   * where either is missing, or the threads build is not at hand, the core runs single-threaded.
+   * thread only. More than 1 needs SharedArrayBuffer (cross-origin isolation in browsers) and workers.
+   * 'auto' runs single-threaded where either is missing, the threads build is not at hand, or the workers
+   * do not start (model.threads then says 1); an explicit number, or an explicit `wasmThreads`, that
+   * cannot be honoured is a THREADS error instead.
    */
   threads?: 'auto' | number;
 }
 
-const PAGE = 65536;
 const MAX_AUTO_THREADS = 8;
 
 /** The kernels the worker threads may run (ThreadPool.run refers to them by index). */
 export const SPLIT_KERNELS = [
-  'onebit_lut_rows', 'matmul_f32_rows', 'matmul_f16_rows', 'matmul_i8_rows', 'matmul_i8_fast_rows', 'scan2_seq_heads', 'scan1_seq_channels',
+  'onebit_lut_rows', 'matmul_f32_rows', 'matmul_f16_rows', 'matmul_i8_rows', 'matmul_i8_fast_rows', 'scan2_heads', 'scan1_channels',
 ] as const;
 
 function checkThreads(threads: 'auto' | number): void {
@@ -91,42 +51,59 @@ function checkThreads(threads: 'auto' | number): void {
   }
 }
 
-/** How many threads to run, from the option and what the host offers. */
-async function threadCount(options: CoreOptions): Promise<number> {
+/**
+ * How many threads to run, from the options and what the host offers, and whether they were asked for
+ * explicitly (a number above 1, or a threads build passed as `wasmThreads`): an explicit request that
+ * cannot be met is an error. 'auto' quietly settles for one thread where the host has no shared memory or
+ * workers, even with a `wasmThreads` (the same options then work in every host); a `wasmThreads` that is
+ * given and fails to start is an error.
+ */
+async function threadCount(options: CoreOptions): Promise<{ threads: number; explicit: boolean }> {
   const asked = options.threads ?? 'auto';
   checkThreads(asked);
-  if (asked === 1 || !threadsAvailable()) return 1;
-  if (options.wasm !== undefined && options.wasmThreads === undefined) return 1; // no threads build at hand
-  return asked === 'auto' ? Math.min(MAX_AUTO_THREADS, await hostCores()) : asked;
+  if (asked === 1) return { threads: 1, explicit: false };
+  const explicit = asked !== 'auto' || options.wasmThreads !== undefined;
+  if (!threadsAvailable()) {
+    if (asked !== 'auto') throw new BimambaError('THREADS', `${asked} threads were asked for, but this host has no SharedArrayBuffer or no workers (browsers need cross-origin isolation)`);
+    return { threads: 1, explicit };
+  }
+  if (options.wasm !== undefined && options.wasmThreads === undefined) {
+    if (explicit) throw new BimambaError('THREADS', `threads: ${asked} needs the threads build of the core: with \`wasm\`, pass \`wasmThreads\` too`);
+    return { threads: 1, explicit }; // no threads build at hand
+  }
+  return { threads: asked === 'auto' ? Math.min(MAX_AUTO_THREADS, await hostCores()) : asked, explicit };
 }
 
-/** The threads build over a fresh shared memory, with its worker pool; null where that fails. */
-async function createThreadedCore(options: CoreOptions, threads: number, maxPages: number): Promise<Core | null> {
+
+/** The threads build over a fresh shared memory, with its worker pool. */
+async function createThreadedCore(options: CoreOptions, threads: number, maxPages: number): Promise<Core> {
   let pool: ThreadPool | null = null;
   try {
     const module = await compileCore(options.wasmThreads, { threads: true });
     const memory = new WebAssembly.Memory({ initial: 1, maximum: maxPages, shared: true });
-    const instance = await instantiateCore(module, memory);
+    const kernels = await instantiateCore(module, memory);
     pool = await ThreadPool.start(module, memory, threads, SPLIT_KERNELS);
-    const kernels = instance.exports as unknown as Kernels;
     return { kernels, heap: new Heap(memory, kernels.heapBase(), options.maxMemoryBytes), memory, pool };
-  } catch {
+  } catch (e) {
     pool?.dispose();
-    return null; // the single-thread build always works
+    throw e instanceof BimambaError && e.code === 'THREADS' ? e : new BimambaError('THREADS', `${threads} threads could not start: ${(e as Error).message}`, { cause: e });
   }
 }
 
 /** Instantiate the core over a fresh memory of its own (shared with worker threads when there are any). */
 export async function createCore(options: CoreOptions = {}): Promise<Core> {
-  const maxPages = Math.max(1, Math.min(65536, Math.floor((options.maxMemoryBytes ?? 2 ** 32) / PAGE)));
-  const threads = await threadCount(options);
+  const maxPages = Math.max(1, Math.min(WASM_MAX_BYTES / PAGE, Math.floor((options.maxMemoryBytes ?? WASM_MAX_BYTES) / PAGE)));
+  const { threads, explicit } = await threadCount(options);
   if (threads > 1) {
-    const core = await createThreadedCore(options, threads, maxPages);
-    if (core) return core;
+    try {
+      return await createThreadedCore(options, threads, maxPages);
+    } catch (e) {
+      if (explicit) throw e; // asked for: say why not
+      // 'auto': the single-thread build always works, and model.threads is 1
+    }
   }
-  const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
-  const instance = await instantiateCore(await compileCore(options.wasm), memory);
-  const kernels = instance.exports as unknown as Kernels;
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: WASM_MAX_BYTES / PAGE });
+  const kernels = await instantiateCore(await compileCore(options.wasm), memory);
   const heap = new Heap(memory, kernels.heapBase(), options.maxMemoryBytes);
   return { kernels, heap, memory, pool: null };
 }

@@ -4,9 +4,11 @@
 // so the memory's size never passes the cap.
 import { BimambaError } from '../errors.js';
 
-const PAGE = 65536;
+/** A WASM page. */
+export const PAGE = 65536;
 const ALIGN = 64;
-const WASM_MAX_BYTES = 65536 * PAGE;
+/** WASM32 addresses 4 GiB at most: 65536 pages. */
+export const WASM_MAX_BYTES = 65536 * PAGE;
 
 interface Block { start: number; size: number }
 

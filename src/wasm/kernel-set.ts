@@ -1,19 +1,53 @@
-// The kernels a model runs: the core's exports with the big ones swapped for
-//  - the fast path (unless `exact`): 1-bit projections through lookup tables of 12-bit activations
-//    (onebit_lut.ts), int8 weights (the LM head) through 16-bit x int8 dot products (matmul_i8_fast.ts);
-//  - split between threads when the core has a worker pool: matmul rows, 1-bit rows, scan heads.
-// Everything else (norms, conv, activations) runs as it is on the calling thread.
-//
-// The result has the Kernels signatures, so the model graph calls it like the plain exports. The fast
-// kernels keep their tables in a scratch block of their own, sized here for up to `maxT` tokens of up
-// to `maxK` inputs; they ignore the `scratch` argument of onebit_gemv / onebit_gemm.
+// The operations the model graph runs (src/model/forward.ts calls these names and nothing else), and
+// the kernels behind each one:
+//  - linear: a projection in its storage (f32, f16, int8 rows, 1-bit signs). On the fast path (unless
+//    `exact`) 1-bit projections go through lookup tables of 12-bit activations (onebit_lut.ts) and int8
+//    ones (the LM head) through 16-bit x int8 dot products (matmul_i8_fast.ts); on the exact path through
+//    the f32 kernels (onebit.ts, matmul.ts).
+//  - split between threads when the core has a worker pool: matmul rows, 1-bit rows, scan heads
+//    (channels). Everything else (norms, conv, activations) runs as it is on the calling thread.
+// The kernel set owns the scratch its kernels need (the fast path's tables, the exact 1-bit tables),
+// sized here for up to `maxT` tokens of up to `maxK` inputs.
 //
 // Splitting never changes results: each row (head) is computed by the same code whichever thread runs
 // it. The fast path differs from the exact one by its stated bounds (assembly/README.md).
+//
+// Argument convention (as the kernels, assembly/README.md): output first, then inputs, then sizes, then
+// row strides (in floats) of the inputs that may be views into a wider buffer.
 import { BimambaError } from '../errors.js';
 import { SPLIT_KERNELS, type Core, type Kernels } from './core.js';
 
 type Ptr = number;
+
+/** A linear layer `y[T, N] = x[T, K] · W^T (+ bias)` in the storage the file chose; bias 0: none. */
+export type Projection =
+  | { kind: 'f32' | 'f16'; N: number; K: number; w: Ptr; bias: Ptr }
+  | { kind: 'i8'; N: number; K: number; w: Ptr; scale: Ptr; bias: Ptr }
+  | { kind: 'onebit'; N: number; K: number; bits: Ptr; alpha: Ptr; beta: Ptr; bias: Ptr };
+
+/** What the model graph runs. Shapes and strides as in assembly/README.md. */
+export interface Ops {
+  /** y[T, p.N] = x[T, p.K] · W^T (+ bias); x rows `xStride` floats apart (default p.K). */
+  linear(p: Projection, y: Ptr, x: Ptr, T: number, xStride?: number): void;
+  /** Causal depthwise conv: y[T, channels] from x rows `xStride` apart, state [channels, W-1] updated. */
+  conv1d(y: Ptr, x: Ptr, state: Ptr, w: Ptr, b: Ptr, T: number, channels: number, W: number, xStride: number): void;
+  /** Mamba-1 selective scan: y, x, dt [T, channels]; B, C rows of S `bcStride` apart; h [channels, S] updated. */
+  scan1(y: Ptr, x: Ptr, dt: Ptr, A: Ptr, B: Ptr, C: Ptr, Dskip: Ptr, h: Ptr, T: number, channels: number, S: number, bcStride: number): void;
+  /** Mamba-2 SSD scan: y [T, H*P]; x rows `xStride` apart; B, C rows of G*S `bcStride` apart; dt [T, H]; h [H, P, S] updated. */
+  scan2(y: Ptr, x: Ptr, dt: Ptr, A: Ptr, B: Ptr, C: Ptr, Dskip: Ptr, h: Ptr, T: number, H: number, P: number, S: number, G: number, xStride: number, bcStride: number): void;
+  /** dt[T, H] = clamp(softplus(x + bias), lo, hi), x rows `xStride` apart. */
+  dtSoftplus(dt: Ptr, x: Ptr, bias: Ptr, T: number, H: number, xStride: number, lo: number, hi: number): void;
+  softplus(y: Ptr, x: Ptr, n: number): void;
+  silu(y: Ptr, x: Ptr, n: number): void;
+  /** y[T, width] = x * silu(z), z rows `zStride` apart. */
+  mulSilu(y: Ptr, x: Ptr, z: Ptr, T: number, width: number, zStride: number): void;
+  rmsnorm(y: Ptr, x: Ptr, w: Ptr, T: number, width: number, eps: number): void;
+  /** RMSNorm per group of x * silu(z), z rows `zStride` apart. */
+  gatedRmsnorm(y: Ptr, x: Ptr, z: Ptr, w: Ptr, T: number, width: number, groupSize: number, eps: number, zStride: number): void;
+  add(y: Ptr, a: Ptr, b: Ptr, n: number): void;
+  rowF16ToF32(y: Ptr, src: Ptr, n: number): void;
+  rowI8ToF32(y: Ptr, src: Ptr, scale: number, n: number): void;
+}
 
 export interface KernelSetOptions {
   /** Run the exact f32 kernels (false: the fast paths). */
@@ -24,21 +58,14 @@ export interface KernelSetOptions {
   maxK: number;
 }
 
-export interface KernelSet {
-  kernels: Kernels;
-  /** The heap block holding the fast kernels' scratch (0 when exact). */
-  scratchBlock: Ptr;
-  threads: number;
-}
-
 const kernelIndex = (name: (typeof SPLIT_KERNELS)[number]) => SPLIT_KERNELS.indexOf(name);
 const ONEBIT_ROWS = kernelIndex('onebit_lut_rows');
 const I8_FAST_ROWS = kernelIndex('matmul_i8_fast_rows');
 const F32_ROWS = kernelIndex('matmul_f32_rows');
 const F16_ROWS = kernelIndex('matmul_f16_rows');
 const I8_ROWS = kernelIndex('matmul_i8_rows');
-const SCAN2_HEADS = kernelIndex('scan2_seq_heads');
-const SCAN1_CHANNELS = kernelIndex('scan1_seq_channels');
+const SCAN2_HEADS = kernelIndex('scan2_heads');
+const SCAN1_CHANNELS = kernelIndex('scan1_channels');
 
 /**
  * A call is split only when it would take the calling thread at least this long alone: below it, the
@@ -49,18 +76,17 @@ const MIN_SPLIT_MICROSECONDS = 50;
 /** Rough single-thread speeds (multiply-adds, or state values, per µs) to estimate a call's time. */
 const SPEED = { onebit: 60_000, int8Fast: 15_000, dense: 4_000, scan: 3_000 };
 
-/** Bytes of the fast kernels' scratch block for these options (0 on the exact path). */
+/** Bytes of the kernel set's scratch block for these options. */
 export function kernelSetScratchBytes(k: Kernels, options: KernelSetOptions): number {
-  if (options.exact) return 0;
+  if (options.exact) return k.onebit_scratch_bytes(options.maxK);
   return k.onebit_lut_scratch_bytes(options.maxK, options.maxT) + k.i8_fast_scratch_bytes(options.maxK, options.maxT);
 }
 
-export function createKernelSet(core: Core, options: KernelSetOptions): KernelSet {
+/** The graph's operations over `core`, with their scratch allocated from its heap. */
+export function createOps(core: Core, options: KernelSetOptions): Ops {
   const raw = core.kernels;
   const pool = core.pool;
   const { maxT, maxK } = options;
-  const k: Kernels = Object.create(null);
-  for (const name of Object.keys(raw) as (keyof Kernels)[]) (k as unknown as Record<string, unknown>)[name] = raw[name];
 
   /** Run a split kernel's [0, count) on the pool, or inline when single-threaded or too small (`micros`: its estimated time alone). */
   const split = (id: number, args: number[], count: number, align: number, micros: number, self: (a: number, b: number) => void) => {
@@ -69,45 +95,65 @@ export function createKernelSet(core: Core, options: KernelSetOptions): KernelSe
   };
   const checkSize = (T: number, K: number, what: string) => {
     if (T > maxT || K > maxK) {
-      throw new BimambaError('BAD_ARGUMENT', `${what}: ${T} tokens of ${K} inputs in one call; the fast kernels' scratch holds ${maxT} of ${maxK}`);
+      throw new BimambaError('BAD_ARGUMENT', `${what}: ${T} tokens of ${K} inputs in one call; the kernel scratch holds ${maxT} of ${maxK}`);
     }
   };
 
+  const scratch = core.heap.alloc(kernelSetScratchBytes(raw, options), 'kernel scratch');
+  const lut = scratch, i8q = scratch + raw.onebit_lut_scratch_bytes(maxK, maxT); // fast path
+  const signTables = scratch; // exact path
+
   // dense matmuls: rows split, exact arithmetic either way
-  k.matmul_f32 = (y, x, w, T, N, K) =>
-    split(F32_ROWS, [y, x, w, T, N, K], N, 4, (T * N * K) / SPEED.dense, (a, b) => raw.matmul_f32_rows(y, x, w, T, N, K, a, b));
-  k.matmul_f16 = (y, x, w, T, N, K) =>
-    split(F16_ROWS, [y, x, w, T, N, K], N, 4, (T * N * K) / SPEED.dense, (a, b) => raw.matmul_f16_rows(y, x, w, T, N, K, a, b));
-  // scans: heads (channels) split, exact either way
-  k.scan2_seq = (y, x, dt, A, B, C, Dskip, h, T, H, P, N, G) =>
-    split(SCAN2_HEADS, [y, x, dt, A, B, C, Dskip, h, T, H, P, N, G], H, 1, (T * H * P * N) / SPEED.scan, (a, b) => raw.scan2_seq_heads(y, x, dt, A, B, C, Dskip, h, T, H, P, N, G, a, b));
-  k.scan2_step = (y, x, dt, A, B, C, Dskip, h, H, P, N, G) => k.scan2_seq(y, x, dt, A, B, C, Dskip, h, 1, H, P, N, G);
-  k.scan1_seq = (y, x, dt, A, B, C, Dskip, h, T, D, N) =>
-    split(SCAN1_CHANNELS, [y, x, dt, A, B, C, Dskip, h, T, D, N], D, 4, (T * D * N) / SPEED.scan, (a, b) => raw.scan1_seq_channels(y, x, dt, A, B, C, Dskip, h, T, D, N, a, b));
-  k.scan1_step = (y, x, dt, A, B, C, Dskip, h, D, N) => k.scan1_seq(y, x, dt, A, B, C, Dskip, h, 1, D, N);
-
-  if (options.exact) {
-    k.matmul_i8 = (y, x, w, scale, T, N, K) =>
-      split(I8_ROWS, [y, x, w, scale, T, N, K], N, 4, (T * N * K) / SPEED.dense, (a, b) => raw.matmul_i8_rows(y, x, w, scale, T, N, K, a, b));
-    return { kernels: k, scratchBlock: 0, threads: pool?.threads ?? 1 };
-  }
-
-  // fast path: one scratch block for the 1-bit tables and the int8 activations
-  const lutBytes = raw.onebit_lut_scratch_bytes(maxK, maxT);
-  const scratchBlock = core.heap.alloc(kernelSetScratchBytes(raw, options), 'fast kernel scratch');
-  const lut = scratchBlock, i8q = scratchBlock + lutBytes;
-
-  const onebit = (y: Ptr, x: Ptr, bits: Ptr, alpha: Ptr, beta: Ptr, T: number, N: number, K: number) => {
-    checkSize(T, K, '1-bit projection');
-    raw.onebit_lut_prepare(lut, x, alpha, beta, T, K);
-    split(ONEBIT_ROWS, [y, bits, lut, T, N, K], N, 16, (T * N * K) / SPEED.onebit, (a, b) => raw.onebit_lut_rows(y, bits, lut, T, N, K, a, b));
-  };
-  k.onebit_gemv = (y, x, bits, alpha, beta, N, K) => onebit(y, x, bits, alpha, beta, 1, N, K);
-  k.onebit_gemm = (y, x, bits, alpha, beta, T, N, K) => onebit(y, x, bits, alpha, beta, T, N, K);
-  k.matmul_i8 = (y, x, w, scale, T, N, K) => {
+  const f32 = (y: Ptr, x: Ptr, w: Ptr, T: number, N: number, K: number, xs: number) =>
+    split(F32_ROWS, [y, x, w, T, N, K, xs], N, 4, (T * N * K) / SPEED.dense, (a, b) => raw.matmul_f32_rows(y, x, w, T, N, K, xs, a, b));
+  const f16 = (y: Ptr, x: Ptr, w: Ptr, T: number, N: number, K: number, xs: number) =>
+    split(F16_ROWS, [y, x, w, T, N, K, xs], N, 4, (T * N * K) / SPEED.dense, (a, b) => raw.matmul_f16_rows(y, x, w, T, N, K, xs, a, b));
+  const i8Exact = (y: Ptr, x: Ptr, w: Ptr, scale: Ptr, T: number, N: number, K: number, xs: number) =>
+    split(I8_ROWS, [y, x, w, scale, T, N, K, xs], N, 4, (T * N * K) / SPEED.dense, (a, b) => raw.matmul_i8_rows(y, x, w, scale, T, N, K, xs, a, b));
+  const i8Fast = (y: Ptr, x: Ptr, w: Ptr, scale: Ptr, T: number, N: number, K: number, xs: number) => {
     checkSize(T, K, 'int8 projection');
-    raw.i8_fast_quantize(i8q, x, T, K);
+    raw.i8_fast_quantize(i8q, x, T, K, xs);
     split(I8_FAST_ROWS, [y, i8q, w, scale, T, N, K], N, 4, (T * N * K) / SPEED.int8Fast, (a, b) => raw.matmul_i8_fast_rows(y, i8q, w, scale, T, N, K, a, b));
   };
-  return { kernels: k, scratchBlock, threads: pool?.threads ?? 1 };
+  const onebitExact = (y: Ptr, x: Ptr, bits: Ptr, alpha: Ptr, beta: Ptr, T: number, N: number, K: number, xs: number) => {
+    checkSize(1, K, '1-bit projection');
+    raw.onebit_gemm(y, x, bits, alpha, beta, T, N, K, xs, signTables);
+  };
+  const onebitFast = (y: Ptr, x: Ptr, bits: Ptr, alpha: Ptr, beta: Ptr, T: number, N: number, K: number, xs: number) => {
+    checkSize(T, K, '1-bit projection');
+    raw.onebit_lut_prepare(lut, x, alpha, beta, T, K, xs);
+    split(ONEBIT_ROWS, [y, bits, lut, T, N, K], N, 16, (T * N * K) / SPEED.onebit, (a, b) => raw.onebit_lut_rows(y, bits, lut, T, N, K, a, b));
+  };
+  const i8 = options.exact ? i8Exact : i8Fast;
+  const onebit = options.exact ? onebitExact : onebitFast;
+
+  return {
+    linear(p, y, x, T, xStride = p.K) {
+      switch (p.kind) {
+        case 'f32': f32(y, x, p.w, T, p.N, p.K, xStride); break;
+        case 'f16': f16(y, x, p.w, T, p.N, p.K, xStride); break;
+        case 'i8': i8(y, x, p.w, p.scale, T, p.N, p.K, xStride); break;
+        case 'onebit': onebit(y, x, p.bits, p.alpha, p.beta, T, p.N, p.K, xStride); break;
+      }
+      if (p.bias) raw.add_bias(y, p.bias, T, p.N);
+    },
+    // scans: heads (channels) split, exact either way
+    scan2: (y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride) =>
+      split(SCAN2_HEADS, [y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride], H, 1, (T * H * P * S) / SPEED.scan,
+        (a, b) => raw.scan2_heads(y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride, a, b)),
+    scan1: (y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride) =>
+      split(SCAN1_CHANNELS, [y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride], channels, 4, (T * channels * S) / SPEED.scan,
+        (a, b) => raw.scan1_channels(y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride, a, b)),
+    // the rest runs as exported, on the calling thread
+    conv1d: raw.conv1d,
+    dtSoftplus: raw.dt_softplus,
+    softplus: raw.softplus,
+    silu: raw.silu,
+    mulSilu: raw.mul_silu,
+    rmsnorm: raw.rmsnorm,
+    gatedRmsnorm: raw.gated_rmsnorm,
+    add: raw.add,
+    rowF16ToF32: raw.row_f16_to_f32,
+    rowI8ToF32: raw.row_i8_to_f32,
+  };
 }

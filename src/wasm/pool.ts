@@ -11,6 +11,7 @@ import * as host from '../host/node.js';
 import {
   ALIGN, ARGS_OFFSET, CHUNKS, COUNT, DONE, FAILED, KERNEL, MAX_ARGS, NARGS, NEXT, NODE_WORKER_SOURCE, pieceStart, SEQ, WEB_WORKER_SOURCE,
 } from './worker-source.js';
+import { importObject } from './loader.js';
 
 /** What the pool needs of a worker, in either host. */
 interface WorkerHandle {
@@ -130,7 +131,7 @@ export class ThreadPool {
     try {
       for (let i = 1; i < threads; i++) workers.push(await startWorker());
       const started = workers.map(ready);
-      for (const w of workers) w.post({ module, memory, control, names });
+      for (const w of workers) w.post({ module, imports: importObject(memory), control, names });
       await Promise.all(started);
     } catch (e) {
       for (const w of workers) w.terminate();

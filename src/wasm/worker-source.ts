@@ -43,7 +43,7 @@ function serve(init, post) {
   function pieceStart(i, chunks, count, align) {
     return Math.min(count, Math.floor((Math.ceil(count / align) * i) / chunks) * align);
   }
-  WebAssembly.instantiate(init.module, { env: { memory: init.memory } }).then(function (instance) {
+  WebAssembly.instantiate(init.module, init.imports).then(function (instance) { // loader.ts importObject()
     var control = new Int32Array(init.control, 0, 16);
     var args = new Float64Array(init.control, ${ARGS_OFFSET}, ${MAX_ARGS});
     var fns = init.names.map(function (n) { return instance.exports[n]; });

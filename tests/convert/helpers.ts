@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { openCheckpoint, openFile, readSafetensorsFile } from '../../src/convert/checkpoint.js';
 import { readBimambaHeader, type BimambaHeader } from '../../src/format/bimamba.js';
 import { toFloat32 } from '../../src/format/dtype.js';
-import { SafetensorsWriter } from '../../src/format/safetensors-writer.js';
+import { SafetensorsWriter } from '../../src/convert/safetensors-writer.js';
 import { checkpointDir } from './fixtures.js';
 export { rejection } from '../util/errors.js';
 

@@ -33,7 +33,7 @@ describe('conv1d', () => {
       const x = rng.f32(T * C), state = rng.f32(C * (W - 1)), w = rng.f32(C * W), b = rng.f32(C);
       x[0] = -0; // signed zeros take the same path too
       const sp = wasm.put(state), y = wasm.f32(T * C);
-      wasm.k.conv1d_seq(y, wasm.put(x), sp, wasm.put(w), wasm.put(b), T, C, W);
+      wasm.k.conv1d(y, wasm.put(x), sp, wasm.put(w), wasm.put(b), T, C, W, C);
       const ref = conv(x, state, w, b, T, C, W);
       expect(wasm.read(y, T * C)).toEqual(ref.y);
       expect(wasm.read(sp, C * (W - 1))).toEqual(ref.next);

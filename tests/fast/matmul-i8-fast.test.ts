@@ -62,7 +62,7 @@ function run(c: Case): Float32Array {
   const { T, N, K } = c;
   const y = wasm.f32(T * N + 8, 4321);
   const scratch = wasm.alloc(wasm.k.i8_fast_scratch_bytes(K, T));
-  wasm.k.matmul_i8_fast(y, wasm.put(c.x), wasm.put(c.w), wasm.put(c.scale), T, N, K, scratch);
+  wasm.k.matmul_i8_fast(y, wasm.put(c.x), wasm.put(c.w), wasm.put(c.scale), T, N, K, K, scratch);
   const out = wasm.read(y, T * N + 8);
   expect(Array.from(out.subarray(T * N))).toEqual(new Array(8).fill(4321));
   return out.subarray(0, T * N);

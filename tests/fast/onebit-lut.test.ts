@@ -92,7 +92,7 @@ function upload(layer: Layer, T: number) {
 function run(layer: Layer, x: Float32Array, T: number): Float32Array {
   const buf = upload(layer, T);
   const y = wasm.f32(T * layer.N + 16, 12345);
-  wasm.k.onebit_lut_gemm(y, wasm.put(x), buf.bits, buf.alpha, buf.beta, T, layer.N, layer.K, buf.scratch);
+  wasm.k.onebit_lut_gemm(y, wasm.put(x), buf.bits, buf.alpha, buf.beta, T, layer.N, layer.K, layer.K, buf.scratch);
   const out = wasm.read(y, T * layer.N + 16);
   expect(Array.from(out.subarray(T * layer.N))).toEqual(new Array(16).fill(12345));
   return out.subarray(0, T * layer.N);
@@ -186,7 +186,7 @@ describe('onebit_lut_gemm', () => {
       const buf = upload(layer, T);
       const xp = wasm.put(x);
       const y = wasm.f32(T * N);
-      wasm.k.onebit_lut_prepare(buf.scratch, xp, buf.alpha, buf.beta, T, K);
+      wasm.k.onebit_lut_prepare(buf.scratch, xp, buf.alpha, buf.beta, T, K, K);
       wasm.k.onebit_lut_rows(y, buf.bits, buf.scratch, T, N, K, 16, N);
       wasm.k.onebit_lut_rows(y, buf.bits, buf.scratch, T, N, K, 0, 16);
       expect(wasm.read(y, T * N)).toEqual(all);
@@ -224,9 +224,9 @@ describe('onebit_lut_gemm', () => {
     const x = wasm.put(rng.f32(37));
     const buf = upload(layer, 1);
     const y1 = wasm.f32(17), y2 = wasm.f32(17);
-    wasm.k.onebit_lut_gemm(y1, x, buf.bits, buf.alpha, buf.beta, 1, 17, 37, buf.scratch);
+    wasm.k.onebit_lut_gemm(y1, x, buf.bits, buf.alpha, buf.beta, 1, 17, 37, 37, buf.scratch);
     wasm.core.heap.u8(buf.scratch, wasm.k.onebit_lut_scratch_bytes(37, 1)).fill(0xff);
-    wasm.k.onebit_lut_gemm(y2, x, buf.bits, buf.alpha, buf.beta, 1, 17, 37, buf.scratch);
+    wasm.k.onebit_lut_gemm(y2, x, buf.bits, buf.alpha, buf.beta, 1, 17, 37, 37, buf.scratch);
     expect(wasm.read(y2, 17)).toEqual(wasm.read(y1, 17));
   });
 });

@@ -26,20 +26,20 @@ describe('matmul row ranges', () => {
       const cuts = [5, 8, 11];
       const whole = wasm.f32(T * N), parts = wasm.f32(T * N);
 
-      wasm.k.matmul_f32(whole, x, wf, T, N, K);
-      inPieces(N, cuts, (a, b) => wasm.k.matmul_f32_rows(parts, x, wf, T, N, K, a, b));
+      wasm.k.matmul_f32(whole, x, wf, T, N, K, K);
+      inPieces(N, cuts, (a, b) => wasm.k.matmul_f32_rows(parts, x, wf, T, N, K, K, a, b));
       expect(wasm.read(parts, T * N)).toEqual(wasm.read(whole, T * N));
 
-      wasm.k.matmul_f16(whole, x, wh, T, N, K);
-      inPieces(N, cuts, (a, b) => wasm.k.matmul_f16_rows(parts, x, wh, T, N, K, a, b));
+      wasm.k.matmul_f16(whole, x, wh, T, N, K, K);
+      inPieces(N, cuts, (a, b) => wasm.k.matmul_f16_rows(parts, x, wh, T, N, K, K, a, b));
       expect(wasm.read(parts, T * N)).toEqual(wasm.read(whole, T * N));
 
-      wasm.k.matmul_i8(whole, x, wi, scale, T, N, K);
-      inPieces(N, cuts, (a, b) => wasm.k.matmul_i8_rows(parts, x, wi, scale, T, N, K, a, b));
+      wasm.k.matmul_i8(whole, x, wi, scale, T, N, K, K);
+      inPieces(N, cuts, (a, b) => wasm.k.matmul_i8_rows(parts, x, wi, scale, T, N, K, K, a, b));
       expect(wasm.read(parts, T * N)).toEqual(wasm.read(whole, T * N));
 
       const q = wasm.alloc(wasm.k.i8_fast_scratch_bytes(K, T));
-      wasm.k.matmul_i8_fast(whole, x, wi, scale, T, N, K, q);
+      wasm.k.matmul_i8_fast(whole, x, wi, scale, T, N, K, K, q);
       inPieces(N, [4, 8], (a, b) => wasm.k.matmul_i8_fast_rows(parts, q, wi, scale, T, N, K, a, b));
       expect(wasm.read(parts, T * N)).toEqual(wasm.read(whole, T * N));
     });
@@ -47,7 +47,7 @@ describe('matmul row ranges', () => {
 });
 
 describe('scan ranges', () => {
-  it('scan2_seq_heads over pieces of the heads equals scan2_seq (H=6, P=5, N=13, G=2, T=4)', () => {
+  it('scan2_heads over pieces of the heads equals scan2 (H=6, P=5, S=13, G=2, T=4)', () => {
     const rng = new Rng(21);
     const T = 4, H = 6, P = 5, N = 13, G = 2;
     const x = wasm.put(rng.f32(T * H * P));
@@ -58,13 +58,13 @@ describe('scan ranges', () => {
     const h0 = rng.f32(H * P * N);
     const hWhole = wasm.put(h0), hParts = wasm.put(h0);
     const yWhole = wasm.f32(T * H * P), yParts = wasm.f32(T * H * P);
-    wasm.k.scan2_seq(yWhole, x, dt, A, B, C, D, hWhole, T, H, P, N, G);
-    inPieces(H, [1, 4], (a, b) => wasm.k.scan2_seq_heads(yParts, x, dt, A, B, C, D, hParts, T, H, P, N, G, a, b));
+    wasm.k.scan2(yWhole, x, dt, A, B, C, D, hWhole, T, H, P, N, G, H * P, G * N);
+    inPieces(H, [1, 4], (a, b) => wasm.k.scan2_heads(yParts, x, dt, A, B, C, D, hParts, T, H, P, N, G, H * P, G * N, a, b));
     expect(wasm.read(yParts, T * H * P)).toEqual(wasm.read(yWhole, T * H * P));
     expect(wasm.read(hParts, H * P * N)).toEqual(wasm.read(hWhole, H * P * N));
   });
 
-  it('scan1_seq_channels over pieces of the channels equals scan1_seq (D=11, N=6, T=3)', () => {
+  it('scan1_channels over pieces of the channels equals scan1 (D=11, N=6, T=3)', () => {
     const rng = new Rng(22);
     const T = 3, D = 11, N = 6;
     const x = wasm.put(rng.f32(T * D));
@@ -75,8 +75,8 @@ describe('scan ranges', () => {
     const h0 = rng.f32(D * N);
     const hWhole = wasm.put(h0), hParts = wasm.put(h0);
     const yWhole = wasm.f32(T * D), yParts = wasm.f32(T * D);
-    wasm.k.scan1_seq(yWhole, x, dt, A, B, C, Dskip, hWhole, T, D, N);
-    inPieces(D, [3, 4, 9], (a, b) => wasm.k.scan1_seq_channels(yParts, x, dt, A, B, C, Dskip, hParts, T, D, N, a, b));
+    wasm.k.scan1(yWhole, x, dt, A, B, C, Dskip, hWhole, T, D, N, N);
+    inPieces(D, [3, 4, 9], (a, b) => wasm.k.scan1_channels(yParts, x, dt, A, B, C, Dskip, hParts, T, D, N, N, a, b));
     expect(wasm.read(yParts, T * D)).toEqual(wasm.read(yWhole, T * D));
     expect(wasm.read(hParts, D * N)).toEqual(wasm.read(hWhole, D * N));
   });

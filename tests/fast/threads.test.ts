@@ -3,11 +3,13 @@
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Worker as NodeWorker } from 'node:worker_threads';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ensureSyntheticModel, type SyntheticModel } from '../../bench/synthetic.js';
 import { BimambaError } from '../../src/errors.js';
 import { loadModel } from '../../src/model/model.js';
-import { compileCore } from '../../src/wasm/loader.js';
+import { compileCore, instantiateCore } from '../../src/wasm/loader.js';
+import { rejection } from '../util/errors.js';
 import { ThreadPool } from '../../src/wasm/pool.js';
 import { SPLIT_KERNELS } from '../../src/wasm/core.js';
 import { Rng } from '../util/rng.js';
@@ -74,11 +76,40 @@ describe('threads', () => {
   });
 
   it('a model used after dispose() fails cleanly, and its workers are gone', async () => {
-    const model = await loadModel(smallPath, { wasm: WASM, wasmThreads: WASM_THREADS, threads: 2 });
+    const terminate = vi.spyOn(NodeWorker.prototype, 'terminate');
+    const model = await loadModel(smallPath, { wasm: WASM, wasmThreads: WASM_THREADS, threads: 3 });
     const s = model.createSession();
     s.feed(tokens(3));
+    expect(terminate).not.toHaveBeenCalled();
     model.dispose();
+    expect(terminate).toHaveBeenCalledTimes(2);
     expect(() => s.feed(tokens(1))).toThrow(BimambaError);
+    terminate.mockRestore();
+  });
+
+  it('an explicit request that cannot be met is a THREADS error; only auto settles for one thread', async () => {
+    // threads: 2 with a single-thread core and no threads build
+    const e1 = await rejection(loadModel(smallPath, { wasm: WASM, threads: 2 }));
+    expect(e1.code).toBe('THREADS');
+    expect(e1.message).toMatch(/wasmThreads/);
+    // a wasmThreads that is not a threads build (its memory is not shared): it cannot be instantiated
+    const e2 = await rejection(loadModel(smallPath, { wasm: WASM, wasmThreads: WASM, threads: 2 }));
+    expect(e2.code).toBe('THREADS');
+    const e3 = await rejection(loadModel(smallPath, { wasm: WASM, wasmThreads: WASM }));
+    expect(e3.code).toBe('THREADS');
+    // a host without SharedArrayBuffer: explicit threads fail, 'auto' runs on one thread and says so
+    const sab = globalThis.SharedArrayBuffer;
+    try {
+      (globalThis as { SharedArrayBuffer?: unknown }).SharedArrayBuffer = undefined;
+      expect((await rejection(loadModel(smallPath, { wasm: WASM, wasmThreads: WASM_THREADS, threads: 2 }))).code).toBe('THREADS');
+      for (const options of [{ wasm: WASM }, { wasm: WASM, wasmThreads: WASM_THREADS }]) {
+        const auto = await loadModel(smallPath, { ...options, threads: 'auto' });
+        expect(auto.threads).toBe(1);
+        auto.dispose();
+      }
+    } finally {
+      globalThis.SharedArrayBuffer = sab;
+    }
   });
 });
 
@@ -93,17 +124,29 @@ describe('ThreadPool', () => {
       const id = SPLIT_KERNELS.indexOf('matmul_f32_rows');
       let error: unknown = null;
       try {
-        pool.run(id, [2 ** 30, 0, 0, 1, 8, 4], 8, 4, () => { const until = Date.now() + 200; while (Date.now() < until); });
+        pool.run(id, [2 ** 30, 0, 0, 1, 8, 4, 4], 8, 4, () => { const until = Date.now() + 200; while (Date.now() < until); });
       } catch (e) {
         error = e;
       }
       expect(error).toBeInstanceOf(BimambaError);
       expect((error as BimambaError).code).toBe('THREADS');
-      // the next job runs normally, its pieces shared out: every row once
-      const rows: number[] = [];
-      pool.run(id, [1024, 0, 0, 1, 64, 4], 64, 4, (a, b) => { for (let r = a; r < b; r++) rows.push(r); });
-      expect(new Set(rows).size).toBe(rows.length);
-      expect(rows.length).toBeLessThanOrEqual(64);
+      // the next job runs normally, its pieces shared out: every row computed, by one thread or the other.
+      // A real matmul over the shared memory: y = x W^T with x [1, 4] = 1 and W [64, 4] = row index,
+      // so row r is 4r; y starts as NaN, so a row nobody computed shows.
+      const f32 = new Float32Array(memory.buffer);
+      const x = 1024, w = 2048, y = 4096;
+      f32.fill(1, x / 4, x / 4 + 4);
+      for (let r = 0; r < 64; r++) f32.fill(r, w / 4 + 4 * r, w / 4 + 4 * r + 4);
+      f32.fill(NaN, y / 4, y / 4 + 64);
+      const kernels = await instantiateCore(module, memory);
+      const mine: number[] = [];
+      pool.run(id, [y, x, w, 1, 64, 4, 4], 64, 4, (a, b) => {
+        for (let r = a; r < b; r++) mine.push(r);
+        kernels.matmul_f32_rows(y, x, w, 1, 64, 4, 4, a, b);
+      });
+      expect(Array.from(new Float32Array(memory.buffer, y, 64))).toEqual(Array.from({ length: 64 }, (_, r) => 4 * r));
+      expect(new Set(mine).size).toBe(mine.length);
+      expect(mine.length).toBeLessThanOrEqual(64);
     } finally {
       pool.dispose();
     }

@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SafetensorsWriter } from '../../src/format/safetensors-writer.js';
+import { SafetensorsWriter } from '../../src/convert/safetensors-writer.js';
 import { layoutSafetensors, MAX_HEADER_BYTES, parseSafetensorsHeader } from '../../src/format/safetensors.js';
 import { f32Bytes, randomF32 } from './torch-bytes.js';
 import { thrownBy } from '../util/errors.js';

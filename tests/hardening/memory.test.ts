@@ -58,7 +58,7 @@ describe('memory', () => {
         const m = model.memory;
         expect(m.blocks).toEqual(Object.fromEntries(Object.entries({
           'model weights': need.weights, 'A = -exp(A_log)': need.derived, 'activation buffers': need.activations,
-          'fast kernel scratch': need.kernelScratch, 'session state': need.session,
+          'kernel scratch': need.kernelScratch, 'session state': need.session,
         }).filter(([, n]) => n > 0).map(([k, n]) => [k, roundUp(n)])));
         expect(m.sessions).toBe(1);
         expect(m.other + Object.values(m.blocks).reduce((a, b) => a + b, 0)).toBe(model.memoryBytes);

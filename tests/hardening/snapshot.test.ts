@@ -88,7 +88,7 @@ describe('snapshots', () => {
       write(new DataView(b.buffer, at));
       return b;
     };
-    for (const version of [0, 2, 0xffffffff]) {
+    for (const version of [0, 3, 0xffffffff]) {
       const e = thrownBy(() => model.restoreSession(edited(4, (v) => v.setUint32(0, version, true))));
       expect(e.message).toContain(`snapshot format version ${version} is not supported`);
     }
@@ -97,8 +97,8 @@ describe('snapshots', () => {
     for (const seen of [-1, 0.5, NaN, Infinity]) {
       expect(thrownBy(() => model.restoreSession(edited(16, (v) => v.setFloat64(0, seen, true)))).message).toMatch(/header is corrupt/);
     }
-    expect(thrownBy(() => model.restoreSession(edited(24, (v) => v.setUint32(0, 257, true)))).message).toMatch(/header is corrupt/);
-    expect(thrownBy(() => model.restoreSession(edited(28, (v) => v.setInt32(0, 1_000_000, true)))).code).toBe('BAD_TOKEN');
+    expect(thrownBy(() => model.restoreSession(edited(4, (v) => v.setUint32(0, 1, true)))).message).toMatch(/snapshot state is \d+ bytes/); // a version 1 header over a version 2 body
+
     const longer = new Uint8Array(snap.length + 1);
     longer.set(snap);
     expect(thrownBy(() => model.restoreSession(longer)).message).toMatch(/bytes/);

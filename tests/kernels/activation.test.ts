@@ -48,13 +48,53 @@ describe('mul_silu', () => {
       const rng = new Rng(50 + n);
       const x = rng.f32(n), z = rng.f32(n, () => rng.uniform(-20, 20));
       const xp = wasm.put(x), zp = wasm.put(z), y = wasm.f32(n);
-      wasm.k.mul_silu(y, xp, zp, n);
+      wasm.k.mul_silu(y, xp, zp, 1, n, n);
       const out = wasm.read(y, n);
       expect(elementRelError(out, Array.from(x, (v, i) => v * silu(z[i])))).toBeLessThanOrEqual(1e-6);
-      wasm.k.mul_silu(xp, xp, zp, n);
+      wasm.k.mul_silu(xp, xp, zp, 1, n, n);
       expect(wasm.read(xp, n)).toEqual(out);
     });
   }
+
+  for (const [T, width, stride] of [[3, 5, 11], [2, 37, 74], [4, 8, 9]]) {
+    it(`T=${T} width=${width}: z as a view of rows ${stride} apart (in_proj's x | z) within 1e-6`, () => {
+      const rng = new Rng(60 + width);
+      const x = rng.f32(T * width), z = rng.f32(T * width, () => rng.uniform(-20, 20));
+      const y = wasm.f32(T * width + 1, 9);
+      wasm.k.mul_silu(y, wasm.put(x), wasm.putStrided(z, width, stride, stride - width), T, width, stride);
+      const out = wasm.read(y, T * width + 1);
+      expect(elementRelError(out.subarray(0, T * width), Array.from(x, (v, i) => v * silu(z[i])))).toBeLessThanOrEqual(1e-6);
+      expect(out[T * width]).toBe(9);
+    });
+  }
+});
+
+describe('dt_softplus', () => {
+  const ref = (v: number, lo: number, hi: number) => Math.min(Math.max(v > 20 ? v : Math.log1p(Math.exp(v)), lo), hi);
+  for (const [T, H, stride, lo, hi] of [[1, 4, 4, 0, Infinity], [3, 7, 20, 0, Infinity], [5, 3, 11, 0.001, 0.1], [2, 24, 33, 0.05, Infinity]]) {
+    it(`T=${T} H=${H}: dt = clamp(softplus(x + bias), ${lo}, ${hi}) from rows ${stride} apart, within 1e-6`, () => {
+      const rng = new Rng(70 + H);
+      const x = rng.f32(T * H, () => rng.uniform(-25, 25)), bias = rng.f32(H, () => rng.uniform(-3, 3));
+      const dt = wasm.f32(T * H + 1, 9);
+      wasm.k.dt_softplus(dt, wasm.putStrided(x, H, stride, stride - H), wasm.put(bias), T, H, stride, lo, hi);
+      const out = wasm.read(dt, T * H + 1);
+      const want = Array.from(x, (v, i) => ref(Math.fround(v + bias[i % H]), Math.fround(lo), Math.fround(hi)));
+      expect(elementRelError(out.subarray(0, T * H), want)).toBeLessThanOrEqual(1e-6);
+      for (const v of out.subarray(0, T * H)) expect(v >= Math.fround(lo) && v <= Math.fround(hi)).toBe(true);
+      expect(out[T * H]).toBe(9);
+    });
+  }
+
+  it('gives the bits of add_bias then softplus when there is no clamp', () => {
+    const rng = new Rng(80);
+    const T = 3, H = 9;
+    const x = rng.f32(T * H, () => rng.uniform(-30, 30)), bias = rng.f32(H);
+    const dt = wasm.f32(T * H), twoStep = wasm.put(x);
+    wasm.k.dt_softplus(dt, wasm.put(x), wasm.put(bias), T, H, H, 0, Infinity);
+    wasm.k.add_bias(twoStep, wasm.put(bias), T, H);
+    wasm.k.softplus(twoStep, twoStep, T * H);
+    expect(wasm.read(dt, T * H)).toEqual(wasm.read(twoStep, T * H));
+  });
 });
 
 describe('softplus', () => {

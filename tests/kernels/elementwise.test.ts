@@ -1,5 +1,6 @@
-// add, add_bias, copy_cols and argmax.
+// add, add_bias and argmax.
 import { beforeAll, describe, expect, it } from 'vitest';
+import { argmax as jsArgmax } from '../../src/generate/sampler.js';
 import { Rng } from '../util/rng.js';
 import { loadCore, type TestCore } from '../util/wasm.js';
 
@@ -30,20 +31,6 @@ describe('add_bias', () => {
     wasm.k.add_bias(y, wasm.put(b), T, N);
     expect(Array.from(wasm.read(y, T * N))).toEqual(Array.from(y0, (v, i) => Math.fround(v + b[i % N])));
   });
-});
-
-describe('copy_cols', () => {
-  for (const [T, stride, col0, width] of [[1, 10, 0, 10], [4, 37, 5, 13], [3, 6448, 6192, 256], [2, 9, 8, 1]]) {
-    it(`copies columns ${col0}..${col0 + width} of [${T}, ${stride}] into [${T}, ${width}]`, () => {
-      const rng = new Rng(stride + col0);
-      const src = rng.f32(T * stride);
-      const dst = wasm.f32(T * width + 2, 4);
-      wasm.k.copy_cols(dst, wasm.put(src), T, stride, col0, width);
-      const want: number[] = [];
-      for (let t = 0; t < T; t++) want.push(...src.subarray(t * stride + col0, t * stride + col0 + width));
-      expect(Array.from(wasm.read(dst, T * width + 2))).toEqual([...want, 4, 4]);
-    });
-  }
 });
 
 describe('argmax', () => {
@@ -77,6 +64,16 @@ describe('argmax', () => {
     }
     expect(argmaxOf(new Float32Array([-0, 0, 0]))).toBe(0); // -0 and +0 tie
     expect(argmaxOf(new Float32Array([-Infinity, -Infinity, -Infinity, -Infinity, -Infinity]))).toBe(0);
+  });
+
+  it("the sampler's argmax (generate/sampler.ts) picks what the kernel picks: NaN, ties, ±0, infinities, nothing", () => {
+    const rng = new Rng(31);
+    const values = [NaN, Infinity, -Infinity, 0, -0, 1, 1, -1];
+    for (let trial = 0; trial < 400; trial++) {
+      const n = rng.int(0, 40);
+      const x = rng.f32(n, () => (rng.next() < 0.3 ? values[rng.int(0, values.length)] : rng.normal()));
+      expect(jsArgmax(x), Array.from(x).join(',')).toBe(argmaxOf(x));
+    }
   });
 
   it('treats NaN as the largest value: the first NaN wins', () => {

@@ -55,7 +55,7 @@ describe('matmul_f32', () => {
       const rng = new Rng(T * 100003 + N * 1009 + K);
       const x = rng.f32(T * K), w = rng.f32(N * K);
       const y = wasm.f32(T * N + 8, 777);
-      wasm.k.matmul_f32(y, wasm.put(x), wasm.put(w), T, N, K);
+      wasm.k.matmul_f32(y, wasm.put(x), wasm.put(w), T, N, K, K);
       const out = wasm.read(y, T * N + 8);
       expect(worstError(out.subarray(0, T * N), reference(x, w, T, N, K))).toBeLessThanOrEqual(1e-6);
       expect(Array.from(out.subarray(T * N))).toEqual(new Array(8).fill(777));
@@ -67,9 +67,9 @@ describe('matmul_f32', () => {
     const T = 6, N = 19, K = 45;
     const x = wasm.put(rng.f32(T * K)), w = wasm.put(rng.f32(N * K));
     const ySeq = wasm.f32(T * N), yOne = wasm.f32(N);
-    wasm.k.matmul_f32(ySeq, x, w, T, N, K);
+    wasm.k.matmul_f32(ySeq, x, w, T, N, K, K);
     for (let t = 0; t < T; t++) {
-      wasm.k.matmul_f32(yOne, x + 4 * t * K, w, 1, N, K);
+      wasm.k.matmul_f32(yOne, x + 4 * t * K, w, 1, N, K, K);
       expect(wasm.read(yOne, N)).toEqual(wasm.read(ySeq + 4 * t * N, N));
     }
   });
@@ -81,7 +81,7 @@ describe('matmul_f16', () => {
       const rng = new Rng(T * 100019 + N * 1013 + K);
       const x = rng.f32(T * K), w = randomHalves(rng, N * K);
       const y = wasm.f32(T * N);
-      wasm.k.matmul_f16(y, wasm.put(x), wasm.put(w), T, N, K);
+      wasm.k.matmul_f16(y, wasm.put(x), wasm.put(w), T, N, K, K);
       const W = Array.from(w, halfToNumber);
       expect(worstError(wasm.read(y, T * N), reference(x, W, T, N, K))).toBeLessThanOrEqual(1e-6);
     });
@@ -97,7 +97,7 @@ describe('matmul_i8', () => {
       for (let i = 0; i < q.length; i++) q[i] = rng.int(-128, 128);
       const scale = rng.f32(N, () => rng.uniform(0.001, 0.05));
       const y = wasm.f32(T * N);
-      wasm.k.matmul_i8(y, wasm.put(x), wasm.put(q), wasm.put(scale), T, N, K);
+      wasm.k.matmul_i8(y, wasm.put(x), wasm.put(q), wasm.put(scale), T, N, K, K);
       const W = Float64Array.from(q, (v, i) => v * scale[Math.floor(i / K)]);
       expect(worstError(wasm.read(y, T * N), reference(x, W, T, N, K))).toBeLessThanOrEqual(1e-6);
     });

@@ -1,4 +1,4 @@
-// rmsnorm and gated_rmsnorm against float64 references, out of place and in place.
+// rmsnorm and gated_rmsnorm against float64 references, out of place and in place, z also as a view.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { elementRelError } from '../util/numeric.js';
 import { Rng } from '../util/rng.js';
@@ -49,12 +49,16 @@ describe('gated_rmsnorm', () => {
       const rng = new Rng(T * 10000 + D * 100 + group);
       const x = rng.f32(T * D), z = rng.f32(T * D, () => 2 * rng.normal()), w = rng.f32(D, () => rng.uniform(0.5, 1.5));
       const xp = wasm.put(x), zp = wasm.put(z), wp = wasm.put(w), y = wasm.f32(T * D);
-      wasm.k.gated_rmsnorm(y, xp, zp, wp, T, D, group, 1e-6);
+      wasm.k.gated_rmsnorm(y, xp, zp, wp, T, D, group, 1e-6, D);
       const out = wasm.read(y, T * D);
       const u = Array.from(x, (v, i) => v * silu(z[i]));
       expect(elementRelError(out, rmsnormRef(u, w, D, group, 1e-6))).toBeLessThanOrEqual(1e-6);
-      wasm.k.gated_rmsnorm(xp, xp, zp, wp, T, D, group, 1e-6);
+      wasm.k.gated_rmsnorm(xp, xp, zp, wp, T, D, group, 1e-6, D);
       expect(wasm.read(xp, T * D)).toEqual(out);
+      // z as the first D columns of wider rows (in_proj's z | xBC | dt), rows not 16-byte aligned
+      const zView = wasm.putStrided(z, D, D + 5), yView = wasm.f32(T * D);
+      wasm.k.gated_rmsnorm(yView, wasm.put(x), zView, wp, T, D, group, 1e-6, D + 5);
+      expect(wasm.read(yView, T * D)).toEqual(out);
     });
   }
 });

@@ -124,7 +124,7 @@ describe('onebit_gemm', () => {
       const buf = upload(layer);
       const xp = wasm.put(x);
       const y = wasm.f32(T * N);
-      wasm.k.onebit_gemm(y, xp, buf.bits, buf.alpha, buf.beta, T, N, K, buf.scratch);
+      wasm.k.onebit_gemm(y, xp, buf.bits, buf.alpha, buf.beta, T, N, K, K, buf.scratch);
       const out = wasm.read(y, T * N);
       expect(worstError(out, reference(layer, x, T))).toBeLessThanOrEqual(1e-5);
 

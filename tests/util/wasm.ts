@@ -26,6 +26,18 @@ export class TestCore {
     return ptr;
   }
 
+  /**
+   * `data` [rows, width] placed as a view into a wider buffer whose rows are `stride` floats apart, at
+   * column `col0`; every other column is NaN, so a kernel that reads outside the view shows it.
+   * Returns the address of the view's first element.
+   */
+  putStrided(data: Float32Array, width: number, stride: number, col0 = 0): number {
+    const rows = width === 0 ? 0 : data.length / width;
+    const wide = new Float32Array(Math.max(1, rows) * stride).fill(NaN);
+    for (let r = 0; r < rows; r++) wide.set(data.subarray(r * width, (r + 1) * width), r * stride + col0);
+    return this.put(wide) + 4 * col0;
+  }
+
   /** Allocate n f32, filled with `value` (NaN by default, so unwritten outputs show). */
   f32(n: number, value = NaN): number {
     const ptr = this.core.heap.alloc(Math.max(4 * n, 1));

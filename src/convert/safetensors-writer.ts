@@ -11,9 +11,9 @@ import { randomBytes } from 'node:crypto';
 import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { BimambaError } from '../errors.js';
-import { CHECKSUMS_KEY, formatChecksums, metadataCrc } from './checksums.js';
-import { crc32 } from './crc32.js';
-import { layoutSafetensors, PAD_PREFIX, type SafetensorsLayout, type TensorEntry, type TensorPlan } from './safetensors.js';
+import { CHECKSUMS_KEY, formatChecksums, metadataCrc } from '../format/checksums.js';
+import { crc32 } from '../format/crc32.js';
+import { layoutSafetensors, PAD_PREFIX, type SafetensorsLayout, type TensorEntry, type TensorPlan } from '../format/safetensors.js';
 
 export interface WriterOptions {
   /** Every tensor starts at a file offset that is a multiple of this (see layoutSafetensors). */
