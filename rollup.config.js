@@ -1,14 +1,34 @@
 import typescript from '@rollup/plugin-typescript';
 import { nodeResolve } from '@rollup/plugin-node-resolve';
 import dts from 'rollup-plugin-dts';
+import { fileURLToPath } from 'node:url';
 
-// The library bundle and the HTTP app (every runtime; Hono bundled in), the CLI (Node), and their .d.ts.
+const NO_NODE = fileURLToPath(new URL('src/host/no-node.ts', import.meta.url));
+
+/** The Worker build: src/host/node.ts becomes no-node.ts, and any other `node:` import fails the build. */
+const workerHost = {
+  name: 'worker-host',
+  resolveId(source, importer) {
+    if (source.startsWith('node:')) this.error(`the Worker build must not import ${source} (from ${importer})`);
+    if (/[\\/]host[\\/]node\.js$/.test(source)) return NO_NODE;
+    return null;
+  },
+};
+const typescriptPlugin = () => typescript({ tsconfig: './tsconfig.json', noEmit: false, declaration: false, include: ['src/**/*.ts'] });
+
+// The library bundle and the HTTP app (every runtime; Hono bundled in), the CLI (Node), the same two
+// for Workers (dist/worker/: the `workerd` and `worker` export conditions), and their .d.ts.
 export default [
   {
     input: { index: 'src/index.ts', server: 'src/server/index.ts', cli: 'src/cli/main.ts' },
     output: { dir: 'dist', format: 'es', sourcemap: true, chunkFileNames: '[name].js' },
     external: (id) => id.startsWith('node:') || ['commander', 'cli-progress', '@hono/node-server', 'redis'].includes(id),
-    plugins: [nodeResolve({ preferBuiltins: true }), typescript({ tsconfig: './tsconfig.json', noEmit: false, declaration: false, include: ['src/**/*.ts'] })],
+    plugins: [nodeResolve({ preferBuiltins: true }), typescriptPlugin()],
+  },
+  {
+    input: { index: 'src/index.ts', server: 'src/server/index.ts' },
+    output: { dir: 'dist/worker', format: 'es', sourcemap: true, chunkFileNames: '[name].js' },
+    plugins: [workerHost, nodeResolve({ browser: true }), typescriptPlugin()],
   },
   {
     input: 'src/index.ts',

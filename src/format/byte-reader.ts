@@ -1,8 +1,9 @@
 // Sequential reading of a model file from whatever the host hands us: bytes in memory, a file (Node,
 // Deno), a Blob or File, an HTTP response or a stream. `readInto` copies each byte once, straight into a destination
 // the caller picks chunk by chunk (WASM memory), so no second full copy is ever held in the JS heap.
-// No static Node import: node:fs/promises is imported lazily, only for paths and file: URLs.
+// No static Node import: node:fs/promises is imported lazily (host/node.ts), only for paths and file: URLs.
 import { BimambaError } from '../errors.js';
+import * as host from '../host/node.js';
 import { asUrl } from '../location.js';
 
 export type ModelSource = string | URL | ArrayBuffer | Uint8Array | Blob | Response | ReadableStream<Uint8Array>;
@@ -83,7 +84,7 @@ function memoryReader(bytes: Uint8Array): ByteReader {
 }
 
 async function fileReader(path: string | URL, where: string): Promise<ByteReader> {
-  const fs = await import('node:fs/promises');
+  const fs = await host.fsPromises();
   let file;
   try {
     file = await fs.open(path, 'r');

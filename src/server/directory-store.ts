@@ -2,6 +2,7 @@
 // renamed, so a reader never sees half a snapshot and a crash never leaves one.
 import { BimambaError } from '../errors.js';
 import type { SnapshotStore } from './store.js';
+import * as host from '../host/node.js';
 
 /** Keys become file names: only these characters, never a leading dot, so no key leaves the directory. */
 const SAFE_KEY = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,199}$/;
@@ -22,8 +23,8 @@ export class DirectoryStore implements SnapshotStore {
 
   private async path(key: string): Promise<string> {
     const name = fileName(key);
-    const fs = await import('node:fs/promises');
-    const { join } = await import('node:path');
+    const fs = await host.fsPromises();
+    const { join } = await host.path();
     this.made ??= fs.mkdir(this.dir, { recursive: true }).then(() => undefined);
     await this.made;
     return join(this.dir, name);
@@ -31,7 +32,7 @@ export class DirectoryStore implements SnapshotStore {
 
   async get(key: string): Promise<Uint8Array | null> {
     const path = await this.path(key);
-    const fs = await import('node:fs/promises');
+    const fs = await host.fsPromises();
     try {
       const buf = await fs.readFile(path);
       return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -43,7 +44,7 @@ export class DirectoryStore implements SnapshotStore {
 
   async set(key: string, bytes: Uint8Array): Promise<void> {
     const path = await this.path(key);
-    const fs = await import('node:fs/promises');
+    const fs = await host.fsPromises();
     const staged = `${path}.${Date.now().toString(36)}${Math.random().toString(36).slice(2)}.tmp`;
     try {
       await fs.writeFile(staged, bytes, { flag: 'wx' });
@@ -55,7 +56,7 @@ export class DirectoryStore implements SnapshotStore {
   }
 
   async delete(key: string): Promise<void> {
-    const fs = await import('node:fs/promises');
+    const fs = await host.fsPromises();
     await fs.rm(await this.path(key), { force: true });
   }
 }

@@ -3,9 +3,10 @@
 // memory into the typed kernels. Worker threads instantiate with the same import object (pool.ts posts
 // it to them). Every failure is a BimambaError: WASM_LOAD for a core that cannot be read, fetched,
 // compiled or instantiated; BAD_ARGUMENT for a source of the wrong kind.
-// No top-level await and no static import of Node modules: node:fs is imported lazily, and only when the
-// module must be read from a file: URL or a path.
+// No top-level await and no static import of Node modules: node:fs is imported lazily (host/node.ts), and
+// only when the module must be read from a file: URL or a path.
 import { BimambaError } from '../errors.js';
+import * as host from '../host/node.js';
 import { asUrl, describeLocation } from '../location.js';
 import type { Kernels } from './kernels.js';
 
@@ -64,7 +65,7 @@ async function readLocation(where: URL | string): Promise<ArrayBuffer | Response
     }
   }
   try {
-    const fs = await import('node:fs/promises');
+    const fs = await host.fsPromises();
     const bytes = await fs.readFile(url ?? where);
     return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   } catch (e) {

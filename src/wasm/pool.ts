@@ -7,6 +7,7 @@
 // Node: worker_threads. Browsers and Deno: Web Workers (cross-origin isolated pages only, where
 // SharedArrayBuffer exists). Cloudflare Workers have neither: they run single-threaded.
 import { BimambaError } from '../errors.js';
+import * as host from '../host/node.js';
 import {
   ALIGN, ARGS_OFFSET, CHUNKS, COUNT, DONE, FAILED, KERNEL, MAX_ARGS, NARGS, NEXT, NODE_WORKER_SOURCE, pieceStart, SEQ, WEB_WORKER_SOURCE,
 } from './worker-source.js';
@@ -43,7 +44,7 @@ export async function hostCores(): Promise<number> {
   const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
   if (nav?.hardwareConcurrency) return nav.hardwareConcurrency;
   if (isNode) {
-    const os = await import('node:os');
+    const os = await host.os();
     return os.availableParallelism?.() ?? os.cpus().length;
   }
   return 1;
@@ -51,7 +52,7 @@ export async function hostCores(): Promise<number> {
 
 async function startWorker(): Promise<WorkerHandle> {
   if (isNode) {
-    const { Worker: NodeWorker } = await import('node:worker_threads');
+    const { Worker: NodeWorker } = await host.workerThreads();
     const w = new NodeWorker(NODE_WORKER_SOURCE, { eval: true });
     // an idle pool never keeps the process alive; unref() again after each listener, since adding a
     // 'message' listener refs the worker's port again

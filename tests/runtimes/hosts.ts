@@ -105,8 +105,9 @@ export interface Service {
   stop(): Promise<void>;
 }
 
-export function startService(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Service {
-  const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `group`: the child leads a process group and stop() ends the whole group (wrangler starts workerd). */
+export function startService(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; group?: boolean } = {}): Service {
+  const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: options.group ?? false });
   let output = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (output += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (output += d));
@@ -116,7 +117,8 @@ export function startService(command: string, args: string[], options: { cwd?: s
     output: () => output,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGKILL'); // workerd with an inspector attached ignores SIGTERM
+      if (options.group) process.kill(-child.pid!, 'SIGKILL');
+      else child.kill('SIGKILL'); // workerd with an inspector attached ignores SIGTERM
       await exited;
     },
   };

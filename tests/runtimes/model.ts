@@ -36,12 +36,14 @@ export function tinyModel(): Promise<string> {
 }
 
 export const DIST = join(ROOT, 'dist');
+/** The Worker build (the `workerd` export condition): no `node:` imports. */
+export const WORKER_DIST = join(DIST, 'worker');
 
-/** The chunks these dist/ entries import, directly or through each other ('./index2.js', ...). */
-export function bundleChunks(...entries: string[]): string[] {
+/** The chunks these entries of `dir` import, directly or through each other ('./index2.js', ...). */
+export function bundleChunks(dir: string, ...entries: string[]): string[] {
   const found: string[] = [];
   const visit = (file: string) => {
-    for (const [, name] of readFileSync(join(DIST, file), 'utf8').matchAll(/from '\.\/([\w-]+\.js)'/g)) {
+    for (const [, name] of readFileSync(join(dir, file), 'utf8').matchAll(/from '\.\/([\w-]+\.js)'/g)) {
       if (!found.includes(name) && !entries.includes(name)) {
         found.push(name);
         visit(name);

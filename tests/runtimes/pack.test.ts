@@ -9,8 +9,8 @@ import { denoBinary, need, run, shouldRun } from './hosts.js';
 import { MAX_TOKENS, nodeGreedy, PROMPT, ROOT, tinyModel } from './model.js';
 
 const DEFAULT_MODEL = join(ROOT, 'models', 'default.bimamba');
-const SHIPPED = /^(package\.json|README\.md|LICENSE|dist\/[\w.-]+\.(js|d\.ts|wasm)|models\/default\.bimamba)$/;
-const REQUIRED = ['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'dist/bimamba.wasm'];
+const SHIPPED = /^(package\.json|README\.md|LICENSE|dist\/[\w.-]+\.(js|d\.ts|wasm)|dist\/worker\/[\w.-]+\.js|models\/default\.bimamba)$/;
+const REQUIRED = ['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'dist/bimamba.wasm', 'dist/worker/index.js', 'dist/worker/server.js'];
 const DENO = denoBinary();
 
 // Greedy token ids from the installed package, printed as JSON (the same script in Node and Deno).

@@ -6,7 +6,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, need, run, shouldRun, startService, waitForPort, workerdBinary, type Service } from './hosts.js';
-import { bundleChunks, DIST, MAX_TOKENS, nodeGreedy, OUT, PROMPT, ROOT, tinyModel } from './model.js';
+import { bundleChunks, DIST, MAX_TOKENS, WORKER_DIST, nodeGreedy, OUT, PROMPT, ROOT, tinyModel } from './model.js';
 
 const WORKERD = workerdBinary();
 const HOW = 'the workerd dev dependency: npm ci';
@@ -27,7 +27,7 @@ interface Served {
  */
 function writeConfig(dir: string, port: number, modelFile: string): string {
   const rel = (path: string) => JSON.stringify(relative(dir, path));
-  const chunkModules = bundleChunks('index.js').map((name) => `(name = "${name}", esModule = embed ${rel(join(DIST, name))}),`);
+  const chunkModules = bundleChunks(WORKER_DIST, 'index.js').map((name) => `(name = "${name}", esModule = embed ${rel(join(WORKER_DIST, name))}),`);
   const config = `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [ (name = "main", worker = .worker) ],
@@ -36,7 +36,7 @@ const config :Workerd.Config = (
 const worker :Workerd.Worker = (
   modules = [
     (name = "worker.js", esModule = embed ${rel(WORKER)}),
-    (name = "bimamba", esModule = embed ${rel(join(DIST, 'index.js'))}),
+    (name = "bimamba", esModule = embed ${rel(join(WORKER_DIST, 'index.js'))}),
     ${chunkModules.join('\n    ')}
     (name = "bimamba/bimamba.wasm", wasm = embed ${rel(join(DIST, 'bimamba.wasm'))}),
     (name = "model.bimamba", data = embed ${rel(modelFile)}),

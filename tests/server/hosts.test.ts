@@ -6,7 +6,7 @@ import { join, relative } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bunBinary, denoBinary, freePort, need, shouldRun, startService, waitForPort, workerdBinary, type Service } from '../runtimes/hosts.js';
-import { bundleChunks, DIST, OUT, ROOT } from '../runtimes/model.js';
+import { bundleChunks, DIST, OUT, ROOT, WORKER_DIST } from '../runtimes/model.js';
 import { client, DEFAULT_MODEL, libraryConversation, waitForLine } from './serve.js';
 
 const EXAMPLES = join(ROOT, 'examples', 'server');
@@ -19,7 +19,7 @@ function writeWorkerdConfig(dir: string, port: number): string {
   // import ('./generate.js' ...) resolve to one module each (workerd resolves names against the importer's)
   writeFileSync(join(dir, 'bimamba.js'), "export * from './bimamba/index.js';\n");
   writeFileSync(join(dir, 'bimamba-server.js'), "export * from './server.js';\n");
-  const dist = ['index.js', 'server.js', ...bundleChunks('index.js', 'server.js')].map((name) => `(name = "bimamba/${name}", esModule = embed ${rel(join(DIST, name))}),`);
+  const dist = ['index.js', 'server.js', ...bundleChunks(WORKER_DIST, 'index.js', 'server.js')].map((name) => `(name = "bimamba/${name}", esModule = embed ${rel(join(WORKER_DIST, name))}),`);
   const config = `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [ (name = "main", worker = .worker) ],
