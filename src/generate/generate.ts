@@ -8,7 +8,7 @@ import { GENERATION_DEFAULTS } from './defaults.js';
 import { logNormalizer, topIds } from './logprobs.js';
 import { resolveSampling, sample, type SamplingOptions } from './sampler.js';
 import { StopMatcher } from './stop.js';
-import { TimeSlicer } from './yield.js';
+import { TimeSlicer, yieldToHost } from './yield.js';
 
 export interface GenerateOptions extends SamplingOptions {
   /** Most tokens to generate (default 128). */
@@ -98,6 +98,8 @@ export interface GenerationHost {
 }
 
 const MAX_TOP_LOGPROBS = 100;
+/** Prompt tokens fed between two turns given to the host (a multiple of the default prefill chunk). */
+const PROMPT_SLICE = 256;
 const SAMPLING_NUMBERS = ['temperature', 'topK', 'topP', 'minP', 'repetitionPenalty'] as const;
 
 const bad = (message: string) => new BimambaError('BAD_ARGUMENT', message);
@@ -188,8 +190,19 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
     if (aborted()) return yield last({ token: -1, text: '' }, 'abort');
     const slicer = new TimeSlicer(); // the host gets a turn between tokens once a slice of work is done
     const t0 = performance.now();
-    let logits = ids.length ? session.feed(ids) : session.lastLogits();
-    usage.promptTokens = ids.length;
+    // A long prompt goes in slices with a turn for the host between them, so a server keeps answering its
+    // other requests (and a page stays responsive) while one prompt is read, and an abort is seen in time.
+    let logits = ids.length ? session.feed(ids.slice(0, PROMPT_SLICE)) : session.lastLogits();
+    usage.promptTokens = Math.min(ids.length, PROMPT_SLICE);
+    for (let i = PROMPT_SLICE; i < ids.length; i += PROMPT_SLICE) {
+      await yieldToHost();
+      if (aborted()) {
+        usage.prefillMs = performance.now() - t0;
+        return yield last({ token: -1, text: '' }, 'abort');
+      }
+      logits = session.feed(ids.slice(i, i + PROMPT_SLICE));
+      usage.promptTokens = Math.min(ids.length, i + PROMPT_SLICE);
+    }
     usage.prefillMs = performance.now() - t0;
     decodeStart = performance.now();
     if (maxTokens === 0) return yield last({ token: -1, text: '' }, 'length');

@@ -62,6 +62,57 @@ describe('generate', () => {
   });
 });
 
+describe('long prompts', () => {
+  it('reads a long prompt in slices, giving the host turns between them, with the same tokens as one feed', async () => {
+    const model = await loadWithByteTokenizer();
+    const prompt = Array.from({ length: 2000 }, (_, i) => 32 + ((i * 7) % 90));
+    // the reference: the whole prompt in one feed, then greedy decoding by hand
+    const s = model.createSession();
+    let logits = s.feed(prompt);
+    const expected: number[] = [];
+    const samplable = Math.min(model.vocabSize, model.tokenizer!.vocabSize); // generate never picks an id the tokenizer lacks
+    for (let i = 0; i < 5; i++) {
+      let best = 0;
+      for (let v = 1; v < samplable; v++) if (logits[v] > logits[best]) best = v;
+      expected.push(best);
+      logits = s.feed([best]);
+    }
+    s.dispose();
+    // count the host's turns (macrotasks) that run before the first token comes out
+    let turns = 0;
+    let spinning = true;
+    const spin = () => {
+      if (!spinning) return;
+      turns++;
+      setImmediate(spin);
+    };
+    setImmediate(spin);
+    const it = model.generate(prompt, { temperature: 0, maxTokens: 5, stopAtEos: false });
+    const first = await it.next();
+    const turnsBeforeFirst = turns;
+    const rest: number[] = [];
+    for await (const { token } of it) rest.push(token);
+    spinning = false;
+    expect([first.value!.token, ...rest]).toEqual(expected);
+    expect(turnsBeforeFirst).toBeGreaterThanOrEqual(7); // 2000 tokens: 8 slices of 256, a turn between each two
+    model.dispose();
+  });
+
+  it('an abort while a long prompt is read ends the generation there (abort: finish)', async () => {
+    const model = await loadWithByteTokenizer();
+    const prompt = Array.from({ length: 2000 }, (_, i) => 32 + ((i * 5) % 90));
+    const ac = new AbortController();
+    setImmediate(() => ac.abort());
+    const items = [];
+    for await (const item of model.generate(prompt, { temperature: 0, maxTokens: 5, signal: ac.signal, abort: 'finish' })) items.push(item);
+    expect(items).toHaveLength(1);
+    expect(items[0].finishReason).toBe('abort');
+    expect(items[0].usage!.generatedTokens).toBe(0);
+    expect(items[0].usage!.promptTokens).toBeLessThan(prompt.length);
+    model.dispose();
+  });
+});
+
 describe('errors', () => {
   it('invalid sampling options are refused with a message naming the option', async () => {
     const model = await loadWithByteTokenizer();
