@@ -1,7 +1,9 @@
 // `bimamba serve [--model FILE] [--port N] [--host H] [--sessions DIR | --redis URL]`: the OpenAI-compatible
 // HTTP server (src/server/app.ts) on Node's HTTP server, until SIGINT or SIGTERM.
 import type { Command } from 'commander';
+import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { BimambaError, printable } from '../errors.js';
 import { createApp } from '../server/app.js';
 import { DirectoryStore } from '../server/directory-store.js';
 import { listen } from '../server/node.js';
@@ -22,24 +24,23 @@ export function registerServe(program: Command): void {
     .option('--max-active <n>', 'completions generating at once', integerAtLeast(1), 4)
     .option('--max-waiting <n>', 'requests waiting for a turn before 503', integerAtLeast(1), 16)
     .action(async (o) => {
-      const model = await loadModelFromFlags(o);
-      const modelName: string = o.name ?? (o.model ? basename(o.model).replace(/\.bimamba$/, '') : 'default');
-      let store: SnapshotStore;
-      let closeStore = async () => {};
-      if (o.redis) {
-        const { createClient } = await import('redis');
-        const client = createClient({ url: o.redis });
-        client.on('error', (e: Error) => process.stderr.write(`redis: ${e.message}\n`));
-        await client.connect();
-        store = new RedisStore(client);
-        closeStore = async () => void (await client.quit());
-      } else if (o.sessions) {
-        store = new DirectoryStore(o.sessions);
-      } else {
-        store = new MemoryStore(o.sessionMemory * 1024 * 1024);
+      // the store first: a wrong --sessions or an unreachable --redis fails before the model loads
+      const { store, closeStore } = await openStore(o);
+      let model;
+      try {
+        model = await loadModelFromFlags(o);
+      } catch (e) {
+        await closeStore();
+        throw e;
       }
+      const modelName: string = o.name ?? (o.model ? basename(o.model).replace(/\.bimamba$/, '') : 'default');
       const app = createApp({ model, modelName, store, maxActive: o.maxActive, maxWaiting: o.maxWaiting });
-      const server = await listen(app, o.port, o.host);
+      const server = await listen(app, o.port, o.host).catch(async (e: NodeJS.ErrnoException) => {
+        await closeStore();
+        model.dispose();
+        const why = e.code === 'EADDRINUSE' ? 'the address is in use' : e.code === 'EADDRNOTAVAIL' ? 'no such address on this machine' : e.message;
+        throw new BimambaError('BAD_ARGUMENT', `cannot listen on ${o.host} port ${o.port}: ${why}`, { cause: e });
+      });
       const where = o.host.includes(':') ? `[${o.host}]` : o.host;
       process.stdout.write(`bimamba serve: model ${modelName} on http://${where}:${server.port}/v1\n`);
       // Ctrl-C exits 130 as every command does; SIGTERM (a service manager's stop) is a clean exit, 0
@@ -52,4 +53,31 @@ export function registerServe(program: Command): void {
       process.once('SIGINT', stop(130));
       process.once('SIGTERM', stop(0));
     });
+}
+
+/** Where idle sessions are parked: Redis, a directory, or memory (the default). */
+async function openStore(o: { redis?: string; sessions?: string; sessionMemory: number }): Promise<{ store: SnapshotStore; closeStore: () => Promise<void> }> {
+  if (o.redis) {
+    const { createClient } = await import('redis');
+    let connected = false;
+    let client;
+    try {
+      // a few quick retries at start-up, then a clear error instead of reconnecting forever
+      client = createClient({ url: o.redis, socket: { connectTimeout: 5000, reconnectStrategy: (retries: number, cause: Error) => (connected ? Math.min(100 * 2 ** retries, 5000) : retries >= 2 ? cause : 200) } });
+      client.on('error', (e: Error) => connected && process.stderr.write(`redis: ${printable(e.message)}\n`));
+      await client.connect();
+      connected = true;
+    } catch (e) {
+      await client?.destroy?.();
+      throw new BimambaError('BAD_ARGUMENT', `cannot connect to Redis at ${o.redis}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+    }
+    const c = client;
+    return { store: new RedisStore(c), closeStore: async () => void (await c.quit()) };
+  }
+  if (o.sessions) {
+    const s = await stat(o.sessions).catch(() => null); // a missing directory is made on first use
+    if (s && !s.isDirectory()) throw new BimambaError('BAD_ARGUMENT', `--sessions ${o.sessions} is not a directory`);
+    return { store: new DirectoryStore(o.sessions), closeStore: async () => {} };
+  }
+  return { store: new MemoryStore(o.sessionMemory * 1024 * 1024), closeStore: async () => {} };
 }

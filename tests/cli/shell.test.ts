@@ -1,6 +1,7 @@
 // The `bimamba` command in a real shell, with the mistakes people make: each is one line on stderr with
 // exit code 2 (usage) or 1 (run time), never a stack trace; pipes, stdin and Ctrl-C behave as in other tools.
 import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -50,6 +51,21 @@ function oneLineError(r: Result, code: 1 | 2, re: RegExp): void {
 }
 
 describe('error paths: one line, exit 1 at run time', () => {
+  it('serve: an unreachable --redis, a --sessions that is a file, a port in use', async () => {
+    oneLineError(await sh('B serve --redis redis://127.0.0.1:1 --port 0', 30_000), 1, /cannot connect to Redis at redis:\/\/127\.0\.0\.1:1/);
+    const file = join(tmp, 'not-a-dir');
+    writeFileSync(file, 'x');
+    oneLineError(await sh(`B serve --sessions ${q(file)} --port 0`), 1, /--sessions .* is not a directory/);
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+    const port = (busy.address() as AddressInfo).port;
+    try {
+      oneLineError(await sh(`B serve --port ${port}`), 1, new RegExp(`cannot listen on 127\\.0\\.0\\.1 port ${port}: the address is in use`));
+    } finally {
+      busy.close();
+    }
+  });
+
   it('generate -m <directory>', async () => oneLineError(await sh(`B generate -m ${q(tmp)} hi`), 1, /is a directory, not a \.bimamba file/));
 
   it('info on a missing file', async () => oneLineError(await sh('B info nope.bimamba'), 1, /cannot read nope\.bimamba: no such file/));
