@@ -64,8 +64,8 @@ async function readLocation(where: URL | string): Promise<ArrayBuffer | Response
       throw loadError(`fetching the WASM core from ${name} failed`, e);
     }
   }
+  const fs = await host.fsPromises(); // outside the try: a host without files (the Worker build) says so itself
   try {
-    const fs = await host.fsPromises();
     const bytes = await fs.readFile(url ?? where);
     return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   } catch (e) {
