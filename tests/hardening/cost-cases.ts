@@ -10,7 +10,7 @@ import { readTorchCheckpoint } from '../../src/format/torch.js';
 import { bytesSource } from '../../src/format/zip.js';
 import { loadTokenizer } from '../../src/tokenizer/index.js';
 import { byteTokenizerJson } from '../model/fixtures.js';
-import { torchZip } from './torch-zip.js';
+import { concatBytes, torchZip } from './torch-zip.js';
 
 /** The byte-level test tokenizer with `edit` applied. */
 function tokenizer(edit: (t: Record<string, any>) => void): Record<string, unknown> {
@@ -42,13 +42,7 @@ const u32le = (n: number) => [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n 
 /** A protocol-2 pickle: PROTO 2, the ops, STOP. */
 const pickle = (...ops: (number[] | Uint8Array)[]) => {
   const parts = [Uint8Array.from([0x80, 2]), ...ops.map((o) => (o instanceof Uint8Array ? o : Uint8Array.from(o))), Uint8Array.from([0x2e])];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 };
 
 const CASES: Record<string, () => unknown> = {

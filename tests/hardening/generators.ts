@@ -4,7 +4,7 @@
 // or repeat. Each leans towards the shapes that hurt: empty patterns, long payloads, deep nesting.
 import fc from 'fast-check';
 import { deflateSync } from 'fflate';
-import { stateDictPickle, zipOf, type View } from './torch-zip.js';
+import { concatBytes, stateDictPickle, zipOf, type View } from './torch-zip.js';
 
 // ---- tokenizer.json ----
 
@@ -132,13 +132,7 @@ const manyItems: fc.Arbitrary<Uint8Array> = fc.tuple(fc.constantFrom(0x61, 0x65,
 /** Pickles of integer, string and container opcodes, in a state dict or not. */
 export const picklePayload: fc.Arbitrary<Uint8Array> = fc.array(fc.oneof({ weight: 4, arbitrary: intOrStringOp }, { weight: 1, arbitrary: manyItems }), { minLength: 1, maxLength: 6 }).map((ops) => {
   const parts = [Uint8Array.from([0x80, 2]), ...ops, Uint8Array.from([0x2e])];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 });
 
 // ---- zip checkpoints whose tensors share storages ----

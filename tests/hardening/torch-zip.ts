@@ -3,6 +3,17 @@
 // read in one sitting; only what the reader looks at is filled in (no CRCs).
 import { deflateSync } from 'fflate';
 
+/** The parts one after another, in one array. */
+export function concatBytes(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 export interface View {
   name: string;
   /** Element offset into the storage, and element count (a 1-D U8 tensor). */
@@ -45,13 +56,7 @@ export function zipOf(entries: Entry[]): Uint8Array {
   }
   const eocd = [...u32(0x06054b50), ...u16(0), ...u16(0), ...u16(entries.length), ...u16(entries.length), ...u32(central.length), ...u32(offset), ...u16(0)];
   chunks.push(Uint8Array.from(central), Uint8Array.from(eocd));
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return concatBytes(chunks);
 }
 
 /** A checkpoint whose tensors are `views` of one U8 storage holding `storage`. */
