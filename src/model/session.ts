@@ -2,6 +2,7 @@
 // and an SSM state, plus the last logits), whatever number of tokens it has seen.
 import { BimambaError } from '../errors.js';
 import type { Graph, LayerState } from './forward.js';
+import type { StateLayout } from './memory.js';
 import { forward } from './forward.js';
 import { writeSnapshot } from './snapshot.js';
 import { checkTokens } from './tokens.js';
@@ -17,6 +18,7 @@ export const MAX_RECENT_TOKENS = 4096;
  */
 export interface ModelRuntime {
   graph: Graph | null;
+  readonly layout: StateLayout;
   readonly stateBytes: number;
   readonly fingerprint: number;
 }
@@ -65,13 +67,12 @@ export class Session {
 
   /** The per-layer state pointers inside this session's block. */
   private layerStates(g: Graph): LayerState[] {
-    const { convStateFloats, ssmStateFloats } = g.shapes;
-    const per = 4 * (convStateFloats + ssmStateFloats);
-    return g.weights.layers.map((_, i) => ({ conv: this.block + i * per, ssm: this.block + i * per + 4 * convStateFloats }));
+    const { layerBytes, convBytes } = this.runtime.layout;
+    return g.weights.layers.map((_, i) => ({ conv: this.block + i * layerBytes, ssm: this.block + i * layerBytes + convBytes }));
   }
 
-  private logitsPtr(g: Graph): Ptr {
-    return this.block + this.runtime.stateBytes - 4 * g.shapes.vocab;
+  private logitsPtr(): Ptr {
+    return this.block + this.runtime.layout.logitsOffset;
   }
 
   /** Reset to the empty state. */
@@ -105,13 +106,13 @@ export class Session {
       this.seen += T;
       this.remember(chunk);
       if (!onLogits) {
-        if (last) g.heap.f32(this.logitsPtr(g), V).set(g.heap.f32(g.scratch.logits + 4 * lastRow, V));
+        if (last) g.heap.f32(this.logitsPtr(), V).set(g.heap.f32(g.scratch.logits + 4 * lastRow, V));
         continue;
       }
       // The callback gets a copy, not a view of the model's shared scratch: a callback that feeds another
       // session of this model overwrites the scratch.
       const logits = g.heap.f32(g.scratch.logits, T * V).slice();
-      if (last) g.heap.f32(this.logitsPtr(g), V).set(logits.subarray(lastRow));
+      if (last) g.heap.f32(this.logitsPtr(), V).set(logits.subarray(lastRow));
       for (let t = 0; t < T; t++) onLogits(this.seen - T + t, logits.subarray(t * V, (t + 1) * V));
     }
     return this.lastLogits();
@@ -130,7 +131,7 @@ export class Session {
   /** A copy of the logits after the last token fed (zeros before any). */
   lastLogits(): Float32Array {
     const g = this.live();
-    return g.heap.f32(this.logitsPtr(g), g.shapes.vocab).slice();
+    return g.heap.f32(this.logitsPtr(), g.shapes.vocab).slice();
   }
 
   /** @internal the raw state bytes (layer states, then the last logits): a view valid until memory grows. */
@@ -152,7 +153,7 @@ export class Session {
   /** The session as bytes of a fixed size, for `model.restoreSession()` (layout: src/model/snapshot.ts). */
   snapshot(): Uint8Array {
     this.live();
-    return writeSnapshot(this);
+    return writeSnapshot(this, this.runtime.layout.stateType);
   }
 
   /** A new session with a copy of this one's state. */

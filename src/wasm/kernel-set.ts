@@ -4,6 +4,7 @@
 //    `exact`) 1-bit projections go through lookup tables of 12-bit activations (onebit_lut.ts) and int8
 //    ones (the LM head) through 16-bit x int8 dot products (matmul_i8_fast.ts); on the exact path through
 //    the f32 kernels (onebit.ts, matmul.ts).
+//  - scan1/scan2: the SSM state stored as f32 or, with `stateType: 'bf16'`, as bfloat16 (state.ts).
 //  - split between threads when the core has a worker pool: matmul rows, 1-bit rows, scan heads
 //    (channels). Everything else (norms, conv, activations) runs as it is on the calling thread.
 // The kernel set owns the scratch its kernels need (the fast path's tables, the exact 1-bit tables),
@@ -56,6 +57,8 @@ export interface KernelSetOptions {
   maxT: number;
   /** Largest input size of a 1-bit or int8 projection. */
   maxK: number;
+  /** How the SSM state is stored: the scans read and write it as f32 or as bf16 (default f32). */
+  stateType?: 'f32' | 'bf16';
 }
 
 const kernelIndex = (name: (typeof SPLIT_KERNELS)[number]) => SPLIT_KERNELS.indexOf(name);
@@ -65,7 +68,9 @@ const F32_ROWS = kernelIndex('matmul_f32_rows');
 const F16_ROWS = kernelIndex('matmul_f16_rows');
 const I8_ROWS = kernelIndex('matmul_i8_rows');
 const SCAN2_HEADS = kernelIndex('scan2_heads');
+const SCAN2_HEADS_BF16 = kernelIndex('scan2_heads_bf16');
 const SCAN1_CHANNELS = kernelIndex('scan1_channels');
+const SCAN1_CHANNELS_BF16 = kernelIndex('scan1_channels_bf16');
 
 /**
  * A call is split only when it would take the calling thread at least this long alone: below it, the
@@ -126,6 +131,10 @@ export function createOps(core: Core, options: KernelSetOptions): Ops {
   };
   const i8 = options.exact ? i8Exact : i8Fast;
   const onebit = options.exact ? onebitExact : onebitFast;
+  // scans: heads (channels) split, exact either way; the state in its storage type
+  const bf16 = options.stateType === 'bf16';
+  const scan2Id = bf16 ? SCAN2_HEADS_BF16 : SCAN2_HEADS, scan2Heads = bf16 ? raw.scan2_heads_bf16 : raw.scan2_heads;
+  const scan1Id = bf16 ? SCAN1_CHANNELS_BF16 : SCAN1_CHANNELS, scan1Channels = bf16 ? raw.scan1_channels_bf16 : raw.scan1_channels;
 
   return {
     linear(p, y, x, T, xStride = p.K) {
@@ -137,13 +146,12 @@ export function createOps(core: Core, options: KernelSetOptions): Ops {
       }
       if (p.bias) raw.add_bias(y, p.bias, T, p.N);
     },
-    // scans: heads (channels) split, exact either way
     scan2: (y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride) =>
-      split(SCAN2_HEADS, [y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride], H, 1, (T * H * P * S) / SPEED.scan,
-        (a, b) => raw.scan2_heads(y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride, a, b)),
+      split(scan2Id, [y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride], H, 1, (T * H * P * S) / SPEED.scan,
+        (a, b) => scan2Heads(y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride, a, b)),
     scan1: (y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride) =>
-      split(SCAN1_CHANNELS, [y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride], channels, 4, (T * channels * S) / SPEED.scan,
-        (a, b) => raw.scan1_channels(y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride, a, b)),
+      split(scan1Id, [y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride], channels, 4, (T * channels * S) / SPEED.scan,
+        (a, b) => scan1Channels(y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride, a, b)),
     // the rest runs as exported, on the calling thread
     conv1d: raw.conv1d,
     dtSoftplus: raw.dt_softplus,
