@@ -6,7 +6,7 @@ import { defaultModelUrl } from '../default-model.js';
 import { complete, generate, type Completion, type GeneratedToken, type GenerateOptions } from '../generate/generate.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import { createCore, type Core, type CoreOptions } from '../wasm/core.js';
-import { createOps } from '../wasm/kernel-set.js';
+import { createOps, timedOps } from '../wasm/kernel-set.js';
 import type { Graph } from './forward.js';
 import { checkMemoryNeed, STATE_TYPES, stateLayout, type StateType } from './memory.js';
 import { allocScratch } from './scratch.js';
@@ -38,6 +38,8 @@ export interface LoadOptions extends CoreOptions {
    * stays f32, the state is rounded as it is stored (README "Session state in bf16" for what it costs).
    */
   stateType?: StateType;
+  /** @internal time every operation of the graph into this map (ms by operation): the bench's per-kernel breakdown */
+  opTimes?: Map<string, number>;
 }
 
 /** FNV-1a over a string: identifies a model's header for snapshots. */
@@ -234,7 +236,8 @@ async function loadInto(core: Core, source: ModelSource, options: LoadOptions, c
   const tokenizer = file.tokenizerJson ? loadTokenizer(file.tokenizerJson) : null;
   // the weights are covered by their checksums (part of the metadata) or, without them, by a CRC of the data
   const fingerprint = fnv1a(JSON.stringify(file.metadata) + JSON.stringify([...file.tensors].map(([n, t]) => [n, t.dtype, t.shape])) + String(file.dataCrc));
-  const ops = createOps(core, { exact, maxT: chunk, maxK: Math.max(shapes.dModel, shapes.dInner), stateType });
+  const kernelOps = createOps(core, { exact, maxT: chunk, maxK: Math.max(shapes.dModel, shapes.dInner), stateType });
+  const ops = options.opTimes ? timedOps(kernelOps, options.opTimes) : kernelOps;
   const g: Graph = { ops, heap: core.heap, cfg, shapes, weights, scratch };
   return Model.create(core, g, tokenizer, fingerprint, exact, stateType);
 }

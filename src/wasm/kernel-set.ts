@@ -165,3 +165,22 @@ export function createOps(core: Core, options: KernelSetOptions): Ops {
     rowI8ToF32: raw.row_i8_to_f32,
   };
 }
+
+/**
+ * `ops` with every call timed into `totals` (milliseconds by operation; a projection by its storage and
+ * shape, e.g. `linear onebit 6448x1536`), for the bench's per-kernel breakdown (LoadOptions.opTimes).
+ */
+export function timedOps(ops: Ops, totals: Map<string, number>): Ops {
+  const timed = {} as Record<keyof Ops, (...args: never[]) => void>;
+  for (const name of Object.keys(ops) as (keyof Ops)[]) {
+    const op = ops[name] as (...args: unknown[]) => void;
+    timed[name] = (...args: unknown[]) => {
+      const p = args[0] as Projection;
+      const key = name === 'linear' ? `linear ${p.kind} ${p.N}x${p.K}` : name;
+      const t0 = performance.now();
+      op(...args);
+      totals.set(key, (totals.get(key) ?? 0) + performance.now() - t0);
+    };
+  }
+  return timed as unknown as Ops;
+}
