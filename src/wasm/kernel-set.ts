@@ -47,6 +47,8 @@ export interface Ops {
   add(y: Ptr, a: Ptr, b: Ptr, n: number): void;
   rowF16ToF32(y: Ptr, src: Ptr, n: number): void;
   rowI8ToF32(y: Ptr, src: Ptr, scale: number, n: number): void;
+  /** Index of the largest of x[n] (the first on ties, the first NaN if any; -1 for n = 0): greedy decoding. */
+  argmax(x: Ptr, n: number): number;
 }
 
 export interface KernelSetOptions {
@@ -155,5 +157,6 @@ export function createOps(core: Core, options: KernelSetOptions): Ops {
     add: raw.add,
     rowF16ToF32: raw.row_f16_to_f32,
     rowI8ToF32: raw.row_i8_to_f32,
+    argmax: raw.argmax,
   };
 }
