@@ -128,6 +128,26 @@ export class Session {
     return n <= 0 ? [] : this.recent.slice(-n);
   }
 
+  /**
+   * @internal The first `n` of the last logits, copied for the sampler into the model's logits scratch
+   * (where the forward pass writes logits; free between forward calls): the sampler may change them (the
+   * repetition penalty) and greedy picks run the WASM argmax where they lie. A view, valid until the next
+   * feed of any session of this model.
+   */
+  samplingLogits(n: number): Float32Array {
+    const g = this.live();
+    const row = g.heap.f32(g.scratch.logits, n);
+    row.set(g.heap.f32(this.logitsPtr(), n));
+    return row;
+  }
+
+  /** @internal The argmax kernel over logits in this model's memory (a view such as samplingLogits()). */
+  argmax(logits: Float32Array): number {
+    const g = this.live();
+    if (logits.buffer !== g.heap.memory.buffer) throw new Error('argmax: the logits must be a view into the model memory');
+    return g.ops.argmax(logits.byteOffset, logits.length);
+  }
+
   /** A copy of the logits after the last token fed (zeros before any). */
   lastLogits(): Float32Array {
     const g = this.live();

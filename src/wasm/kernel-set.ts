@@ -1,8 +1,8 @@
 // The operations the model graph runs (src/model/forward.ts calls these names and nothing else), and
 // the kernels behind each one:
 //  - linear: a projection in its storage (f32, f16, int8 rows, 1-bit signs). On the fast path (unless
-//    `exact`) 1-bit projections go through lookup tables of 12-bit activations (onebit_lut.ts) and int8
-//    ones (the LM head) through 16-bit x int8 dot products (matmul_i8_fast.ts); on the exact path through
+//    `exact`) 1-bit projections go through lookup tables of 12-bit activations (onebit_fast.ts) and int8
+//    ones (the LM head) through 16-bit x int8 dot products (i8_fast.ts); on the exact path through
 //    the f32 kernels (onebit.ts, matmul.ts).
 //  - scan1/scan2: the SSM state stored as f32 or, with `stateType: 'bf16'`, as bfloat16 (state.ts).
 //  - split between threads when the core has a worker pool: matmul rows, 1-bit rows, scan heads
@@ -48,6 +48,8 @@ export interface Ops {
   add(y: Ptr, a: Ptr, b: Ptr, n: number): void;
   rowF16ToF32(y: Ptr, src: Ptr, n: number): void;
   rowI8ToF32(y: Ptr, src: Ptr, scale: number, n: number): void;
+  /** Index of the largest of x[n] (the first on ties, the first NaN if any; -1 for n = 0): greedy decoding. */
+  argmax(x: Ptr, n: number): number;
 }
 
 export interface KernelSetOptions {
@@ -62,8 +64,8 @@ export interface KernelSetOptions {
 }
 
 const kernelIndex = (name: (typeof SPLIT_KERNELS)[number]) => SPLIT_KERNELS.indexOf(name);
-const ONEBIT_ROWS = kernelIndex('onebit_lut_rows');
-const I8_FAST_ROWS = kernelIndex('matmul_i8_fast_rows');
+const ONEBIT_FAST_ROWS = kernelIndex('onebit_fast_rows');
+const I8_FAST_ROWS = kernelIndex('i8_fast_rows');
 const F32_ROWS = kernelIndex('matmul_f32_rows');
 const F16_ROWS = kernelIndex('matmul_f16_rows');
 const I8_ROWS = kernelIndex('matmul_i8_rows');
@@ -84,7 +86,7 @@ const SPEED = { onebit: 60_000, int8Fast: 15_000, dense: 4_000, scan: 3_000 };
 /** Bytes of the kernel set's scratch block for these options. */
 export function kernelSetScratchBytes(k: Kernels, options: KernelSetOptions): number {
   if (options.exact) return k.onebit_scratch_bytes(options.maxK);
-  return k.onebit_lut_scratch_bytes(options.maxK, options.maxT) + k.i8_fast_scratch_bytes(options.maxK, options.maxT);
+  return k.onebit_fast_scratch_bytes(options.maxK, options.maxT) + k.i8_fast_scratch_bytes(options.maxK, options.maxT);
 }
 
 /** The graph's operations over `core`, with their scratch allocated from its heap. */
@@ -105,7 +107,7 @@ export function createOps(core: Core, options: KernelSetOptions): Ops {
   };
 
   const scratch = core.heap.alloc(kernelSetScratchBytes(raw, options), 'kernel scratch');
-  const lut = scratch, i8q = scratch + raw.onebit_lut_scratch_bytes(maxK, maxT); // fast path
+  const onebitTables = scratch, i8Quantized = scratch + raw.onebit_fast_scratch_bytes(maxK, maxT); // fast path
   const signTables = scratch; // exact path
 
   // dense matmuls: rows split, exact arithmetic either way
@@ -117,8 +119,8 @@ export function createOps(core: Core, options: KernelSetOptions): Ops {
     split(I8_ROWS, [y, x, w, scale, T, N, K, xs], N, 4, (T * N * K) / SPEED.dense, (a, b) => raw.matmul_i8_rows(y, x, w, scale, T, N, K, xs, a, b));
   const i8Fast = (y: Ptr, x: Ptr, w: Ptr, scale: Ptr, T: number, N: number, K: number, xs: number) => {
     checkSize(T, K, 'int8 projection');
-    raw.i8_fast_quantize(i8q, x, T, K, xs);
-    split(I8_FAST_ROWS, [y, i8q, w, scale, T, N, K], N, 4, (T * N * K) / SPEED.int8Fast, (a, b) => raw.matmul_i8_fast_rows(y, i8q, w, scale, T, N, K, a, b));
+    raw.i8_fast_prepare(i8Quantized, x, T, K, xs);
+    split(I8_FAST_ROWS, [y, i8Quantized, w, scale, T, N, K], N, 4, (T * N * K) / SPEED.int8Fast, (a, b) => raw.i8_fast_rows(y, i8Quantized, w, scale, T, N, K, a, b));
   };
   const onebitExact = (y: Ptr, x: Ptr, bits: Ptr, alpha: Ptr, beta: Ptr, T: number, N: number, K: number, xs: number) => {
     checkSize(1, K, '1-bit projection');
@@ -126,8 +128,8 @@ export function createOps(core: Core, options: KernelSetOptions): Ops {
   };
   const onebitFast = (y: Ptr, x: Ptr, bits: Ptr, alpha: Ptr, beta: Ptr, T: number, N: number, K: number, xs: number) => {
     checkSize(T, K, '1-bit projection');
-    raw.onebit_lut_prepare(lut, x, alpha, beta, T, K, xs);
-    split(ONEBIT_ROWS, [y, bits, lut, T, N, K], N, 16, (T * N * K) / SPEED.onebit, (a, b) => raw.onebit_lut_rows(y, bits, lut, T, N, K, a, b));
+    raw.onebit_fast_prepare(onebitTables, x, alpha, beta, T, K, xs);
+    split(ONEBIT_FAST_ROWS, [y, onebitTables, bits, T, N, K], N, 16, (T * N * K) / SPEED.onebit, (a, b) => raw.onebit_fast_rows(y, onebitTables, bits, T, N, K, a, b));
   };
   const i8 = options.exact ? i8Exact : i8Fast;
   const onebit = options.exact ? onebitExact : onebitFast;
@@ -163,6 +165,7 @@ export function createOps(core: Core, options: KernelSetOptions): Ops {
     add: raw.add,
     rowF16ToF32: raw.row_f16_to_f32,
     rowI8ToF32: raw.row_i8_to_f32,
+    argmax: raw.argmax,
   };
 }
 

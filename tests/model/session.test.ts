@@ -26,6 +26,21 @@ describe('sessions', () => {
     model.dispose();
   });
 
+  it('samples from a copy of the last logits in the model memory: changing it leaves the session alone', async () => {
+    const model = await loadModel(await convertFixture('bimamba-tiny'), { wasm: WASM });
+    const s = model.createSession();
+    s.feed([1, 2, 3]);
+    const before = s.lastLogits();
+    const row = s.samplingLogits(before.length);
+    expect(row).toEqual(before);
+    expect(s.argmax(row)).toBe(before.indexOf(Math.max(...before)));
+    row[7] = Infinity; // as a penalty would change it, in place
+    expect(s.argmax(row)).toBe(7);
+    expect(s.lastLogits()).toEqual(before);
+    expect(() => s.argmax(before)).toThrow(/view into the model memory/); // a JS copy is not where the kernel reads
+    model.dispose();
+  });
+
   it('the snapshot size is fixed by the model, not by the tokens seen', async () => {
     const model = await loadModel(await convertFixture('bimamba-tiny'), { wasm: WASM });
     const s = model.createSession();
