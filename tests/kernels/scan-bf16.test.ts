@@ -1,6 +1,6 @@
 // The scans with the SSM state stored as bf16 (LoadOptions.stateType = 'bf16'): against a float64
-// reference that rounds the state to bf16 (nearest, ties to even) after every token, as the kernels
-// do. The kernels compute in f32, the reference in f64, so a value that lies within f32's error of a
+// reference that rounds the state to bf16 (nearest, ties away from zero) after every token, as the
+// kernels do. The kernels compute in f32, the reference in f64, so a value that lies within f32's error of a
 // rounding boundary may round the other way: nearly every stored value must equal the reference's
 // bits, and none may be further than one bf16 step. A sequence gives the bits of its tokens one by
 // one, and heads (channels) split in two ranges give the bits of one call, at awkward sizes.
@@ -13,11 +13,10 @@ let wasm: TestCore;
 beforeAll(async () => { wasm = await loadCore(); });
 
 const f32 = new Float32Array(1), u32 = new Uint32Array(f32.buffer);
-/** x rounded to bf16, nearest even, as its 16 bits. */
+/** x rounded to bf16, nearest (ties away from zero), as its 16 bits. */
 function toBf16(x: number): number {
   f32[0] = x;
-  const b = u32[0];
-  return ((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) & 0xffff;
+  return ((u32[0] + 0x8000) >>> 16) & 0xffff;
 }
 function fromBf16(b: number): number {
   u32[0] = b << 16;
