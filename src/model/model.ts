@@ -33,9 +33,11 @@ export interface LoadOptions extends CoreOptions {
   /** Called as the file arrives: bytes read so far and the file's size (header included). */
   onProgress?: (progress: { loaded: number; total: number }) => void;
   /**
-   * How sessions store the SSM state (default 'f32'). 'bf16' halves every session's state and snapshot
-   * (the 780M's from 75 MB to 38 MB) for 8 significant bits per value instead of 24: the arithmetic
-   * stays f32, the state is rounded as it is stored (README "Session state in bf16" for what it costs).
+   * How sessions store the SSM state: 'bf16' (the default on the fast path) or 'f32' (the default with
+   * `exact`). bf16 halves every session's state and snapshot (the 780M's from 75 MB to 38 MB) and the
+   * memory traffic of decoding, for 8 significant bits per stored value instead of 24: the arithmetic
+   * stays f32, the state is rounded as it is stored (README "The session state" for what it costs), as
+   * llama.cpp keeps its KV cache in f16 by default.
    */
   stateType?: StateType;
   /** @internal time every operation of the graph into this map (ms by operation): the bench's per-kernel breakdown */
@@ -219,7 +221,7 @@ export async function loadModel(source?: ModelSource, options: LoadOptions = {})
 async function loadInto(core: Core, source: ModelSource, options: LoadOptions, chunk: number): Promise<Model> {
   // the whole need is checked from the header, before the weights are allocated or read
   const exact = options.exact ?? false;
-  const stateType = options.stateType ?? 'f32';
+  const stateType = options.stateType ?? (exact ? 'f32' : 'bf16');
   let dataStart = 0;
   const onHeader = (h: BimambaHeader) => {
     checkSupported(h.config);

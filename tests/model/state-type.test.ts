@@ -1,5 +1,5 @@
-// Sessions with the SSM state stored as bf16 (LoadOptions.stateType): within the fast path's stated
-// tolerance of the exact f32 path on every reference fixture, the reference's greedy tokens, half the
+// Sessions with the SSM state stored as bf16 (LoadOptions.stateType; the fast path's default): within
+// the fast path's stated tolerance of the exact f32 path on every reference fixture, the reference's greedy tokens, half the
 // SSM bytes, and snapshots that move between the two state types.
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/model/model.js';
@@ -29,10 +29,15 @@ describe.each(MODEL_FIXTURES)('%s with a bf16 state', (name) => {
 });
 
 describe('bf16 state', () => {
-  it('halves the SSM state: a session is the conv windows and logits in f32 and the SSM state in bf16', async () => {
+  it('is the fast path\'s default (f32 with exact), and halves the SSM state: conv windows and logits stay f32', async () => {
     const path = await convertFixture('mamba2-tiny-hf');
-    const f32 = await loadModel(path, { wasm: WASM });
-    const bf16 = await loadModel(path, { wasm: WASM, stateType: 'bf16' });
+    const f32 = await loadModel(path, { wasm: WASM, stateType: 'f32' });
+    const bf16 = await loadModel(path, { wasm: WASM });
+    expect(bf16.stateType).toBe('bf16');
+    const exact = await loadModel(path, { wasm: WASM, exact: true });
+    expect(exact.stateType).toBe('f32');
+    expect(exact.stateBytes).toBe(f32.stateBytes);
+    exact.dispose();
     const c = f32.config;
     const ssm = c.n_layer * c.nheads * c.headdim * c.d_state;
     expect(f32.stateBytes - bf16.stateBytes).toBe(2 * ssm);
@@ -43,7 +48,7 @@ describe('bf16 state', () => {
 
   it('a snapshot restores into a model of the other state type: f32 -> bf16 rounds, bf16 -> f32 -> bf16 gives back the same bytes', async () => {
     const path = await convertFixture('bimamba-tiny');
-    const f32 = await loadModel(path, { wasm: WASM });
+    const f32 = await loadModel(path, { wasm: WASM, stateType: 'f32' });
     const bf16 = await loadModel(path, { wasm: WASM, stateType: 'bf16' });
     const prompt = [5, 17, 3, 99, 250, 7];
     const a = bf16.createSession();
