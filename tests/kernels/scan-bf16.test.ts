@@ -10,6 +10,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { normRelError } from '../util/numeric.js';
 import { Rng } from '../util/rng.js';
+import { scan1Data, scan1Ref, scan2Data, scan2Ref } from '../util/scan-reference.js';
 import { loadCore, type TestCore } from '../util/wasm.js';
 
 let wasm: TestCore;
@@ -47,40 +48,15 @@ function compareState(got: Float32Array, want: Float64Array): { equal: number; w
 
 // ---- Mamba-2 ----
 
-function scan2Ref(p: Record<string, Float32Array>, T: number, H: number, P: number, N: number, G: number) {
-  const h = Float64Array.from(p.h, roundBf16), y = new Float64Array(T * H * P);
-  for (let t = 0; t < T; t++) {
-    for (let i = 0; i < H; i++) {
-      const g = Math.floor(i / (H / G));
-      const dt = p.dt[t * H + i], dA = Math.exp(dt * p.A[i]);
-      for (let q = 0; q < P; q++) {
-        const x = p.x[t * H * P + i * P + q];
-        let s = 0;
-        for (let n = 0; n < N; n++) {
-          const k = (i * P + q) * N + n, bc = t * G * N + g * N + n;
-          const v = dA * h[k] + dt * p.B[bc] * x;
-          s += p.C[bc] * v; // y from the new state before rounding
-          h[k] = roundBf16(v);
-        }
-        y[t * H * P + i * P + q] = s + p.Dskip[i] * x;
-      }
-    }
-  }
-  return { y, h };
-}
-
 describe('scan2_heads_bf16', () => {
   // [T, H, P, N, G]: the 780M's head shape, the tiny fixture's, awkward sizes (N % 8 tails, P % 4 rows)
   for (const [T, H, P, N, G] of [[3, 2, 64, 128, 1], [7, 4, 32, 32, 1], [5, 6, 5, 13, 2], [9, 3, 7, 17, 3], [3, 8, 3, 6, 4], [2, 2, 1, 1, 1], [4, 2, 4, 12, 1]]) {
     it(`T=${T} H=${H} P=${P} N=${N} G=${G}: token by token as the bf16-rounding f64 reference; in one call the f32 scan rounded once; head ranges give the same bits`, () => {
       const rng = new Rng(T * 100000 + H * 1000 + P * 100 + N * 10 + G + 7);
-      const p = {
-        x: rng.f32(T * H * P), dt: rng.f32(T * H, () => rng.uniform(0.001, 0.3)), A: rng.f32(H, () => -rng.uniform(0.1, 16)),
-        B: rng.f32(T * G * N), C: rng.f32(T * G * N), Dskip: rng.f32(H), h: rng.f32(H * P * N),
-      };
+      const p = scan2Data(rng, T, H, P, N, G, 0.1); // slow decays too, where rounding matters most
       const x = wasm.put(p.x), dt = wasm.put(p.dt), A = wasm.put(p.A), B = wasm.put(p.B), C = wasm.put(p.C), Dskip = wasm.put(p.Dskip);
       const scratch = wasm.f32(H * P * N);
-      const ref = scan2Ref(p, T, H, P, N, G);
+      const ref = scan2Ref(p, T, H, P, N, G, roundBf16);
 
       const hStep = putBf16(p.h), yStep = wasm.f32(H * P), ySteps = new Float32Array(T * H * P);
       for (let t = 0; t < T; t++) {
@@ -113,34 +89,14 @@ describe('scan2_heads_bf16', () => {
 
 // ---- Mamba-1 ----
 
-function scan1Ref(p: Record<string, Float32Array>, T: number, D: number, N: number) {
-  const h = Float64Array.from(p.h, roundBf16), y = new Float64Array(T * D);
-  for (let t = 0; t < T; t++) {
-    for (let d = 0; d < D; d++) {
-      const dt = p.dt[t * D + d], x = p.x[t * D + d];
-      let s = 0;
-      for (let n = 0; n < N; n++) {
-        const i = d * N + n;
-        const v = Math.exp(dt * p.A[i]) * h[i] + dt * p.B[t * N + n] * x;
-        s += p.C[t * N + n] * v;
-        h[i] = roundBf16(v);
-      }
-      y[t * D + d] = s + p.Dskip[d] * x;
-    }
-  }
-  return { y, h };
-}
-
 describe('scan1_channels_bf16', () => {
   for (const [T, D, N] of [[1, 5, 16], [7, 16, 16], [13, 33, 13], [4, 3, 1], [9, 8, 6], [33, 4, 37]]) {
     it(`T=${T} D=${D} N=${N}: token by token as the bf16-rounding f64 reference; in one call the f32 scan rounded once; channel ranges give the same bits`, () => {
       const rng = new Rng(T * 10000 + D * 100 + N + 7);
-      const A = new Float32Array(D * N);
-      for (let d = 0; d < D; d++) for (let n = 0; n < N; n++) A[d * N + n] = -(n + 1) * rng.uniform(0.5, 1.5);
-      const p = { x: rng.f32(T * D), dt: rng.f32(T * D, () => rng.uniform(0.001, 0.3)), A, B: rng.f32(T * N), C: rng.f32(T * N), Dskip: rng.f32(D), h: rng.f32(D * N) };
+      const p = scan1Data(rng, T, D, N);
       const x = wasm.put(p.x), dt = wasm.put(p.dt), Ap = wasm.put(p.A), B = wasm.put(p.B), C = wasm.put(p.C), Dskip = wasm.put(p.Dskip);
       const scratch = wasm.f32(D * N);
-      const ref = scan1Ref(p, T, D, N);
+      const ref = scan1Ref(p, T, D, N, roundBf16);
 
       const hStep = putBf16(p.h), yStep = wasm.f32(D), ySteps = new Float32Array(T * D);
       for (let t = 0; t < T; t++) {
