@@ -6,7 +6,8 @@
 //    the f32 kernels (onebit.ts, matmul.ts).
 //  - scan1/scan2: the SSM state stored as f32 or, with `stateType: 'bf16'`, as bfloat16 (state.ts).
 //  - split between threads when the core has a worker pool: matmul rows, 1-bit rows, scan heads
-//    (channels). Everything else (norms, conv, activations) runs as it is on the calling thread.
+//    (channels), conv channels, gated-norm tokens. The small rest (the block norms, activations, adds)
+//    runs as it is on the calling thread.
 // The kernel set owns the scratch its kernels need (the fast path's tables, the exact 1-bit tables),
 // sized here for up to `maxT` tokens of up to `maxK` inputs.
 //
@@ -75,6 +76,8 @@ const SCAN2_HEADS = kernelIndex('scan2_heads');
 const SCAN2_HEADS_BF16 = kernelIndex('scan2_heads_bf16');
 const SCAN1_CHANNELS = kernelIndex('scan1_channels');
 const SCAN1_CHANNELS_BF16 = kernelIndex('scan1_channels_bf16');
+const CONV1D_CHANNELS = kernelIndex('conv1d_channels');
+const GATED_RMSNORM_ROWS = kernelIndex('gated_rmsnorm_rows');
 
 /**
  * A call is split only when it would take the calling thread at least this long alone: below it, the
@@ -83,7 +86,7 @@ const SCAN1_CHANNELS_BF16 = kernelIndex('scan1_channels_bf16');
  */
 const MIN_SPLIT_MICROSECONDS = 50;
 /** Rough single-thread speeds (multiply-adds, or state values, per µs) to estimate a call's time. */
-const SPEED = { onebit: 60_000, int8Fast: 15_000, dense: 4_000, scan: 3_000 };
+const SPEED = { onebit: 60_000, int8Fast: 15_000, dense: 4_000, scan: 3_000, elementwise: 400 };
 
 /** Bytes of the kernel set's scratch block for these options. */
 export function kernelSetScratchBytes(k: Kernels, options: KernelSetOptions): number {
@@ -169,14 +172,19 @@ export function createOps(core: Core, options: KernelSetOptions): Ops {
           (a, b) => raw.scan1_channels(y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride, a, b));
       }
     },
+    // conv1d: channels split; the gated norm: tokens split (prefill, batched decoding)
+    conv1d: (y, x, state, w, b, T, channels, W, xStride) =>
+      split(CONV1D_CHANNELS, [y, x, state, w, b, T, channels, W, xStride, 0], channels, 4, (T * channels) / SPEED.elementwise,
+        (c0, c1) => raw.conv1d_channels(y, x, state, w, b, T, channels, W, xStride, 0, c0, c1)),
+    gatedRmsnorm: (y, x, z, w, T, width, groupSize, eps, zStride) =>
+      split(GATED_RMSNORM_ROWS, [y, x, z, w, T, width, groupSize, eps, zStride], T, 1, (T * width) / SPEED.elementwise,
+        (t0, t1) => raw.gated_rmsnorm_rows(y, x, z, w, T, width, groupSize, eps, zStride, t0, t1)),
     // the rest runs as exported, on the calling thread
-    conv1d: raw.conv1d,
     dtSoftplus: raw.dt_softplus,
     softplus: raw.softplus,
     silu: raw.silu,
     mulSilu: raw.mul_silu,
     rmsnorm: raw.rmsnorm,
-    gatedRmsnorm: raw.gated_rmsnorm,
     add: raw.add,
     rowF16ToF32: raw.row_f16_to_f32,
     rowI8ToF32: raw.row_i8_to_f32,
