@@ -215,6 +215,8 @@ describe('--head q4', () => {
     expect([t('embedding').dtype, t('embedding').shape]).toEqual(['U8', [rows, 2, 16]]);
     expect([t('embedding.scale').dtype, t('embedding.scale').shape]).toEqual(['BF16', [rows, 2]]);
     expect(conv.header.metadata.format_version).toBe('2');
+    const { header, fileBytes } = await readBimambaHeaderFromFile(out);
+    expect(formatInfo(out, header, fileBytes)).toMatch(/: \.bimamba v2,[\s\S]*head [\d.]+ KiB \(q4: 4-bit, a bf16 scale per 32 columns\)[\s\S]*embedding\.scale +BF16 +\[48, 2\]/);
     const packed = conv.tensor('embedding');
     const scale = new Uint16Array(conv.tensor('embedding.scale').buffer);
     for (let r = 0; r < rows; r++) {
