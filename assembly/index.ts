@@ -7,10 +7,10 @@ export { matmul_q4, matmul_q4_rows, row_q4_to_f32 } from './q4';
 export { q4_fast_rows, q4_fast_gemm } from './q4_fast';
 export { row_f16_to_f32, row_i8_to_f32 } from './dequant';
 export { add, add_bias } from './elementwise';
-export { conv1d } from './conv1d';
+export { conv1d, conv1d_channels } from './conv1d';
 export { scan1, scan1_channels, scan1_channels_bf16 } from './scan_mamba1';
 export { scan2, scan2_heads, scan2_heads_bf16 } from './scan_mamba2';
-export { rmsnorm, gated_rmsnorm } from './norm';
+export { rmsnorm, gated_rmsnorm, gated_rmsnorm_rows } from './norm';
 export { silu, softplus, dt_softplus, exp_vec, mul_silu } from './activation';
 export { argmax } from './argmax';
 

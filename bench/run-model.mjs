@@ -1,6 +1,6 @@
 // One model at one thread count, in a plain Node process of its own running the built package (dist/),
 // so that its peak RSS is what a user's process has (a TypeScript loader in the process adds ~50 MB):
-//   node bench/run-model.mjs FILE THREADS RUNS PROMPT_TOKENS DECODE_TOKENS [--exact] [--state-bf16] [--breakdown]
+//   node bench/run-model.mjs FILE THREADS RUNS PROMPT_TOKENS DECODE_TOKENS [--exact] [--state-type f32|bf16] [--breakdown]
 // prints one JSON line: load time, then the medians over RUNS runs of a fresh session fed a prompt
 // (prefill) and then tokens one at a time (decode, greedy: feed() and argmax), the same decode through
 // model.generate() (greedy, and sampled as users sample: SAMPLED), peak RSS and WASM memory.
@@ -21,7 +21,8 @@ function median(values) {
 
 const [file, threadsArg, runsArg, promptArg, decodeArg] = process.argv.slice(2);
 const exact = process.argv.includes('--exact');
-const stateType = process.argv.includes('--state-bf16') ? 'bf16' : 'f32';
+const stateAt = process.argv.indexOf('--state-type');
+const stateType = stateAt >= 0 ? process.argv[stateAt + 1] : undefined; // the library's default unless given
 const threads = Number(threadsArg);
 const runs = Number(runsArg);
 const PREFILL_TOKENS = Number(promptArg);
@@ -114,7 +115,7 @@ const result = {
   model: '',
   threads: model.threads,
   exact,
-  state_type: stateType,
+  state_type: model.stateType,
   prompt_tokens: PREFILL_TOKENS,
   decode_tokens: DECODE_TOKENS,
   prefill_tok_s: median(prefill),

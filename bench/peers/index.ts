@@ -34,7 +34,7 @@ export interface PeerRun {
   runtime: string; // bimamba | node-llama-cpp | wllama
   version: string;
   host: 'node' | 'deno' | 'chromium';
-  type: string; // the 1-bit layers' block type (bimamba: its own 1-bit format; `1-bit bf16s`: with a bf16 session state)
+  type: string; // the 1-bit layers' block type (bimamba: its own 1-bit format, its session state in bf16; `1-bit f32s`: in f32)
   threads: number;
   prompt_tokens: number;
   decode_tokens: number;
@@ -97,7 +97,7 @@ for (const threads of [1, 2]) {
   ourRuns.push(r);
   show(ourRow('node', '1-bit', r));
 }
-for (const threads of [1, 2]) show(ourRow('node', '1-bit bf16s', plainNode('../run-model.mjs', [ours, threads, runs, PROMPT, DECODE, '--state-bf16'])));
+for (const threads of [1, 2]) show(ourRow('node', '1-bit f32s', plainNode('../run-model.mjs', [ours, threads, runs, PROMPT, DECODE, '--state-type', 'f32'])));
 // the same script in Deno (npm package deno)
 const deno = fileURLToPath(new URL('../../node_modules/.bin/deno', import.meta.url));
 for (const threads of [1, 2]) {

@@ -32,7 +32,7 @@ export function addModelOptions(cmd: Command): Command {
     .option('-m, --model <file>', 'the .bimamba model file (default: the built-in model)')
     .option('--threads <n>', "threads for the big kernels: 'auto' or a number up to the core count", parseThreads, 'auto')
     .option('--exact', 'run the exact f32 kernels instead of the fast ones')
-    .addOption(new Option('--state-type <type>', 'how sessions store the SSM state (bf16: half the memory)').choices(['f32', 'bf16']).default('f32'))
+    .addOption(new Option('--state-type <type>', 'how sessions store the SSM state (default: bf16, f32 with --exact)').choices(['f32', 'bf16']))
     .option('--no-verify', "skip checking the file's checksums while loading");
 }
 

@@ -33,9 +33,11 @@ export interface LoadOptions extends CoreOptions {
   /** Called as the file arrives: bytes read so far and the file's size (header included). */
   onProgress?: (progress: { loaded: number; total: number }) => void;
   /**
-   * How sessions store the SSM state (default 'f32'). 'bf16' halves every session's state and snapshot
-   * (the 780M's from 75 MB to 38 MB) for 8 significant bits per value instead of 24: the arithmetic
-   * stays f32, the state is rounded as it is stored (README "Session state in bf16" for what it costs).
+   * How sessions store the SSM state: 'bf16' (the default on the fast path) or 'f32' (the default with
+   * `exact`). bf16 halves every session's state and snapshot (the 780M's from 75 MB to 38 MB) and the
+   * memory traffic of decoding, for 8 significant bits per stored value instead of 24: the arithmetic
+   * stays f32, the state is rounded as it is stored (README "The session state" for what it costs), as
+   * llama.cpp keeps its KV cache in f16 by default.
    */
   stateType?: StateType;
   /** @internal time every operation of the graph into this map (ms by operation): the bench's per-kernel breakdown */
@@ -219,7 +221,7 @@ export async function loadModel(source?: ModelSource, options: LoadOptions = {})
 async function loadInto(core: Core, source: ModelSource, options: LoadOptions, chunk: number): Promise<Model> {
   // the whole need is checked from the header, before the weights are allocated or read
   const exact = options.exact ?? false;
-  const stateType = options.stateType ?? 'f32';
+  const stateType = options.stateType ?? (exact ? 'f32' : 'bf16');
   let dataStart = 0;
   const onHeader = (h: BimambaHeader) => {
     checkSupported(h.config);
@@ -236,7 +238,7 @@ async function loadInto(core: Core, source: ModelSource, options: LoadOptions, c
   const tokenizer = file.tokenizerJson ? loadTokenizer(file.tokenizerJson) : null;
   // the weights are covered by their checksums (part of the metadata) or, without them, by a CRC of the data
   const fingerprint = fnv1a(JSON.stringify(file.metadata) + JSON.stringify([...file.tensors].map(([n, t]) => [n, t.dtype, t.shape])) + String(file.dataCrc));
-  const kernelOps = createOps(core, { exact, maxT: chunk, maxK: Math.max(shapes.dModel, shapes.dInner), stateType });
+  const kernelOps = createOps(core, { exact, maxT: chunk, maxK: Math.max(shapes.dModel, shapes.dInner), stateType, stateValues: shapes.ssmStateFloats });
   const ops = options.opTimes ? timedOps(kernelOps, options.opTimes) : kernelOps;
   const g: Graph = { ops, heap: core.heap, cfg, shapes, weights, scratch };
   return Model.create(core, g, tokenizer, fingerprint, exact, stateType);

@@ -104,7 +104,7 @@ function convertState(src: Uint8Array, from: StateLayout, dst: Uint8Array, to: S
     const out = new Uint8Array(to.ssmBytes);
     if (from.stateType === 'f32') {
       const f = new Uint32Array(ssm.buffer), b = new Uint16Array(out.buffer);
-      for (let i = 0; i < values; i++) b[i] = (f[i] + 0x7fff + ((f[i] >>> 16) & 1)) >>> 16; // nearest even, as the scans round
+      for (let i = 0; i < values; i++) b[i] = (f[i] + 0x8000) >>> 16; // to nearest, as the scans round (assembly/state.ts)
     } else {
       const b = new Uint16Array(ssm.buffer), f = new Uint32Array(out.buffer);
       for (let i = 0; i < values; i++) f[i] = b[i] << 16;

@@ -96,8 +96,8 @@ describe('repetition window', () => {
     model.dispose();
   });
 
-  it('is not in snapshots (a fixed 32-byte header); versions 2 and 1 (which held 256 tokens) still restore', async () => {
-    const model = await loadModel(await convertFixture('mamba2-tiny-hf'), { wasm: WASM });
+  it('is not in snapshots (a fixed 32-byte header); versions 2 and 1 (which held 256 tokens, and an f32 state) still restore', async () => {
+    const model = await loadModel(await convertFixture('mamba2-tiny-hf'), { wasm: WASM, stateType: 'f32' });
     const s = model.createSession();
     s.feed([5, 17, 3, 99]);
     const v3 = s.snapshot();
