@@ -10,6 +10,7 @@
 // never let them count (the exact ones read no x there, the fast one multiplies them by zeros).
 //
 // scale * q is exact in f32 (8 + 4 significant bits), so the lookup gives W's values exactly.
+import { hsum } from './simd';
 
 export const GROUP: i32 = 32;
 export const GROUP_BYTES: i32 = 16;
@@ -62,8 +63,7 @@ function rowDot(x: usize, w: usize, s: usize, K: i32): f32 {
     }
     acc = f32x4.add(acc, f32x4.mul(sum, scaleSplat(s + (<usize>g << 1))));
   }
-  const pairs = f32x4.add(acc, v128.shuffle<f32>(acc, acc, 2, 3, 0, 1));
-  let out = f32x4.extract_lane(pairs, 0) + f32x4.extract_lane(pairs, 1);
+  let out = hsum(acc);
   if (whole * GROUP < K) { // the short last group, column by column: x has nothing past K
     const p = w + <usize>whole * GROUP_BYTES;
     let tail: f32 = 0;

@@ -5,8 +5,8 @@
 // each) times the four of its activations, `i32x4.dot_i16x8_s`: the integer sum Σ q_x q_w, exact (each
 // lane adds 8 products of at most 32767 * 8, below 2^22). It is converted to f32 and multiplied by
 // scale[n, g]; these are summed over the 8 groups of an activation block (256 = 8 * 32) in f32, times
-// step_b, and the blocks summed in f32. The activations are zero past K (up to a multiple of 32), so the padding of the last
-// group counts for nothing whatever it holds.
+// step_b, and the blocks summed in f32. The activations are zero past K (up to a multiple of 32), so
+// the padding of the last group counts for nothing whatever it holds.
 //
 // Error against the exact product: every q_x is within half a step of x / step_b, so
 //   |y - y_exact| <= Σ_k |W[n,k]| * step_b(k) / 2   (step_b = max|x in block| / 32767)

@@ -1,6 +1,6 @@
 // The 4-bit head's layout (`--head q4`): groups of Q4_GROUP columns, each 16 bytes of 4-bit integers
-// and one bf16 scale. Written down once, in assembly/README.md ("4-bit head"); this file and the
-// kernels (assembly/q4.ts, assembly/q4_fast.ts) are the only code that knows it.
+// and one bf16 scale. Written down in assembly/README.md ("4-bit weights") and FORMAT.md; this file
+// and the kernels (assembly/q4.ts, assembly/q4_fast.ts) are the only code that knows it.
 //
 // In group g of a row, the 16 bytes are 8 little-endian u16 words; word i holds the columns
 // 32g + i, 32g + 8 + i, 32g + 16 + i, 32g + 24 + i in its bits 0-3, 4-7, 8-11, 12-15, each a two's
