@@ -14,17 +14,23 @@
 // plus f32 rounding: about 1e-5 of the row's size at worst. A block whose largest |x| is below 2^-100
 // counts as zero.
 //
-// Scratch, per token (token t at scratch + t * tokenBytes(K), a multiple of 64): Kp i16 (Kp = K rounded
-// up to 8; padding is 0), then the f32 steps of the ceil(K/256) blocks.
+// Scratch, per token (token t at scratch + t * tokenBytes(K), a multiple of 64): Kq i16 (Kq = K rounded
+// up to 32; padding is 0), then the f32 steps of the ceil(K/256) blocks. The 4-bit head (q4_fast.ts)
+// reads the same scratch, a whole group of 32 columns at a time: hence the padding to 32.
 
 import { roundSmall, hsum4i } from './simd';
-import { paddedK, blockCount, value1, values4, quantizeBlock, BLOCK_COLS } from './quantize';
+import { blockCount, value1, values4, quantizeBlock, BLOCK_COLS } from './quantize';
 
 const LEVELS: f32 = 32767; // largest |q|: 16 bits
 
+/** Quantized columns a token holds: K rounded up to 32 (whole groups of the 4-bit head). */
+@inline export function quantizedCols(K: i32): i32 {
+  return (K + 31) & ~31;
+}
+
 /** Bytes of scratch one token needs. */
-@inline function tokenBytes(K: i32): i32 {
-  return (2 * paddedK(K) + 4 * blockCount(K) + 63) & ~63;
+@inline export function tokenBytes(K: i32): i32 {
+  return (2 * quantizedCols(K) + 4 * blockCount(K) + 63) & ~63;
 }
 
 /** Bytes of scratch for T tokens. */
@@ -32,15 +38,15 @@ export function i8_fast_scratch_bytes(K: i32, T: i32): i32 {
   return T * tokenBytes(K);
 }
 
-/** Quantize x[T, K] (rows `xStride` floats apart) into scratch: per token Kp i16 values and the block steps. */
+/** Quantize x[T, K] (rows `xStride` floats apart) into scratch: per token Kq i16 values and the block steps. */
 export function i8_fast_prepare(scratch: usize, x: usize, T: i32, K: i32, xStride: i32): void {
   const stride = <usize>tokenBytes(K);
-  const Kp = paddedK(K);
+  const Kq = quantizedCols(K);
   const blocks = blockCount(K);
   for (let t = 0; t < T; t++) {
     const xt = x + <usize>t * (<usize>xStride << 2);
     const q = scratch + <usize>t * stride;
-    const steps = q + (<usize>Kp << 1);
+    const steps = q + (<usize>Kq << 1);
     for (let b = 0; b < blocks; b++) {
       const k0 = b * BLOCK_COLS, k1 = min(K, k0 + BLOCK_COLS);
       const inv = quantizeBlock(xt, 0, k0, k1, LEVELS, steps + (<usize>b << 2));
@@ -55,7 +61,7 @@ export function i8_fast_prepare(scratch: usize, x: usize, T: i32, K: i32, xStrid
         store<i16>(q + (<usize>k << 1), <i16>i32x4.extract_lane(qi, 0));
       }
     }
-    for (let k = K; k < Kp; k++) store<i16>(q + (<usize>k << 1), 0);
+    for (let k = K; k < Kq; k++) store<i16>(q + (<usize>k << 1), 0);
   }
 }
 
@@ -75,7 +81,7 @@ export function i8_fast_prepare(scratch: usize, x: usize, T: i32, K: i32, xStrid
  */
 export function i8_fast_rows(y: usize, scratch: usize, w: usize, scale: usize, T: i32, N: i32, K: i32, n0: i32, n1: i32): void {
   const stride = <usize>tokenBytes(K);
-  const steps = <usize>paddedK(K) << 1; // offset of the steps in a token's scratch
+  const steps = <usize>quantizedCols(K) << 1; // offset of the steps in a token's scratch
   const rowBytes = <usize>K;
   const blocks = blockCount(K);
   let n = n0;

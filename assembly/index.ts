@@ -3,6 +3,8 @@ export { onebit_scratch_bytes, onebit_gemv, onebit_gemm } from './onebit';
 export { onebit_fast_scratch_bytes, onebit_fast_prepare, onebit_fast_rows, onebit_fast_gemm } from './onebit_fast';
 export { matmul_f32, matmul_f16, matmul_i8, matmul_f32_rows, matmul_f16_rows, matmul_i8_rows } from './matmul';
 export { i8_fast_scratch_bytes, i8_fast_prepare, i8_fast_rows, i8_fast_gemm } from './i8_fast';
+export { matmul_q4, matmul_q4_rows, row_q4_to_f32 } from './q4';
+export { q4_fast_rows, q4_fast_gemm } from './q4_fast';
 export { row_f16_to_f32, row_i8_to_f32 } from './dequant';
 export { add, add_bias } from './elementwise';
 export { conv1d, conv1d_channels } from './conv1d';

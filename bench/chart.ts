@@ -85,7 +85,7 @@ function markdown(): string {
   }
   lines.push('', '| kernel (1 thread, weights streamed) | K → N | fast µs | exact 1-bit µs | f32 µs | fast GOPS | f32 GOPS | f32 / fast |', '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const k of results.kernels) {
-    const what = k.kind === 'gemm' ? `${k.name}, GEMM T=${k.T} (per token)` : k.kind === 'head' ? `${k.name}, int8 × 16-bit` : `${k.name}, GEMV`;
+    const what = k.kind === 'gemm' ? `${k.name}, GEMM T=${k.T} (per token)` : k.kind === 'head' ? `${k.name}, int8 × 16-bit` : k.kind === 'head-q4' ? `${k.name}, 4-bit × 16-bit` : `${k.name}, GEMV`;
     const fast = m.relaxed_simd ? `${k.onebit_us.toFixed(0)} (SIMD128: ${k.onebit_simd128_us.toFixed(0)})` : k.onebit_us.toFixed(0);
     lines.push(`| ${what} | ${k.K} → ${k.N} | ${fast} | ${k.exact_us.toFixed(0)} | ${k.f32_us.toFixed(0)} | ${k.onebit_gops.toFixed(0)} | ${k.f32_gops.toFixed(1)} | ${k.speedup.toFixed(1)}x |`);
   }

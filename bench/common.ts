@@ -53,15 +53,15 @@ export interface ModelRun {
 /** One kernel shape: median microseconds per call (per token for GEMM). */
 export interface KernelResult {
   name: string;
-  kind: 'gemv' | 'gemm' | 'head';
+  kind: 'gemv' | 'gemm' | 'head' | 'head-q4';
   N: number;
   K: number;
   T: number;
-  /** The fast 1-bit kernel (int8 head: the fast int8 kernel) in the build this Node runs best. */
+  /** The fast 1-bit kernel (heads: the fast int8 or 4-bit kernel) in the build this Node runs best. */
   onebit_us: number;
   /** The same with the plain SIMD128 build (equal to onebit_us when relaxed SIMD is off). */
   onebit_simd128_us: number;
-  /** The exact f32-table 1-bit kernel (head: the exact int8 kernel). */
+  /** The exact f32-table 1-bit kernel (heads: the exact int8 or 4-bit kernel). */
   exact_us: number;
   /** f32 weights of the same shape (weights streamed from memory, not cache-hot). */
   f32_us: number;

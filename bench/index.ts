@@ -41,7 +41,7 @@ const kernels = kernelResults(best, simd128);
 printKernels(kernels, RELAXED);
 console.log(`   [${elapsed()}]\n`);
 
-const names = quick ? ['bimamba-780m', 'mamba2-780m-f32'] : ['bimamba-780m', 'bimamba-1.3b', 'bimamba-2.7b', 'mamba2-780m-f32'];
+const names = quick ? ['bimamba-780m', 'bimamba-780m-q4', 'mamba2-780m-f32'] : ['bimamba-780m', 'bimamba-780m-q4', 'bimamba-1.3b', 'bimamba-2.7b', 'mamba2-780m-f32'];
 const modelRuns: ModelRun[] = [];
 const row = (r: ModelRun) =>
   `${r.model.padEnd(16)}${String(r.threads).padStart(8)}${r.prefill_tok_s.toFixed(1).padStart(12)}${r.decode_tok_s.toFixed(1).padStart(12)}` +

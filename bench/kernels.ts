@@ -1,5 +1,5 @@
 // Kernel benchmark at the real Bi-Mamba layer shapes, one thread: the fast 1-bit GEMV / GEMM against the
-// exact 1-bit kernel and against f32 weights of the same shape; the fast int8 LM head against f32.
+// exact 1-bit kernel and against f32 weights of the same shape; the fast int8 and 4-bit LM heads against f32.
 //
 //   tsx bench/kernels.ts [--json] [--quick] [--wasm FILE]
 //
@@ -11,9 +11,9 @@ import { packSigns } from '../src/format/onebit.js';
 import { createCore, type Core } from '../src/wasm/core.js';
 import { BUILDS, timeMs, type KernelResult } from './common.js';
 
-interface Shape { name: string; kind: 'gemv' | 'gemm' | 'head'; N: number; K: number; T: number }
+interface Shape { name: string; kind: 'gemv' | 'gemm' | 'head' | 'head-q4'; N: number; K: number; T: number }
 
-/** in_proj and out_proj of each model size, the 780M LM head, and the 780M projections at T = 64. */
+/** in_proj and out_proj of each model size, the 780M LM head (int8 and 4-bit), and the 780M projections at T = 64. */
 export function kernelShapes(quick: boolean): Shape[] {
   const sizes: [string, number][] = quick ? [['780m', 1536]] : [['780m', 1536], ['1.3b', 2048], ['2.7b', 2560]];
   const shapes: Shape[] = [];
@@ -25,6 +25,7 @@ export function kernelShapes(quick: boolean): Shape[] {
   shapes.push({ name: '780m in_proj', kind: 'gemm', N: 6448, K: 1536, T: 64 });
   shapes.push({ name: '780m out_proj', kind: 'gemm', N: 1536, K: 3072, T: 64 });
   shapes.push({ name: '780m lm_head', kind: 'head', N: 32000, K: 1536, T: 1 });
+  shapes.push({ name: '780m lm_head', kind: 'head-q4', N: 32000, K: 1536, T: 1 });
   return shapes;
 }
 
@@ -78,6 +79,16 @@ function measure(core: Core, s: Shape): { fast: number; exact: number; f32: numb
     fast = timeMs(() => k.i8_fast_gemm(y, x, w[i++ % w.length], scale, T, N, K, K, scratch));
     exact = timeMs(() => k.matmul_i8(y, x, w[i++ % w.length], scale, T, N, K, K));
     blocks.push(...w, scale, scratch);
+  } else if (s.kind === 'head-q4') {
+    const groups = Math.ceil(K / 32);
+    const packed = new Uint8Array(N * groups * 16).map((_, j) => (j * 2654435761) >>> 24);
+    const w = copies(core, packed);
+    const scale = heap.alloc(2 * N * groups);
+    new Uint16Array(heap.u8(scale, 2 * N * groups).buffer, scale, N * groups).fill(0x3c24); // bf16 0.01
+    const scratch = heap.alloc(k.i8_fast_scratch_bytes(K, T));
+    fast = timeMs(() => k.q4_fast_gemm(y, x, w[i++ % w.length], scale, T, N, K, K, scratch));
+    exact = timeMs(() => k.matmul_q4(y, x, w[i++ % w.length], scale, T, N, K, K));
+    blocks.push(...w, scale, scratch);
   } else {
     const signs = fill(new Float32Array(N * K), 1);
     const bits = copies(core, packSigns(N, K, (n, kk) => signs[n * K + kk] >= 0));
@@ -120,7 +131,7 @@ export function printKernels(results: KernelResult[], relaxed: boolean): void {
   const pad = (s: string | number, n: number) => String(s).padStart(n);
   console.log(`kernel (1 thread, weights streamed)     fast µs${relaxed ? ' (relaxed / simd128)' : ''}   exact µs     f32 µs   fast GOPS  f32 GOPS  f32/fast`);
   for (const r of results) {
-    const label = `${r.name} ${r.kind === 'gemm' ? `GEMM T=${r.T}, per token` : r.kind === 'head' ? 'int8 head' : 'GEMV'} ${r.K}->${r.N}`;
+    const label = `${r.name} ${r.kind === 'gemm' ? `GEMM T=${r.T}, per token` : r.kind === 'head' ? 'int8 head' : r.kind === 'head-q4' ? 'q4 head' : 'GEMV'} ${r.K}->${r.N}`;
     const fast = relaxed ? `${r.onebit_us.toFixed(0)} / ${r.onebit_simd128_us.toFixed(0)}` : r.onebit_us.toFixed(0);
     console.log(`${label.padEnd(40)}${pad(fast, relaxed ? 16 : 8)}${pad(r.exact_us.toFixed(0), 11)}${pad(r.f32_us.toFixed(0), 11)}${pad(r.onebit_gops.toFixed(0), 12)}${pad(r.f32_gops.toFixed(1), 10)}${pad(r.speedup.toFixed(1), 9)}x`);
   }

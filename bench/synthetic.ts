@@ -6,13 +6,13 @@
 import { existsSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { ALIGN, FORMAT_NAME, FORMAT_VERSION } from '../src/format/bimamba.js';
+import { ALIGN, FORMAT_NAME, FORMAT_VERSION, FORMAT_VERSION_Q4 } from '../src/format/bimamba.js';
 import { validateModelConfig, type ModelConfig } from '../src/format/config.js';
-import { f32ToF16 } from '../src/format/dtype.js';
+import { f32ToBf16, f32ToF16 } from '../src/format/dtype.js';
 import { packedShape } from '../src/format/onebit.js';
 import { SafetensorsWriter } from '../src/convert/safetensors-writer.js';
 import type { TensorPlan } from '../src/format/safetensors.js';
-import { headScaleName, modelTensorSpecs, type ModelDtype } from '../src/format/tensors.js';
+import { headScaleName, headTensors, modelTensorSpecs, type HeadStorage, type ModelDtype } from '../src/format/tensors.js';
 import { bits32 } from '../scripts/make-synthetic.js';
 
 export interface SyntheticModel {
@@ -23,7 +23,7 @@ export interface SyntheticModel {
   /** 1-bit in_proj / out_proj (Bi-Mamba), or f32 (the full-precision comparison). */
   binarized: boolean;
   /** Embedding / tied LM head storage. */
-  head: 'f32' | 'f16' | 'int8';
+  head: HeadStorage;
   /** Parameters of the full-precision model this shape is (for labels). */
   params: string;
 }
@@ -33,6 +33,7 @@ const PAD_VOCAB = 16;
 
 export const MODELS: Record<string, SyntheticModel> = {
   'bimamba-780m': { name: 'bimamba-780m', d_model: 1536, n_layer: 48, binarized: true, head: 'int8', params: '780M' },
+  'bimamba-780m-q4': { name: 'bimamba-780m-q4', d_model: 1536, n_layer: 48, binarized: true, head: 'q4', params: '780M' },
   'bimamba-1.3b': { name: 'bimamba-1.3b', d_model: 2048, n_layer: 48, binarized: true, head: 'int8', params: '1.3B' },
   'bimamba-2.7b': { name: 'bimamba-2.7b', d_model: 2560, n_layer: 64, binarized: true, head: 'int8', params: '2.7B' },
   'mamba2-780m-f32': { name: 'mamba2-780m-f32', d_model: 1536, n_layer: 48, binarized: false, head: 'f32', params: '780M' },
@@ -86,6 +87,11 @@ function tensorBytes(name: string, shape: number[], dtype: ModelDtype, cfg: Mode
   const f32 = (lo: number, hi: number) => asBytes(uniform(n, lo, hi, seed));
   const leaf = name.slice(name.lastIndexOf('.') + 1);
   if (name === 'embedding') {
+    if (dtype === 'U8') { // 4-bit groups: any byte is 8 valid values
+      const next = bits32(seed), q = new Uint8Array(n);
+      for (let i = 0; i < n; i++) q[i] = next() & 0xff;
+      return q;
+    }
     if (dtype === 'I8') {
       const next = bits32(seed), q = new Int8Array(n);
       for (let i = 0; i < n; i++) q[i] = (next() % 255) - 127;
@@ -94,7 +100,9 @@ function tensorBytes(name: string, shape: number[], dtype: ModelDtype, cfg: Mode
     const values = uniform(n, -0.05, 0.05, seed);
     return dtype === 'F16' ? asBytes(Uint16Array.from(values, f32ToF16)) : asBytes(values);
   }
-  if (name === headScaleName('embedding')) return asBytes(new Float32Array(n).fill(0.05 / 127));
+  if (name === headScaleName('embedding')) {
+    return dtype === 'BF16' ? asBytes(new Uint16Array(n).fill(f32ToBf16(0.05 / 8))) : asBytes(new Float32Array(n).fill(0.05 / 127));
+  }
   if (leaf === 'bits') {
     const isIn = name.includes('in_proj');
     const N = isIn ? 2 * cfg.d_inner + 2 * cfg.ngroups * cfg.d_state + cfg.nheads : cfg.d_model;
@@ -115,15 +123,13 @@ export async function ensureSyntheticModel(m: SyntheticModel, path: string, onPr
   if (existsSync(path)) return (await stat(path)).size;
   onProgress?.(`writing ${path} (random ${m.binarized ? '1-bit' : 'f32'} weights at the ${m.params} shape)`);
   const cfg = syntheticConfig(m);
-  const headDtype: ModelDtype = m.head === 'int8' ? 'I8' : m.head === 'f16' ? 'F16' : 'F32';
   const plans: TensorPlan[] = [];
   for (const s of modelTensorSpecs(cfg)) {
-    const dtype = s.category === 'head' ? headDtype : s.dtypes[0];
-    plans.push({ name: s.name, dtype, shape: s.shape });
-    if (dtype === 'I8') plans.push({ name: headScaleName(s.name), dtype: 'F32', shape: [s.shape[0]] });
+    if (s.category === 'head') plans.push(...headTensors(s, m.head));
+    else plans.push({ name: s.name, dtype: s.dtypes[0], shape: s.shape });
   }
   const metadata = {
-    format: FORMAT_NAME, format_version: FORMAT_VERSION, config: JSON.stringify(cfg),
+    format: FORMAT_NAME, format_version: m.head === 'q4' ? FORMAT_VERSION_Q4 : FORMAT_VERSION, config: JSON.stringify(cfg),
     source: JSON.stringify({ synthetic: m.name, binarize: m.binarized ? 'bimamba' : 'none', dtype: 'f32', head: m.head }),
   };
   await mkdir(dirname(path), { recursive: true });

@@ -24,7 +24,7 @@ export function registerConvert(program: Command): void {
     .argument('<dir>', 'checkpoint directory: *.safetensors (or a sharded index) or *.bin weights, config.json if it has one')
     .argument('<out>', 'the .bimamba file to write')
     .addOption(new Option('--dtype <type>', 'full-precision weights other than the head').choices(['f32', 'f16']).default('f32'))
-    .addOption(new Option('--head <type>', 'embedding / LM head (int8: per-row scale)').choices(['f32', 'f16', 'int8']).default('f32'))
+    .addOption(new Option('--head <type>', 'embedding / LM head (int8: per-row scale; q4: 4 bits, a scale per 32 columns)').choices(['f32', 'f16', 'int8', 'q4']).default('f32'))
     .addOption(new Option('--binarize <method>', 'binarize in_proj/out_proj of a full-precision model post-training').choices(['ptb']))
     .option('--tokenizer <file>', 'tokenizer.json or SentencePiece tokenizer.model to embed (default: the one beside the weights)')
     .option('--config <file>', "the model's config (config.json, or the Bi-Mamba release's mamba_config/*.json); default: config.json beside the weights, else inferred from the tensor shapes")

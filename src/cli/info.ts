@@ -2,7 +2,7 @@
 import { open } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { readBimambaHeader, readBimambaHeaderLength, verifyBimambaFile, type BimambaHeader } from '../format/bimamba.js';
-import { fullPrecisionParams, type TensorCategory } from '../format/tensors.js';
+import { fullPrecisionParams, headStorageOf, type TensorCategory } from '../format/tensors.js';
 import { fileError } from './files.js';
 import { modelPath } from './model-options.js';
 
@@ -61,6 +61,13 @@ function withoutInferred(source: string | undefined): string | undefined {
   }
 }
 
+/** How the embedding (and the LM head, when untied) is stored, as `--head` names it. */
+function headStorage(header: BimambaHeader): string {
+  const dtypes = header.tensors.filter((t) => t.category === 'head' && !t.name.endsWith('.scale')).map((t) => t.dtype);
+  const storage = [...new Set(dtypes.map((d) => headStorageOf(d) ?? d))];
+  return storage.map((h) => (h === 'q4' ? 'q4: 4-bit, a bf16 scale per 32 columns' : h === 'int8' ? 'int8: a scale per row' : h)).join(' and ');
+}
+
 /** The text `bimamba info` prints. */
 export function formatInfo(path: string, header: BimambaHeader, fileBytes: number, showTensors = true): string {
   const c = header.config;
@@ -76,7 +83,7 @@ export function formatInfo(path: string, header: BimambaHeader, fileBytes: numbe
     ...inferredLines(header.metadata.source),
   ];
   lines.push(
-    `bytes: 1-bit ${size(s.bytes.onebit)}, full precision ${size(s.bytes.full)}, head ${size(s.bytes.head)}, header (config, tokenizer) and padding ${size(s.bytes.other)}`,
+    `bytes: 1-bit ${size(s.bytes.onebit)}, full precision ${size(s.bytes.full)}, head ${size(s.bytes.head)} (${headStorage(header)}), header (config, tokenizer) and padding ${size(s.bytes.other)}`,
     `equivalent fp16 checkpoint: ${size(s.fp16Bytes)} (${(s.fp16Bytes / 1e9).toFixed(2)} GB), ${(s.fp16Bytes / fileBytes).toFixed(2)}x the size of this file`,
   );
   // the summary first, so it is what a reader sees without scrolling; the long list after it
@@ -86,7 +93,7 @@ export function formatInfo(path: string, header: BimambaHeader, fileBytes: numbe
 /** The list of tensors: name, dtype, shape, bytes. */
 export function formatTensors(header: BimambaHeader): string {
   const width = Math.max(...header.tensors.map((t) => t.name.length));
-  return ['tensors:', ...header.tensors.map((t) => `  ${t.name.padEnd(width)}  ${t.dtype.padEnd(3)}  [${t.shape.join(', ')}]  ${t.end - t.begin} bytes`)].join('\n') + '\n';
+  return ['tensors:', ...header.tensors.map((t) => `  ${t.name.padEnd(width)}  ${t.dtype.padEnd(4)}  [${t.shape.join(', ')}]  ${t.end - t.begin} bytes`)].join('\n') + '\n';
 }
 
 export function registerInfo(program: Command): void {

@@ -7,26 +7,26 @@
 //    so that a model larger than memory converts too.
 import { basename, join, resolve } from 'node:path';
 import { BimambaError } from '../errors.js';
-import { ALIGN, FORMAT_NAME, FORMAT_VERSION } from '../format/bimamba.js';
+import { ALIGN, FORMAT_NAME, FORMAT_VERSION, FORMAT_VERSION_Q4 } from '../format/bimamba.js';
 import { checkSupported, inProjRows, validateModelConfig, type ModelConfig } from '../format/config.js';
 import { float32Bytes, toFloat16Bytes, toFloat32 } from '../format/dtype.js';
 import { DTYPE_BYTES, type TensorPlan } from '../format/safetensors.js';
 import { SafetensorsWriter } from './safetensors-writer.js';
-import { headScaleName, modelTensorSpecs, type ModelDtype, type TensorSpec } from '../format/tensors.js';
+import { headTensors, modelTensorSpecs, type HeadStorage, type ModelDtype, type TensorSpec } from '../format/tensors.js';
 import { binarizeBiMamba, binarizePtb, type OneBitWeight } from './binarize.js';
 import { checkFiniteInput, checkFiniteOutput } from './finite.js';
 import { openCheckpoint, type StoredTensor } from './checkpoint.js';
 import { normalizeConfig, type ConfigDraft, type Layout } from './config.js';
 import { formatInferred, inferConfig, type InferredValue } from './infer-config.js';
 import { checkpointName, normaliseTensorName } from './names.js';
-import { quantizeRowsInt8 } from './quantize.js';
+import { quantizeRowsInt8, quantizeRowsQ4 } from './quantize.js';
 import { fillSpecialTokens, tokenizerSize } from './special-tokens.js';
 
 export interface ConvertOptions {
   /** Full-precision weights other than the head: f32 (default) or f16. */
   dtype?: 'f32' | 'f16';
-  /** Embedding / LM head: f32 (default), f16 or int8 with a per-row scale. */
-  head?: 'f32' | 'f16' | 'int8';
+  /** Embedding / LM head: f32 (default), f16, int8 with a per-row scale, or q4: 4-bit groups of 32 columns with a bf16 scale each. */
+  head?: HeadStorage;
   /** Binarize in_proj / out_proj of a full-precision checkpoint post-training. */
   binarize?: 'ptb';
   /** A tokenizer.json or SentencePiece tokenizer.model to embed, instead of the one beside the weights. */
@@ -60,7 +60,7 @@ const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every
 
 function checkOptions(o: ConvertOptions): void {
   if (o.dtype !== undefined && o.dtype !== 'f32' && o.dtype !== 'f16') throw new BimambaError('BAD_ARGUMENT', `--dtype must be f32 or f16, got ${JSON.stringify(o.dtype)}`);
-  if (o.head !== undefined && !['f32', 'f16', 'int8'].includes(o.head)) throw new BimambaError('BAD_ARGUMENT', `--head must be f32, f16 or int8, got ${JSON.stringify(o.head)}`);
+  if (o.head !== undefined && !['f32', 'f16', 'int8', 'q4'].includes(o.head)) throw new BimambaError('BAD_ARGUMENT', `--head must be f32, f16, int8 or q4, got ${JSON.stringify(o.head)}`);
   if (o.binarize !== undefined && o.binarize !== 'ptb') throw new BimambaError('BAD_ARGUMENT', `--binarize must be ptb, got ${JSON.stringify(o.binarize)}`);
 }
 
@@ -141,22 +141,30 @@ function planOutputs(config: ModelConfig, layout: Layout, tensors: Map<string, {
 type Source = (name: string, ...shapes: number[][]) => { key: string; tensor: StoredTensor };
 type ReadF32 = (s: { key: string; tensor: StoredTensor }) => Promise<Float32Array>;
 
-/** Embedding or LM head in f32, f16, or int8 plus its per-row scale. */
-function headOutputs(spec: TensorSpec, s: { key: string; tensor: StoredTensor }, readF32: ReadF32, head: 'f32' | 'f16' | 'int8'): Output[] {
-  if (head === 'f32') return [{ name: spec.name, dtype: 'F32', shape: spec.shape, bytes: async () => float32Bytes(await readF32(s)) }];
-  if (head === 'f16') return [{ name: spec.name, dtype: 'F16', shape: spec.shape, bytes: async () => toFloat16Bytes(await readF32(s)) }];
+/** Embedding or LM head in f32, f16, int8 plus its per-row scale, or 4-bit groups plus their scales. */
+function headOutputs(spec: TensorSpec, s: { key: string; tensor: StoredTensor }, readF32: ReadF32, head: HeadStorage): Output[] {
+  const [values, scale] = headTensors(spec, head);
   const [rows, cols] = spec.shape;
-  let scale: Float32Array | null = null; // computed with the rows, written right after them
+  if (head === 'f32') return [{ ...values, bytes: async () => float32Bytes(await readF32(s)) }];
+  if (head === 'f16') return [{ ...values, bytes: async () => toFloat16Bytes(await readF32(s)) }];
+  let scaleBytes: Uint8Array | null = null; // computed with the values, written right after them
+  const asBytes = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   return [
     {
-      name: spec.name, dtype: 'I8', shape: spec.shape,
+      ...values,
       bytes: async () => {
-        const r = quantizeRowsInt8(await readF32(s), rows, cols);
-        scale = r.scale;
-        return new Uint8Array(r.q.buffer);
+        const w = await readF32(s);
+        if (head === 'int8') {
+          const r = quantizeRowsInt8(w, rows, cols);
+          scaleBytes = asBytes(r.scale);
+          return asBytes(r.q);
+        }
+        const r = quantizeRowsQ4(w, rows, cols);
+        scaleBytes = asBytes(r.scale);
+        return r.packed;
       },
     },
-    { name: headScaleName(spec.name), dtype: 'F32', shape: [rows], bytes: async () => float32Bytes(scale!) },
+    { ...scale, bytes: async () => scaleBytes! },
   ];
 }
 
@@ -218,7 +226,7 @@ export async function convertCheckpoint(dir: string, outPath: string, opts: Conv
 
     const metadata: Record<string, string> = {
       format: FORMAT_NAME,
-      format_version: FORMAT_VERSION,
+      format_version: opts.head === 'q4' ? FORMAT_VERSION_Q4 : FORMAT_VERSION,
       config: JSON.stringify(config),
       source: JSON.stringify({
         checkpoint: basename(resolve(dir)), layout, files: ckpt.files,

@@ -11,12 +11,18 @@ import { CHECKSUMS_KEY, DataVerifier, readChecksums, tensorAt } from './checksum
 import { crc32 } from './crc32.js';
 import { validateModelConfig, type ModelConfig } from './config.js';
 import { PAD_PREFIX, parseSafetensorsHeader, readHeaderLength, type SafetensorsHeader, type TensorEntry } from './safetensors.js';
-import { headScaleName, modelTensorSpecs, type ModelDtype, type TensorCategory } from './tensors.js';
+import { headStorageOf, headTensors, modelTensorSpecs, type ModelDtype, type TensorCategory } from './tensors.js';
 
 export type { ModelSource } from './byte-reader.js';
 
 export const FORMAT_NAME = 'bimamba';
 export const FORMAT_VERSION = '1';
+/**
+ * Version 1 plus 4-bit heads (`--head q4`): written only by files that have one, so that every other
+ * file stays readable by older readers, and an older reader refuses a 4-bit head as a version it does
+ * not know instead of as a damaged file.
+ */
+export const FORMAT_VERSION_Q4 = '2';
 /** Every tensor, and the data section itself, starts at a multiple of this file offset. */
 export const ALIGN = 64;
 
@@ -76,8 +82,8 @@ const bad = (where: string, what: string) => new BimambaError('BAD_FORMAT', `${w
 function checkBimamba(h: SafetensorsHeader, where: string): BimambaHeader {
   const m = h.metadata;
   if (m.format !== FORMAT_NAME) throw bad(where, `not a .bimamba file (metadata "format" is ${preview(m.format ?? null)}); convert checkpoints with \`bimamba convert\``);
-  if (m.format_version !== FORMAT_VERSION) {
-    throw new BimambaError('UNSUPPORTED', `${where}: .bimamba format version ${preview(m.format_version ?? null)}; this version of the package reads version ${FORMAT_VERSION}`);
+  if (m.format_version !== FORMAT_VERSION && m.format_version !== FORMAT_VERSION_Q4) {
+    throw new BimambaError('UNSUPPORTED', `${where}: .bimamba format version ${preview(m.format_version ?? null)}; this version of the package reads versions ${FORMAT_VERSION} and ${FORMAT_VERSION_Q4}`);
   }
   if (h.dataStart % ALIGN !== 0) throw bad(where, `the data section starts at file offset ${h.dataStart}, not a multiple of ${ALIGN}`);
   let configJson: unknown;
@@ -112,8 +118,16 @@ function checkBimamba(h: SafetensorsHeader, where: string): BimambaHeader {
     return t;
   };
   for (const s of modelTensorSpecs(config)) {
-    const t = want(s.name, s.shape, s.dtypes, s.category);
-    if (t.dtype === 'I8') want(headScaleName(s.name), [s.shape[0]], ['F32'], s.category);
+    const storage = s.category === 'head' ? headStorageOf(byName.get(s.name)?.dtype ?? '') : null;
+    if (storage === null) {
+      want(s.name, s.shape, s.dtypes, s.category); // names what is missing or wrong
+      continue;
+    }
+    if (storage === 'q4' && m.format_version === FORMAT_VERSION) {
+      throw bad(where, `tensor "${s.name}" is a 4-bit head (U8), which needs format version ${FORMAT_VERSION_Q4}; the file says ${FORMAT_VERSION}`);
+    }
+    // the head and its scale, each of exactly the shape its storage implies (the kernels read that many bytes)
+    for (const t of headTensors(s, storage)) want(t.name, t.shape, [t.dtype], s.category);
   }
   for (const name of byName.keys()) {
     if (!expected.has(name)) throw bad(where, `unexpected tensor "${name}" (not part of a ${config.arch} model with this config)`);

@@ -47,6 +47,14 @@ export function f32ToF16(x: number): number {
   return sign | (e << 10) | m;
 }
 
+/** A number to the bits of the nearest bfloat16 (ties to even): the top half of its f32, rounded. */
+export function f32ToBf16(x: number): number {
+  f32[0] = x;
+  const bits = u32[0];
+  if ((bits & 0x7fffffff) > 0x7f800000) return (bits >>> 16) | 0x40; // NaN stays NaN
+  return (bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16;
+}
+
 /** bfloat16 (as its 16 bits) to a number: the top half of an f32. */
 export function bf16ToF32(b: number): number {
   u32[0] = b << 16;

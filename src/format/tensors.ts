@@ -2,8 +2,9 @@
 // The converter plans its output from this list; the loader checks a file against it.
 import { convChannels, inProjRows, type ModelConfig } from './config.js';
 import { packedShape } from './onebit.js';
+import { q4Groups, q4PackedShape } from './q4.js';
 
-export type ModelDtype = 'F32' | 'F16' | 'I8' | 'U8' | 'I32';
+export type ModelDtype = 'F32' | 'F16' | 'BF16' | 'I8' | 'U8' | 'I32';
 
 /** What a tensor is, for `bimamba info`'s byte counts. */
 export type TensorCategory = 'onebit' | 'full' | 'head';
@@ -20,8 +21,8 @@ export interface TensorSpec {
 const WEIGHT: ModelDtype[] = ['F32', 'F16'];
 /** Always F32: norms, biases, A_log, D, dt_bias, 1-bit scales. */
 const F32: ModelDtype[] = ['F32'];
-/** Embedding / LM head: F32, F16 or I8 with a per-row scale (`--head`). */
-const HEAD: ModelDtype[] = ['F32', 'F16', 'I8'];
+/** Embedding / LM head: F32, F16, I8 with a per-row scale, or U8: 4-bit groups (`--head`). */
+const HEAD: ModelDtype[] = ['F32', 'F16', 'I8', 'U8'];
 
 /** A projection `[N, K]`: full precision, or 1-bit tiles with per-column alpha/beta. */
 function projection(prefix: string, N: number, K: number, binarized: boolean, bias: boolean): TensorSpec[] {
@@ -38,7 +39,10 @@ function projection(prefix: string, N: number, K: number, binarized: boolean, bi
   return out;
 }
 
-/** Every tensor the model needs, in the order the converter writes them. `.scale` tensors of I8 heads are not listed (see headScaleName). */
+/**
+ * Every tensor the model needs, in the order the converter writes them. Heads are listed as `[rows,
+ * cols]`; how each storage lays them out, with its `.scale`, is `headTensors`.
+ */
 export function modelTensorSpecs(c: ModelConfig): TensorSpec[] {
   const specs: TensorSpec[] = [{ name: 'embedding', shape: [c.padded_vocab_size, c.d_model], dtypes: HEAD, category: 'head' }];
   const C = convChannels(c);
@@ -68,9 +72,34 @@ export function modelTensorSpecs(c: ModelConfig): TensorSpec[] {
   return specs;
 }
 
-/** The per-row scale that goes with an I8 `embedding` or `lm_head`: `W[n, k] = scale[n] * q[n, k]`. */
+/** The scale that goes with an I8 or 4-bit `embedding` or `lm_head`. */
 export function headScaleName(head: string): string {
   return `${head}.scale`;
+}
+
+/** How an embedding / LM head is stored (`--head`). */
+export type HeadStorage = 'f32' | 'f16' | 'int8' | 'q4';
+
+/** The head's storage from the dtype of its tensor in a file (null: not a head dtype). */
+export function headStorageOf(dtype: string): HeadStorage | null {
+  return ({ F32: 'f32', F16: 'f16', I8: 'int8', U8: 'q4' } as const)[dtype as 'F32'] ?? null;
+}
+
+/**
+ * The tensors that store the head `spec` (`[rows, cols]`) as `storage`: the values, then their scale
+ * when there is one. int8: a per-row F32 scale, `W[n, k] = scale[n] * q[n, k]`. q4: U8 `[rows, groups,
+ * 16]` of 4-bit groups and a BF16 scale `[rows, groups]`, `W[n, k] = scale[n, k / 32] * q[n, k]`
+ * (src/format/q4.ts).
+ */
+export function headTensors(spec: TensorSpec, storage: HeadStorage): { name: string; dtype: ModelDtype; shape: number[] }[] {
+  const [rows, cols] = spec.shape;
+  const scale = headScaleName(spec.name);
+  switch (storage) {
+    case 'f32': return [{ name: spec.name, dtype: 'F32', shape: spec.shape }];
+    case 'f16': return [{ name: spec.name, dtype: 'F16', shape: spec.shape }];
+    case 'int8': return [{ name: spec.name, dtype: 'I8', shape: spec.shape }, { name: scale, dtype: 'F32', shape: [rows] }];
+    case 'q4': return [{ name: spec.name, dtype: 'U8', shape: q4PackedShape(rows, cols) }, { name: scale, dtype: 'BF16', shape: [rows, q4Groups(cols)] }];
+  }
 }
 
 /**

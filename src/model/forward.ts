@@ -25,6 +25,7 @@
 // row-major; a view into a wider buffer is a pointer plus its row stride (floats between rows), as
 // torch.split gives views of one projection.
 import type { ModelConfig } from '../format/config.js';
+import { q4Groups, Q4_GROUP_BYTES } from '../format/q4.js';
 import type { Heap } from '../wasm/heap.js';
 import type { Ops } from '../wasm/kernel-set.js';
 import type { Scratch } from './scratch.js';
@@ -59,7 +60,8 @@ function embed(g: Graph, ids: ArrayLike<number>, T: number): void {
     const id = ids[t];
     if (e.kind === 'f32') heap.f32(dst, D).set(heap.f32(e.w + 4 * id * D, D));
     else if (e.kind === 'f16') ops.rowF16ToF32(dst, e.w + 2 * id * D, D);
-    else ops.rowI8ToF32(dst, e.w + id * D, heap.f32(e.scale, e.rows)[id], D);
+    else if (e.kind === 'i8') ops.rowI8ToF32(dst, e.w + id * D, heap.f32(e.scale, e.rows)[id], D);
+    else ops.rowQ4ToF32(dst, e.w + id * q4Groups(D) * Q4_GROUP_BYTES, e.scale + 2 * id * q4Groups(D), D);
   }
 }
 

@@ -11,9 +11,9 @@ type Ptr = number;
 
 /** How the tied embedding / LM head is stored. */
 export interface Head {
-  kind: 'f32' | 'f16' | 'i8';
-  w: Ptr; // [padded_vocab_size, d_model]
-  scale: Ptr; // [padded_vocab_size] f32, int8 only (else 0)
+  kind: 'f32' | 'f16' | 'i8' | 'q4';
+  w: Ptr; // [padded_vocab_size, d_model]; q4: [padded_vocab_size, groups, 16] (src/format/q4.ts)
+  scale: Ptr; // int8: [padded_vocab_size] f32; q4: [padded_vocab_size, groups] bf16; else 0
   rows: number;
 }
 
@@ -50,9 +50,9 @@ function need(file: BimambaFile, name: string): TensorView {
 
 function headFrom(file: BimambaFile, name: string): Head {
   const t = need(file, name);
-  const kind = t.dtype === 'F32' ? 'f32' : t.dtype === 'F16' ? 'f16' : t.dtype === 'I8' ? 'i8' : null;
-  if (!kind) throw new BimambaError('BAD_FORMAT', `tensor '${name}' has dtype ${t.dtype}; expected F32, F16 or I8`);
-  return { kind, w: t.ptr, scale: kind === 'i8' ? need(file, `${name}.scale`).ptr : 0, rows: t.shape[0] };
+  const kind = t.dtype === 'F32' ? 'f32' : t.dtype === 'F16' ? 'f16' : t.dtype === 'I8' ? 'i8' : t.dtype === 'U8' ? 'q4' : null;
+  if (!kind) throw new BimambaError('BAD_FORMAT', `tensor '${name}' has dtype ${t.dtype}; expected F32, F16, I8 or U8`);
+  return { kind, w: t.ptr, scale: kind === 'i8' || kind === 'q4' ? need(file, `${name}.scale`).ptr : 0, rows: t.shape[0] };
 }
 
 function projectionFrom(file: BimambaFile, name: string, N: number, K: number): Projection {
@@ -108,6 +108,6 @@ export function weightsFrom(file: BimambaFile, cfg: ModelConfig, heap: Heap): We
   const head = cfg.tie_embeddings ? embedding : headFrom(file, 'lm_head');
   // the head's rows are row-major, so its first vocab_size rows are the logits worth computing
   const [N, K] = [cfg.vocab_size, cfg.d_model];
-  const lmHead: Projection = head.kind === 'i8' ? { kind: 'i8', N, K, w: head.w, scale: head.scale, bias: 0 } : { kind: head.kind, N, K, w: head.w, bias: 0 };
+  const lmHead: Projection = head.kind === 'i8' || head.kind === 'q4' ? { kind: head.kind, N, K, w: head.w, scale: head.scale, bias: 0 } : { kind: head.kind, N, K, w: head.w, bias: 0 };
   return { embedding, lmHead, normF: need(file, 'norm_f.weight').ptr, layers, derived };
 }

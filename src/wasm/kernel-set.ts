@@ -1,9 +1,9 @@
 // The operations the model graph runs (src/model/forward.ts calls these names and nothing else), and
 // the kernels behind each one:
-//  - linear: a projection in its storage (f32, f16, int8 rows, 1-bit signs). On the fast path (unless
-//    `exact`) 1-bit projections go through lookup tables of 12-bit activations (onebit_fast.ts) and int8
-//    ones (the LM head) through 16-bit x int8 dot products (i8_fast.ts); on the exact path through
-//    the f32 kernels (onebit.ts, matmul.ts).
+//  - linear: a projection in its storage (f32, f16, int8 rows, 4-bit groups, 1-bit signs). On the fast
+//    path (unless `exact`) 1-bit projections go through lookup tables of 12-bit activations
+//    (onebit_fast.ts) and int8 and 4-bit ones (the LM head) through 16-bit dot products (i8_fast.ts,
+//    q4_fast.ts); on the exact path through the f32 kernels (onebit.ts, matmul.ts, q4.ts).
 //  - scan1/scan2: the SSM state stored as f32 or, with `stateType: 'bf16'`, as bfloat16 (state.ts).
 //  - split between threads when the core has a worker pool: matmul rows, 1-bit rows, scan heads
 //    (channels), conv channels, gated-norm tokens. The small rest (the block norms, activations, adds)
@@ -24,7 +24,7 @@ type Ptr = number;
 /** A linear layer `y[T, N] = x[T, K] · W^T (+ bias)` in the storage the file chose; bias 0: none. */
 export type Projection =
   | { kind: 'f32' | 'f16'; N: number; K: number; w: Ptr; bias: Ptr }
-  | { kind: 'i8'; N: number; K: number; w: Ptr; scale: Ptr; bias: Ptr }
+  | { kind: 'i8' | 'q4'; N: number; K: number; w: Ptr; scale: Ptr; bias: Ptr }
   | { kind: 'onebit'; N: number; K: number; bits: Ptr; alpha: Ptr; beta: Ptr; bias: Ptr };
 
 /** What the model graph runs. Shapes and strides as in assembly/README.md. */
@@ -49,6 +49,8 @@ export interface Ops {
   add(y: Ptr, a: Ptr, b: Ptr, n: number): void;
   rowF16ToF32(y: Ptr, src: Ptr, n: number): void;
   rowI8ToF32(y: Ptr, src: Ptr, scale: number, n: number): void;
+  /** One row of a 4-bit head (its packed bytes, its bf16 scales) as n f32. */
+  rowQ4ToF32(y: Ptr, src: Ptr, scale: Ptr, n: number): void;
   /** Index of the largest of x[n] (the first on ties, the first NaN if any; -1 for n = 0): greedy decoding. */
   argmax(x: Ptr, n: number): number;
 }
@@ -72,6 +74,8 @@ const I8_FAST_ROWS = kernelIndex('i8_fast_rows');
 const F32_ROWS = kernelIndex('matmul_f32_rows');
 const F16_ROWS = kernelIndex('matmul_f16_rows');
 const I8_ROWS = kernelIndex('matmul_i8_rows');
+const Q4_FAST_ROWS = kernelIndex('q4_fast_rows');
+const Q4_ROWS = kernelIndex('matmul_q4_rows');
 const SCAN2_HEADS = kernelIndex('scan2_heads');
 const SCAN2_HEADS_BF16 = kernelIndex('scan2_heads_bf16');
 const SCAN1_CHANNELS = kernelIndex('scan1_channels');
@@ -86,7 +90,7 @@ const GATED_RMSNORM_ROWS = kernelIndex('gated_rmsnorm_rows');
  */
 const MIN_SPLIT_MICROSECONDS = 50;
 /** Rough single-thread speeds (multiply-adds, or state values, per µs) to estimate a call's time. */
-const SPEED = { onebit: 60_000, int8Fast: 15_000, dense: 4_000, scan: 3_000, elementwise: 400 };
+const SPEED = { onebit: 60_000, int8Fast: 15_000, q4Fast: 20_000, dense: 4_000, scan: 3_000, elementwise: 400 };
 
 /** Bytes of the kernel set's scratch block for these options. */
 export function kernelSetScratchBytes(k: Kernels, options: KernelSetOptions): number {
@@ -129,6 +133,13 @@ export function createOps(core: Core, options: KernelSetOptions): Ops {
     raw.i8_fast_prepare(i8Quantized, x, T, K, xs);
     split(I8_FAST_ROWS, [y, i8Quantized, w, scale, T, N, K], N, 4, (T * N * K) / SPEED.int8Fast, (a, b) => raw.i8_fast_rows(y, i8Quantized, w, scale, T, N, K, a, b));
   };
+  const q4Exact = (y: Ptr, x: Ptr, w: Ptr, scale: Ptr, T: number, N: number, K: number, xs: number) =>
+    split(Q4_ROWS, [y, x, w, scale, T, N, K, xs], N, 4, (T * N * K) / SPEED.dense, (a, b) => raw.matmul_q4_rows(y, x, w, scale, T, N, K, xs, a, b));
+  const q4Fast = (y: Ptr, x: Ptr, w: Ptr, scale: Ptr, T: number, N: number, K: number, xs: number) => {
+    checkSize(T, K, '4-bit projection');
+    raw.i8_fast_prepare(i8Quantized, x, T, K, xs); // the same 16-bit activations as the int8 head
+    split(Q4_FAST_ROWS, [y, i8Quantized, w, scale, T, N, K], N, 4, (T * N * K) / SPEED.q4Fast, (a, b) => raw.q4_fast_rows(y, i8Quantized, w, scale, T, N, K, a, b));
+  };
   const onebitExact = (y: Ptr, x: Ptr, bits: Ptr, alpha: Ptr, beta: Ptr, T: number, N: number, K: number, xs: number) => {
     checkSize(1, K, '1-bit projection');
     raw.onebit_gemm(y, x, bits, alpha, beta, T, N, K, xs, signTables);
@@ -139,6 +150,7 @@ export function createOps(core: Core, options: KernelSetOptions): Ops {
     split(ONEBIT_FAST_ROWS, [y, onebitTables, bits, T, N, K], N, 16, (T * N * K) / SPEED.onebit, (a, b) => raw.onebit_fast_rows(y, onebitTables, bits, T, N, K, a, b));
   };
   const i8 = options.exact ? i8Exact : i8Fast;
+  const q4 = options.exact ? q4Exact : q4Fast;
   const onebit = options.exact ? onebitExact : onebitFast;
   // scans: heads (channels) split, exact either way; a bf16 state (stateType) widened into f32 scratch for prefill
   const bf16 = options.stateType === 'bf16';
@@ -148,6 +160,7 @@ export function createOps(core: Core, options: KernelSetOptions): Ops {
         case 'f32': f32(y, x, p.w, T, p.N, p.K, xStride); break;
         case 'f16': f16(y, x, p.w, T, p.N, p.K, xStride); break;
         case 'i8': i8(y, x, p.w, p.scale, T, p.N, p.K, xStride); break;
+        case 'q4': q4(y, x, p.w, p.scale, T, p.N, p.K, xStride); break;
         case 'onebit': onebit(y, x, p.bits, p.alpha, p.beta, T, p.N, p.K, xStride); break;
       }
       if (p.bias) raw.add_bias(y, p.bias, T, p.N);
@@ -188,6 +201,7 @@ export function createOps(core: Core, options: KernelSetOptions): Ops {
     add: raw.add,
     rowF16ToF32: raw.row_f16_to_f32,
     rowI8ToF32: raw.row_i8_to_f32,
+    rowQ4ToF32: raw.row_q4_to_f32,
     argmax: raw.argmax,
   };
 }

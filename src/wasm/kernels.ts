@@ -24,9 +24,14 @@ export interface Kernels {
   i8_fast_prepare(scratch: Ptr, x: Ptr, T: number, K: number, xStride: number): void;
   i8_fast_rows(y: Ptr, scratch: Ptr, w: Ptr, scale: Ptr, T: number, N: number, K: number, n0: number, n1: number): void;
   i8_fast_gemm(y: Ptr, x: Ptr, w: Ptr, scale: Ptr, T: number, N: number, K: number, xStride: number, scratch: Ptr): void;
+  matmul_q4(y: Ptr, x: Ptr, w: Ptr, scale: Ptr, T: number, N: number, K: number, xStride: number): void;
+  matmul_q4_rows(y: Ptr, x: Ptr, w: Ptr, scale: Ptr, T: number, N: number, K: number, xStride: number, n0: number, n1: number): void;
+  q4_fast_rows(y: Ptr, scratch: Ptr, w: Ptr, scale: Ptr, T: number, N: number, K: number, n0: number, n1: number): void;
+  q4_fast_gemm(y: Ptr, x: Ptr, w: Ptr, scale: Ptr, T: number, N: number, K: number, xStride: number, scratch: Ptr): void;
   add_bias(y: Ptr, b: Ptr, T: number, N: number): void;
   row_f16_to_f32(y: Ptr, src: Ptr, n: number): void;
   row_i8_to_f32(y: Ptr, src: Ptr, scale: number, n: number): void;
+  row_q4_to_f32(y: Ptr, src: Ptr, scale: Ptr, n: number): void;
   conv1d(y: Ptr, x: Ptr, state: Ptr, w: Ptr, b: Ptr, T: number, channels: number, W: number, xStride: number): void;
   conv1d_channels(y: Ptr, x: Ptr, state: Ptr, w: Ptr, b: Ptr, T: number, channels: number, W: number, xStride: number, silu: number, c0: number, c1: number): void;
   scan1(y: Ptr, x: Ptr, dt: Ptr, A: Ptr, B: Ptr, C: Ptr, Dskip: Ptr, h: Ptr, T: number, channels: number, S: number, bcStride: number): void;

@@ -7,7 +7,8 @@ import { registerConvert } from '../../src/cli/convert.js';
 import { formatInfo, readBimambaHeaderFromFile, registerInfo } from '../../src/cli/info.js';
 import { convertCheckpoint } from '../../src/convert/convert.js';
 import { checkpointName } from '../../src/convert/names.js';
-import { f16ToF32, f32ToF16 } from '../../src/format/dtype.js';
+import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../../src/format/dtype.js';
+import { getQ4 } from '../../src/format/q4.js';
 import { dequantize, packedShape, signAt } from '../../src/format/onebit.js';
 import { writeSyntheticBiMamba } from '../../scripts/make-synthetic.js';
 import { checkpointDir, FIXTURES, tokenizerPath } from './fixtures.js';
@@ -198,6 +199,45 @@ describe('--dtype and --head', () => {
     const h = new Uint16Array(conv.tensor('embedding').buffer);
     expect(h.length).toBe(1008 * 64);
     for (let i = 0; i < E.length; i += 7) expect(f16ToF32(h[i])).toBe(f16ToF32(f32ToF16(E[i])));
+  });
+});
+
+describe('--head q4', () => {
+  it('d_model 40 (a short last group): 4-bit groups no worse than Q4_0 rounding, zero padding, bf16 scales, format version 2', async () => {
+    const dir = join(tmp, 'q4-src');
+    await writeSyntheticBiMamba(dir, { d_model: 40, n_layer: 1, vocab_size: 37, d_state: 8, headdim: 16 }, { seed: 9 });
+    const out = join(tmp, 'q4.bimamba');
+    await convertCheckpoint(dir, out, { head: 'q4' });
+    const conv = await readConverted(out);
+    const { shape: [rows, cols], values: E } = (await sourceTensors(dir)).get('backbone.embedding.weight')!;
+    expect(cols).toBe(40);
+    const t = (name: string) => conv.header.tensors.find((x) => x.name === name)!;
+    expect([t('embedding').dtype, t('embedding').shape]).toEqual(['U8', [rows, 2, 16]]);
+    expect([t('embedding.scale').dtype, t('embedding.scale').shape]).toEqual(['BF16', [rows, 2]]);
+    expect(conv.header.metadata.format_version).toBe('2');
+    const { header, fileBytes } = await readBimambaHeaderFromFile(out);
+    expect(formatInfo(out, header, fileBytes)).toMatch(/: \.bimamba v2,[\s\S]*head [\d.]+ KiB \(q4: 4-bit, a bf16 scale per 32 columns\)[\s\S]*embedding\.scale +BF16 +\[48, 2\]/);
+    const packed = conv.tensor('embedding');
+    const scale = new Uint16Array(conv.tensor('embedding.scale').buffer);
+    for (let r = 0; r < rows; r++) {
+      for (let g = 0; g < 2; g++) {
+        const k0 = 32 * g, k1 = Math.min(cols, k0 + 32);
+        const d = bf16ToF32(scale[2 * r + g]);
+        // Q4_0's rounding of the same group: d0 = m / -8, m the value of largest magnitude
+        let m = 0;
+        for (let k = k0; k < k1; k++) if (Math.abs(E[r * cols + k]) > Math.abs(m)) m = E[r * cols + k];
+        const d0 = bf16ToF32(f32ToBf16(m / -8));
+        let error = 0, q40 = 0;
+        for (let k = k0; k < k1; k++) {
+          const e = E[r * cols + k];
+          error += (getQ4(packed, 32 * r, k) * d - e) ** 2;
+          q40 += (Math.max(-8, Math.min(7, Math.round(e / d0))) * d0 - e) ** 2;
+        }
+        expect(error).toBeLessThanOrEqual(q40 * (1 + 1e-6));
+        expect(error).toBeLessThanOrEqual(((k1 - k0) * (Math.abs(m) / 8) ** 2) / 4); // every value within half of Q4_0's step, on average
+      }
+      for (let k = cols; k < 64; k++) expect(getQ4(packed, 32 * r, k)).toBe(0);
+    }
   });
 });
 

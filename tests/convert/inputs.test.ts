@@ -232,7 +232,7 @@ describe('bad input: a clear error each, and no output file', () => {
   });
 
   it('bad option values', async () => {
-    await refused(checkpointDir('mamba1-tiny-hf'), 'BAD_ARGUMENT', /--head must be f32, f16 or int8/, { head: 'int4' });
+    await refused(checkpointDir('mamba1-tiny-hf'), 'BAD_ARGUMENT', /--head must be f32, f16, int8 or q4, got "int4"/, { head: 'int4' });
     await refused(checkpointDir('mamba1-tiny-hf'), 'BAD_ARGUMENT', /--dtype must be f32 or f16/, { dtype: 'bf16' });
   });
 

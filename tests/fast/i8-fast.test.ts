@@ -2,19 +2,12 @@
 // the same quantization done here in TypeScript (integer sums in f64) and against the exact product
 // within the stated bound.
 import { beforeAll, describe, expect, it } from 'vitest';
+import { BLOCK, quantize16 } from '../util/activations16.js';
 import { Rng } from '../util/rng.js';
 import { loadCore, type TestCore } from '../util/wasm.js';
 
 let wasm: TestCore;
 beforeAll(async () => { wasm = await loadCore(); });
-
-const BLOCK = 256;
-const LEVELS = 32767;
-
-function nearest(v: number): number {
-  const r = Math.round(v);
-  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
 
 interface Case { T: number; N: number; K: number; x: Float32Array; w: Int8Array; scale: Float32Array }
 
@@ -29,14 +22,7 @@ function reference(c: Case) {
   const { T, N, K, x, w, scale } = c;
   const quantized = new Float64Array(T * N), exact = new Float64Array(T * N), bound = new Float64Array(T * N), size = new Float64Array(T * N);
   for (let t = 0; t < T; t++) {
-    const q = new Int32Array(K), step = new Float64Array(Math.ceil(K / BLOCK));
-    for (let b = 0; b < step.length; b++) {
-      let amax = 0;
-      for (let k = b * BLOCK; k < Math.min(K, (b + 1) * BLOCK); k++) amax = Math.max(amax, Math.abs(x[t * K + k]));
-      step[b] = amax < 2 ** -100 ? 0 : Math.fround(amax / LEVELS);
-      const inv = amax < 2 ** -100 ? 0 : Math.fround(LEVELS / amax);
-      for (let k = b * BLOCK; k < Math.min(K, (b + 1) * BLOCK); k++) q[k] = nearest(Math.fround(x[t * K + k] * inv));
-    }
+    const { q, step } = quantize16(x, t, K);
     for (let n = 0; n < N; n++) {
       let yq = 0, ye = 0, bd = 0, abs = 0;
       for (let b = 0; b < step.length; b++) {

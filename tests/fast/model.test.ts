@@ -13,7 +13,7 @@ async function collect(gen: AsyncGenerator<{ token: number }>): Promise<number[]
 }
 
 describe.each(MODEL_FIXTURES)('%s', (name) => {
-  for (const head of ['f32', 'int8'] as const) {
+  for (const head of ['f32', 'int8', 'q4'] as const) {
     it(`${head} head: fast logits within ${LOGIT_TOLERANCE} of the exact path's largest logit`, async () => {
       const e = readExpected(name);
       const path = await convertFixture(name, { head });

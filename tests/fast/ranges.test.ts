@@ -2,6 +2,7 @@
 // channels, gated-norm tokens): computing the range in pieces, in any order, gives the same bits as the
 // whole call.
 import { beforeAll, describe, expect, it } from 'vitest';
+import { randomQ4 } from '../util/q4.js';
 import { Rng } from '../util/rng.js';
 import { loadCore, type TestCore } from '../util/wasm.js';
 
@@ -42,6 +43,17 @@ describe('matmul row ranges', () => {
       const q = wasm.alloc(wasm.k.i8_fast_scratch_bytes(K, T));
       wasm.k.i8_fast_gemm(whole, x, wi, scale, T, N, K, K, q);
       inPieces(N, [4, 8], (a, b) => wasm.k.i8_fast_rows(parts, q, wi, scale, T, N, K, a, b));
+      expect(wasm.read(parts, T * N)).toEqual(wasm.read(whole, T * N));
+
+      // 4-bit: cuts that are not multiples of 4 too, so rows go through both the 4-row and the 1-row loop
+      const q4 = randomQ4(rng, N, K);
+      const w4 = wasm.put(q4.packed), s4 = wasm.put(q4.scale);
+      wasm.k.matmul_q4(whole, x, w4, s4, T, N, K, K);
+      inPieces(N, cuts, (a, b) => wasm.k.matmul_q4_rows(parts, x, w4, s4, T, N, K, K, a, b));
+      expect(wasm.read(parts, T * N)).toEqual(wasm.read(whole, T * N));
+
+      wasm.k.q4_fast_gemm(whole, x, w4, s4, T, N, K, K, q);
+      inPieces(N, cuts, (a, b) => wasm.k.q4_fast_rows(parts, q, w4, s4, T, N, K, a, b));
       expect(wasm.read(parts, T * N)).toEqual(wasm.read(whole, T * N));
     });
   }

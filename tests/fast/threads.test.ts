@@ -20,11 +20,14 @@ const WASM_THREADS = WASM.replace(/bimamba\.wasm$/, 'bimamba-threads.wasm');
 // A small Bi-Mamba (d_model 256: in_proj 1288 x 256), big enough that decoding steps are split too.
 const SMALL: SyntheticModel = { name: 'bimamba-small', d_model: 256, n_layer: 2, binarized: true, head: 'int8', params: 'small' };
 let smallPath: string;
+let smallQ4Path: string; // the same with a 4-bit head
 beforeAll(async () => {
   smallPath = join(tmpdir(), `bimamba-small-${process.pid}.bimamba`);
   await ensureSyntheticModel(SMALL, smallPath);
+  smallQ4Path = join(tmpdir(), `bimamba-small-q4-${process.pid}.bimamba`);
+  await ensureSyntheticModel({ ...SMALL, head: 'q4' }, smallQ4Path);
 });
-afterAll(() => rmSync(smallPath, { force: true }));
+afterAll(() => { rmSync(smallPath, { force: true }); rmSync(smallQ4Path, { force: true }); });
 
 function tokens(n: number): number[] {
   const rng = new Rng(3);
@@ -41,10 +44,11 @@ function run(model: Awaited<ReturnType<typeof loadModel>>): Float32Array[] {
 }
 
 describe('threads', () => {
-  for (const exact of [false, true]) {
-    it(`2 threads give the same bits as 1 (${exact ? 'exact' : 'fast'} path)`, async () => {
-      const one = await loadModel(smallPath, { wasm: WASM, threads: 1, exact });
-      const two = await loadModel(smallPath, { wasm: WASM, wasmThreads: WASM_THREADS, threads: 2, exact });
+  for (const [exact, head] of [[false, 'int8'], [true, 'int8'], [false, 'q4'], [true, 'q4']] as const) {
+    it(`2 threads give the same bits as 1 (${exact ? 'exact' : 'fast'} path, ${head} head)`, async () => {
+      const path = head === 'q4' ? smallQ4Path : smallPath;
+      const one = await loadModel(path, { wasm: WASM, threads: 1, exact });
+      const two = await loadModel(path, { wasm: WASM, wasmThreads: WASM_THREADS, threads: 2, exact });
       expect(one.threads).toBe(1);
       expect(two.threads).toBe(2);
       const a = run(one), b = run(two);

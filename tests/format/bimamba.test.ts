@@ -134,10 +134,18 @@ function rebuilt(change: (plans: TensorPlan[], metadata: Record<string, string>)
   return out;
 }
 
+/** Make the plan's embedding a 4-bit head ([1000, 64]: 2 groups) of a version-2 file, with changes to it and to its scale. */
+function q4Head(plans: TensorPlan[], metadata: Record<string, string>, head: Partial<TensorPlan> = {}, scale: Partial<TensorPlan> = {}): void {
+  metadata.format_version = '2';
+  const i = plans.findIndex((t) => t.name === 'embedding');
+  plans[i] = { name: 'embedding', dtype: 'U8', shape: [1000, 2, 16], ...head };
+  plans.splice(i + 1, 0, { name: 'embedding.scale', dtype: 'BF16', shape: [1000, 2], ...scale });
+}
+
 describe('readBimambaHeader checks', () => {
   const cases: [string, () => Uint8Array, string, RegExp][] = [
     ['another safetensors file', () => rebuilt((_, m) => { m.format = 'pt'; }), 'BAD_FORMAT', /not a \.bimamba file/],
-    ['a newer format version', () => rebuilt((_, m) => { m.format_version = '2'; }), 'UNSUPPORTED', /format version "2"/],
+    ['a newer format version', () => rebuilt((_, m) => { m.format_version = '3'; }), 'UNSUPPORTED', /format version "3"; this version of the package reads versions 1 and 2/],
     ['a config that is not JSON', () => rebuilt((_, m) => { m.config = '{oops'; }), 'BAD_FORMAT', /"config" is missing or not JSON/],
     ['an invalid config', () => rebuilt((_, m) => { m.config = JSON.stringify({ ...JSON.parse(m.config), nheads: 3 }); }), 'BAD_FORMAT', /nheads 3 x headdim 32 must equal d_inner 128/],
     ['a missing tensor', () => rebuilt((p) => { p.splice(p.findIndex((t) => t.name === 'layers.1.D'), 1); }), 'BAD_FORMAT', /tensor "layers\.1\.D" is missing/],
@@ -145,6 +153,16 @@ describe('readBimambaHeader checks', () => {
     ['a tensor of a dtype it may not have', () => rebuilt((p) => { p.find((t) => t.name === 'layers.0.A_log')!.dtype = 'F16'; }), 'BAD_FORMAT', /"layers\.0\.A_log" has dtype F16; expected F32/],
     ['an unexpected tensor', () => rebuilt((p) => { p.push({ name: 'layers.0.x_proj.weight', dtype: 'F32', shape: [3] }); }), 'BAD_FORMAT', /unexpected tensor "layers\.0\.x_proj\.weight"/],
     ['tensors that are not 64-byte aligned', () => rebuilt(() => {}, 4), 'BAD_FORMAT', /not a multiple of 64/],
+    // 4-bit heads: every shape is checked exactly, since the kernels read as many bytes as the config implies
+    ['a 4-bit head in a version-1 file', () => rebuilt((p, m) => { q4Head(p, m); m.format_version = '1'; }), 'BAD_FORMAT', /"embedding" is a 4-bit head \(U8\), which needs format version 2/],
+    ['a 4-bit head with too few groups', () => rebuilt((p, m) => { q4Head(p, m, { shape: [1000, 1, 16] }); }), 'BAD_FORMAT', /"embedding" has shape \[1000,1,16\], but the config implies \[1000,2,16\]/],
+    ['a 4-bit head with short groups', () => rebuilt((p, m) => { q4Head(p, m, { shape: [1000, 2, 8] }); }), 'BAD_FORMAT', /"embedding" has shape \[1000,2,8\]/],
+    ['a 4-bit head packed flat', () => rebuilt((p, m) => { q4Head(p, m, { shape: [1000, 32] }); }), 'BAD_FORMAT', /"embedding" has shape \[1000,32\], but the config implies \[1000,2,16\]/],
+    ['a 4-bit head without its scale', () => rebuilt((p, m) => { q4Head(p, m); p.splice(p.findIndex((t) => t.name === 'embedding.scale'), 1); }), 'BAD_FORMAT', /tensor "embedding\.scale" is missing/],
+    ['a 4-bit head with a scale per row', () => rebuilt((p, m) => { q4Head(p, m, {}, { shape: [1000] }); }), 'BAD_FORMAT', /"embedding\.scale" has shape \[1000\], but the config implies \[1000,2\]/],
+    ['a 4-bit head with too few scales', () => rebuilt((p, m) => { q4Head(p, m, {}, { shape: [999, 2] }); }), 'BAD_FORMAT', /"embedding\.scale" has shape \[999,2\]/],
+    ['a 4-bit head with F32 scales', () => rebuilt((p, m) => { q4Head(p, m, {}, { dtype: 'F32' }); }), 'BAD_FORMAT', /"embedding\.scale" has dtype F32; expected BF16/],
+    ['an int8 head with a 4-bit head\'s scale', () => rebuilt((p, m) => { q4Head(p, m, { dtype: 'I8', shape: [1000, 64] }); }), 'BAD_FORMAT', /"embedding\.scale" has shape \[1000,2\], but the config implies \[1000\]/],
   ];
   for (const [what, make, code, message] of cases) {
     it(`refuses ${what}`, async () => {
@@ -160,6 +178,14 @@ describe('readBimambaHeader checks', () => {
       expect(heap.allocatedBytes).toBe(0);
     });
   }
+
+  it('reads a version-2 file with a 4-bit head, and a version-2 file without one', () => {
+    for (const change of [(p: TensorPlan[], m: Record<string, string>) => q4Head(p, m), (_: TensorPlan[], m: Record<string, string>) => { m.format_version = '2'; }]) {
+      const bytes = rebuilt(change);
+      const h = readBimambaHeader(bytes, { fileSize: bytes.length });
+      expect(h.tensors.length).toBe(header.tensors.length + (h.tensors.some((t) => t.dtype === 'U8') ? 1 : 0));
+    }
+  });
 
   it('reads the header from the header bytes alone', () => {
     const h = readBimambaHeader(fileBytes.subarray(0, header.dataStart));

@@ -44,7 +44,7 @@ afterEach(() => vi.restoreAllMocks());
 
 describe('memory', () => {
   it('the need computed from the header is exactly what loading a model and one session allocate (either state type)', async () => {
-    const paths = [...(await Promise.all(MODEL_FIXTURES.map((f) => convertFixture(f)))), await convertFixture('mamba2-tiny-hf', { head: 'int8' })];
+    const paths = [...(await Promise.all(MODEL_FIXTURES.map((f) => convertFixture(f)))), await convertFixture('mamba2-tiny-hf', { head: 'int8' }), await convertFixture('bimamba-tiny', { head: 'q4' })];
     for (const path of paths) {
       for (const [prefillChunk, stateType] of [[1, 'f32'], [37, 'bf16'], [64, 'f32']] as const) {
         const bytes = new Uint8Array(readFileSync(path));
