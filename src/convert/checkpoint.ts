@@ -4,7 +4,7 @@
 import { open, readdir, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BimambaError, badFormat } from '../errors.js';
-import { parseSafetensorsHeader, readHeaderLength } from '../format/safetensors.js';
+import { parseSafetensorsHeader, readHeaderBytes } from '../format/safetensors.js';
 import { readTorchCheckpoint, type StoredTensor } from '../format/torch.js';
 import type { RandomAccess } from '../format/zip.js';
 import { parseSentencePieceModel } from '../tokenizer/sentencepiece-model.js';
@@ -59,9 +59,9 @@ export async function openFile(path: string): Promise<OpenFile> {
 
 /** Index the tensors of a safetensors file. */
 export async function readSafetensorsFile(file: RandomAccess, where: string): Promise<Map<string, StoredTensor>> {
-  const headerLength = readHeaderLength(await file.read(0, Math.min(8, file.size)), where);
-  if (file.size < 8 + headerLength) throw badFormat(where, `truncated: the header says it is ${headerLength} bytes but the file ends before it does`);
-  const header = parseSafetensorsHeader(await file.read(0, 8 + headerLength), { fileSize: file.size, where });
+  let offset = 0; // the header is read from the start of the file, in order
+  const next = (n: number) => file.read((offset += n) - n, n);
+  const header = parseSafetensorsHeader(await readHeaderBytes(next, file.size, where), { fileSize: file.size, where });
   const out = new Map<string, StoredTensor>();
   for (const t of header.tensors) {
     out.set(t.name, { dtype: t.dtype, shape: t.shape, read: () => file.read(header.dataStart + t.begin, t.end - t.begin) });

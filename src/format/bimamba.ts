@@ -10,7 +10,7 @@ import { preview } from './preview.js';
 import { CHECKSUMS_KEY, DataVerifier, readChecksums, tensorAt } from './checksums.js';
 import { crc32 } from './crc32.js';
 import { validateModelConfig, type ModelConfig } from './config.js';
-import { PAD_PREFIX, parseSafetensorsHeader, readHeaderLength, type SafetensorsHeader, type TensorEntry } from './safetensors.js';
+import { PAD_PREFIX, parseSafetensorsHeader, readHeaderBytes, readHeaderLength, type SafetensorsHeader, type TensorEntry } from './safetensors.js';
 import { headScaleName, modelTensorSpecs, type ModelDtype, type TensorCategory } from './tensors.js';
 
 export type { ModelSource } from './byte-reader.js';
@@ -133,7 +133,7 @@ export function readBimambaHeader(bytes: Uint8Array, opts: { fileSize?: number; 
  * The header length in a .bimamba file's first 8 bytes. Bytes that cannot be one (a text file's, say:
  * its first letters make a length of exabytes) mean the file is not a .bimamba file at all, and say so.
  */
-export function readBimambaHeaderLength(first8: Uint8Array, where: string): number {
+function readBimambaHeaderLength(first8: Uint8Array, where: string): number {
   if (first8.length < 8) return readHeaderLength(first8, where); // the "truncated" error
   try {
     return readHeaderLength(first8, where);
@@ -146,15 +146,22 @@ export function readBimambaHeaderLength(first8: Uint8Array, where: string): numb
 
 /** Read the 8-byte length and the header from the start of a source, and check them. */
 async function readHeader(reader: ByteReader, where: string): Promise<BimambaHeader> {
-  const first8 = await reader.read(8);
-  const headerLength = readBimambaHeaderLength(first8, where);
-  if (reader.size !== undefined && reader.size < 8 + headerLength) {
-    throw badFormat(where, `truncated: the header says it is ${headerLength} bytes but the file ends before it does`);
+  const bytes = await readHeaderBytes((n) => reader.read(n), reader.size, where, readBimambaHeaderLength);
+  return readBimambaHeader(bytes, { fileSize: reader.size, where });
+}
+
+/**
+ * Read and check only the header of a .bimamba file (its data is never read). `fileBytes` is the
+ * source's size, or, for a stream that does not say, the size its header implies.
+ */
+export async function readBimambaFileHeader(source: ModelSource): Promise<{ header: BimambaHeader; fileBytes: number }> {
+  const { reader, where } = await openByteReader(source);
+  try {
+    const header = await readHeader(reader, where);
+    return { header, fileBytes: reader.size ?? header.dataStart + header.dataBytes };
+  } finally {
+    await reader.close();
   }
-  const prefix = new Uint8Array(8 + headerLength);
-  prefix.set(first8);
-  prefix.set(await reader.read(headerLength), 8);
-  return readBimambaHeader(prefix, { fileSize: reader.size, where });
 }
 
 /**

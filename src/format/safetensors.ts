@@ -58,6 +58,21 @@ export function readHeaderLength(first8: Uint8Array, where = 'safetensors file',
   return Number(n);
 }
 
+/**
+ * The bytes parseSafetensorsHeader reads (the 8-byte length, then the header), from the start of a
+ * file or stream: `read(n)` gives its next n bytes, `size` its length when known, which must hold the
+ * header. `headerLength` reads the first 8 bytes (readHeaderLength, or a format's own wording of it).
+ */
+export async function readHeaderBytes(read: (n: number) => Promise<Uint8Array>, size: number | undefined, where: string, headerLength: (first8: Uint8Array, where: string) => number = readHeaderLength): Promise<Uint8Array> {
+  const first8 = await read(8);
+  const length = headerLength(first8, where);
+  if (size !== undefined && size < 8 + length) throw badFormat(where, `truncated: the header says it is ${length} bytes but the file ends before it does`);
+  const bytes = new Uint8Array(8 + length);
+  bytes.set(first8);
+  bytes.set(await read(length), 8);
+  return bytes;
+}
+
 function isNonNegativeInt(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }

@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { registerConvert } from '../../src/cli/convert.js';
-import { formatInfo, readBimambaHeaderFromFile, registerInfo } from '../../src/cli/info.js';
+import { formatInfo, registerInfo } from '../../src/cli/info.js';
 import { convertCheckpoint } from '../../src/convert/convert.js';
 import { checkpointName } from '../../src/convert/names.js';
+import { readBimambaFileHeader } from '../../src/format/bimamba.js';
 import { f16ToF32, f32ToF16 } from '../../src/format/dtype.js';
 import { dequantize, packedShape, signAt } from '../../src/format/onebit.js';
 import { writeSyntheticBiMamba } from '../../scripts/make-synthetic.js';
@@ -27,7 +28,7 @@ describe('every fixture converts, and info shows the shapes of the source', () =
     it(name, async () => {
       const out = join(tmp, `${name}.bimamba`);
       const result = await convertCheckpoint(checkpointDir(name), out);
-      const { header, fileBytes } = await readBimambaHeaderFromFile(out);
+      const { header, fileBytes } = await readBimambaFileHeader(out);
       expect(fileBytes).toBe(result.fileBytes);
       const text = formatInfo(out, header, fileBytes);
       const src = await sourceTensors(checkpointDir(name));
@@ -59,7 +60,7 @@ describe('every fixture converts, and info shows the shapes of the source', () =
   }
 
   it('normalises each config as its source defines it', async () => {
-    const cfg = async (name: string) => (await readBimambaHeaderFromFile(join(tmp, `${name}.bimamba`))).header.config;
+    const cfg = async (name: string) => (await readBimambaFileHeader(join(tmp, `${name}.bimamba`))).header.config;
     expect(await cfg('bimamba-tiny')).toMatchObject({
       arch: 'mamba2', binarized: true, source: 'bimamba', d_model: 64, n_layer: 2, vocab_size: 1000, padded_vocab_size: 1008,
       d_inner: 128, d_state: 32, d_conv: 4, headdim: 32, nheads: 4, ngroups: 1, norm_before_gate: false, time_step_limit: [0, null], tie_embeddings: true,
