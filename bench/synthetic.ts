@@ -6,12 +6,10 @@
 import { existsSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { ALIGN, FORMAT_NAME, FORMAT_VERSION } from '../src/format/bimamba.js';
 import { validateModelConfig, type ModelConfig } from '../src/format/config.js';
 import { f32ToF16 } from '../src/format/dtype.js';
 import { packedShape } from '../src/format/onebit.js';
-import { SafetensorsWriter } from '../src/convert/safetensors-writer.js';
-import type { TensorPlan } from '../src/format/safetensors.js';
+import { writeBimambaFile, type BimambaTensor } from '../src/convert/bimamba-writer.js';
 import { headScaleName, modelTensorSpecs, type ModelDtype } from '../src/format/tensors.js';
 import { bits32 } from '../scripts/make-synthetic.js';
 
@@ -116,25 +114,17 @@ export async function ensureSyntheticModel(m: SyntheticModel, path: string, onPr
   onProgress?.(`writing ${path} (random ${m.binarized ? '1-bit' : 'f32'} weights at the ${m.params} shape)`);
   const cfg = syntheticConfig(m);
   const headDtype: ModelDtype = m.head === 'int8' ? 'I8' : m.head === 'f16' ? 'F16' : 'F32';
-  const plans: TensorPlan[] = [];
+  const tensors: BimambaTensor[] = [];
+  const add = (name: string, dtype: ModelDtype, shape: number[]) => {
+    const seed = tensors.length + 1;
+    tensors.push({ name, dtype, shape, bytes: () => tensorBytes(name, shape, dtype, cfg, seed) });
+  };
   for (const s of modelTensorSpecs(cfg)) {
     const dtype = s.category === 'head' ? headDtype : s.dtypes[0];
-    plans.push({ name: s.name, dtype, shape: s.shape });
-    if (dtype === 'I8') plans.push({ name: headScaleName(s.name), dtype: 'F32', shape: [s.shape[0]] });
+    add(s.name, dtype, s.shape);
+    if (dtype === 'I8') add(headScaleName(s.name), 'F32', [s.shape[0]]);
   }
-  const metadata = {
-    format: FORMAT_NAME, format_version: FORMAT_VERSION, config: JSON.stringify(cfg),
-    source: JSON.stringify({ synthetic: m.name, binarize: m.binarized ? 'bimamba' : 'none', dtype: 'f32', head: m.head }),
-  };
+  const source = { synthetic: m.name, binarize: m.binarized ? 'bimamba' : 'none', dtype: 'f32', head: m.head };
   await mkdir(dirname(path), { recursive: true });
-  const writer = await SafetensorsWriter.create(path, plans, metadata, { align: ALIGN, checksums: true });
-  try {
-    let seed = 1;
-    for (const p of plans) await writer.write(p.name, tensorBytes(p.name, p.shape, p.dtype as ModelDtype, cfg, seed++));
-    await writer.finish();
-  } catch (e) {
-    await writer.abort();
-    throw e;
-  }
-  return writer.fileBytes;
+  return writeBimambaFile(path, { config: cfg, source, tensors });
 }
