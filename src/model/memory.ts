@@ -6,9 +6,10 @@ import { BimambaError } from '../errors.js';
 import type { BimambaHeader } from '../format/bimamba.js';
 import type { ModelConfig } from '../format/config.js';
 import type { Core, Kernels } from '../wasm/core.js';
-import { WASM_MAX_BYTES } from '../wasm/heap.js';
+import { memoryCap, WASM_MAX_BYTES } from '../wasm/heap.js';
 import { kernelSetScratchBytes } from '../wasm/kernel-set.js';
 import { scratchBytes } from './scratch.js';
+import { sessionStateBytes } from './session.js';
 import { shapesOf } from './shapes.js';
 import { derivedBytes } from './weights.js';
 
@@ -25,12 +26,6 @@ export interface MemoryNeed {
 
 const roundUp = (n: number) => Math.ceil(n / 64) * 64;
 
-/** Bytes of one session's state: per layer the conv window and the SSM state, then the last logits. */
-export function sessionStateBytes(cfg: ModelConfig): number {
-  const s = shapesOf(cfg);
-  return 4 * (cfg.n_layer * (s.convStateFloats + s.ssmStateFloats) + s.vocab);
-}
-
 /** What loading the model of `header` allocates, with a prefill chunk of `prefillChunk` (`exact`: LoadOptions.exact). */
 export function memoryNeed(header: BimambaHeader, k: Kernels, prefillChunk: number, exact = false): MemoryNeed {
   const cfg = header.config;
@@ -46,20 +41,11 @@ export function memoryNeed(header: BimambaHeader, k: Kernels, prefillChunk: numb
   return { ...need, total };
 }
 
-/** The cap a load runs under: `maxMemoryBytes` when given (a positive number), never more than 4 GiB. */
-export function memoryLimit(maxMemoryBytes: number | undefined): number {
-  if (maxMemoryBytes === undefined) return WASM_MAX_BYTES;
-  if (typeof maxMemoryBytes !== 'number' || !(maxMemoryBytes > 0)) {
-    throw new BimambaError('BAD_ARGUMENT', `invalid maxMemoryBytes: ${String(maxMemoryBytes)} (a number of bytes > 0)`);
-  }
-  return Math.min(maxMemoryBytes, WASM_MAX_BYTES);
-}
-
 const MiB = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
 
 /** Refuse, with the numbers, a model that would not fit in `core`'s memory under its cap. */
 export function checkMemoryNeed(header: BimambaHeader, core: Core, prefillChunk: number, maxMemoryBytes: number | undefined, exact = false): void {
-  const limit = memoryLimit(maxMemoryBytes);
+  const limit = memoryCap(maxMemoryBytes);
   const n = memoryNeed(header, core.kernels, prefillChunk, exact);
   // the figure is the memory's size once loaded with one session: the core's own data below the heap
   // and every block, in whole 64 KiB pages; a cap of exactly this many bytes fits

@@ -1,12 +1,23 @@
 // A session: one conversation's recurrent state. Its size is fixed by the model (per layer a conv window
 // and an SSM state, plus the last logits), whatever number of tokens it has seen.
 import { BimambaError } from '../errors.js';
+import type { ModelConfig } from '../format/config.js';
 import type { Graph, LayerState } from './forward.js';
 import { forward } from './forward.js';
+import { shapesOf, type Shapes } from './shapes.js';
 import { writeSnapshot } from './snapshot.js';
 import { checkTokens } from './tokens.js';
 
 type Ptr = number;
+
+/** Bytes of one layer's state in a session's block: its conv window, then its SSM state (f32). */
+const layerStateBytes = (s: Shapes) => 4 * (s.convStateFloats + s.ssmStateFloats);
+
+/** Bytes of a session's state (its block): every layer's state, then the last logits (f32). */
+export function sessionStateBytes(cfg: ModelConfig): number {
+  const s = shapesOf(cfg);
+  return cfg.n_layer * layerStateBytes(s) + 4 * s.vocab;
+}
 
 /** The most recent tokens a session remembers for the repetition penalty (SamplingOptions.repetitionWindow). */
 export const MAX_RECENT_TOKENS = 4096;
@@ -65,13 +76,12 @@ export class Session {
 
   /** The per-layer state pointers inside this session's block. */
   private layerStates(g: Graph): LayerState[] {
-    const { convStateFloats, ssmStateFloats } = g.shapes;
-    const per = 4 * (convStateFloats + ssmStateFloats);
-    return g.weights.layers.map((_, i) => ({ conv: this.block + i * per, ssm: this.block + i * per + 4 * convStateFloats }));
+    const per = layerStateBytes(g.shapes);
+    return g.weights.layers.map((_, i) => ({ conv: this.block + i * per, ssm: this.block + i * per + 4 * g.shapes.convStateFloats }));
   }
 
   private logitsPtr(g: Graph): Ptr {
-    return this.block + this.runtime.stateBytes - 4 * g.shapes.vocab;
+    return this.block + g.cfg.n_layer * layerStateBytes(g.shapes);
   }
 
   /** Reset to the empty state. */

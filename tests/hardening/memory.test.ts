@@ -14,7 +14,7 @@ import { modelTensorSpecs } from '../../src/format/tensors.js';
 import { memoryNeed } from '../../src/model/memory.js';
 import { loadModel, type Model } from '../../src/model/model.js';
 import type { Core } from '../../src/wasm/core.js';
-import { convertFixture, MODEL_FIXTURES, WASM } from '../model/fixtures.js';
+import { convertFixture, MODEL_FIXTURES, WASM, WASM_THREADS } from '../model/fixtures.js';
 import { rejection } from '../convert/helpers.js';
 
 const coreOf = (m: Model) => (m as unknown as { core: Core }).core;
@@ -117,6 +117,15 @@ describe('memory', () => {
     for (const bad of [NaN, -1, 0, '1e9' as unknown as number]) {
       const e = await rejection(loadModel(path, { wasm: WASM, maxMemoryBytes: bad }));
       expect(e.code).toBe('BAD_ARGUMENT');
+      expect(e.message).toMatch(/maxMemoryBytes/);
+    }
+  });
+
+  it('an invalid maxMemoryBytes is refused as such with threads too, before any thread starts', async () => {
+    const path = await convertFixture('mamba1-tiny-hf');
+    for (const bad of [NaN, -1, 0, '1e9' as unknown as number]) {
+      const e = await rejection(loadModel(path, { wasm: WASM, wasmThreads: WASM_THREADS, threads: 2, maxMemoryBytes: bad }));
+      expect(e.code).toBe('BAD_ARGUMENT'); // NaN was a THREADS error: the shared memory's maximum became NaN
       expect(e.message).toMatch(/maxMemoryBytes/);
     }
   });

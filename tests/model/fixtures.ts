@@ -9,6 +9,7 @@ import { parseSafetensorsHeader } from '../../src/format/safetensors.js';
 export const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));
 export const MODEL_FIXTURES = ['mamba1-tiny-hf', 'mamba1-tiny-ssm', 'mamba2-tiny-hf', 'bimamba-tiny'] as const;
 export const WASM = fileURLToPath(new URL('../../dist/bimamba.wasm', import.meta.url));
+export const WASM_THREADS = fileURLToPath(new URL('../../dist/bimamba-threads.wasm', import.meta.url));
 
 export interface Expected {
   inputIds: number[];
