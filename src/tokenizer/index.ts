@@ -9,7 +9,7 @@ import { checkJsonShape } from '../format/json-shape.js';
 import { checkPipelines } from './pipeline-check.js';
 import { compiledPatterns, nestedQuantifier, regexPatterns } from './regex-check.js';
 import { createStreamDecoder, type StreamDecoder } from './stream.js';
-import { findSpecialTokenId, BOS_TOKEN_NAMES, EOS_TOKEN_NAMES } from './special-tokens.js';
+import { findSpecialTokenId, SPECIAL_TOKEN_NAMES } from './special-tokens.js';
 import { parseSentencePieceModel } from './sentencepiece-model.js';
 import { sentencePieceTokenizer } from './sentencepiece.js';
 import { classifyTokenizerSource } from './sentencepiece-source.js';
@@ -185,7 +185,7 @@ export function loadTokenizer(source: string | object | Uint8Array | ArrayBuffer
     return id;
   }
 
-  const bosTokenId = specialId(options.bosToken, BOS_TOKEN_NAMES, 'BOS');
+  const bosTokenId = specialId(options.bosToken, SPECIAL_TOKEN_NAMES.bos, 'BOS');
   const model = parsed.model as Record<string, unknown>;
   const addsBos =
     bosTokenId !== null && (guarded('encoding', () => hf.encode('a', { add_special_tokens: true })).ids[0] === bosTokenId || model.byte_fallback === true);
@@ -200,7 +200,7 @@ export function loadTokenizer(source: string | object | Uint8Array | ArrayBuffer
     vocabSize,
     bosTokenId,
     addsBos,
-    eosTokenId: specialId(options.eosToken, EOS_TOKEN_NAMES, 'EOS'),
+    eosTokenId: specialId(options.eosToken, SPECIAL_TOKEN_NAMES.eos, 'EOS'),
     tokenToId: (token) => hf.token_to_id(token) ?? null,
     idToToken: (id) => (Number.isInteger(id) ? (hf.id_to_token(id) ?? null) : null),
     createStreamDecoder: () => createStreamDecoder(decode),
