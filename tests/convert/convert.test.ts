@@ -10,8 +10,8 @@ import { checkpointName } from '../../src/convert/names.js';
 import { readBimambaFileHeader } from '../../src/format/bimamba.js';
 import { f16ToF32, f32ToF16 } from '../../src/format/dtype.js';
 import { dequantize, packedShape, signAt } from '../../src/format/onebit.js';
-import { writeSyntheticBiMamba } from '../../scripts/make-synthetic.js';
-import { checkpointDir, FIXTURES, tokenizerPath } from './fixtures.js';
+import { checkpointDir, FIXTURE_NAMES, tokenizerPath } from '../util/fixtures.js';
+import { writeSyntheticBiMamba } from '../util/synthetic-checkpoint.js';
 import { readConverted, sourceTensors } from './helpers.js';
 
 let tmp = '';
@@ -24,7 +24,7 @@ const layoutOf = (name: string) => (name.endsWith('-hf') ? 'hf' : 'mamba_ssm');
 const projShape = (src: Map<string, { shape: number[] }>, layout: 'hf' | 'mamba_ssm', prefix: string) => src.get(checkpointName(`${prefix}.weight`, layout))!.shape;
 
 describe('every fixture converts, and info shows the shapes of the source', () => {
-  for (const name of FIXTURES) {
+  for (const name of FIXTURE_NAMES) {
     it(name, async () => {
       const out = join(tmp, `${name}.bimamba`);
       const result = await convertCheckpoint(checkpointDir(name), out);

@@ -7,8 +7,7 @@ import { convertCheckpoint } from '../../src/convert/convert.js';
 import { bf16ToF32, f16ToF32, f32ToF16 } from '../../src/format/dtype.js';
 import { loadTokenizer } from '../../src/tokenizer/index.js';
 import { PickleWriter, torchZip } from '../format/torch-bytes.js';
-import { byteTokenizerJson } from '../model/fixtures.js';
-import { checkpointDir, tokenizerPath } from './fixtures.js';
+import { byteTokenizerJson, checkpointDir, tokenizerPath } from '../util/fixtures.js';
 import { copyFixture, editConfig, readAllSafetensors, readConverted, rejection, sourceTensors, writeSafetensors, type RawTensor } from './helpers.js';
 
 let tmp = '';

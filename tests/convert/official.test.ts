@@ -8,12 +8,12 @@ import { formatInfo } from '../../src/cli/info.js';
 import { convertCheckpoint } from '../../src/convert/convert.js';
 import { readBimambaFileHeader } from '../../src/format/bimamba.js';
 import { loadModel } from '../../src/model/model.js';
-import { maxDiff, readExpected, WASM } from '../model/fixtures.js';
-import { checkpointDir } from './fixtures.js';
+import { checkpointDir, maxDiff, readExpected, tokenizerPath } from '../util/fixtures.js';
+import { WASM } from '../util/wasm.js';
 import { readConverted, rejection } from './helpers.js';
 import { fullConfigJson, releaseConfigJson, releaseTensors, torchFile, writeReleaseFolder, type ReleaseShape } from './release.js';
 
-const LLAMA_MODEL = new URL('../../../shared/data/tokenizers/llama2.tokenizer.model', import.meta.url);
+const LLAMA_MODEL = tokenizerPath('llama2', 'model');
 let tmp = '';
 beforeAll(async () => { tmp = await mkdtemp(join(tmpdir(), 'bimamba-official-')); });
 afterAll(async () => rm(tmp, { recursive: true, force: true }));

@@ -14,8 +14,9 @@ import { modelTensorSpecs } from '../../src/format/tensors.js';
 import { memoryNeed } from '../../src/model/memory.js';
 import { loadModel, type Model } from '../../src/model/model.js';
 import type { Core } from '../../src/wasm/core.js';
-import { convertFixture, MODEL_FIXTURES, WASM, WASM_THREADS } from '../model/fixtures.js';
 import { rejection } from '../convert/helpers.js';
+import { convertFixture, FIXTURE_NAMES } from '../util/fixtures.js';
+import { WASM, WASM_THREADS } from '../util/wasm.js';
 
 const coreOf = (m: Model) => (m as unknown as { core: Core }).core;
 const roundUp = (n: number) => Math.ceil(n / 64) * 64;
@@ -44,7 +45,7 @@ afterEach(() => vi.restoreAllMocks());
 
 describe('memory', () => {
   it('the need computed from the header is exactly what loading a model and one session allocate', async () => {
-    const paths = [...(await Promise.all(MODEL_FIXTURES.map((f) => convertFixture(f)))), await convertFixture('mamba2-tiny-hf', { head: 'int8' })];
+    const paths = [...(await Promise.all(FIXTURE_NAMES.map((f) => convertFixture(f)))), await convertFixture('mamba2-tiny-hf', { head: 'int8' })];
     for (const path of paths) {
       for (const prefillChunk of [1, 37, 64]) {
         const bytes = new Uint8Array(readFileSync(path));

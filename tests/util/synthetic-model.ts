@@ -2,16 +2,16 @@
 // Mamba-2 whose in_proj and out_proj are 1-bit) and a full-precision f32 Mamba-2 of the 780M shape,
 // with random values in the ranges trained models have. They are written straight in the .bimamba
 // format (what `bimamba convert` would write from a checkpoint of these shapes), one tensor at a time,
-// and cached: a file is only written when missing.
+// and cached: a file is only written when missing. The benchmarks (bench/) and the thread tests use them.
 import { existsSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { validateModelConfig, type ModelConfig } from '../src/format/config.js';
-import { f32ToF16 } from '../src/format/dtype.js';
-import { packedShape } from '../src/format/onebit.js';
-import { writeBimambaFile, type BimambaTensor } from '../src/convert/bimamba-writer.js';
-import { headScaleName, modelTensorSpecs, type ModelDtype } from '../src/format/tensors.js';
-import { bits32 } from '../scripts/make-synthetic.js';
+import { writeBimambaFile, type BimambaTensor } from '../../src/convert/bimamba-writer.js';
+import { validateModelConfig, type ModelConfig } from '../../src/format/config.js';
+import { f32ToF16 } from '../../src/format/dtype.js';
+import { packedShape } from '../../src/format/onebit.js';
+import { headScaleName, modelTensorSpecs, type ModelDtype } from '../../src/format/tensors.js';
+import { bits32 } from './rng.js';
 
 export interface SyntheticModel {
   /** Name in the results: bimamba-780m, mamba2-780m-f32, ... */
