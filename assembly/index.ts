@@ -6,8 +6,8 @@ export { i8_fast_scratch_bytes, i8_fast_prepare, i8_fast_rows, i8_fast_gemm } fr
 export { row_f16_to_f32, row_i8_to_f32 } from './dequant';
 export { add, add_bias } from './elementwise';
 export { conv1d } from './conv1d';
-export { scan1, scan1_channels } from './scan_mamba1';
-export { scan2, scan2_heads } from './scan_mamba2';
+export { scan1, scan1_channels, scan1_channels_bf16 } from './scan_mamba1';
+export { scan2, scan2_heads, scan2_heads_bf16 } from './scan_mamba2';
 export { rmsnorm, gated_rmsnorm } from './norm';
 export { silu, softplus, dt_softplus, exp_vec, mul_silu } from './activation';
 export { argmax } from './argmax';

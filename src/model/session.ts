@@ -1,23 +1,13 @@
 // A session: one conversation's recurrent state. Its size is fixed by the model (per layer a conv window
 // and an SSM state, plus the last logits), whatever number of tokens it has seen.
 import { BimambaError } from '../errors.js';
-import type { ModelConfig } from '../format/config.js';
 import type { Graph, LayerState } from './forward.js';
+import type { StateLayout } from './memory.js';
 import { forward } from './forward.js';
-import { shapesOf, type Shapes } from './shapes.js';
 import { writeSnapshot } from './snapshot.js';
 import { checkTokens } from './tokens.js';
 
 type Ptr = number;
-
-/** Bytes of one layer's state in a session's block: its conv window, then its SSM state (f32). */
-const layerStateBytes = (s: Shapes) => 4 * (s.convStateFloats + s.ssmStateFloats);
-
-/** Bytes of a session's state (its block): every layer's state, then the last logits (f32). */
-export function sessionStateBytes(cfg: ModelConfig): number {
-  const s = shapesOf(cfg);
-  return cfg.n_layer * layerStateBytes(s) + 4 * s.vocab;
-}
 
 /** The most recent tokens a session remembers for the repetition penalty (SamplingOptions.repetitionWindow). */
 export const MAX_RECENT_TOKENS = 4096;
@@ -28,6 +18,7 @@ export const MAX_RECENT_TOKENS = 4096;
  */
 export interface ModelRuntime {
   graph: Graph | null;
+  readonly layout: StateLayout;
   readonly stateBytes: number;
   readonly fingerprint: number;
 }
@@ -76,12 +67,12 @@ export class Session {
 
   /** The per-layer state pointers inside this session's block. */
   private layerStates(g: Graph): LayerState[] {
-    const per = layerStateBytes(g.shapes);
-    return g.weights.layers.map((_, i) => ({ conv: this.block + i * per, ssm: this.block + i * per + 4 * g.shapes.convStateFloats }));
+    const { layerBytes, convBytes } = this.runtime.layout;
+    return g.weights.layers.map((_, i) => ({ conv: this.block + i * layerBytes, ssm: this.block + i * layerBytes + convBytes }));
   }
 
-  private logitsPtr(g: Graph): Ptr {
-    return this.block + g.cfg.n_layer * layerStateBytes(g.shapes);
+  private logitsPtr(): Ptr {
+    return this.block + this.runtime.layout.logitsOffset;
   }
 
   /** Reset to the empty state. */
@@ -115,13 +106,13 @@ export class Session {
       this.seen += T;
       this.remember(chunk);
       if (!onLogits) {
-        if (last) g.heap.f32(this.logitsPtr(g), V).set(g.heap.f32(g.scratch.logits + 4 * lastRow, V));
+        if (last) g.heap.f32(this.logitsPtr(), V).set(g.heap.f32(g.scratch.logits + 4 * lastRow, V));
         continue;
       }
       // The callback gets a copy, not a view of the model's shared scratch: a callback that feeds another
       // session of this model overwrites the scratch.
       const logits = g.heap.f32(g.scratch.logits, T * V).slice();
-      if (last) g.heap.f32(this.logitsPtr(g), V).set(logits.subarray(lastRow));
+      if (last) g.heap.f32(this.logitsPtr(), V).set(logits.subarray(lastRow));
       for (let t = 0; t < T; t++) onLogits(this.seen - T + t, logits.subarray(t * V, (t + 1) * V));
     }
     return this.lastLogits();
@@ -146,7 +137,7 @@ export class Session {
   samplingLogits(n: number): Float32Array {
     const g = this.live();
     const row = g.heap.f32(g.scratch.logits, n);
-    row.set(g.heap.f32(this.logitsPtr(g), n));
+    row.set(g.heap.f32(this.logitsPtr(), n));
     return row;
   }
 
@@ -160,7 +151,7 @@ export class Session {
   /** A copy of the logits after the last token fed (zeros before any). */
   lastLogits(): Float32Array {
     const g = this.live();
-    return g.heap.f32(this.logitsPtr(g), g.shapes.vocab).slice();
+    return g.heap.f32(this.logitsPtr(), g.shapes.vocab).slice();
   }
 
   /** @internal the raw state bytes (layer states, then the last logits): a view valid until memory grows. */
@@ -182,7 +173,7 @@ export class Session {
   /** The session as bytes of a fixed size, for `model.restoreSession()` (layout: src/model/snapshot.ts). */
   snapshot(): Uint8Array {
     this.live();
-    return writeSnapshot(this);
+    return writeSnapshot(this, this.runtime.layout.stateType);
   }
 
   /** A new session with a copy of this one's state. */

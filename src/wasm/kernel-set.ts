@@ -4,6 +4,7 @@
 //    `exact`) 1-bit projections go through lookup tables of 12-bit activations (onebit_fast.ts) and int8
 //    ones (the LM head) through 16-bit x int8 dot products (i8_fast.ts); on the exact path through
 //    the f32 kernels (onebit.ts, matmul.ts).
+//  - scan1/scan2: the SSM state stored as f32 or, with `stateType: 'bf16'`, as bfloat16 (state.ts).
 //  - split between threads when the core has a worker pool: matmul rows, 1-bit rows, scan heads
 //    (channels). Everything else (norms, conv, activations) runs as it is on the calling thread.
 // The kernel set owns the scratch its kernels need (the fast path's tables, the exact 1-bit tables),
@@ -58,6 +59,8 @@ export interface KernelSetOptions {
   maxT: number;
   /** Largest input size of a 1-bit or int8 projection. */
   maxK: number;
+  /** How the SSM state is stored: the scans read and write it as f32 or as bf16 (default f32). */
+  stateType?: 'f32' | 'bf16';
 }
 
 const kernelIndex = (name: (typeof SPLIT_KERNELS)[number]) => SPLIT_KERNELS.indexOf(name);
@@ -67,7 +70,9 @@ const F32_ROWS = kernelIndex('matmul_f32_rows');
 const F16_ROWS = kernelIndex('matmul_f16_rows');
 const I8_ROWS = kernelIndex('matmul_i8_rows');
 const SCAN2_HEADS = kernelIndex('scan2_heads');
+const SCAN2_HEADS_BF16 = kernelIndex('scan2_heads_bf16');
 const SCAN1_CHANNELS = kernelIndex('scan1_channels');
+const SCAN1_CHANNELS_BF16 = kernelIndex('scan1_channels_bf16');
 
 /**
  * A call is split only when it would take the calling thread at least this long alone: below it, the
@@ -128,6 +133,10 @@ export function createOps(core: Core, options: KernelSetOptions): Ops {
   };
   const i8 = options.exact ? i8Exact : i8Fast;
   const onebit = options.exact ? onebitExact : onebitFast;
+  // scans: heads (channels) split, exact either way; the state in its storage type
+  const bf16 = options.stateType === 'bf16';
+  const scan2Id = bf16 ? SCAN2_HEADS_BF16 : SCAN2_HEADS, scan2Heads = bf16 ? raw.scan2_heads_bf16 : raw.scan2_heads;
+  const scan1Id = bf16 ? SCAN1_CHANNELS_BF16 : SCAN1_CHANNELS, scan1Channels = bf16 ? raw.scan1_channels_bf16 : raw.scan1_channels;
 
   return {
     linear(p, y, x, T, xStride = p.K) {
@@ -139,13 +148,12 @@ export function createOps(core: Core, options: KernelSetOptions): Ops {
       }
       if (p.bias) raw.add_bias(y, p.bias, T, p.N);
     },
-    // scans: heads (channels) split, exact either way
     scan2: (y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride) =>
-      split(SCAN2_HEADS, [y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride], H, 1, (T * H * P * S) / SPEED.scan,
-        (a, b) => raw.scan2_heads(y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride, a, b)),
+      split(scan2Id, [y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride], H, 1, (T * H * P * S) / SPEED.scan,
+        (a, b) => scan2Heads(y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride, a, b)),
     scan1: (y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride) =>
-      split(SCAN1_CHANNELS, [y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride], channels, 4, (T * channels * S) / SPEED.scan,
-        (a, b) => raw.scan1_channels(y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride, a, b)),
+      split(scan1Id, [y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride], channels, 4, (T * channels * S) / SPEED.scan,
+        (a, b) => scan1Channels(y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride, a, b)),
     // the rest runs as exported, on the calling thread
     conv1d: raw.conv1d,
     dtSoftplus: raw.dt_softplus,
@@ -159,4 +167,23 @@ export function createOps(core: Core, options: KernelSetOptions): Ops {
     rowI8ToF32: raw.row_i8_to_f32,
     argmax: raw.argmax,
   };
+}
+
+/**
+ * `ops` with every call timed into `totals` (milliseconds by operation; a projection by its storage and
+ * shape, e.g. `linear onebit 6448x1536`), for the bench's per-kernel breakdown (LoadOptions.opTimes).
+ */
+export function timedOps(ops: Ops, totals: Map<string, number>): Ops {
+  const timed = {} as Record<keyof Ops, (...args: never[]) => void>;
+  for (const name of Object.keys(ops) as (keyof Ops)[]) {
+    const op = ops[name] as (...args: unknown[]) => void;
+    timed[name] = (...args: unknown[]) => {
+      const p = args[0] as Projection;
+      const key = name === 'linear' ? `linear ${p.kind} ${p.N}x${p.K}` : name;
+      const t0 = performance.now();
+      op(...args);
+      totals.set(key, (totals.get(key) ?? 0) + performance.now() - t0);
+    };
+  }
+  return timed as unknown as Ops;
 }

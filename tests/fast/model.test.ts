@@ -4,10 +4,8 @@
 // and the greedy continuation of each fixture exactly the reference's.
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/model/model.js';
-import { convertFixture, FIXTURE_NAMES, maxDiff, readExpected } from '../util/fixtures.js';
+import { convertFixture, FIXTURE_NAMES, LOGIT_TOLERANCE, maxDiff, readExpected } from '../util/fixtures.js';
 import { WASM } from '../util/wasm.js';
-
-export const LOGIT_TOLERANCE = 5e-3;
 
 async function collect(gen: AsyncGenerator<{ token: number }>): Promise<number[]> {
   const out: number[] = [];

@@ -25,6 +25,9 @@ export function tokenizerPath(name: 'llama2' | 'gpt-neox-20b', file: 'json' | 'm
   return fileURLToPath(new URL(`../../../shared/data/tokenizers/${name}.tokenizer.${file}`, import.meta.url));
 }
 
+/** The fast path's stated tolerance on whole models: logits within this of the exact path's largest |logit|. */
+export const LOGIT_TOLERANCE = 5e-3;
+
 export interface Expected {
   inputIds: number[];
   logits: Float32Array; // [T, V]
