@@ -16,6 +16,8 @@ import { writeMamba2Gguf, type BlockType } from './gguf.js';
 import { benchPrompt } from './prompt.mjs';
 
 const VERSIONS = { 'node-llama-cpp': '3.22.1', '@wllama/wllama': '3.13.0' };
+/** The Node 24 that .ci/run tests in (npm package node). */
+const NODE24 = '24.21.0';
 const args = process.argv.slice(2);
 const option = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
 const runs = Number(option('--runs') ?? 3);
@@ -33,7 +35,7 @@ const elapsed = () => `${((performance.now() - started) / 1000).toFixed(0)} s`;
 export interface PeerRun {
   runtime: string; // bimamba | node-llama-cpp | wllama
   version: string;
-  host: 'node' | 'deno' | 'chromium';
+  host: 'node' | 'node24' | 'deno' | 'chromium';
   type: string; // the 1-bit layers' block type (bimamba: its own 1-bit format, its session state in bf16; `1-bit f32s`: in f32)
   threads: number;
   prompt_tokens: number;
@@ -87,7 +89,7 @@ console.log(`\n${'runtime'.padEnd(22)}${'host'.padEnd(10)}${'type'.padEnd(12)}${
 
 const version = (await import('../../package.json', { with: { type: 'json' } })).default.version as string;
 const ourRuns: ModelRun[] = [];
-const ourRow = (host: 'node' | 'deno', type: string, r: ModelRun): PeerRun => ({
+const ourRow = (host: PeerRun['host'], type: string, r: ModelRun): PeerRun => ({
   runtime: 'bimamba', version, host, type, threads: r.threads, prompt_tokens: PROMPT, decode_tokens: DECODE, prefill_tok_s: r.prefill_tok_s, decode_tok_s: r.decode_tok_s,
   generate_greedy_tok_s: r.generate_greedy_tok_s, generate_sampled_tok_s: r.generate_sampled_tok_s, prefill_runs: r.prefill_runs, decode_runs: r.decode_runs,
   peak_rss_mb: r.peak_rss_mb, wasm_memory_mb: r.wasm_memory_mb, file_mb: r.file_mb,
@@ -98,14 +100,21 @@ for (const threads of [1, 2]) {
   show(ourRow('node', '1-bit', r));
 }
 for (const threads of [1, 2]) show(ourRow('node', '1-bit f32s', plainNode('../run-model.mjs', [ours, threads, runs, PROMPT, DECODE, '--state-type', 'f32'])));
-// the same script in Deno (npm package deno)
-const deno = fileURLToPath(new URL('../../node_modules/.bin/deno', import.meta.url));
-for (const threads of [1, 2]) {
-  try {
-    const out = execFileSync(deno, ['run', '-A', fileURLToPath(new URL('../run-model.mjs', import.meta.url)), ours, String(threads), String(runs), String(PROMPT), String(DECODE)], { encoding: 'utf8', timeout: 900_000, stdio: ['ignore', 'pipe', 'pipe'] });
-    show(ourRow('deno', '1-bit', JSON.parse(out.trim().split('\n').pop()!)));
-  } catch (e) {
-    show({ runtime: 'bimamba', version, host: 'deno', type: '1-bit', threads, prompt_tokens: PROMPT, decode_tokens: DECODE, prefill_tok_s: null, decode_tok_s: null, prefill_runs: [], decode_runs: [], peak_rss_mb: null, file_mb: fileMb(ours), error: `not run: ${errorText(e)}` });
+// the same script in Node 24 (npm package node, as .ci/run takes it: V8 12+, relaxed SIMD on, what most
+// users run now) and in Deno (npm package deno)
+const OTHER_HOSTS = [
+  { host: 'node24' as const, command: () => [execFileSync('npx', ['-y', `node@${NODE24}`, '-p', 'process.execPath'], { encoding: 'utf8' }).trim()] },
+  { host: 'deno' as const, command: () => [fileURLToPath(new URL('../../node_modules/.bin/deno', import.meta.url)), 'run', '-A'] },
+];
+for (const { host, command } of OTHER_HOSTS) {
+  for (const threads of [1, 2]) {
+    try {
+      const [bin, ...flags] = command();
+      const out = execFileSync(bin, [...flags, fileURLToPath(new URL('../run-model.mjs', import.meta.url)), ours, String(threads), String(runs), String(PROMPT), String(DECODE)], { encoding: 'utf8', timeout: 900_000, stdio: ['ignore', 'pipe', 'pipe'] });
+      show(ourRow(host, '1-bit', JSON.parse(out.trim().split('\n').pop()!)));
+    } catch (e) {
+      show({ runtime: 'bimamba', version, host, type: '1-bit', threads, prompt_tokens: PROMPT, decode_tokens: DECODE, prefill_tok_s: null, decode_tok_s: null, prefill_runs: [], decode_runs: [], peak_rss_mb: null, file_mb: fileMb(ours), error: `not run: ${errorText(e)}` });
+    }
   }
 }
 for (const t of types) {
