@@ -3,7 +3,7 @@
 // prints the Markdown tables the README's Performance section shows.
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { BenchResults, ModelRun } from './common.js';
-import { MODELS } from './synthetic.js';
+import { MODELS } from '../tests/util/synthetic-model.js';
 
 const [input, output = 'bench/decode-tok-s.svg'] = process.argv.slice(2);
 if (!input) throw new Error('usage: tsx bench/chart.ts RESULTS.json [OUT.svg]');

@@ -1,8 +1,8 @@
 // The benchmark suite: `npm run bench [-- --quick] [--json FILE] [--runs N] [--relaxed]`.
 //   1. the machine: f32 SIMD peak, memory bandwidth (bench/machine.ts);
 //   2. kernels at the real layer shapes, one thread (bench/kernels.ts);
-//   3. models: synthetic Bi-Mamba 780M / 1.3B / 2.7B and an f32 Mamba-2 780M (bench/synthetic.ts,
-//      cached in .cache/bench), each at 1 and 2 threads in a plain Node process of its own on the built package (bench/run-model.mjs).
+//   3. models: synthetic Bi-Mamba 780M / 1.3B / 2.7B and an f32 Mamba-2 780M
+//      (tests/util/synthetic-model.ts, cached in .cache/bench), each at 1 and 2 threads in a plain Node process of its own on the built package (bench/run-model.mjs).
 // --quick: the 780M models and the kernels of the 780M shapes only. --relaxed: run everything with
 // V8's relaxed SIMD flag (Node 20; Node 22+ has it on). The JSON schema is in bench/README.md.
 import { execFileSync } from 'node:child_process';
@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { BUILDS, DECODE_TOKENS, F32_DECODE_TOKENS, F32_PREFILL_TOKENS, PREFILL_TOKENS, printBreakdown, RELAXED, type BenchResults, type ModelRun } from './common.js';
 import { benchKernels, kernelResults, printKernels } from './kernels.js';
 import { measureMachine } from './machine.js';
-import { ensureSyntheticModel, MODELS } from './synthetic.js';
+import { ensureSyntheticModel, MODELS } from '../tests/util/synthetic-model.js';
 
 const args = process.argv.slice(2);
 const option = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };

@@ -1,5 +1,5 @@
 // Load test of `bimamba serve`: `npm run bench:serve [-- --streams 1,4,16] [--tokens 32] [--threads N] [--model FILE]`.
-// Starts the built CLI on 127.0.0.1 (a free port) with the synthetic Bi-Mamba 780M (bench/synthetic.ts,
+// Starts the built CLI on 127.0.0.1 (a free port) with the synthetic Bi-Mamba 780M (tests/util/synthetic-model.ts,
 // cached in .cache/bench) unless --model is given, then for each stream count sends that many streaming
 // completions at once with the `openai` client, each its own prompt (token ids), greedy, --tokens long.
 // Reports aggregate tokens/s (all streams' tokens over the wall time), time to first token p50/p99 and
@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
-import { ensureSyntheticModel, MODELS } from './synthetic.js';
+import { ensureSyntheticModel, MODELS } from '../tests/util/synthetic-model.js';
 
 const args = process.argv.slice(2);
 const option = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };

@@ -30,3 +30,8 @@ export class BimambaError extends Error {
     this.code = code;
   }
 }
+
+/** The BAD_FORMAT error: `what` is wrong with the file (or the part of one) that `where` names. */
+export function badFormat(where: string, what: string, options?: { cause?: unknown }): BimambaError {
+  return new BimambaError('BAD_FORMAT', `${where}: ${what}`, options);
+}

@@ -12,7 +12,7 @@
 //   (Q6_K is what llama.cpp's quantizer gives a tied embedding / output tensor by default.)
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { f32ToF16 } from '../../src/format/dtype.js';
-import { bits32 } from '../../scripts/make-synthetic.js';
+import { bits32 } from '../../tests/util/rng.js';
 
 export type BlockType = 'Q1_0' | 'TQ1_0' | 'TQ2_0' | 'Q4_0';
 
@@ -26,7 +26,7 @@ const TYPES: Record<BlockType | 'F32' | 'Q6_K', TypeInfo> = {
   Q1_0: { id: 41, values: 128, bytes: 18 },
 };
 
-/** The 780M shape (bench/synthetic.ts). */
+/** The 780M shape (tests/util/synthetic-model.ts). */
 export const SHAPE = { d_model: 1536, n_layer: 48, vocab: 32000, d_inner: 3072, d_state: 128, n_head: 48, d_conv: 4, n_group: 1 };
 
 interface Tensor { name: string; ne: number[]; type: keyof typeof TYPES; fill: (out: Uint8Array, seed: number) => void }

@@ -11,7 +11,7 @@ import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { median, printBreakdown, SAMPLED, type ModelRun } from '../common.js';
 import { measureMachine } from '../machine.js';
-import { ensureSyntheticModel, MODELS } from '../synthetic.js';
+import { ensureSyntheticModel, MODELS } from '../../tests/util/synthetic-model.js';
 import { writeMamba2Gguf, type BlockType } from './gguf.js';
 import { benchPrompt } from './prompt.mjs';
 

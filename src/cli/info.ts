@@ -1,26 +1,8 @@
 // `bimamba info FILE`: what a .bimamba file holds, read from its header alone.
-import { open } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { readBimambaHeader, readBimambaHeaderLength, verifyBimambaFile, type BimambaHeader } from '../format/bimamba.js';
+import { readBimambaFileHeader, verifyBimambaFile, type BimambaHeader } from '../format/bimamba.js';
 import { fullPrecisionParams, headStorageOf, type TensorCategory } from '../format/tensors.js';
-import { fileError } from './files.js';
 import { modelPath } from './model-options.js';
-
-/** Read only the header of a .bimamba file (never its data). */
-export async function readBimambaHeaderFromFile(path: string): Promise<{ header: BimambaHeader; fileBytes: number }> {
-  const fh = await open(path, 'r').catch((e) => Promise.reject(fileError(path, e)));
-  try {
-    const fileBytes = (await fh.stat()).size;
-    const first8 = new Uint8Array(8);
-    await fh.read(first8, 0, 8, 0);
-    const length = readBimambaHeaderLength(first8.subarray(0, Math.min(8, fileBytes)), path);
-    const prefix = new Uint8Array(Math.min(8 + length, fileBytes));
-    await fh.read(prefix, 0, prefix.length, 0);
-    return { header: readBimambaHeader(prefix, { fileSize: fileBytes, where: path }), fileBytes };
-  } finally {
-    await fh.close();
-  }
-}
 
 export interface InfoSummary {
   /** Bytes of tensor data by category, and everything else (header, alignment padding). */
@@ -105,7 +87,7 @@ export function registerInfo(program: Command): void {
     .option('--no-verify', 'skip checking the checksums of the metadata and of every tensor')
     .action(async (given: string | undefined, o: { tensors: boolean; verify: boolean }) => {
       const file = await modelPath({ model: given, verify: false, threads: 1 });
-      const { header, fileBytes } = await readBimambaHeaderFromFile(file);
+      const { header, fileBytes } = await readBimambaFileHeader(file);
       process.stdout.write(formatInfo(given ?? `${file} (the built-in model)`, header, fileBytes, false));
       if (o.verify) {
         await verifyBimambaFile(file); // throws, naming the tensor, on the first mismatch

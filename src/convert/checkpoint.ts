@@ -3,8 +3,8 @@
 // tokenizer.model). Tensors are only indexed here; each is read from disk when the converter asks for it.
 import { open, readdir, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BimambaError } from '../errors.js';
-import { parseSafetensorsHeader, readHeaderLength } from '../format/safetensors.js';
+import { BimambaError, badFormat } from '../errors.js';
+import { parseSafetensorsHeader, readHeaderBytes } from '../format/safetensors.js';
 import { readTorchCheckpoint, type StoredTensor } from '../format/torch.js';
 import type { RandomAccess } from '../format/zip.js';
 import { parseSentencePieceModel } from '../tokenizer/sentencepiece-model.js';
@@ -48,7 +48,7 @@ export async function openFile(path: string): Promise<OpenFile> {
       const out = new Uint8Array(length);
       for (let done = 0; done < length;) {
         const { bytesRead } = await fh.read(out, done, length - done, offset + done);
-        if (bytesRead === 0) throw new BimambaError('BAD_FORMAT', `${path}: truncated: bytes ${offset}..${offset + length} asked of a ${size}-byte file`);
+        if (bytesRead === 0) throw badFormat(path, `truncated: bytes ${offset}..${offset + length} asked of a ${size}-byte file`);
         done += bytesRead;
       }
       return out;
@@ -59,9 +59,9 @@ export async function openFile(path: string): Promise<OpenFile> {
 
 /** Index the tensors of a safetensors file. */
 export async function readSafetensorsFile(file: RandomAccess, where: string): Promise<Map<string, StoredTensor>> {
-  const headerLength = readHeaderLength(await file.read(0, Math.min(8, file.size)), where);
-  if (file.size < 8 + headerLength) throw new BimambaError('BAD_FORMAT', `${where}: truncated: the header says it is ${headerLength} bytes but the file ends before it does`);
-  const header = parseSafetensorsHeader(await file.read(0, 8 + headerLength), { fileSize: file.size, where });
+  let offset = 0; // the header is read from the start of the file, in order
+  const next = (n: number) => file.read((offset += n) - n, n);
+  const header = parseSafetensorsHeader(await readHeaderBytes(next, file.size, where), { fileSize: file.size, where });
   const out = new Map<string, StoredTensor>();
   for (const t of header.tensors) {
     out.set(t.name, { dtype: t.dtype, shape: t.shape, read: () => file.read(header.dataStart + t.begin, t.end - t.begin) });
@@ -126,9 +126,9 @@ async function readTokenizer(path: string): Promise<string> {
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new BimambaError('BAD_FORMAT', `${path}: the tokenizer is not valid JSON (${(e as Error).message})`);
+    throw badFormat(path, `the tokenizer is not valid JSON (${(e as Error).message})`);
   }
-  if (typeof json !== 'object' || json === null || !('model' in json)) throw new BimambaError('BAD_FORMAT', `${path}: not a tokenizer.json (no "model")`);
+  if (typeof json !== 'object' || json === null || !('model' in json)) throw badFormat(path, 'not a tokenizer.json (no "model")');
   return text;
 }
 

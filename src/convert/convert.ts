@@ -7,13 +7,12 @@
 //    so that a model larger than memory converts too.
 import { basename, join, resolve } from 'node:path';
 import { BimambaError } from '../errors.js';
-import { ALIGN, FORMAT_NAME, FORMAT_VERSION, FORMAT_VERSION_Q4 } from '../format/bimamba.js';
 import { checkSupported, inProjRows, validateModelConfig, type ModelConfig } from '../format/config.js';
 import { float32Bytes, toFloat16Bytes, toFloat32 } from '../format/dtype.js';
-import { DTYPE_BYTES, type TensorPlan } from '../format/safetensors.js';
-import { SafetensorsWriter } from './safetensors-writer.js';
+import { DTYPE_BYTES } from '../format/safetensors.js';
 import { headTensors, modelTensorSpecs, type HeadStorage, type ModelDtype, type TensorSpec } from '../format/tensors.js';
 import { binarizeBiMamba, binarizePtb, type OneBitWeight } from './binarize.js';
+import { writeBimambaFile, type BimambaTensor } from './bimamba-writer.js';
 import { checkFiniteInput, checkFiniteOutput } from './finite.js';
 import { openCheckpoint, type StoredTensor } from './checkpoint.js';
 import { normalizeConfig, type ConfigDraft, type Layout } from './config.js';
@@ -47,11 +46,6 @@ export interface ConvertResult {
   warnings: string[];
   /** The config values read off the tensor shapes, when there was no config file; else null. */
   inferred: InferredValue[] | null;
-}
-
-/** One tensor of the output: its plan, and how to compute its bytes. */
-interface Output extends TensorPlan {
-  bytes: () => Promise<Uint8Array>;
 }
 
 const FLOAT_DTYPES = ['F32', 'F16', 'BF16', 'F64'];
@@ -102,7 +96,7 @@ function finishConfig(draft: ConfigDraft, layout: Layout, tensors: Map<string, {
 }
 
 /** Plan every output tensor, checking its sources; nothing is read yet. */
-function planOutputs(config: ModelConfig, layout: Layout, tensors: Map<string, { key: string; tensor: StoredTensor }>, opts: ConvertOptions): { outputs: Output[]; used: Set<string> } {
+function planOutputs(config: ModelConfig, layout: Layout, tensors: Map<string, { key: string; tensor: StoredTensor }>, opts: ConvertOptions): { outputs: BimambaTensor[]; used: Set<string> } {
   const used = new Set<string>();
   /** The source tensor for `name`, checked against the shapes it may have. */
   const source = (name: string, ...shapes: number[][]): { key: string; tensor: StoredTensor } => {
@@ -123,7 +117,7 @@ function planOutputs(config: ModelConfig, layout: Layout, tensors: Map<string, {
   const encode = (values: Float32Array, dtype: ModelDtype) => (dtype === 'F16' ? toFloat16Bytes(values) : float32Bytes(values));
 
   const weightDtype: ModelDtype = opts.dtype === 'f16' ? 'F16' : 'F32';
-  const outputs: Output[] = [];
+  const outputs: BimambaTensor[] = [];
   for (const spec of modelTensorSpecs(config)) {
     if (spec.category === 'head') outputs.push(...headOutputs(spec, source(spec.name, spec.shape), readF32, opts.head ?? 'f32'));
     else if (spec.category === 'onebit') outputs.push(...oneBitOutputs(spec, config, source, readF32));
@@ -142,7 +136,7 @@ type Source = (name: string, ...shapes: number[][]) => { key: string; tensor: St
 type ReadF32 = (s: { key: string; tensor: StoredTensor }) => Promise<Float32Array>;
 
 /** Embedding or LM head in f32, f16, int8 plus its per-row scale, or 4-bit groups plus their scales. */
-function headOutputs(spec: TensorSpec, s: { key: string; tensor: StoredTensor }, readF32: ReadF32, head: HeadStorage): Output[] {
+function headOutputs(spec: TensorSpec, s: { key: string; tensor: StoredTensor }, readF32: ReadF32, head: HeadStorage): BimambaTensor[] {
   const [values, scale] = headTensors(spec, head);
   const [rows, cols] = spec.shape;
   if (head === 'f32') return [{ ...values, bytes: async () => float32Bytes(await readF32(s)) }];
@@ -169,7 +163,7 @@ function headOutputs(spec: TensorSpec, s: { key: string; tensor: StoredTensor },
 }
 
 /** `.bits`, `.alpha`, `.beta` of one projection, from Bi-Mamba's latent weights and wscale/wbias, or by PTB. */
-function oneBitOutputs(spec: TensorSpec, config: ModelConfig, source: Source, readF32: ReadF32): Output[] {
+function oneBitOutputs(spec: TensorSpec, config: ModelConfig, source: Source, readF32: ReadF32): BimambaTensor[] {
   const prefix = spec.name.slice(0, -'.bits'.length); // layers.i.in_proj
   const isIn = prefix.endsWith('in_proj');
   const N = isIn ? inProjRows(config) : config.d_model;
@@ -224,37 +218,21 @@ export async function convertCheckpoint(dir: string, outPath: string, opts: Conv
       warn(`the tokenizer uses ${tokenizerSize(ckpt.tokenizerJson)} token ids but the model's vocabulary has ${config.vocab_size}: is it the right tokenizer?`);
     }
 
-    const metadata: Record<string, string> = {
-      format: FORMAT_NAME,
-      format_version: opts.head === 'q4' ? FORMAT_VERSION_Q4 : FORMAT_VERSION,
-      config: JSON.stringify(config),
-      source: JSON.stringify({
-        checkpoint: basename(resolve(dir)), layout, files: ckpt.files,
-        config: ckpt.configPath ? basename(ckpt.configPath) : 'inferred from tensor shapes',
-        ...(inferred ? { inferred: formatInferred(inferred) } : {}),
-        binarize: config.source === 'bimamba' ? 'bimamba' : (opts.binarize ?? 'none'),
-        dtype: opts.dtype ?? 'f32', head: opts.head ?? 'f32',
-      }),
+    const source = {
+      checkpoint: basename(resolve(dir)), layout, files: ckpt.files,
+      config: ckpt.configPath ? basename(ckpt.configPath) : 'inferred from tensor shapes',
+      ...(inferred ? { inferred: formatInferred(inferred) } : {}),
+      binarize: config.source === 'bimamba' ? 'bimamba' : (opts.binarize ?? 'none'),
+      dtype: opts.dtype ?? 'f32', head: opts.head ?? 'f32',
     };
-    if (ckpt.tokenizerJson) metadata.tokenizer = ckpt.tokenizerJson;
-
-    const writer = await SafetensorsWriter.create(outPath, outputs, metadata, { align: ALIGN, checksums: true });
-    try {
-      const total = outputs.reduce((sum, o) => sum + o.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[o.dtype], 0);
-      let done = 0;
-      for (const o of outputs) {
-        const bytes = await o.bytes();
-        checkFiniteOutput(bytes, o.dtype, o.shape, o.name);
-        await writer.write(o.name, bytes);
-        done += bytes.length;
-        opts.onProgress?.(done, total, o.name);
-      }
-      await writer.finish();
-    } catch (e) {
-      await writer.abort();
-      throw e;
-    }
-    return { config, fileBytes: writer.fileBytes, warnings, inferred };
+    const total = outputs.reduce((sum, o) => sum + o.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[o.dtype], 0);
+    let done = 0;
+    const fileBytes = await writeBimambaFile(outPath, { config, source, tokenizer: ckpt.tokenizerJson, tensors: outputs }, (o, bytes) => {
+      checkFiniteOutput(bytes, o.dtype, o.shape, o.name);
+      done += bytes.length;
+      opts.onProgress?.(done, total, o.name);
+    });
+    return { config, fileBytes, warnings, inferred };
   } finally {
     await ckpt.close();
   }

@@ -1,7 +1,9 @@
 // Special token ids for checkpoints whose config does not give them (mamba_ssm configs never do):
-// taken from tokenizer_config.json when present, else from the usual token strings in the tokenizer.
+// taken from tokenizer_config.json when present, else from the usual token names (the runtime's list,
+// tokenizer/special-tokens.ts) found in the tokenizer.
 import { parseSentencePieceModel } from '../tokenizer/sentencepiece-model.js';
 import { classifyTokenizerSource } from '../tokenizer/sentencepiece-source.js';
+import { SPECIAL_TOKEN_NAMES } from '../tokenizer/special-tokens.js';
 
 export interface SpecialTokens {
   bos_token_id: number | null;
@@ -9,10 +11,10 @@ export interface SpecialTokens {
   pad_token_id: number | null;
 }
 
-const USUAL: Record<keyof SpecialTokens, string[]> = {
-  bos_token_id: ['<s>', '<|begin_of_text|>', '<|endoftext|>'],
-  eos_token_id: ['</s>', '<|end_of_text|>', '<|endoftext|>'],
-  pad_token_id: ['<pad>', '<|padding|>'],
+const USUAL: Record<keyof SpecialTokens, readonly string[]> = {
+  bos_token_id: SPECIAL_TOKEN_NAMES.bos,
+  eos_token_id: SPECIAL_TOKEN_NAMES.eos,
+  pad_token_id: SPECIAL_TOKEN_NAMES.pad,
 };
 
 const CONFIG_KEYS: Record<keyof SpecialTokens, string> = { bos_token_id: 'bos_token', eos_token_id: 'eos_token', pad_token_id: 'pad_token' };

@@ -2,7 +2,7 @@
 // whose tensors all start at 64-byte-aligned file offsets (see FORMAT.md). This is the runtime
 // loader, used in every host: it checks the header, then streams the data section once, in file
 // order, into one block of WASM memory, where the kernels read each tensor in place.
-import { BimambaError } from '../errors.js';
+import { BimambaError, badFormat } from '../errors.js';
 import type { Heap } from '../wasm/heap.js';
 import { openByteReader, type ByteReader, type ModelSource } from './byte-reader.js';
 import { checkJsonShape } from './json-shape.js';
@@ -10,7 +10,7 @@ import { preview } from './preview.js';
 import { CHECKSUMS_KEY, DataVerifier, readChecksums, tensorAt } from './checksums.js';
 import { crc32 } from './crc32.js';
 import { validateModelConfig, type ModelConfig } from './config.js';
-import { PAD_PREFIX, parseSafetensorsHeader, readHeaderLength, type SafetensorsHeader, type TensorEntry } from './safetensors.js';
+import { PAD_PREFIX, parseSafetensorsHeader, readHeaderBytes, readHeaderLength, type SafetensorsHeader, type TensorEntry } from './safetensors.js';
 import { headStorageOf, headTensors, modelTensorSpecs, type ModelDtype, type TensorCategory } from './tensors.js';
 
 export type { ModelSource } from './byte-reader.js';
@@ -76,32 +76,30 @@ export interface LoadOptions {
   onHeader?: (header: BimambaHeader) => void;
 }
 
-const bad = (where: string, what: string) => new BimambaError('BAD_FORMAT', `${where}: ${what}`);
-
 /** Check a parsed header: format, version, config, and that its tensors are the ones the config implies. */
 function checkBimamba(h: SafetensorsHeader, where: string): BimambaHeader {
   const m = h.metadata;
-  if (m.format !== FORMAT_NAME) throw bad(where, `not a .bimamba file (metadata "format" is ${preview(m.format ?? null)}); convert checkpoints with \`bimamba convert\``);
+  if (m.format !== FORMAT_NAME) throw badFormat(where, `not a .bimamba file (metadata "format" is ${preview(m.format ?? null)}); convert checkpoints with \`bimamba convert\``);
   if (m.format_version !== FORMAT_VERSION && m.format_version !== FORMAT_VERSION_Q4) {
     throw new BimambaError('UNSUPPORTED', `${where}: .bimamba format version ${preview(m.format_version ?? null)}; this version of the package reads versions ${FORMAT_VERSION} and ${FORMAT_VERSION_Q4}`);
   }
-  if (h.dataStart % ALIGN !== 0) throw bad(where, `the data section starts at file offset ${h.dataStart}, not a multiple of ${ALIGN}`);
+  if (h.dataStart % ALIGN !== 0) throw badFormat(where, `the data section starts at file offset ${h.dataStart}, not a multiple of ${ALIGN}`);
   let configJson: unknown;
   checkJsonShape(m.config ?? '', `${where}: metadata "config"`);
   try {
     configJson = JSON.parse(m.config ?? '');
   } catch {
-    throw bad(where, 'metadata "config" is missing or not JSON');
+    throw badFormat(where, 'metadata "config" is missing or not JSON');
   }
   const config = validateModelConfig(configJson);
   // Every layer has several tensors: a config claiming more layers than the file has tensors is
   // refused before the list of expected tensors (whose length grows with n_layer) is built.
-  if (config.n_layer > h.tensors.length) throw bad(where, `the config says ${config.n_layer} layers, but the file has only ${h.tensors.length} tensors`);
+  if (config.n_layer > h.tensors.length) throw badFormat(where, `the config says ${config.n_layer} layers, but the file has only ${h.tensors.length} tensors`);
 
   const byName = new Map<string, TensorEntry>();
   for (const t of h.tensors) {
     if (t.name.startsWith(PAD_PREFIX)) continue;
-    if (t.begin % ALIGN !== 0) throw bad(where, `tensor "${t.name}" starts at data offset ${t.begin}, not a multiple of ${ALIGN}`);
+    if (t.begin % ALIGN !== 0) throw badFormat(where, `tensor "${t.name}" starts at data offset ${t.begin}, not a multiple of ${ALIGN}`);
     byName.set(t.name, t);
   }
   const tensors: BimambaHeaderTensor[] = [];
@@ -109,11 +107,11 @@ function checkBimamba(h: SafetensorsHeader, where: string): BimambaHeader {
   const want = (name: string, shape: number[], dtypes: string[], category: TensorCategory) => {
     expected.add(name);
     const t = byName.get(name);
-    if (!t) throw bad(where, `tensor "${name}" is missing (the config implies shape [${shape}])`);
+    if (!t) throw badFormat(where, `tensor "${name}" is missing (the config implies shape [${shape}])`);
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-      throw bad(where, `tensor "${name}" has shape [${t.shape}], but the config implies [${shape}]`);
+      throw badFormat(where, `tensor "${name}" has shape [${t.shape}], but the config implies [${shape}]`);
     }
-    if (!dtypes.includes(t.dtype)) throw bad(where, `tensor "${name}" has dtype ${t.dtype}; expected ${dtypes.join(' or ')}`);
+    if (!dtypes.includes(t.dtype)) throw badFormat(where, `tensor "${name}" has dtype ${t.dtype}; expected ${dtypes.join(' or ')}`);
     tensors.push({ ...t, category });
     return t;
   };
@@ -124,13 +122,13 @@ function checkBimamba(h: SafetensorsHeader, where: string): BimambaHeader {
       continue;
     }
     if (storage === 'q4' && m.format_version === FORMAT_VERSION) {
-      throw bad(where, `tensor "${s.name}" is a 4-bit head (U8), which needs format version ${FORMAT_VERSION_Q4}; the file says ${FORMAT_VERSION}`);
+      throw badFormat(where, `tensor "${s.name}" is a 4-bit head (U8), which needs format version ${FORMAT_VERSION_Q4}; the file says ${FORMAT_VERSION}`);
     }
     // the head and its scale, each of exactly the shape its storage implies (the kernels read that many bytes)
     for (const t of headTensors(s, storage)) want(t.name, t.shape, [t.dtype], s.category);
   }
   for (const name of byName.keys()) {
-    if (!expected.has(name)) throw bad(where, `unexpected tensor "${name}" (not part of a ${config.arch} model with this config)`);
+    if (!expected.has(name)) throw badFormat(where, `unexpected tensor "${name}" (not part of a ${config.arch} model with this config)`);
   }
   tensors.sort((a, b) => a.begin - b.begin);
   return { config, tokenizerJson: m.tokenizer ?? '', metadata: m, tensors, layout: h.tensors, dataStart: h.dataStart, dataBytes: h.dataBytes };
@@ -149,28 +147,35 @@ export function readBimambaHeader(bytes: Uint8Array, opts: { fileSize?: number; 
  * The header length in a .bimamba file's first 8 bytes. Bytes that cannot be one (a text file's, say:
  * its first letters make a length of exabytes) mean the file is not a .bimamba file at all, and say so.
  */
-export function readBimambaHeaderLength(first8: Uint8Array, where: string): number {
+function readBimambaHeaderLength(first8: Uint8Array, where: string): number {
   if (first8.length < 8) return readHeaderLength(first8, where); // the "truncated" error
   try {
     return readHeaderLength(first8, where);
   } catch (e) {
     if (!(e instanceof BimambaError && e.code === 'BAD_FORMAT')) throw e;
     const start = preview(String.fromCharCode(...first8).replace(/[^\x20-\x7e]/g, '.'));
-    throw bad(where, `not a .bimamba file: it does not start with a safetensors header length (its first bytes: ${start})`);
+    throw badFormat(where, `not a .bimamba file: it does not start with a safetensors header length (its first bytes: ${start})`);
   }
 }
 
 /** Read the 8-byte length and the header from the start of a source, and check them. */
 async function readHeader(reader: ByteReader, where: string): Promise<BimambaHeader> {
-  const first8 = await reader.read(8);
-  const headerLength = readBimambaHeaderLength(first8, where);
-  if (reader.size !== undefined && reader.size < 8 + headerLength) {
-    throw bad(where, `truncated: the header says it is ${headerLength} bytes but the file ends before it does`);
+  const bytes = await readHeaderBytes((n) => reader.read(n), reader.size, where, readBimambaHeaderLength);
+  return readBimambaHeader(bytes, { fileSize: reader.size, where });
+}
+
+/**
+ * Read and check only the header of a .bimamba file (its data is never read). `fileBytes` is the
+ * source's size, or, for a stream that does not say, the size its header implies.
+ */
+export async function readBimambaFileHeader(source: ModelSource): Promise<{ header: BimambaHeader; fileBytes: number }> {
+  const { reader, where } = await openByteReader(source);
+  try {
+    const header = await readHeader(reader, where);
+    return { header, fileBytes: reader.size ?? header.dataStart + header.dataBytes };
+  } finally {
+    await reader.close();
   }
-  const prefix = new Uint8Array(8 + headerLength);
-  prefix.set(first8);
-  prefix.set(await reader.read(headerLength), 8);
-  return readBimambaHeader(prefix, { fileSize: reader.size, where });
 }
 
 /**
@@ -191,7 +196,7 @@ async function readData(reader: ByteReader, header: BimambaHeader, where: string
     });
   } catch (e) {
     if (e instanceof BimambaError && e.code === 'BAD_FORMAT' && /truncated/.test(e.message)) {
-      throw bad(where, `truncated: the data ends inside tensor "${tensorAt(header.layout, done)?.name}" (data offset ${done} of ${total})`);
+      throw badFormat(where, `truncated: the data ends inside tensor "${tensorAt(header.layout, done)?.name}" (data offset ${done} of ${total})`);
     }
     throw e;
   }

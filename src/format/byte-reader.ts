@@ -2,7 +2,7 @@
 // Deno), a Blob or File, an HTTP response or a stream. `readInto` copies each byte once, straight into a destination
 // the caller picks chunk by chunk (WASM memory), so no second full copy is ever held in the JS heap.
 // No static Node import: node:fs/promises is imported lazily (host/node.ts), only for paths and file: URLs.
-import { BimambaError } from '../errors.js';
+import { BimambaError, badFormat } from '../errors.js';
 import * as host from '../host/node.js';
 import { asUrl } from '../location.js';
 
@@ -21,7 +21,7 @@ export interface ByteReader {
 const FILE_CHUNK = 16 * 1024 * 1024;
 
 const truncated = (where: string, got: number, wanted: number) =>
-  new BimambaError('BAD_FORMAT', `${where}: truncated: the source ended after ${got} of ${wanted} bytes`);
+  badFormat(where, `truncated: the source ended after ${got} of ${wanted} bytes`);
 
 /** Why fetch() failed: Node's "fetch failed" says why only in its cause (ECONNREFUSED, ENOTFOUND ...). */
 function fetchFailure(e: unknown): string {
@@ -128,7 +128,7 @@ async function fileReader(path: string | URL, where: string): Promise<ByteReader
 
 function responseReader(response: Response, where: string): ByteReader {
   if (!response.ok) throw new BimambaError('BAD_ARGUMENT', `fetching ${where} failed: HTTP ${response.status}`);
-  if (!response.body) throw new BimambaError('BAD_FORMAT', `${where}: the response has no body`);
+  if (!response.body) throw badFormat(where, 'the response has no body');
   return streamReader(response.body, where);
 }
 

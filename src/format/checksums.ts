@@ -2,7 +2,7 @@
 // holds, as JSON, the CRC-32 of every tensor's bytes (padding tensors included, so every byte of the
 // data section is covered) and of the rest of the metadata (config, tokenizer, source).
 // The writer fills them in as it writes; readers verify them on request, streaming, tensor by tensor.
-import { BimambaError } from '../errors.js';
+import { badFormat } from '../errors.js';
 import { checkJsonShape } from './json-shape.js';
 import { crc32, crcHex } from './crc32.js';
 import type { TensorEntry } from './safetensors.js';
@@ -17,8 +17,6 @@ export interface Checksums {
   /** CRC-32 of each tensor's bytes, by tensor name. */
   tensors: Record<string, string>;
 }
-
-const bad = (where: string, what: string) => new BimambaError('BAD_FORMAT', `${where}: ${what}`);
 
 /** CRC-32 of the UTF-8 JSON of the metadata entries other than `checksums`, sorted by key. */
 export function metadataCrc(metadata: Record<string, string>): number {
@@ -42,28 +40,28 @@ const isHex8 = (v: unknown): v is string => typeof v === 'string' && /^[0-9a-f]{
 export function readChecksums(metadata: Record<string, string>, layout: TensorEntry[], where: string): Checksums {
   const text = metadata[CHECKSUMS_KEY];
   if (text === undefined) {
-    throw bad(where, 'the file has no checksums to verify (it was converted by an older version): convert it again, or load it without verifying');
+    throw badFormat(where, 'the file has no checksums to verify (it was converted by an older version): convert it again, or load it without verifying');
   }
   let value: unknown;
   checkJsonShape(text, `${where}: metadata "checksums"`);
   try {
     value = JSON.parse(text);
   } catch {
-    throw bad(where, 'metadata "checksums" is not JSON');
+    throw badFormat(where, 'metadata "checksums" is not JSON');
   }
   const v = value as Partial<Checksums> | null;
   if (typeof v !== 'object' || v === null || v.algorithm !== CHECKSUM_ALGORITHM || !isHex8(v.metadata) || typeof v.tensors !== 'object' || v.tensors === null) {
-    throw bad(where, `metadata "checksums" is not {"algorithm": "${CHECKSUM_ALGORITHM}", "metadata": <8 hex digits>, "tensors": {...}}`);
+    throw badFormat(where, `metadata "checksums" is not {"algorithm": "${CHECKSUM_ALGORITHM}", "metadata": <8 hex digits>, "tensors": {...}}`);
   }
   const tensors = v.tensors as Record<string, unknown>;
   for (const t of layout) {
-    if (!Object.hasOwn(tensors, t.name)) throw bad(where, `tensor "${t.name}" has no checksum`);
-    if (!isHex8(tensors[t.name])) throw bad(where, `the checksum of tensor "${t.name}" is not 8 hex digits`);
+    if (!Object.hasOwn(tensors, t.name)) throw badFormat(where, `tensor "${t.name}" has no checksum`);
+    if (!isHex8(tensors[t.name])) throw badFormat(where, `the checksum of tensor "${t.name}" is not 8 hex digits`);
   }
   const names = new Set(layout.map((t) => t.name));
-  for (const name of Object.keys(tensors)) if (!names.has(name)) throw bad(where, `metadata "checksums" names a tensor the file does not have: "${name}"`);
+  for (const name of Object.keys(tensors)) if (!names.has(name)) throw badFormat(where, `metadata "checksums" names a tensor the file does not have: "${name}"`);
   if (crcHex(metadataCrc(metadata)) !== v.metadata) {
-    throw bad(where, 'the metadata (config, tokenizer, source) does not match its checksum: the header is corrupt');
+    throw badFormat(where, 'the metadata (config, tokenizer, source) does not match its checksum: the header is corrupt');
   }
   return v as Checksums;
 }
@@ -91,7 +89,7 @@ export class DataVerifier {
     let p = 0;
     while (p < chunk.length) {
       const t = this.layout[this.next];
-      if (!t) throw bad(this.where, `${chunk.length - p} bytes after the last tensor belong to no tensor`);
+      if (!t) throw badFormat(this.where, `${chunk.length - p} bytes after the last tensor belong to no tensor`);
       const take = Math.min(chunk.length - p, t.end - this.position);
       this.crc = crc32(chunk.subarray(p, p + take), this.crc);
       this.position += take;
@@ -103,7 +101,7 @@ export class DataVerifier {
   /** Check that the whole data section was seen. */
   finish(): void {
     const t = this.layout[this.next];
-    if (t) throw bad(this.where, `truncated: the data ends inside tensor "${t.name}"`);
+    if (t) throw badFormat(this.where, `truncated: the data ends inside tensor "${t.name}"`);
   }
 
   /** Check every tensor whose last byte has arrived (zero-sized ones included). */
@@ -111,7 +109,7 @@ export class DataVerifier {
     for (let t = this.layout[this.next]; t && this.position === t.end; t = this.layout[this.next]) {
       const want = this.checksums.tensors[t.name];
       if (crcHex(this.crc) !== want) {
-        throw bad(this.where, `tensor "${t.name}" does not match its checksum (crc32 ${crcHex(this.crc)}, expected ${want}): the file is corrupt`);
+        throw badFormat(this.where, `tensor "${t.name}" does not match its checksum (crc32 ${crcHex(this.crc)}, expected ${want}): the file is corrupt`);
       }
       this.crc = 0;
       this.next++;

@@ -1,6 +1,6 @@
 // The one model configuration every part of the package works from, whatever checkpoint it came from.
 // The converter writes it (as JSON) into a .bimamba file; the loader reads and checks it here.
-import { BimambaError } from '../errors.js';
+import { BimambaError, badFormat } from '../errors.js';
 import { preview } from './preview.js';
 
 export interface ModelConfig {
@@ -51,7 +51,7 @@ export function inProjRows(c: ModelConfig): number {
   return c.arch === 'mamba1' ? 2 * c.d_inner : 2 * c.d_inner + 2 * c.ngroups * c.d_state + c.nheads;
 }
 
-const bad = (what: string) => new BimambaError('BAD_FORMAT', `model config: ${what}`);
+const bad = (what: string) => badFormat('model config', what);
 
 /**
  * Upper bounds on the sizes, far above any real model: they keep every product of sizes a safe

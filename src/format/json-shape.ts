@@ -1,7 +1,7 @@
 // A scan of JSON text before JSON.parse, for text from a file: JSON.parse itself has no limits, and
 // 100 MB of nested brackets ("[[[[...") cost it tens of seconds and gigabytes. The scan counts
 // brackets and commas outside strings in one pass, without building anything.
-import { BimambaError } from '../errors.js';
+import { badFormat } from '../errors.js';
 
 /** Deepest nesting of arrays and objects accepted in any JSON from a file (the formats need under 10). */
 export const MAX_JSON_DEPTH = 64;
@@ -28,12 +28,12 @@ export function checkJsonShape(text: string, where: string, limits: JsonShapeLim
       // a string: skip to its closing quote, past escapes
       for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
     } else if (c === 0x5b || c === 0x7b) {
-      if (++depth > maxDepth) throw new BimambaError('BAD_FORMAT', `${where}: JSON nested more than ${maxDepth} levels deep`);
-      if (++containers > maxContainers) throw new BimambaError('BAD_FORMAT', `${where}: more than ${maxContainers} JSON arrays and objects`);
+      if (++depth > maxDepth) throw badFormat(where, `JSON nested more than ${maxDepth} levels deep`);
+      if (++containers > maxContainers) throw badFormat(where, `more than ${maxContainers} JSON arrays and objects`);
     } else if (c === 0x5d || c === 0x7d) {
       depth--;
     } else if (c === 0x2c) {
-      if (++values > maxValues) throw new BimambaError('BAD_FORMAT', `${where}: more than ${maxValues} JSON values`);
+      if (++values > maxValues) throw badFormat(where, `more than ${maxValues} JSON values`);
     }
   }
 }

@@ -3,7 +3,7 @@
 // callables a state dict needs (below), which are emulated here, and anything else is refused with
 // UNSAFE_PICKLE. Tensors come out as references (storage key, dtype, offset, shape, stride); their
 // bytes live in the zip archive beside the pickle (see torch.ts).
-import { BimambaError } from '../errors.js';
+import { BimambaError, badFormat } from '../errors.js';
 import { preview } from './preview.js';
 
 /** A storage named by a persistent id: ('storage', <StorageType>, key, location, numel). */
@@ -65,16 +65,14 @@ function resolveGlobal(module: string, name: string, where: string): GlobalRef {
 
 /** Read an int that must be a non-negative safe integer. */
 function count(v: Value, what: string, where: string): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw bad(where, `${what} must be a non-negative integer, got ${preview(v)}`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw badFormat(where, `${what} must be a non-negative integer, got ${preview(v)}`);
   return v;
 }
 
 function intList(v: Value, what: string, where: string): number[] {
-  if (!Array.isArray(v)) throw bad(where, `${what} must be a tuple of integers`);
+  if (!Array.isArray(v)) throw badFormat(where, `${what} must be a tuple of integers`);
   return v.map((x) => count(x, what, where));
 }
-
-const bad = (where: string, what: string) => new BimambaError('BAD_FORMAT', `${where}: ${what}`);
 
 function isGlobal(v: Value): v is GlobalRef {
   return typeof v === 'object' && v !== null && (v as GlobalRef).kind === 'global';
@@ -83,10 +81,10 @@ function isGlobal(v: Value): v is GlobalRef {
 /** Call one of the allowed callables with its argument tuple. */
 function call(fn: Value, args: Value, where: string): Value {
   if (!isGlobal(fn) || !fn.callable) throw unsafe(`${where}: the pickle calls ${isGlobal(fn) ? preview(fn.name, 100) : 'a value'} that is not an allowed callable`);
-  if (!Array.isArray(args)) throw bad(where, `arguments to ${fn.name} are not a tuple`);
+  if (!Array.isArray(args)) throw badFormat(where, `arguments to ${fn.name} are not a tuple`);
   switch (fn.callable) {
     case 'OrderedDict':
-      if (args.length !== 0) throw bad(where, 'OrderedDict called with arguments');
+      if (args.length !== 0) throw badFormat(where, 'OrderedDict called with arguments');
       return new Map<Value, Value>();
     case 'rebuild_parameter':
       return args[0];
@@ -94,11 +92,11 @@ function call(fn: Value, args: Value, where: string): Value {
       // _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
       const [storage, offset, size, stride] = args;
       if (!(typeof storage === 'object' && storage !== null && (storage as StorageRef).kind === 'storage')) {
-        throw bad(where, '_rebuild_tensor_v2 got something other than a storage');
+        throw badFormat(where, '_rebuild_tensor_v2 got something other than a storage');
       }
       const shape = intList(size, 'tensor size', where);
       const strides = intList(stride, 'tensor stride', where);
-      if (strides.length !== shape.length) throw bad(where, 'tensor size and stride differ in length');
+      if (strides.length !== shape.length) throw badFormat(where, 'tensor size and stride differ in length');
       return { kind: 'tensor', storage: storage as StorageRef, offset: count(offset, 'storage offset', where), shape, stride: strides } satisfies TensorRef;
     }
   }
@@ -106,10 +104,10 @@ function call(fn: Value, args: Value, where: string): Value {
 
 /** A persistent id: only ('storage', StorageType, key, location, numel) is understood. */
 function persistentLoad(pid: Value, where: string): StorageRef {
-  if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5) throw bad(where, `unknown persistent id ${preview(Array.isArray(pid) ? pid[0] : pid)}`);
+  if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5) throw badFormat(where, `unknown persistent id ${preview(Array.isArray(pid) ? pid[0] : pid)}`);
   const [, type, key, , numel] = pid;
-  if (!isGlobal(type) || !type.storageDtype) throw bad(where, 'a storage persistent id without a storage type');
-  if (typeof key !== 'string') throw bad(where, 'a storage key is not a string');
+  if (!isGlobal(type) || !type.storageDtype) throw badFormat(where, 'a storage persistent id without a storage type');
+  if (typeof key !== 'string') throw badFormat(where, 'a storage key is not a string');
   return { kind: 'storage', key, dtype: type.storageDtype, numel: count(numel, 'storage size', where) };
 }
 
@@ -118,14 +116,14 @@ function persistentLoad(pid: Value, where: string): StorageRef {
  * Only protocol-2+ binary opcodes are understood, which is what torch.save writes.
  */
 export function unpickleStateDict(data: Uint8Array, where: string): Map<string, TensorRef> {
-  if (data.length > MAX_PICKLE_BYTES) throw bad(where, `the pickle is ${data.length} bytes, over the limit of ${MAX_PICKLE_BYTES}`);
+  if (data.length > MAX_PICKLE_BYTES) throw badFormat(where, `the pickle is ${data.length} bytes, over the limit of ${MAX_PICKLE_BYTES}`);
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const stack: Value[] = [];
   const memo = new Map<number, Value>();
   let p = 0;
 
   const need = (n: number) => {
-    if (p + n > data.length) throw bad(where, `the pickle is truncated at byte ${p}`);
+    if (p + n > data.length) throw badFormat(where, `the pickle is truncated at byte ${p}`);
   };
   const u8 = () => { need(1); return data[p++]; };
   const u16 = () => { need(2); const v = view.getUint16(p, true); p += 2; return v; };
@@ -134,7 +132,7 @@ export function unpickleStateDict(data: Uint8Array, where: string): Map<string, 
     need(8);
     const v = view.getBigUint64(p, true);
     p += 8;
-    if (v > BigInt(data.length)) throw bad(where, `a length of ${v} bytes runs past the end of the pickle`);
+    if (v > BigInt(data.length)) throw badFormat(where, `a length of ${v} bytes runs past the end of the pickle`);
     return Number(v);
   };
   const bytes = (n: number) => { need(n); const b = data.subarray(p, p + n); p += n; return b; };
@@ -144,61 +142,61 @@ export function unpickleStateDict(data: Uint8Array, where: string): Map<string, 
   const latin1 = (n: number) => new TextDecoder('utf-16le').decode(new Uint16Array(bytes(n)));
   const line = () => {
     const end = data.indexOf(0x0a, p);
-    if (end < 0) throw bad(where, 'the pickle is truncated inside a GLOBAL');
+    if (end < 0) throw badFormat(where, 'the pickle is truncated inside a GLOBAL');
     const s = new TextDecoder().decode(data.subarray(p, end));
     p = end + 1;
     return s;
   };
   const pop = (): Value => {
-    if (stack.length === 0) throw bad(where, `stack underflow at byte ${p - 1}`);
+    if (stack.length === 0) throw badFormat(where, `stack underflow at byte ${p - 1}`);
     return stack.pop();
   };
   const top = (): Value => {
-    if (stack.length === 0) throw bad(where, `stack underflow at byte ${p - 1}`);
+    if (stack.length === 0) throw badFormat(where, `stack underflow at byte ${p - 1}`);
     return stack[stack.length - 1];
   };
   /** Pop everything down to the last MARK (and the MARK). */
   const popMark = (): Value[] => {
     const i = stack.lastIndexOf(MARK);
-    if (i < 0) throw bad(where, `no MARK on the stack at byte ${p - 1}`);
+    if (i < 0) throw badFormat(where, `no MARK on the stack at byte ${p - 1}`);
     const items = stack.slice(i + 1);
     stack.length = i;
     return items;
   };
   const asMap = (v: Value): Map<Value, Value> => {
-    if (!(v instanceof Map)) throw bad(where, `SETITEM on something that is not a dict at byte ${p - 1}`);
+    if (!(v instanceof Map)) throw badFormat(where, `SETITEM on something that is not a dict at byte ${p - 1}`);
     return v;
   };
   const asList = (v: Value): Value[] => {
-    if (!Array.isArray(v)) throw bad(where, `APPEND on something that is not a list at byte ${p - 1}`);
+    if (!Array.isArray(v)) throw badFormat(where, `APPEND on something that is not a list at byte ${p - 1}`);
     return v;
   };
   const get = (i: number) => {
-    if (!memo.has(i)) throw bad(where, `memo entry ${i} is read before it is written`);
+    if (!memo.has(i)) throw badFormat(where, `memo entry ${i} is read before it is written`);
     return memo.get(i);
   };
   const long = (n: number) => {
-    if (n > MAX_LONG_BYTES) throw bad(where, `an integer of ${n} bytes at byte ${p}: too large`);
+    if (n > MAX_LONG_BYTES) throw badFormat(where, `an integer of ${n} bytes at byte ${p}: too large`);
     return signedLE(bytes(n));
   };
   let items = 0;
   /** Count `n` more items put into containers. */
   const added = <T>(n: number, value: T): T => {
     items += n;
-    if (items > MAX_ITEMS) throw bad(where, `the pickle puts more than ${MAX_ITEMS} items into lists, tuples and dicts`);
+    if (items > MAX_ITEMS) throw badFormat(where, `the pickle puts more than ${MAX_ITEMS} items into lists, tuples and dicts`);
     return value;
   };
   const signedLE = (b: Uint8Array) => {
     let v = 0n;
     for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
     if (b.length > 0 && b[b.length - 1] & 0x80) v -= 1n << BigInt(8 * b.length);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) throw bad(where, 'an integer is too large');
+    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) throw badFormat(where, 'an integer is too large');
     return Number(v);
   };
 
   for (;;) {
-    if (stack.length > MAX_STACK) throw bad(where, `the pickle's stack grew past ${MAX_STACK} items`);
-    if (memo.size > MAX_MEMO) throw bad(where, `the pickle's memo grew past ${MAX_MEMO} items`);
+    if (stack.length > MAX_STACK) throw badFormat(where, `the pickle's stack grew past ${MAX_STACK} items`);
+    if (memo.size > MAX_MEMO) throw badFormat(where, `the pickle's memo grew past ${MAX_MEMO} items`);
     const at = p;
     const op = u8();
     switch (op) {
@@ -263,7 +261,7 @@ export function unpickleStateDict(data: Uint8Array, where: string): Map<string, 
       case 0x93: { // STACK_GLOBAL
         const name = pop();
         const module = pop();
-        if (typeof module !== 'string' || typeof name !== 'string') throw bad(where, 'STACK_GLOBAL without string names');
+        if (typeof module !== 'string' || typeof name !== 'string') throw badFormat(where, 'STACK_GLOBAL without string names');
         stack.push(resolveGlobal(module, name, where));
         break;
       }
@@ -278,18 +276,18 @@ export function unpickleStateDict(data: Uint8Array, where: string): Map<string, 
         // INST, OBJ, NEWOBJ, NEWOBJ_EX build arbitrary objects; EXT1/2/4 reach a registry; PERSID is text
         throw unsafe(`${where}: pickle opcode 0x${op.toString(16)} at byte ${at} builds objects a state dict never needs; refusing it`);
       default:
-        throw bad(where, `unsupported pickle opcode 0x${op.toString(16)} at byte ${at}`);
+        throw badFormat(where, `unsupported pickle opcode 0x${op.toString(16)} at byte ${at}`);
     }
   }
 }
 
 /** The unpickled object must be a dict of tensor references, keyed by name. */
 function toStateDict(result: Value, where: string): Map<string, TensorRef> {
-  if (!(result instanceof Map)) throw bad(where, 'the pickle does not hold a dict of tensors (a state dict)');
+  if (!(result instanceof Map)) throw badFormat(where, 'the pickle does not hold a dict of tensors (a state dict)');
   const out = new Map<string, TensorRef>();
   for (const [k, v] of result) {
-    if (typeof k !== 'string') throw bad(where, `a state dict key is not a string: ${preview(k)}`);
-    if (typeof v !== 'object' || v === null || (v as TensorRef).kind !== 'tensor') throw bad(where, `"${k}" is not a tensor`);
+    if (typeof k !== 'string') throw badFormat(where, `a state dict key is not a string: ${preview(k)}`);
+    if (typeof v !== 'object' || v === null || (v as TensorRef).kind !== 'tensor') throw badFormat(where, `"${k}" is not a tensor`);
     out.set(k, v as TensorRef);
   }
   return out;

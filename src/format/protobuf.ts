@@ -7,7 +7,7 @@
 // Wire types (https://protobuf.dev/programming-guides/encoding/):
 //   0 varint, 1 fixed 64-bit, 2 length-delimited (strings, bytes, nested messages), 5 fixed 32-bit;
 //   3 and 4 (groups, deprecated) are refused.
-import { BimambaError } from '../errors.js';
+import { badFormat } from '../errors.js';
 
 export type WireType = 0 | 1 | 2 | 5;
 
@@ -24,7 +24,7 @@ export interface ProtoField {
   end: number;
 }
 
-const fail = (where: string, offset: number, what: string) => new BimambaError('BAD_FORMAT', `${where}: ${what} at byte ${offset}`);
+const fail = (where: string, offset: number, what: string) => badFormat(where, `${what} at byte ${offset}`);
 
 /**
  * Read a varint at `pos`; returns [value clamped to 2^53-1, its low 32 bits, next position]. At most

@@ -4,7 +4,7 @@
 // section exactly: no overlap and no holes.
 // This file parses and validates headers and lays out new ones; it has no I/O of its own, so every
 // runtime can use it.
-import { BimambaError } from '../errors.js';
+import { BimambaError, badFormat } from '../errors.js';
 import { checkJsonShape } from './json-shape.js';
 import { preview } from './preview.js';
 
@@ -48,16 +48,29 @@ export interface SafetensorsHeader {
   tensors: TensorEntry[];
 }
 
-const bad = (where: string, what: string) => new BimambaError('BAD_FORMAT', `${where}: ${what}`);
-
 /** Read N, the header length, from the first 8 bytes; refuse lengths past `maxHeaderBytes`. */
 export function readHeaderLength(first8: Uint8Array, where = 'safetensors file', maxHeaderBytes = MAX_HEADER_BYTES): number {
-  if (first8.length < 8) throw bad(where, `truncated: ${first8.length} bytes, too short for the 8-byte header length`);
+  if (first8.length < 8) throw badFormat(where, `truncated: ${first8.length} bytes, too short for the 8-byte header length`);
   const view = new DataView(first8.buffer, first8.byteOffset, 8);
   const n = view.getBigUint64(0, true);
-  if (n > BigInt(maxHeaderBytes)) throw bad(where, `header length ${n} is over the limit of ${maxHeaderBytes} bytes`);
-  if (n < 2n) throw bad(where, `header length ${n} is too small to hold a JSON object`);
+  if (n > BigInt(maxHeaderBytes)) throw badFormat(where, `header length ${n} is over the limit of ${maxHeaderBytes} bytes`);
+  if (n < 2n) throw badFormat(where, `header length ${n} is too small to hold a JSON object`);
   return Number(n);
+}
+
+/**
+ * The bytes parseSafetensorsHeader reads (the 8-byte length, then the header), from the start of a
+ * file or stream: `read(n)` gives its next n bytes, `size` its length when known, which must hold the
+ * header. `headerLength` reads the first 8 bytes (readHeaderLength, or a format's own wording of it).
+ */
+export async function readHeaderBytes(read: (n: number) => Promise<Uint8Array>, size: number | undefined, where: string, headerLength: (first8: Uint8Array, where: string) => number = readHeaderLength): Promise<Uint8Array> {
+  const first8 = await read(8);
+  const length = headerLength(first8, where);
+  if (size !== undefined && size < 8 + length) throw badFormat(where, `truncated: the header says it is ${length} bytes but the file ends before it does`);
+  const bytes = new Uint8Array(8 + length);
+  bytes.set(first8);
+  bytes.set(await read(length), 8);
+  return bytes;
 }
 
 function isNonNegativeInt(v: unknown): v is number {
@@ -73,25 +86,25 @@ export function parseSafetensorsHeader(bytes: Uint8Array, opts: { fileSize?: num
   const headerLength = readHeaderLength(bytes, where, opts.maxHeaderBytes);
   const dataStart = 8 + headerLength;
   if (bytes.length < dataStart || (opts.fileSize !== undefined && opts.fileSize < dataStart)) {
-    throw bad(where, `truncated: the header says it is ${headerLength} bytes but the file ends before it does`);
+    throw badFormat(where, `truncated: the header says it is ${headerLength} bytes but the file ends before it does`);
   }
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, dataStart));
   } catch (e) {
-    throw bad(where, `the header is not valid UTF-8 (${(e as Error).message})`);
+    throw badFormat(where, `the header is not valid UTF-8 (${(e as Error).message})`);
   }
   checkJsonShape(text, `${where} header`, HEADER_JSON_LIMITS);
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw bad(where, `the header is not valid UTF-8 JSON (${(e as Error).message})`);
+    throw badFormat(where, `the header is not valid UTF-8 JSON (${(e as Error).message})`);
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw bad(where, 'the header is not a JSON object');
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw badFormat(where, 'the header is not a JSON object');
 
   const entries = Object.entries(json as Record<string, unknown>);
-  if (entries.length > MAX_TENSORS + 1) throw bad(where, `the header lists ${entries.length} entries, over the limit of ${MAX_TENSORS} tensors`);
+  if (entries.length > MAX_TENSORS + 1) throw badFormat(where, `the header lists ${entries.length} entries, over the limit of ${MAX_TENSORS} tensors`);
   let metadata: Record<string, string> = {};
   const tensors: TensorEntry[] = [];
   for (const [name, value] of entries) {
@@ -107,28 +120,28 @@ export function parseSafetensorsHeader(bytes: Uint8Array, opts: { fileSize?: num
   let cursor = 0;
   let previous = '';
   for (const t of tensors) {
-    if (t.begin < cursor) throw bad(where, `tensors "${previous}" and "${t.name}" overlap (bytes ${t.begin}..${cursor})`);
-    if (t.begin > cursor) throw bad(where, `hole in the data section before tensor "${t.name}" (bytes ${cursor}..${t.begin} belong to no tensor)`);
+    if (t.begin < cursor) throw badFormat(where, `tensors "${previous}" and "${t.name}" overlap (bytes ${t.begin}..${cursor})`);
+    if (t.begin > cursor) throw badFormat(where, `hole in the data section before tensor "${t.name}" (bytes ${cursor}..${t.begin} belong to no tensor)`);
     cursor = t.end;
     previous = t.name;
   }
   if (opts.fileSize !== undefined) {
     const available = opts.fileSize - dataStart;
     for (const t of tensors) {
-      if (t.end > available) throw bad(where, `tensor "${t.name}" ends at data offset ${t.end}, past the end of the file (${available} bytes of data): truncated or corrupt`);
+      if (t.end > available) throw badFormat(where, `tensor "${t.name}" ends at data offset ${t.end}, past the end of the file (${available} bytes of data): truncated or corrupt`);
     }
-    if (cursor < available) throw bad(where, `${available - cursor} bytes after the last tensor belong to no tensor`);
+    if (cursor < available) throw badFormat(where, `${available - cursor} bytes after the last tensor belong to no tensor`);
   }
   return { headerLength, dataStart, dataBytes: cursor, metadata, tensors };
 }
 
 function parseMetadata(value: unknown, where: string): Record<string, string> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad(where, '"__metadata__" must be an object of strings');
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badFormat(where, '"__metadata__" must be an object of strings');
   const out: Record<string, string> = {};
   const entries = Object.entries(value as Record<string, unknown>);
-  if (entries.length > MAX_METADATA_ENTRIES) throw bad(where, `"__metadata__" has ${entries.length} entries, over the limit of ${MAX_METADATA_ENTRIES}`);
+  if (entries.length > MAX_METADATA_ENTRIES) throw badFormat(where, `"__metadata__" has ${entries.length} entries, over the limit of ${MAX_METADATA_ENTRIES}`);
   for (const [k, v] of entries) {
-    if (typeof v !== 'string') throw bad(where, `"__metadata__"."${k}" must be a string, got ${typeof v}`);
+    if (typeof v !== 'string') throw badFormat(where, `"__metadata__"."${k}" must be a string, got ${typeof v}`);
     out[k] = v;
   }
   return out;
@@ -136,20 +149,20 @@ function parseMetadata(value: unknown, where: string): Record<string, string> {
 
 function parseEntry(name: string, value: unknown, where: string): TensorEntry {
   const at = `${where}, tensor "${name}"`;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad(at, 'entry is not an object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badFormat(at, 'entry is not an object');
   const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
-  if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) throw bad(at, `unknown dtype ${preview(dtype)}`);
-  if (!Array.isArray(shape) || !shape.every(isNonNegativeInt)) throw bad(at, `shape must be a list of non-negative integers, got ${preview(shape)}`);
-  if (shape.length > MAX_DIMENSIONS) throw bad(at, `shape has ${shape.length} dimensions, over the limit of ${MAX_DIMENSIONS}`);
+  if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) throw badFormat(at, `unknown dtype ${preview(dtype)}`);
+  if (!Array.isArray(shape) || !shape.every(isNonNegativeInt)) throw badFormat(at, `shape must be a list of non-negative integers, got ${preview(shape)}`);
+  if (shape.length > MAX_DIMENSIONS) throw badFormat(at, `shape has ${shape.length} dimensions, over the limit of ${MAX_DIMENSIONS}`);
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegativeInt)) {
-    throw bad(at, `data_offsets must be [begin, end] with non-negative integers, got ${preview(offsets)}`);
+    throw badFormat(at, `data_offsets must be [begin, end] with non-negative integers, got ${preview(offsets)}`);
   }
   const [begin, end] = offsets as [number, number];
-  if (end < begin) throw bad(at, `data_offsets [${begin}, ${end}] end before they begin`);
+  if (end < begin) throw badFormat(at, `data_offsets [${begin}, ${end}] end before they begin`);
   const elements = (shape as number[]).reduce((a, b) => a * b, 1);
   const expected = elements * DTYPE_BYTES[dtype];
-  if (!Number.isSafeInteger(expected)) throw bad(at, `shape ${preview(shape)} is too large`);
-  if (end - begin !== expected) throw bad(at, `holds ${end - begin} bytes but shape ${preview(shape)} of ${dtype} needs ${expected}`);
+  if (!Number.isSafeInteger(expected)) throw badFormat(at, `shape ${preview(shape)} is too large`);
+  if (end - begin !== expected) throw badFormat(at, `holds ${end - begin} bytes but shape ${preview(shape)} of ${dtype} needs ${expected}`);
   return { name, dtype, shape: shape as number[], begin, end };
 }
 

@@ -3,7 +3,7 @@
 //   <prefix>/data/<key>    the raw bytes of each storage, little-endian
 //   <prefix>/byteorder     "little" (absent in old files, which are little-endian)
 // Tensors sharing a storage (a tied lm_head) simply read the same bytes.
-import { BimambaError } from '../errors.js';
+import { BimambaError, badFormat } from '../errors.js';
 import { MAX_PICKLE_BYTES, unpickleStateDict, type TensorRef } from './pickle.js';
 import { DTYPE_BYTES } from './safetensors.js';
 import { looksLikeZip, readZipDirectory, readZipEntry, type RandomAccess, type ZipEntry } from './zip.js';
@@ -42,22 +42,22 @@ export async function readTorchCheckpoint(src: RandomAccess, where: string): Pro
     if (LEGACY_MAGIC.every((b, i) => head[i] === b)) {
       throw new BimambaError('UNSUPPORTED', `${where}: this is the legacy (pre-1.6) torch.save format; re-save it with a current torch (torch.save(torch.load(f), f)) or as safetensors`);
     }
-    throw new BimambaError('BAD_FORMAT', `${where}: not a torch checkpoint (neither a zip archive nor the legacy format)`);
+    throw badFormat(where, 'not a torch checkpoint (neither a zip archive nor the legacy format)');
   }
   const entries = await readZipDirectory(src, where);
   const pickles = [...entries.keys()].filter((n) => /^[^/]+\/data\.pkl$/.test(n));
-  if (pickles.length !== 1) throw new BimambaError('BAD_FORMAT', `${where}: expected one <name>/data.pkl in the archive, found ${pickles.length}`);
+  if (pickles.length !== 1) throw badFormat(where, `expected one <name>/data.pkl in the archive, found ${pickles.length}`);
   const prefix = pickles[0].slice(0, -'data.pkl'.length);
 
   const byteorder = entries.get(`${prefix}byteorder`);
   if (byteorder) {
-    if (byteorder.size > 16) throw new BimambaError('BAD_FORMAT', `${where}: the byteorder entry is ${byteorder.size} bytes; it should say "little"`);
+    if (byteorder.size > 16) throw badFormat(where, `the byteorder entry is ${byteorder.size} bytes; it should say "little"`);
     const order = new TextDecoder().decode(await readZipEntry(src, byteorder, where)).trim();
     if (order !== 'little') throw new BimambaError('UNSUPPORTED', `${where}: byte order "${order}"; only little-endian checkpoints are read`);
   }
 
   const pickle = entries.get(pickles[0])!;
-  if (pickle.size > MAX_PICKLE_BYTES) throw new BimambaError('BAD_FORMAT', `${where}: ${pickles[0]} is ${pickle.size} bytes, over the limit of ${MAX_PICKLE_BYTES} for a state dict's pickle`);
+  if (pickle.size > MAX_PICKLE_BYTES) throw badFormat(where, `${pickles[0]} is ${pickle.size} bytes, over the limit of ${MAX_PICKLE_BYTES} for a state dict's pickle`);
   const refs = unpickleStateDict(await readZipEntry(src, pickle, where), where);
   const out = new Map<string, StoredTensor>();
   const inflated = new InflatedStorages(src, where);
@@ -69,12 +69,12 @@ export async function readTorchCheckpoint(src: RandomAccess, where: string): Pro
     }
     const numel = t.shape.reduce((a, b) => a * b, 1);
     if (numel > 0 && t.offset + numel > t.storage.numel) {
-      throw new BimambaError('BAD_FORMAT', `${at}: elements ${t.offset}..${t.offset + numel} lie outside its storage of ${t.storage.numel}`);
+      throw badFormat(at, `elements ${t.offset}..${t.offset + numel} lie outside its storage of ${t.storage.numel}`);
     }
     const entry: ZipEntry | undefined = entries.get(`${prefix}data/${t.storage.key}`);
-    if (!entry) throw new BimambaError('BAD_FORMAT', `${at}: storage "${t.storage.key}" is missing from the archive`);
+    if (!entry) throw badFormat(at, `storage "${t.storage.key}" is missing from the archive`);
     if (entry.size < t.storage.numel * size) {
-      throw new BimambaError('BAD_FORMAT', `${at}: storage "${t.storage.key}" holds ${entry.size} bytes, less than its ${t.storage.numel} elements need`);
+      throw badFormat(at, `storage "${t.storage.key}" holds ${entry.size} bytes, less than its ${t.storage.numel} elements need`);
     }
     const begin = t.offset * size;
     const length = numel * size;
@@ -114,7 +114,7 @@ class InflatedStorages {
     let inflatedBytes = 0;
     for (const entry of this.readers.keys()) inflatedBytes += entry.size;
     if (inflatedBytes > this.tensorBytes + INFLATE_SLACK_BYTES) {
-      throw new BimambaError('BAD_FORMAT', `${this.where}: its compressed storages inflate to ${inflatedBytes} bytes, but its tensors hold only ${this.tensorBytes}: refused (at most ${INFLATE_SLACK_BYTES} bytes more than the tensors)`);
+      throw badFormat(this.where, `its compressed storages inflate to ${inflatedBytes} bytes, but its tensors hold only ${this.tensorBytes}: refused (at most ${INFLATE_SLACK_BYTES} bytes more than the tensors)`);
     }
   }
 

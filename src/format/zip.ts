@@ -3,7 +3,7 @@
 // multi-gigabyte checkpoint is never loaded whole. fflate inflates the (rare) compressed entries;
 // torch itself stores its entries uncompressed, so they are read straight from the file.
 import { inflateSync } from 'fflate';
-import { BimambaError } from '../errors.js';
+import { BimambaError, badFormat } from '../errors.js';
 
 /** A file, or bytes, that can be read at any offset. `read` must return exactly `length` bytes or throw. */
 export interface RandomAccess {
@@ -46,11 +46,9 @@ export const MAX_INFLATED_BYTES = 1024 * 1024 * 1024;
 /** Deflate cannot expand data more than about 1032:1; an entry claiming more is lying. */
 const MAX_DEFLATE_RATIO = 1032;
 
-const bad = (where: string, what: string) => new BimambaError('BAD_FORMAT', `${where}: ${what}`);
-
 function u64(view: DataView, at: number, where: string): number {
   const v = view.getBigUint64(at, true);
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw bad(where, 'a ZIP64 size or offset is too large');
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw badFormat(where, 'a ZIP64 size or offset is too large');
   return Number(v);
 }
 
@@ -71,7 +69,7 @@ export async function readZipDirectory(src: RandomAccess, where: string): Promis
   for (let i = tail.length - 22; i >= 0; i--) {
     if (tv.getUint32(i, true) === EOCD_SIG) { eocd = i; break; }
   }
-  if (eocd < 0) throw bad(where, 'not a zip archive, or truncated (no end-of-central-directory record)');
+  if (eocd < 0) throw badFormat(where, 'not a zip archive, or truncated (no end-of-central-directory record)');
   let count = tv.getUint16(eocd + 10, true);
   let cdSize = tv.getUint32(eocd + 12, true);
   let cdOffset = tv.getUint32(eocd + 16, true);
@@ -79,26 +77,26 @@ export async function readZipDirectory(src: RandomAccess, where: string): Promis
   if (count === U16_MAX || cdSize === U32_MAX || cdOffset === U32_MAX) {
     // ZIP64: a locator just before the record points at the 64-bit record.
     const loc = eocd - 20;
-    if (loc < 0 || tv.getUint32(loc, true) !== ZIP64_LOCATOR_SIG) throw bad(where, 'ZIP64 archive without its end-of-central-directory locator');
+    if (loc < 0 || tv.getUint32(loc, true) !== ZIP64_LOCATOR_SIG) throw badFormat(where, 'ZIP64 archive without its end-of-central-directory locator');
     const recOffset = u64(tv, loc + 8, where);
-    if (recOffset + 56 > src.size) throw bad(where, 'ZIP64 end-of-central-directory record out of range');
+    if (recOffset + 56 > src.size) throw badFormat(where, 'ZIP64 end-of-central-directory record out of range');
     const rec = await src.read(recOffset, 56);
     const rv = new DataView(rec.buffer, rec.byteOffset, 56);
-    if (rv.getUint32(0, true) !== ZIP64_EOCD_SIG) throw bad(where, 'bad ZIP64 end-of-central-directory record');
+    if (rv.getUint32(0, true) !== ZIP64_EOCD_SIG) throw badFormat(where, 'bad ZIP64 end-of-central-directory record');
     count = u64(rv, 32, where);
     cdSize = u64(rv, 40, where);
     cdOffset = u64(rv, 48, where);
   }
-  if (cdOffset + cdSize > src.size) throw bad(where, 'central directory out of range: the file is truncated');
-  if (count > MAX_ZIP_ENTRIES) throw bad(where, `${count} entries, over the limit of ${MAX_ZIP_ENTRIES}`);
-  if (cdSize > MAX_CENTRAL_DIRECTORY_BYTES) throw bad(where, `a central directory of ${cdSize} bytes, over the limit of ${MAX_CENTRAL_DIRECTORY_BYTES}`);
+  if (cdOffset + cdSize > src.size) throw badFormat(where, 'central directory out of range: the file is truncated');
+  if (count > MAX_ZIP_ENTRIES) throw badFormat(where, `${count} entries, over the limit of ${MAX_ZIP_ENTRIES}`);
+  if (cdSize > MAX_CENTRAL_DIRECTORY_BYTES) throw badFormat(where, `a central directory of ${cdSize} bytes, over the limit of ${MAX_CENTRAL_DIRECTORY_BYTES}`);
 
   const cd = await src.read(cdOffset, cdSize);
   const cv = new DataView(cd.buffer, cd.byteOffset, cd.byteLength);
   const entries = new Map<string, ZipEntry>();
   let p = 0;
   for (let i = 0; i < count; i++) {
-    if (p + 46 > cd.length || cv.getUint32(p, true) !== CENTRAL_SIG) throw bad(where, `central directory entry ${i} is corrupt`);
+    if (p + 46 > cd.length || cv.getUint32(p, true) !== CENTRAL_SIG) throw badFormat(where, `central directory entry ${i} is corrupt`);
     const flags = cv.getUint16(p + 8, true);
     const method = cv.getUint16(p + 10, true);
     let compressedSize = cv.getUint32(p + 20, true);
@@ -107,7 +105,7 @@ export async function readZipDirectory(src: RandomAccess, where: string): Promis
     const extraLength = cv.getUint16(p + 30, true);
     const commentLength = cv.getUint16(p + 32, true);
     let localHeaderOffset = cv.getUint32(p + 42, true);
-    if (p + 46 + nameLength + extraLength > cd.length) throw bad(where, `central directory entry ${i} is corrupt`);
+    if (p + 46 + nameLength + extraLength > cd.length) throw badFormat(where, `central directory entry ${i} is corrupt`);
     const name = new TextDecoder().decode(cd.subarray(p + 46, p + 46 + nameLength));
     if (flags & 1) throw new BimambaError('UNSUPPORTED', `${where}: entry "${name}" is encrypted`);
 
@@ -120,7 +118,7 @@ export async function readZipDirectory(src: RandomAccess, where: string): Promis
       if (id === 1) {
         let q = e + 4;
         const field = (): number => {
-          if (q + 8 > e + 4 + len || q + 8 > extraEnd) throw bad(where, `central directory entry ${i} ("${name.slice(0, 100)}") has a truncated ZIP64 extra field`);
+          if (q + 8 > e + 4 + len || q + 8 > extraEnd) throw badFormat(where, `central directory entry ${i} ("${name.slice(0, 100)}") has a truncated ZIP64 extra field`);
           const v = u64(cv, q, where);
           q += 8;
           return v;
@@ -139,12 +137,12 @@ export async function readZipDirectory(src: RandomAccess, where: string): Promis
 
 /** File offset of an entry's data: after its local header, whose name and extra field lengths may differ from the central directory's. */
 async function dataOffset(src: RandomAccess, entry: ZipEntry, where: string): Promise<number> {
-  if (entry.localHeaderOffset + 30 > src.size) throw bad(where, `entry "${entry.name}" lies past the end of the file: truncated`);
+  if (entry.localHeaderOffset + 30 > src.size) throw badFormat(where, `entry "${entry.name}" lies past the end of the file: truncated`);
   const h = await src.read(entry.localHeaderOffset, 30);
   const hv = new DataView(h.buffer, h.byteOffset, 30);
-  if (hv.getUint32(0, true) !== LOCAL_SIG) throw bad(where, `entry "${entry.name}" has a corrupt local header`);
+  if (hv.getUint32(0, true) !== LOCAL_SIG) throw badFormat(where, `entry "${entry.name}" has a corrupt local header`);
   const start = entry.localHeaderOffset + 30 + hv.getUint16(26, true) + hv.getUint16(28, true);
-  if (start + entry.compressedSize > src.size) throw bad(where, `entry "${entry.name}" ends past the end of the file: truncated`);
+  if (start + entry.compressedSize > src.size) throw badFormat(where, `entry "${entry.name}" ends past the end of the file: truncated`);
   return start;
 }
 
@@ -154,24 +152,24 @@ async function dataOffset(src: RandomAccess, entry: ZipEntry, where: string): Pr
  */
 export async function readZipEntry(src: RandomAccess, entry: ZipEntry, where: string, begin = 0, length = entry.size - begin): Promise<Uint8Array> {
   if (begin < 0 || length < 0 || begin + length > entry.size) {
-    throw bad(where, `bytes ${begin}..${begin + length} asked of entry "${entry.name}", which holds ${entry.size}`);
+    throw badFormat(where, `bytes ${begin}..${begin + length} asked of entry "${entry.name}", which holds ${entry.size}`);
   }
   const start = await dataOffset(src, entry, where);
   if (entry.method === 0) {
-    if (entry.compressedSize !== entry.size) throw bad(where, `stored entry "${entry.name}" has different stored and real sizes`);
+    if (entry.compressedSize !== entry.size) throw badFormat(where, `stored entry "${entry.name}" has different stored and real sizes`);
     return src.read(start + begin, length);
   }
   if (entry.method !== 8) throw new BimambaError('UNSUPPORTED', `${where}: entry "${entry.name}" uses zip compression method ${entry.method} (only stored and deflate are read)`);
   if (entry.size > MAX_INFLATED_BYTES || entry.size > MAX_DEFLATE_RATIO * entry.compressedSize + 64) {
-    throw bad(where, `entry "${entry.name}" claims to inflate from ${entry.compressedSize} to ${entry.size} bytes: refused (corrupt, or over the limit of ${MAX_INFLATED_BYTES})`);
+    throw badFormat(where, `entry "${entry.name}" claims to inflate from ${entry.compressedSize} to ${entry.size} bytes: refused (corrupt, or over the limit of ${MAX_INFLATED_BYTES})`);
   }
   const compressed = await src.read(start, entry.compressedSize);
   let out: Uint8Array;
   try {
     out = inflateSync(compressed, { out: new Uint8Array(entry.size) });
   } catch (e) {
-    throw bad(where, `entry "${entry.name}" could not be inflated (${(e as Error).message})`);
+    throw badFormat(where, `entry "${entry.name}" could not be inflated (${(e as Error).message})`);
   }
-  if (out.length !== entry.size) throw bad(where, `entry "${entry.name}" inflates to ${out.length} bytes, not the ${entry.size} its header says`);
+  if (out.length !== entry.size) throw badFormat(where, `entry "${entry.name}" inflates to ${out.length} bytes, not the ${entry.size} its header says`);
   return out.subarray(begin, begin + length);
 }

@@ -6,7 +6,7 @@ import { BimambaError } from '../errors.js';
 import type { BimambaHeader } from '../format/bimamba.js';
 import type { ModelConfig } from '../format/config.js';
 import type { Core, Kernels } from '../wasm/core.js';
-import { WASM_MAX_BYTES } from '../wasm/heap.js';
+import { memoryCap, WASM_MAX_BYTES } from '../wasm/heap.js';
 import { kernelSetScratchBytes } from '../wasm/kernel-set.js';
 import { scratchBytes } from './scratch.js';
 import { shapesOf } from './shapes.js';
@@ -74,20 +74,11 @@ export function memoryNeed(header: BimambaHeader, k: Kernels, prefillChunk: numb
   return { ...need, total };
 }
 
-/** The cap a load runs under: `maxMemoryBytes` when given (a positive number), never more than 4 GiB. */
-export function memoryLimit(maxMemoryBytes: number | undefined): number {
-  if (maxMemoryBytes === undefined) return WASM_MAX_BYTES;
-  if (typeof maxMemoryBytes !== 'number' || !(maxMemoryBytes > 0)) {
-    throw new BimambaError('BAD_ARGUMENT', `invalid maxMemoryBytes: ${String(maxMemoryBytes)} (a number of bytes > 0)`);
-  }
-  return Math.min(maxMemoryBytes, WASM_MAX_BYTES);
-}
-
 const MiB = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
 
 /** Refuse, with the numbers, a model that would not fit in `core`'s memory under its cap. */
 export function checkMemoryNeed(header: BimambaHeader, core: Core, prefillChunk: number, maxMemoryBytes: number | undefined, exact = false, stateType: StateType = 'f32'): void {
-  const limit = memoryLimit(maxMemoryBytes);
+  const limit = memoryCap(maxMemoryBytes);
   const n = memoryNeed(header, core.kernels, prefillChunk, exact, stateType);
   // the figure is the memory's size once loaded with one session: the core's own data below the heap
   // and every block, in whole 64 KiB pages; a cap of exactly this many bytes fits

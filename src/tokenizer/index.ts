@@ -4,12 +4,12 @@
 // checks the input, gives the library's errors our error type, and sets the options that make it
 // behave like HF `tokenizers` (Rust): no special tokens added, no "clean up" of spaces when decoding.
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
-import { BimambaError } from '../errors.js';
+import { BimambaError, badFormat } from '../errors.js';
 import { checkJsonShape } from '../format/json-shape.js';
 import { checkPipelines } from './pipeline-check.js';
 import { compiledPatterns, nestedQuantifier, regexPatterns } from './regex-check.js';
 import { createStreamDecoder, type StreamDecoder } from './stream.js';
-import { findSpecialTokenId, BOS_TOKEN_NAMES, EOS_TOKEN_NAMES } from './special-tokens.js';
+import { findSpecialTokenId, SPECIAL_TOKEN_NAMES } from './special-tokens.js';
 import { parseSentencePieceModel } from './sentencepiece-model.js';
 import { sentencePieceTokenizer } from './sentencepiece.js';
 import { classifyTokenizerSource } from './sentencepiece-source.js';
@@ -47,9 +47,7 @@ const SUPPORTED_MODEL_TYPES = ['BPE', 'Unigram', 'WordPiece'];
 // tokenizer.json keys the library insists on; HF writes them as null when unused, hand-made files may not.
 const OPTIONAL_PARTS = { normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, added_tokens: [] };
 
-function badFormat(what: string, cause?: unknown): BimambaError {
-  return new BimambaError('BAD_FORMAT', `tokenizer.json: ${what}`, cause === undefined ? undefined : { cause });
-}
+const bad = (what: string, cause?: unknown) => badFormat('tokenizer.json', what, cause === undefined ? undefined : { cause });
 
 function isPlainObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -62,19 +60,19 @@ function parseTokenizerJson(json: string | object): Record<string, unknown> {
     try {
       parsed = JSON.parse(json);
     } catch (e) {
-      throw badFormat(`not valid JSON (${(e as Error).message})`, e);
+      throw bad(`not valid JSON (${(e as Error).message})`, e);
     }
   }
-  if (!isPlainObject(parsed)) throw badFormat(`expected a JSON object at the top level, got ${describe(parsed)}`);
+  if (!isPlainObject(parsed)) throw bad(`expected a JSON object at the top level, got ${describe(parsed)}`);
   const model = parsed.model;
-  if (!isPlainObject(model)) throw badFormat(`"model" must be an object, got ${describe(model)}`);
+  if (!isPlainObject(model)) throw bad(`"model" must be an object, got ${describe(model)}`);
   if (model.type !== undefined && !SUPPORTED_MODEL_TYPES.includes(model.type as string)) {
     const type = typeof model.type === 'string' ? JSON.stringify(model.type.slice(0, 40)) : describe(model.type);
-    throw badFormat(`unsupported model type ${type} (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`);
+    throw bad(`unsupported model type ${type} (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`);
   }
   checkVocab(model.vocab);
   if (parsed.added_tokens !== undefined) checkAddedTokens(parsed.added_tokens);
-  checkPipelines(parsed, (what) => badFormat(what));
+  checkPipelines(parsed, (what) => bad(what));
   screenPatterns(regexPatterns(parsed));
   return parsed;
 }
@@ -83,7 +81,7 @@ function parseTokenizerJson(json: string | object): Record<string, unknown> {
 function screenPatterns(patterns: string[]): void {
   for (const pattern of patterns) {
     const why = nestedQuantifier(pattern);
-    if (why) throw badFormat(`the regular expression ${JSON.stringify(pattern.slice(0, 60))} could take exponential time on some texts (${why}); refusing it`);
+    if (why) throw bad(`the regular expression ${JSON.stringify(pattern.slice(0, 60))} could take exponential time on some texts (${why}); refusing it`);
   }
 }
 
@@ -96,10 +94,10 @@ export const MAX_TOKEN_ID = 1 << 22;
 const isTokenId = (id: unknown) => Number.isSafeInteger(id) && (id as number) >= 0 && (id as number) < MAX_TOKEN_ID;
 
 function checkAddedTokens(added: unknown): void {
-  if (!Array.isArray(added)) throw badFormat(`"added_tokens" must be an array`);
+  if (!Array.isArray(added)) throw bad(`"added_tokens" must be an array`);
   added.forEach((t, i) => {
     if (!isPlainObject(t) || typeof t.content !== 'string' || !isTokenId(t.id)) {
-      throw badFormat(`"added_tokens" entry ${i} must be {"id": an integer in [0, ${MAX_TOKEN_ID}), "content": a string, ...}`);
+      throw bad(`"added_tokens" entry ${i} must be {"id": an integer in [0, ${MAX_TOKEN_ID}), "content": a string, ...}`);
     }
   });
 }
@@ -107,18 +105,18 @@ function checkAddedTokens(added: unknown): void {
 /** A vocabulary is {token: id} (BPE, WordPiece) or [[token, score], ...] (Unigram). */
 function checkVocab(vocab: unknown): void {
   if (Array.isArray(vocab)) {
-    if (vocab.length > MAX_TOKEN_ID) throw badFormat(`"model.vocab" has ${vocab.length} entries, over the limit of ${MAX_TOKEN_ID}`);
+    if (vocab.length > MAX_TOKEN_ID) throw bad(`"model.vocab" has ${vocab.length} entries, over the limit of ${MAX_TOKEN_ID}`);
     vocab.forEach((entry, i) => {
       if (!Array.isArray(entry) || typeof entry[0] !== 'string' || typeof entry[1] !== 'number') {
-        throw badFormat(`"model.vocab" entry ${i} must be [token, score], got ${describe(entry)}`);
+        throw bad(`"model.vocab" entry ${i} must be [token, score], got ${describe(entry)}`);
       }
     });
   } else if (isPlainObject(vocab)) {
     for (const [token, id] of Object.entries(vocab)) {
-      if (!isTokenId(id)) throw badFormat(`"model.vocab": the id of token ${JSON.stringify(token.slice(0, 40))} must be an integer in [0, ${MAX_TOKEN_ID})`);
+      if (!isTokenId(id)) throw bad(`"model.vocab": the id of token ${JSON.stringify(token.slice(0, 40))} must be an integer in [0, ${MAX_TOKEN_ID})`);
     }
   } else {
-    throw badFormat(`"model.vocab" is missing or not a vocabulary`);
+    throw bad(`"model.vocab" is missing or not a vocabulary`);
   }
 }
 
@@ -131,7 +129,7 @@ function guarded<T>(what: string, run: () => T): T {
     return run();
   } catch (e) {
     if (e instanceof BimambaError) throw e;
-    throw badFormat(`${what} failed: ${(e as Error)?.message ?? String(e)}`, e);
+    throw bad(`${what} failed: ${(e as Error)?.message ?? String(e)}`, e);
   }
 }
 
@@ -154,7 +152,7 @@ export function loadTokenizer(source: string | object | Uint8Array | ArrayBuffer
   try {
     hf = new HfTokenizer({ ...OPTIONAL_PARTS, ...parsed }, { clean_up_tokenization_spaces: false });
   } catch (e) {
-    throw badFormat(`cannot be loaded: ${(e as Error).message}`, e);
+    throw bad(`cannot be loaded: ${(e as Error).message}`, e);
   }
   // the patterns as the library rewrote them (Oniguruma to JavaScript) are the ones that will run
   const lib = hf as unknown as { normalizer: unknown; pre_tokenizer: unknown; decoder: unknown };
@@ -162,7 +160,7 @@ export function loadTokenizer(source: string | object | Uint8Array | ArrayBuffer
 
   let vocabSize = 0;
   for (const id of guarded('reading the vocabulary', () => hf.get_vocab(true)).values()) vocabSize = Math.max(vocabSize, id + 1);
-  if (vocabSize === 0) throw badFormat('the vocabulary is empty');
+  if (vocabSize === 0) throw bad('the vocabulary is empty');
 
   function checkIds(ids: number[]): void {
     if (!Array.isArray(ids)) throw new BimambaError('BAD_ARGUMENT', `decode: expected an array of token ids, got ${describe(ids)}`);
@@ -187,7 +185,7 @@ export function loadTokenizer(source: string | object | Uint8Array | ArrayBuffer
     return id;
   }
 
-  const bosTokenId = specialId(options.bosToken, BOS_TOKEN_NAMES, 'BOS');
+  const bosTokenId = specialId(options.bosToken, SPECIAL_TOKEN_NAMES.bos, 'BOS');
   const model = parsed.model as Record<string, unknown>;
   const addsBos =
     bosTokenId !== null && (guarded('encoding', () => hf.encode('a', { add_special_tokens: true })).ids[0] === bosTokenId || model.byte_fallback === true);
@@ -202,7 +200,7 @@ export function loadTokenizer(source: string | object | Uint8Array | ArrayBuffer
     vocabSize,
     bosTokenId,
     addsBos,
-    eosTokenId: specialId(options.eosToken, EOS_TOKEN_NAMES, 'EOS'),
+    eosTokenId: specialId(options.eosToken, SPECIAL_TOKEN_NAMES.eos, 'EOS'),
     tokenToId: (token) => hf.token_to_id(token) ?? null,
     idToToken: (id) => (Number.isInteger(id) ? (hf.id_to_token(id) ?? null) : null),
     createStreamDecoder: () => createStreamDecoder(decode),

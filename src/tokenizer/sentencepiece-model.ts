@@ -12,7 +12,7 @@
 //
 // Only what LLaMA's tokenizer (and any BPE model without normalization rules) uses is supported; the rest
 // is refused as UNSUPPORTED rather than tokenized differently from the library.
-import { BimambaError } from '../errors.js';
+import { BimambaError, badFormat } from '../errors.js';
 import { fieldBool, fieldFloat, fieldInt32, fieldString, readMessage, expectWire } from '../format/protobuf.js';
 
 export const PieceType = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
@@ -44,7 +44,7 @@ export interface SentencePieceModel {
 }
 
 const WHERE = 'tokenizer.model';
-const bad = (what: string) => new BimambaError('BAD_FORMAT', `${WHERE}: ${what}`);
+const bad = (what: string) => badFormat(WHERE, what);
 const unsupported = (what: string) => new BimambaError('UNSUPPORTED', `${WHERE}: ${what}; only BPE models without normalization rules (as LLaMA's) are supported`);
 
 /** "<0x41>" -> 65, or -1 when the piece is not a byte piece. */

@@ -1,10 +1,15 @@
 // tokenizer.json does not say which token begins or ends a text (that lives in tokenizer_config.json),
-// so when the model's config does not name them, we look for the names the common tokenizers use.
+// so when nothing names them, we look for the names the common tokenizers use: here for the runtime's
+// BOS and EOS, and in the converter (convert/special-tokens.ts) for a config without ids.
 // GPT-NeoX (Mamba) uses <|endoftext|> for both; LLaMA (Bi-Mamba) uses <s> and </s>.
 import type { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 
-export const BOS_TOKEN_NAMES = ['<s>', '<|begin_of_text|>', '<bos>', '<|startoftext|>', '<|endoftext|>'] as const;
-export const EOS_TOKEN_NAMES = ['</s>', '<|end_of_text|>', '<eos>', '<|endoftext|>'] as const;
+/** The usual names of the special tokens, the most likely first. */
+export const SPECIAL_TOKEN_NAMES = {
+  bos: ['<s>', '<|begin_of_text|>', '<bos>', '<|startoftext|>', '<|endoftext|>'],
+  eos: ['</s>', '<|end_of_text|>', '<eos>', '<|endoftext|>'],
+  pad: ['<pad>', '<|padding|>'],
+} as const;
 
 /** The id of the first of `names` that is a special token of `hf`, or null when none is. */
 export function findSpecialTokenId(hf: HfTokenizer, names: readonly string[]): number | null {

@@ -1,7 +1,7 @@
 // One instance of the WASM core over its own memory, with its typed kernels and its heap.
 export type { Kernels } from './kernels.js';
 import { BimambaError } from '../errors.js';
-import { Heap, PAGE, WASM_MAX_BYTES } from './heap.js';
+import { Heap, memoryCap, PAGE, WASM_MAX_BYTES } from './heap.js';
 import type { Kernels } from './kernels.js';
 import { compileCore, instantiateCore, type WasmSource } from './loader.js';
 import { hostCores, threadsAvailable, ThreadPool } from './pool.js';
@@ -78,14 +78,15 @@ async function threadCount(options: CoreOptions): Promise<{ threads: number; exp
 
 
 /** The threads build over a fresh shared memory, with its worker pool. */
-async function createThreadedCore(options: CoreOptions, threads: number, maxPages: number): Promise<Core> {
+async function createThreadedCore(options: CoreOptions, threads: number, cap: number): Promise<Core> {
   let pool: ThreadPool | null = null;
   try {
     const module = await compileCore(options.wasmThreads, { threads: true });
-    const memory = new WebAssembly.Memory({ initial: 1, maximum: maxPages, shared: true });
+    // a shared memory must declare its maximum: the cap's pages
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: Math.max(1, Math.floor(cap / PAGE)), shared: true });
     const kernels = await instantiateCore(module, memory);
     pool = await ThreadPool.start(module, memory, threads, SPLIT_KERNELS);
-    return { kernels, heap: new Heap(memory, kernels.heapBase(), options.maxMemoryBytes), memory, pool };
+    return { kernels, heap: new Heap(memory, kernels.heapBase(), cap), memory, pool };
   } catch (e) {
     pool?.dispose();
     throw e instanceof BimambaError && e.code === 'THREADS' ? e : new BimambaError('THREADS', `${threads} threads could not start: ${(e as Error).message}`, { cause: e });
@@ -94,11 +95,11 @@ async function createThreadedCore(options: CoreOptions, threads: number, maxPage
 
 /** Instantiate the core over a fresh memory of its own (shared with worker threads when there are any). */
 export async function createCore(options: CoreOptions = {}): Promise<Core> {
-  const maxPages = Math.max(1, Math.min(WASM_MAX_BYTES / PAGE, Math.floor((options.maxMemoryBytes ?? WASM_MAX_BYTES) / PAGE)));
+  const cap = memoryCap(options.maxMemoryBytes);
   const { threads, explicit } = await threadCount(options);
   if (threads > 1) {
     try {
-      return await createThreadedCore(options, threads, maxPages);
+      return await createThreadedCore(options, threads, cap);
     } catch (e) {
       if (explicit) throw e; // asked for: say why not
       // 'auto': the single-thread build always works, and model.threads is 1
@@ -106,6 +107,6 @@ export async function createCore(options: CoreOptions = {}): Promise<Core> {
   }
   const memory = new WebAssembly.Memory({ initial: 1, maximum: WASM_MAX_BYTES / PAGE });
   const kernels = await instantiateCore(await compileCore(options.wasm), memory);
-  const heap = new Heap(memory, kernels.heapBase(), options.maxMemoryBytes);
+  const heap = new Heap(memory, kernels.heapBase(), cap);
   return { kernels, heap, memory, pool: null };
 }

@@ -1,6 +1,6 @@
 // The host-side allocator over one model's WASM memory (see assembly/README.md, "Memory").
 // First-fit over a sorted free list with coalescing; every block is 64-byte aligned. The memory grows
-// on demand by whole 64 KiB pages, never past `maxBytes` (default: WASM's 4 GiB) rounded down to a page,
+// on demand by whole 64 KiB pages, never past its cap (memoryCap: default WASM's 4 GiB) rounded down to a page,
 // so the memory's size never passes the cap.
 import { BimambaError } from '../errors.js';
 
@@ -9,6 +9,18 @@ export const PAGE = 65536;
 const ALIGN = 64;
 /** WASM32 addresses 4 GiB at most: 65536 pages. */
 export const WASM_MAX_BYTES = 65536 * PAGE;
+
+/**
+ * The memory cap for a `maxMemoryBytes` option: the option when given (a number of bytes > 0), never
+ * more than WASM's 4 GiB. The heap grows to the last whole page under it.
+ */
+export function memoryCap(maxMemoryBytes: number | undefined): number {
+  if (maxMemoryBytes === undefined) return WASM_MAX_BYTES;
+  if (typeof maxMemoryBytes !== 'number' || !(maxMemoryBytes > 0)) {
+    throw new BimambaError('BAD_ARGUMENT', `invalid maxMemoryBytes: ${String(maxMemoryBytes)} (a number of bytes > 0)`);
+  }
+  return Math.min(maxMemoryBytes, WASM_MAX_BYTES);
+}
 
 interface Block { start: number; size: number }
 
@@ -22,10 +34,11 @@ export class Heap {
   private readonly names = new Map<number, string>(); // start -> what the block holds
   private top: number; // everything at or above `top` is unallocated
 
-  constructor(memory: WebAssembly.Memory, base: number, maxBytes = WASM_MAX_BYTES) {
+  /** `cap`: memoryCap()'s bytes. */
+  constructor(memory: WebAssembly.Memory, base: number, cap = WASM_MAX_BYTES) {
     this.memory = memory;
     this.top = roundUp(base, ALIGN);
-    this.maxBytes = Math.floor(Math.min(maxBytes, WASM_MAX_BYTES) / PAGE) * PAGE;
+    this.maxBytes = Math.floor(cap / PAGE) * PAGE;
   }
 
   /** Bytes of WASM memory (whole pages) the heap spans once `bytes` more are allocated at its top. */

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { FIXTURES } from '../model/fixtures.js';
+import { checkpointDir } from '../util/fixtures.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const run = promisify(execFile);
@@ -53,7 +53,7 @@ describe('bimamba CLI', () => {
   it('convert, then info, of a fixture', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'bimamba-cli-'));
     const out = join(dir, 'bi.bimamba');
-    const c = await bimamba('convert', join(FIXTURES, 'bimamba-tiny', 'checkpoint'), out, '--head', 'f16');
+    const c = await bimamba('convert', checkpointDir('bimamba-tiny'), out, '--head', 'f16');
     expect(c.code).toBe(0);
     const i = await bimamba('info', out);
     expect(i.code).toBe(0);

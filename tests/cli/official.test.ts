@@ -9,11 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { perplexity } from '../../src/eval/perplexity.js';
 import { linesAsRows, protocolIds } from '../../src/eval/protocol.js';
 import { loadModel } from '../../src/model/model.js';
-import { WASM } from '../model/fixtures.js';
 import { releaseConfigJson, writeReleaseFolder } from '../convert/release.js';
+import { tokenizerPath } from '../util/fixtures.js';
+import { WASM } from '../util/wasm.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
-const LLAMA_MODEL = fileURLToPath(new URL('../../../shared/data/tokenizers/llama2.tokenizer.model', import.meta.url));
+const LLAMA_MODEL = tokenizerPath('llama2', 'model');
 const FIXTURE = JSON.parse(readFileSync(fileURLToPath(new URL('../tokenizer/sentencepiece/llama2.sentencepiece.json', import.meta.url)), 'utf8')) as {
   encode: { text: string; ids: number[]; decoded: string }[];
   decode: { ids: number[]; decoded: string }[];

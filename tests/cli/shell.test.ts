@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GENERATION_DEFAULTS } from '../../src/generate/defaults.js';
 import { loadModel } from '../../src/model/model.js';
-import { FIXTURES, WASM } from '../model/fixtures.js';
+import { checkpointDir } from '../util/fixtures.js';
+import { WASM } from '../util/wasm.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(ROOT, 'dist', 'cli.js');
@@ -84,7 +85,7 @@ describe('error paths: one line, exit 1 at run time', () => {
   });
 
   it('convert into a missing folder, or onto a directory', async () => {
-    const ckpt = q(join(FIXTURES, 'bimamba-tiny', 'checkpoint'));
+    const ckpt = q(checkpointDir('bimamba-tiny'));
     oneLineError(await sh(`B convert ${ckpt} ${q(join(tmp, 'missing', 'x.bimamba'))}`), 1, /cannot write into .*missing: no such file/);
     oneLineError(await sh(`B convert ${ckpt} ${q(tmp)}`), 1, /is a directory; give the path of the \.bimamba file/);
   });

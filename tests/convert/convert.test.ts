@@ -4,14 +4,15 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { registerConvert } from '../../src/cli/convert.js';
-import { formatInfo, readBimambaHeaderFromFile, registerInfo } from '../../src/cli/info.js';
+import { formatInfo, registerInfo } from '../../src/cli/info.js';
 import { convertCheckpoint } from '../../src/convert/convert.js';
 import { checkpointName } from '../../src/convert/names.js';
+import { readBimambaFileHeader } from '../../src/format/bimamba.js';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../../src/format/dtype.js';
 import { getQ4 } from '../../src/format/q4.js';
 import { dequantize, packedShape, signAt } from '../../src/format/onebit.js';
-import { writeSyntheticBiMamba } from '../../scripts/make-synthetic.js';
-import { checkpointDir, FIXTURES, tokenizerPath } from './fixtures.js';
+import { checkpointDir, FIXTURE_NAMES, tokenizerPath } from '../util/fixtures.js';
+import { writeSyntheticBiMamba } from '../util/synthetic-checkpoint.js';
 import { readConverted, sourceTensors } from './helpers.js';
 
 let tmp = '';
@@ -24,11 +25,11 @@ const layoutOf = (name: string) => (name.endsWith('-hf') ? 'hf' : 'mamba_ssm');
 const projShape = (src: Map<string, { shape: number[] }>, layout: 'hf' | 'mamba_ssm', prefix: string) => src.get(checkpointName(`${prefix}.weight`, layout))!.shape;
 
 describe('every fixture converts, and info shows the shapes of the source', () => {
-  for (const name of FIXTURES) {
+  for (const name of FIXTURE_NAMES) {
     it(name, async () => {
       const out = join(tmp, `${name}.bimamba`);
       const result = await convertCheckpoint(checkpointDir(name), out);
-      const { header, fileBytes } = await readBimambaHeaderFromFile(out);
+      const { header, fileBytes } = await readBimambaFileHeader(out);
       expect(fileBytes).toBe(result.fileBytes);
       const text = formatInfo(out, header, fileBytes);
       const src = await sourceTensors(checkpointDir(name));
@@ -60,7 +61,7 @@ describe('every fixture converts, and info shows the shapes of the source', () =
   }
 
   it('normalises each config as its source defines it', async () => {
-    const cfg = async (name: string) => (await readBimambaHeaderFromFile(join(tmp, `${name}.bimamba`))).header.config;
+    const cfg = async (name: string) => (await readBimambaFileHeader(join(tmp, `${name}.bimamba`))).header.config;
     expect(await cfg('bimamba-tiny')).toMatchObject({
       arch: 'mamba2', binarized: true, source: 'bimamba', d_model: 64, n_layer: 2, vocab_size: 1000, padded_vocab_size: 1008,
       d_inner: 128, d_state: 32, d_conv: 4, headdim: 32, nheads: 4, ngroups: 1, norm_before_gate: false, time_step_limit: [0, null], tie_embeddings: true,
@@ -215,7 +216,7 @@ describe('--head q4', () => {
     expect([t('embedding').dtype, t('embedding').shape]).toEqual(['U8', [rows, 2, 16]]);
     expect([t('embedding.scale').dtype, t('embedding.scale').shape]).toEqual(['BF16', [rows, 2]]);
     expect(conv.header.metadata.format_version).toBe('2');
-    const { header, fileBytes } = await readBimambaHeaderFromFile(out);
+    const { header, fileBytes } = await readBimambaFileHeader(out);
     expect(formatInfo(out, header, fileBytes)).toMatch(/: \.bimamba v2,[\s\S]*head [\d.]+ KiB \(q4: 4-bit, a bf16 scale per 32 columns\)[\s\S]*embedding\.scale +BF16 +\[48, 2\]/);
     const packed = conv.tensor('embedding');
     const scale = new Uint16Array(conv.tensor('embedding.scale').buffer);

@@ -2,10 +2,10 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openCheckpoint, openFile, readSafetensorsFile } from '../../src/convert/checkpoint.js';
+import { SafetensorsWriter } from '../../src/convert/safetensors-writer.js';
 import { readBimambaHeader, type BimambaHeader } from '../../src/format/bimamba.js';
 import { toFloat32 } from '../../src/format/dtype.js';
-import { SafetensorsWriter } from '../../src/convert/safetensors-writer.js';
-import { checkpointDir } from './fixtures.js';
+import { checkpointDir } from '../util/fixtures.js';
 export { rejection } from '../util/errors.js';
 
 /** Copy a fixture checkpoint into `dir` as ordinary writable files (the originals are read-only). */

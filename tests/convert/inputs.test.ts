@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convertCheckpoint } from '../../src/convert/convert.js';
 import { bf16ToF32, f16ToF32, f32ToF16 } from '../../src/format/dtype.js';
+import { loadTokenizer } from '../../src/tokenizer/index.js';
 import { PickleWriter, torchZip } from '../format/torch-bytes.js';
-import { checkpointDir, tokenizerPath } from './fixtures.js';
+import { byteTokenizerJson, checkpointDir, tokenizerPath } from '../util/fixtures.js';
 import { copyFixture, editConfig, readAllSafetensors, readConverted, rejection, sourceTensors, writeSafetensors, type RawTensor } from './helpers.js';
 
 let tmp = '';
@@ -85,6 +86,20 @@ describe('input layouts', () => {
     const out2 = outPath();
     await convertCheckpoint(dir, out2, { tokenizer: tokenizerPath('gpt-neox-20b') });
     expect((await readConverted(out2)).header.tokenizerJson).toBe(neox);
+  });
+
+  it('takes special ids by the names the runtime looks for (<bos>, <eos>: Gemma style)', async () => {
+    const dir = await copy('bimamba-tiny');
+    const json = JSON.parse(byteTokenizerJson());
+    const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+    json.added_tokens = [special(256, '<bos>'), special(257, '<eos>')];
+    json.model.vocab = { ...json.model.vocab, '<bos>': 256, '<eos>': 257 };
+    delete json.model.vocab['<|endoftext|>'];
+    await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(json));
+    const { config } = await convertCheckpoint(dir, outPath());
+    expect(config).toMatchObject({ bos_token_id: 256, eos_token_id: 257 }); // null before: the converter's list had neither name
+    const tokenizer = loadTokenizer(JSON.stringify(json));
+    expect([tokenizer.bosTokenId, tokenizer.eosTokenId]).toEqual([256, 257]);
   });
 
   it('warns about tensors the model has no use for, and converts the rest', async () => {

@@ -4,15 +4,16 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatInfo, readBimambaHeaderFromFile } from '../../src/cli/info.js';
+import { formatInfo } from '../../src/cli/info.js';
 import { convertCheckpoint } from '../../src/convert/convert.js';
+import { readBimambaFileHeader } from '../../src/format/bimamba.js';
 import { loadModel } from '../../src/model/model.js';
-import { maxDiff, readExpected, WASM } from '../model/fixtures.js';
-import { checkpointDir } from './fixtures.js';
+import { checkpointDir, maxDiff, readExpected, tokenizerPath } from '../util/fixtures.js';
+import { WASM } from '../util/wasm.js';
 import { readConverted, rejection } from './helpers.js';
 import { fullConfigJson, releaseConfigJson, releaseTensors, torchFile, writeReleaseFolder, type ReleaseShape } from './release.js';
 
-const LLAMA_MODEL = new URL('../../../shared/data/tokenizers/llama2.tokenizer.model', import.meta.url);
+const LLAMA_MODEL = tokenizerPath('llama2', 'model');
 let tmp = '';
 beforeAll(async () => { tmp = await mkdtemp(join(tmpdir(), 'bimamba-official-')); });
 afterAll(async () => rm(tmp, { recursive: true, force: true }));
@@ -71,7 +72,7 @@ describe('a weights-only folder with an odd .bin name converts with no flags', (
     expect(await logitsOf(join(tmp, 'bare.bimamba'), IDS)).toEqual(await logitsOf(join(tmp, 'config.bimamba'), IDS));
 
     // bimamba info shows it too
-    const { header, fileBytes } = await readBimambaHeaderFromFile(join(tmp, 'bare.bimamba'));
+    const { header, fileBytes } = await readBimambaFileHeader(join(tmp, 'bare.bimamba'));
     const text = formatInfo('bare.bimamba', header, fileBytes, false);
     expect(text).toContain('config inferred from the tensor shapes:');
     expect(text).toContain(`  d_state ${shape.d_state} (from backbone.layers.0.mixer.conv1d.weight`);
@@ -106,7 +107,7 @@ describe('--config takes the release\'s mamba_config JSON', () => {
     expect(r.config).toMatchObject({ d_state: 128, headdim: 64, nheads: 2, vocab_size: 32000, padded_vocab_size: 32000, bos_token_id: 1, eos_token_id: 2 });
     await convertCheckpoint(dir, join(tmp, 'nocfg.bimamba'), { ...quiet, tokenizer: tok });
     await expectSameModel(join(tmp, 'cfg.bimamba'), join(tmp, 'nocfg.bimamba'));
-    const { header } = await readBimambaHeaderFromFile(join(tmp, 'cfg.bimamba'));
+    const { header } = await readBimambaFileHeader(join(tmp, 'cfg.bimamba'));
     expect(JSON.parse(header.metadata.source!).config).toBe('bimamba2_tiny.json');
   });
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { convertCheckpoint } from '../../src/convert/convert.js';
-import { checkpointDir } from './fixtures.js';
+import { checkpointDir } from '../util/fixtures.js';
 import { rejection } from './helpers.js';
 
 const openFiles = () => readdirSync('/proc/self/fd').length;

@@ -2,8 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { perplexity } from '../../src/eval/perplexity.js';
 import { linesAsRows, protocolIds, readDocuments } from '../../src/eval/protocol.js';
-import { loadWithByteTokenizer } from '../model/fixtures.js';
 import { thrownBy } from '../util/errors.js';
+import { loadWithByteTokenizer } from '../util/fixtures.js';
 
 describe('documents', () => {
   it('a raw text file: each line with its newline, whitespace-only lines empty (as HF datasets reads wikitext)', () => {

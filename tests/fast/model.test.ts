@@ -4,7 +4,8 @@
 // and the greedy continuation of each fixture exactly the reference's.
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/model/model.js';
-import { convertFixture, LOGIT_TOLERANCE, maxDiff, MODEL_FIXTURES, readExpected, WASM } from '../model/fixtures.js';
+import { convertFixture, FIXTURE_NAMES, LOGIT_TOLERANCE, maxDiff, readExpected } from '../util/fixtures.js';
+import { WASM } from '../util/wasm.js';
 
 async function collect(gen: AsyncGenerator<{ token: number }>): Promise<number[]> {
   const out: number[] = [];
@@ -12,7 +13,7 @@ async function collect(gen: AsyncGenerator<{ token: number }>): Promise<number[]
   return out;
 }
 
-describe.each(MODEL_FIXTURES)('%s', (name) => {
+describe.each(FIXTURE_NAMES)('%s', (name) => {
   for (const head of ['f32', 'int8', 'q4'] as const) {
     it(`${head} head: fast logits within ${LOGIT_TOLERANCE} of the exact path's largest logit`, async () => {
       const e = readExpected(name);

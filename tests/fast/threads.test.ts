@@ -5,17 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker as NodeWorker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ensureSyntheticModel, type SyntheticModel } from '../../bench/synthetic.js';
 import { BimambaError } from '../../src/errors.js';
 import { loadModel } from '../../src/model/model.js';
-import { compileCore, instantiateCore } from '../../src/wasm/loader.js';
-import { rejection } from '../util/errors.js';
-import { ThreadPool } from '../../src/wasm/pool.js';
 import { SPLIT_KERNELS } from '../../src/wasm/core.js';
+import { compileCore, instantiateCore } from '../../src/wasm/loader.js';
+import { ThreadPool } from '../../src/wasm/pool.js';
+import { rejection } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
-import { WASM } from '../model/fixtures.js';
+import { ensureSyntheticModel, type SyntheticModel } from '../util/synthetic-model.js';
+import { WASM, WASM_THREADS } from '../util/wasm.js';
 
-const WASM_THREADS = WASM.replace(/bimamba\.wasm$/, 'bimamba-threads.wasm');
 
 // A small Bi-Mamba (d_model 256: in_proj 1288 x 256), big enough that decoding steps are split too.
 const SMALL: SyntheticModel = { name: 'bimamba-small', d_model: 256, n_layer: 2, binarized: true, head: 'int8', params: 'small' };

@@ -8,11 +8,11 @@ import { convertCheckpoint } from '../../src/convert/convert.js';
 import { checkpointName } from '../../src/convert/names.js';
 import { BimambaError } from '../../src/errors.js';
 import { loadBimambaFile, readBimambaHeader, type BimambaFile, type BimambaHeader } from '../../src/format/bimamba.js';
+import type { ModelSource } from '../../src/format/byte-reader.js';
 import { toFloat32 } from '../../src/format/dtype.js';
 import { layoutSafetensors, type TensorPlan } from '../../src/format/safetensors.js';
-import type { ModelSource } from '../../src/format/byte-reader.js';
 import { Heap } from '../../src/wasm/heap.js';
-import { checkpointDir, tokenizerPath } from '../convert/fixtures.js';
+import { checkpointDir, tokenizerPath } from '../util/fixtures.js';
 
 const newHeap = (maxBytes?: number) => new Heap(new WebAssembly.Memory({ initial: 1, maximum: 65536 }), 1024, maxBytes);
 

@@ -6,14 +6,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convertCheckpoint } from '../../src/convert/convert.js';
 import { unpickleStateDict } from '../../src/format/pickle.js';
+import { readTorchCheckpoint } from '../../src/format/torch.js';
 import { bytesSource, readZipDirectory } from '../../src/format/zip.js';
 import { loadModel, type Model } from '../../src/model/model.js';
 import { loadTokenizer } from '../../src/tokenizer/index.js';
 import { createStreamDecoder, MAX_HELD_TOKENS } from '../../src/tokenizer/stream.js';
 import { copyFixture } from '../convert/helpers.js';
-import { byteTokenizerJson, convertFixture, loadWithByteTokenizer, WASM } from '../model/fixtures.js';
 import { rejection, thrownBy } from '../util/errors.js';
-import { readTorchCheckpoint } from '../../src/format/torch.js';
+import { byteTokenizerJson, convertFixture, loadWithByteTokenizer, tokenizerPath } from '../util/fixtures.js';
+import { WASM } from '../util/wasm.js';
 import { encodeWithHeader } from './mutate.js';
 import { stateDictPickle, torchZip, zipOf } from './torch-zip.js';
 
@@ -190,7 +191,7 @@ describe('what a file says', () => {
   });
 
   it('a long run of byte tokens that never completes a character streams in work linear in its length', async () => {
-    const llama = loadTokenizer(await readFile(join(import.meta.dirname, '../../../shared/data/tokenizers/llama2.tokenizer.json'), 'utf8'));
+    const llama = loadTokenizer(await readFile(tokenizerPath('llama2'), 'utf8'));
     const e2 = llama.tokenToId('<0xE2>')!;
     let decoded = 0; // ids decoded in all: a window that grew with the run made this quadratic
     const stream = createStreamDecoder((ids) => { decoded += ids.length; return llama.decode(ids); });

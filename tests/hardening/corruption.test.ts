@@ -9,13 +9,14 @@ import zlib from 'node:zlib';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BimambaError } from '../../src/errors.js';
+import { readBimambaHeader, verifyBimambaFile, type BimambaHeader } from '../../src/format/bimamba.js';
 import { CHECKSUMS_KEY } from '../../src/format/checksums.js';
 import { crc32 } from '../../src/format/crc32.js';
-import { readBimambaHeader, verifyBimambaFile, type BimambaHeader } from '../../src/format/bimamba.js';
 import { loadModel } from '../../src/model/model.js';
-import { byteTokenizerJson, convertFixture, WASM } from '../model/fixtures.js';
-import { encodeWithHeader } from './mutate.js';
 import { rejection } from '../convert/helpers.js';
+import { byteTokenizerJson, convertFixture } from '../util/fixtures.js';
+import { WASM } from '../util/wasm.js';
+import { encodeWithHeader } from './mutate.js';
 
 let path = '';
 let file: Uint8Array;

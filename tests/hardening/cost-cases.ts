@@ -9,7 +9,7 @@ import { parseSafetensorsHeader } from '../../src/format/safetensors.js';
 import { readTorchCheckpoint } from '../../src/format/torch.js';
 import { bytesSource } from '../../src/format/zip.js';
 import { loadTokenizer } from '../../src/tokenizer/index.js';
-import { byteTokenizerJson } from '../model/fixtures.js';
+import { byteTokenizerJson } from '../util/fixtures.js';
 import { concatBytes, torchZip } from './torch-zip.js';
 
 /** The byte-level test tokenizer with `edit` applied. */

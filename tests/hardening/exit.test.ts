@@ -2,10 +2,10 @@
 // the pool's idle workers do not keep the process alive.
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { convertFixture, WASM } from '../model/fixtures.js';
+import { convertFixture } from '../util/fixtures.js';
+import { WASM, WASM_THREADS } from '../util/wasm.js';
 import { runBounded } from './bounded.js';
 
-const WASM_THREADS = WASM.replace(/bimamba\.wasm$/, 'bimamba-threads.wasm');
 
 describe('process exit', () => {
   it('a script that never disposes a two-thread model exits by itself within seconds', async () => {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BimambaError } from '../../src/errors.js';
 import { unpickleStateDict } from '../../src/format/pickle.js';
 import { loadTokenizer } from '../../src/tokenizer/index.js';
-import { byteTokenizerJson } from '../model/fixtures.js';
+import { byteTokenizerJson } from '../util/fixtures.js';
 import { runCase } from './check.js';
 import { buildTargets, type Targets } from './targets.js';
 

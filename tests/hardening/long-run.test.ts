@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { GeneratedToken } from '../../src/generate/generate.js';
 import { Rng } from '../../src/generate/rng.js';
-import { byteTokenizerJson, convertFixture, loadWithByteTokenizer, WASM } from '../model/fixtures.js';
+import { byteTokenizerJson, convertFixture, loadWithByteTokenizer } from '../util/fixtures.js';
+import { WASM } from '../util/wasm.js';
 
 describe('long and wide', () => {
   it('10,000 tokens: WASM memory unchanged after the first tokens, JS heap flat (sampling, penalty, text decoding)', async () => {

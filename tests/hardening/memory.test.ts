@@ -14,8 +14,9 @@ import { modelTensorSpecs } from '../../src/format/tensors.js';
 import { memoryNeed } from '../../src/model/memory.js';
 import { loadModel, type Model } from '../../src/model/model.js';
 import type { Core } from '../../src/wasm/core.js';
-import { convertFixture, MODEL_FIXTURES, WASM } from '../model/fixtures.js';
 import { rejection } from '../convert/helpers.js';
+import { convertFixture, FIXTURE_NAMES } from '../util/fixtures.js';
+import { WASM, WASM_THREADS } from '../util/wasm.js';
 
 const coreOf = (m: Model) => (m as unknown as { core: Core }).core;
 const roundUp = (n: number) => Math.ceil(n / 64) * 64;
@@ -44,7 +45,7 @@ afterEach(() => vi.restoreAllMocks());
 
 describe('memory', () => {
   it('the need computed from the header is exactly what loading a model and one session allocate (either state type)', async () => {
-    const paths = [...(await Promise.all(MODEL_FIXTURES.map((f) => convertFixture(f)))), await convertFixture('mamba2-tiny-hf', { head: 'int8' }), await convertFixture('bimamba-tiny', { head: 'q4' })];
+    const paths = [...(await Promise.all(FIXTURE_NAMES.map((f) => convertFixture(f)))), await convertFixture('mamba2-tiny-hf', { head: 'int8' }), await convertFixture('bimamba-tiny', { head: 'q4' })];
     for (const path of paths) {
       for (const [prefillChunk, stateType] of [[1, 'f32'], [37, 'bf16'], [64, 'f32']] as const) {
         const bytes = new Uint8Array(readFileSync(path));
@@ -117,6 +118,15 @@ describe('memory', () => {
     for (const bad of [NaN, -1, 0, '1e9' as unknown as number]) {
       const e = await rejection(loadModel(path, { wasm: WASM, maxMemoryBytes: bad }));
       expect(e.code).toBe('BAD_ARGUMENT');
+      expect(e.message).toMatch(/maxMemoryBytes/);
+    }
+  });
+
+  it('an invalid maxMemoryBytes is refused as such with threads too, before any thread starts', async () => {
+    const path = await convertFixture('mamba1-tiny-hf');
+    for (const bad of [NaN, -1, 0, '1e9' as unknown as number]) {
+      const e = await rejection(loadModel(path, { wasm: WASM, wasmThreads: WASM_THREADS, threads: 2, maxMemoryBytes: bad }));
+      expect(e.code).toBe('BAD_ARGUMENT'); // NaN was a THREADS error: the shared memory's maximum became NaN
       expect(e.message).toMatch(/maxMemoryBytes/);
     }
   });

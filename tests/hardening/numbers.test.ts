@@ -9,9 +9,8 @@ import { openCheckpoint } from '../../src/convert/checkpoint.js';
 import { convertCheckpoint } from '../../src/convert/convert.js';
 import { Rng } from '../../src/generate/rng.js';
 import { resolveSampling, sample } from '../../src/generate/sampler.js';
-import { checkpointDir } from '../convert/fixtures.js';
 import { copyFixture, readAllSafetensors, rejection, writeSafetensors, type RawTensor } from '../convert/helpers.js';
-import { loadWithByteTokenizer } from '../model/fixtures.js';
+import { checkpointDir, loadWithByteTokenizer } from '../util/fixtures.js';
 import { loadCore, type TestCore } from '../util/wasm.js';
 
 let wasm: TestCore; // the argmax kernel, for temperature 0

@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { convertCheckpoint } from '../../src/convert/convert.js';
 import { readBimambaHeader } from '../../src/format/bimamba.js';
-import { FIXTURES } from '../model/fixtures.js';
 import { rejection } from '../util/errors.js';
+import { checkpointDir } from '../util/fixtures.js';
 
-const CHECKPOINT = join(FIXTURES, 'mamba1-tiny-hf', 'checkpoint');
+const CHECKPOINT = checkpointDir('mamba1-tiny-hf');
 const convert = (out: string) => convertCheckpoint(CHECKPOINT, out, { onWarning: () => {} });
 
 describe('convert output', () => {

@@ -8,8 +8,8 @@ import { convertCheckpoint } from '../../src/convert/convert.js';
 import { readBimambaHeader } from '../../src/format/bimamba.js';
 import { loadModel, type Model } from '../../src/model/model.js';
 import { copyFixture, readAllSafetensors, writeSafetensors } from '../convert/helpers.js';
-import { WASM } from '../model/fixtures.js';
 import { thrownBy } from '../util/errors.js';
+import { WASM } from '../util/wasm.js';
 import { encodeWithHeader } from './mutate.js';
 
 /** The mamba2 fixture converted from a folder named `ckpt`, with one weight nudged when `nudge`. */

@@ -16,7 +16,8 @@ import { bytesSource, readZipDirectory, readZipEntry } from '../../src/format/zi
 import { loadModel, type Model } from '../../src/model/model.js';
 import { loadTokenizer } from '../../src/tokenizer/index.js';
 import { Heap } from '../../src/wasm/heap.js';
-import { byteTokenizerJson, convertFixture, FIXTURES, WASM } from '../model/fixtures.js';
+import { byteTokenizerJson, checkpointDir, convertFixture, FIXTURE_NAMES, tokenizerPath } from '../util/fixtures.js';
+import { WASM } from '../util/wasm.js';
 import { nestedHeader, picklePayload, sharedStorageZip, tokenizerDoc, tokenizerPrompt } from './generators.js';
 import { editedJson, encodeWithHeader, mutatedBytes, type Seed } from './mutate.js';
 
@@ -34,7 +35,7 @@ export interface Targets {
   dispose(): void;
 }
 
-const read = (fixture: string, file: string) => new Uint8Array(readFileSync(join(FIXTURES, fixture, 'checkpoint', file)));
+const read = (fixture: string, file: string) => new Uint8Array(readFileSync(join(checkpointDir(fixture), file)));
 
 /** Header length and JSON of a safetensors-style file. */
 function headerOf(bytes: Uint8Array): { dataStart: number; json: Record<string, unknown> } {
@@ -171,7 +172,7 @@ export async function buildTargets(): Promise<Targets> {
   const pickleSeeds: Seed[] = torch.map((t) => ({ name: t.seed.name, bytes: t.pickle, hot: [] }));
   const tokenizerDocs = [JSON.parse(byteTokenizerJson()), llamaStyleTokenizer(), wordPieceTokenizer(), unigramTokenizer(), splitRegexTokenizer()];
   const tokenizerTexts: Seed[] = tokenizerDocs.map((d, i) => ({ name: `tokenizer ${i}`, bytes: new TextEncoder().encode(JSON.stringify(d)), hot: [] }));
-  const configTexts = FIXTURES_WITH_CONFIG.map((f) => ({ name: f, bytes: read(f, 'config.json'), hot: [] as [number, number][] }));
+  const configTexts = FIXTURE_NAMES.map((f) => ({ name: f, bytes: read(f, 'config.json'), hot: [] as [number, number][] }));
 
   // structural edits of headers: the JSON, and the config inside a .bimamba file's metadata
   const headerDocs = [...bimambaFiles, ...safetensorsSeeds.map((s) => s.bytes)].map((b) => ({ ...headerOf(b), bytes: b }));
@@ -201,7 +202,7 @@ export async function buildTargets(): Promise<Targets> {
   const snapshotSession = snapshotModel.createSession();
   snapshotSession.feed([3, 1, 4, 1, 5]);
   // LLaMA's tokenizer.model: the pieces come first, the trainer and normalizer specs at the end.
-  const llamaModel = new Uint8Array(readFileSync(new URL('../../../shared/data/tokenizers/llama2.tokenizer.model', import.meta.url)));
+  const llamaModel = new Uint8Array(readFileSync(tokenizerPath('llama2', 'model')));
   const sentencePieceSeeds: Seed[] = [{ name: 'llama2.tokenizer.model', bytes: llamaModel, hot: [[0, 4096], [llamaModel.length - 4096, llamaModel.length]] }];
   const snapshotSeeds: Seed[] = [{ name: 'snapshot', bytes: snapshotSession.snapshot(), hot: [[0, 64]] }];
   const models: Model[] = [snapshotModel];
@@ -355,8 +356,6 @@ export async function buildTargets(): Promise<Targets> {
   ];
   return { targets, dispose: () => models.forEach((m) => m.dispose()) };
 }
-
-const FIXTURES_WITH_CONFIG = ['bimamba-tiny', 'mamba1-tiny-hf', 'mamba1-tiny-ssm', 'mamba2-tiny-hf'];
 
 /** A verified load must give exactly the tensors of one of the original files. */
 function checkSameAsOriginal(tensors: Map<string, { ptr: number; byteLength: number }>, heap: Heap, originals: Uint8Array[]): void {

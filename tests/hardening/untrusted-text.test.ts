@@ -1,14 +1,13 @@
 // Untrusted text: a tokenizer.json whose regular expression would backtrack exponentially is refused,
 // and hostile prompts cost the real tokenizers time linear in their length.
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { describe, expect, it } from 'vitest';
 import { BimambaError } from '../../src/errors.js';
 import { loadTokenizer } from '../../src/tokenizer/index.js';
 import { compiledPatterns, nestedQuantifier } from '../../src/tokenizer/regex-check.js';
 import { thrownBy } from '../util/errors.js';
-import { byteTokenizerJson } from '../model/fixtures.js';
+import { byteTokenizerJson, tokenizerPath } from '../util/fixtures.js';
 
 /** The byte-level test tokenizer with a Split pre-tokenizer on `regex`. */
 function withSplit(regex: string): Record<string, unknown> {
@@ -43,7 +42,6 @@ const COMMON = [
   '(?:\\r?\\n)+', '\\p{N}{1,3}', '[(+)*]+', '\\(a+\\)+',
 ];
 
-const SHARED_TOKENIZER = (name: string) => fileURLToPath(new URL(`../../../shared/data/tokenizers/${name}.tokenizer.json`, import.meta.url));
 
 describe('regular expressions in tokenizer.json', () => {
   it('a pattern with nested quantifiers is refused: the library would take exponential time on a short prompt', () => {
@@ -95,8 +93,8 @@ describe('hostile prompts', () => {
       'newlines': (n) => '\n'.repeat(n),
       'digits': (n) => '7'.repeat(n),
     };
-    for (const name of ['gpt-neox-20b', 'llama2']) {
-      const tok = loadTokenizer(readFileSync(SHARED_TOKENIZER(name), 'utf8'));
+    for (const name of ['gpt-neox-20b', 'llama2'] as const) {
+      const tok = loadTokenizer(readFileSync(tokenizerPath(name), 'utf8'));
       for (const [what, make] of Object.entries(inputs)) {
         const short = make(5_000);
         const long = make(20_000);

@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/model/model.js';
 import { snapshotSize } from '../../src/model/snapshot.js';
 import { thrownBy } from '../util/errors.js';
-import { convertFixture, WASM } from './fixtures.js';
+import { convertFixture } from '../util/fixtures.js';
+import { WASM } from '../util/wasm.js';
 
 const DTS = new URL('../../dist/index.d.ts', import.meta.url);
 

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { perplexity } from '../../src/eval/perplexity.js';
 import { loadModel } from '../../src/model/model.js';
-import { WASM } from './fixtures.js';
+import { WASM } from '../util/wasm.js';
 
 const root = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
 

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Model } from '../../src/model/model.js';
 import { rejection, thrownBy } from '../util/errors.js';
-import { loadWithByteTokenizer } from './fixtures.js';
+import { loadWithByteTokenizer } from '../util/fixtures.js';
 
 async function run(model: Model, prompt: string | number[], opts: Parameters<Model['generate']>[1]) {
   const tokens: number[] = [];

@@ -8,7 +8,8 @@ import type { GeneratedToken, GenerateOptions } from '../../src/generate/generat
 import { loadModel, type Model } from '../../src/model/model.js';
 import { freePort } from '../runtimes/hosts.js';
 import { rejection, thrownBy } from '../util/errors.js';
-import { convertFixture, loadWithByteTokenizer, WASM } from './fixtures.js';
+import { convertFixture, loadWithByteTokenizer } from '../util/fixtures.js';
+import { WASM } from '../util/wasm.js';
 
 async function items(model: Model, prompt: string | number[], opts: GenerateOptions): Promise<GeneratedToken[]> {
   const out: GeneratedToken[] = [];

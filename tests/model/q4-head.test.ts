@@ -16,9 +16,10 @@ import { convertCheckpoint } from '../../src/convert/convert.js';
 import { bf16ToF32 } from '../../src/format/dtype.js';
 import { getQ4, q4Groups, Q4_GROUP, Q4_GROUP_BYTES } from '../../src/format/q4.js';
 import { loadModel } from '../../src/model/model.js';
-import { writeSyntheticBiMamba } from '../../scripts/make-synthetic.js';
 import { copyFixture, readAllSafetensors, readConverted, writeSafetensors } from '../convert/helpers.js';
-import { convertFixture, LOGIT_TOLERANCE, maxDiff, MODEL_FIXTURES, readExpected, WASM } from './fixtures.js';
+import { convertFixture, FIXTURE_NAMES, LOGIT_TOLERANCE, maxDiff, readExpected } from '../util/fixtures.js';
+import { writeSyntheticBiMamba } from '../util/synthetic-checkpoint.js';
+import { WASM } from '../util/wasm.js';
 
 async function logits(path: string, ids: number[], exact: boolean): Promise<Float32Array> {
   const model = await loadModel(path, { wasm: WASM, exact });
@@ -48,7 +49,7 @@ async function dequantizedHead(path: string, rows: number, cols: number): Promis
   return out;
 }
 
-describe.each(MODEL_FIXTURES)('%s with a 4-bit head', (name) => {
+describe.each(FIXTURE_NAMES)('%s with a 4-bit head', (name) => {
   it('loads, and its logits stay within the stated tolerance of the f32-head model', async () => {
     const e = readExpected(name);
     const q4 = await logits(await convertFixture(name, { head: 'q4' }), e.inputIds, false);

@@ -1,7 +1,8 @@
 // The model graph against HF transformers' outputs (float64 reference) for every fixture.
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/model/model.js';
-import { convertFixture, maxDiff, MODEL_FIXTURES, readExpected, WASM } from './fixtures.js';
+import { convertFixture, FIXTURE_NAMES, maxDiff, readExpected } from '../util/fixtures.js';
+import { WASM } from '../util/wasm.js';
 
 async function collect(gen: AsyncGenerator<{ token: number }>): Promise<number[]> {
   const out: number[] = [];
@@ -9,7 +10,7 @@ async function collect(gen: AsyncGenerator<{ token: number }>): Promise<number[]
   return out;
 }
 
-describe.each(MODEL_FIXTURES)('%s', (name) => {
+describe.each(FIXTURE_NAMES)('%s', (name) => {
   it('logits at every position match the reference within 1e-3 of the largest logit (f32 file)', async () => {
     const e = readExpected(name);
     const model = await loadModel(await convertFixture(name), { wasm: WASM, exact: true }); // the exact kernels (tests/fast checks the fast path against them)

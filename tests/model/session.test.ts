@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/model/model.js';
 import { snapshotSize } from '../../src/model/snapshot.js';
-import { convertFixture, maxDiff, readExpected, WASM } from './fixtures.js';
+import { convertFixture, maxDiff, readExpected } from '../util/fixtures.js';
+import { WASM } from '../util/wasm.js';
 
 async function tokens(gen: AsyncGenerator<{ token: number }>): Promise<number[]> {
   const out: number[] = [];

@@ -4,7 +4,8 @@
 // SSM bytes, and snapshots that move between the two state types.
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/model/model.js';
-import { convertFixture, LOGIT_TOLERANCE, maxDiff, MODEL_FIXTURES, readExpected, WASM } from './fixtures.js';
+import { convertFixture, FIXTURE_NAMES, LOGIT_TOLERANCE, maxDiff, readExpected } from '../util/fixtures.js';
+import { WASM } from '../util/wasm.js';
 
 async function collect(gen: AsyncGenerator<{ token: number }>): Promise<number[]> {
   const out: number[] = [];
@@ -21,7 +22,7 @@ function stepLogits(model: Awaited<ReturnType<typeof loadModel>>, ids: number[])
   return out;
 }
 
-describe.each(MODEL_FIXTURES)('%s with a bf16 state', (name) => {
+describe.each(FIXTURE_NAMES)('%s with a bf16 state', (name) => {
   it(`logits within ${LOGIT_TOLERANCE} of the exact f32 path's largest logit, token by token and in one call; the reference's greedy tokens`, async () => {
     const e = readExpected(name);
     const path = await convertFixture(name);

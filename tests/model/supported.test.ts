@@ -10,7 +10,8 @@ import { layoutSafetensors } from '../../src/format/safetensors.js';
 import { modelTensorSpecs } from '../../src/format/tensors.js';
 import { loadModel } from '../../src/model/model.js';
 import { copyFixture, editConfig, rejection } from '../convert/helpers.js';
-import { byteTokenizerJson, convertFixture, WASM } from './fixtures.js';
+import { byteTokenizerJson, convertFixture } from '../util/fixtures.js';
+import { WASM } from '../util/wasm.js';
 
 /** A stream of `head` that would then deliver `dataBytes` more, counting what was pulled. */
 function streamOf(head: Uint8Array, dataBytes: number) {

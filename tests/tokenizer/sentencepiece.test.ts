@@ -6,11 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { loadTokenizer } from '../../src/tokenizer/index.js';
 import { parseSentencePieceModel, SENTENCEPIECE_LIMITS } from '../../src/tokenizer/sentencepiece-model.js';
 import { embedSentencePiece } from '../../src/tokenizer/sentencepiece-source.js';
-import { Rng } from '../util/rng.js';
 import { thrownBy } from '../util/errors.js';
+import { tokenizerPath } from '../util/fixtures.js';
+import { Rng } from '../util/rng.js';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
-const modelBytes = new Uint8Array(readFileSync(here('../../../shared/data/tokenizers/llama2.tokenizer.model')));
+const modelBytes = new Uint8Array(readFileSync(tokenizerPath('llama2', 'model')));
 interface Fixture {
   vocab_size: number; bos_id: number; eos_id: number; unk_id: number;
   encode: { text: string; ids: number[]; decoded: string }[];

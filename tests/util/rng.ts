@@ -1,4 +1,5 @@
-// Seeded random numbers for tests (mulberry32: small, fast, good enough for test data).
+// Seeded random numbers for tests: Rng (mulberry32: small, fast, good enough for test data), and bits32
+// (xorshift32) for the gigabytes of random weights of the synthetic models.
 
 export class Rng {
   private state: number;
@@ -38,4 +39,15 @@ export class Rng {
     for (let i = 0; i < n; i++) out[i] = f();
     return out;
   }
+}
+
+/** xorshift32: seeded random 32-bit words, fast (the synthetic models' weights). */
+export function bits32(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13; x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5; x >>>= 0;
+    return x;
+  };
 }

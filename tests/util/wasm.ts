@@ -1,9 +1,13 @@
 // The WASM core for tests: instantiate dist/bimamba.wasm and move data in and out of its memory.
+import { fileURLToPath } from 'node:url';
 import { createCore, type Core, type Kernels } from '../../src/wasm/core.js';
 
 const GUARD_BYTES = 64;
 
+/** The built cores (npm run build:wasm; the test setup builds them when stale). */
 export const WASM_URL = new URL('../../dist/bimamba.wasm', import.meta.url);
+export const WASM = fileURLToPath(WASM_URL);
+export const WASM_THREADS = fileURLToPath(new URL('../../dist/bimamba-threads.wasm', import.meta.url));
 
 /** A core over its own memory, plus helpers that copy typed arrays to and from it. */
 export class TestCore {

@@ -8,8 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { BimambaError } from '../../src/errors.js';
 import { asUrl } from '../../src/location.js';
 import { compileCore } from '../../src/wasm/loader.js';
-import { WASM } from '../model/fixtures.js';
 import { rejection } from '../util/errors.js';
+import { WASM } from '../util/wasm.js';
 
 describe('URL or path', () => {
   it('a drive letter is a path; a scheme of two or more characters is a URL', () => {

@@ -1,14 +1,30 @@
-// The reference fixtures in ../shared/fixtures: converted checkpoints and HF transformers' outputs.
-import { mkdirSync, readFileSync } from 'node:fs';
+// The shared reference fixtures in ../shared beside the project root: tiny checkpoints of each kind the
+// converter reads, with what HF transformers computed from them (fixtures/<name>/checkpoint/ and
+// expected.safetensors), and real tokenizers (data/tokenizers/).
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { convertCheckpoint, type ConvertOptions } from '../../src/convert/convert.js';
 import { parseSafetensorsHeader } from '../../src/format/safetensors.js';
+import { loadModel, type Model } from '../../src/model/model.js';
+import { WASM } from './wasm.js';
 
-export const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));
-export const MODEL_FIXTURES = ['mamba1-tiny-hf', 'mamba1-tiny-ssm', 'mamba2-tiny-hf', 'bimamba-tiny'] as const;
-export const WASM = fileURLToPath(new URL('../../dist/bimamba.wasm', import.meta.url));
+/** Every fixture: Bi-Mamba (1-bit, official layout), Mamba-1 (HF and mamba_ssm layouts), Mamba-2 (HF). */
+export const FIXTURE_NAMES = ['bimamba-tiny', 'mamba1-tiny-hf', 'mamba1-tiny-ssm', 'mamba2-tiny-hf'] as const;
+
+const FIXTURES_DIR = fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));
+
+/** A fixture's checkpoint folder (read-only: copy it to change it). */
+export function checkpointDir(name: string): string {
+  return join(FIXTURES_DIR, name, 'checkpoint');
+}
+
+/** A real tokenizer: its tokenizer.json, or (`model`) LLaMA-2's SentencePiece tokenizer.model. */
+export function tokenizerPath(name: 'llama2' | 'gpt-neox-20b', file: 'json' | 'model' = 'json'): string {
+  return fileURLToPath(new URL(`../../../shared/data/tokenizers/${name}.tokenizer.${file}`, import.meta.url));
+}
+
 /** The fast path's stated tolerance on whole models: logits within this of the exact path's largest |logit|. */
 export const LOGIT_TOLERANCE = 5e-3;
 
@@ -20,9 +36,9 @@ export interface Expected {
   greedyTokens: number[];
 }
 
-/** Read expected.safetensors (I64 ids, F32 logits). */
+/** What HF transformers computed from a fixture: expected.safetensors (I64 ids, F32 logits). */
 export function readExpected(name: string): Expected {
-  const bytes = new Uint8Array(readFileSync(join(FIXTURES, name, 'expected.safetensors')));
+  const bytes = new Uint8Array(readFileSync(join(FIXTURES_DIR, name, 'expected.safetensors')));
   const h = parseSafetensorsHeader(bytes, { fileSize: bytes.length });
   const get = (n: string) => {
     const t = h.tensors.find((x) => x.name === n)!;
@@ -45,7 +61,7 @@ export async function convertFixture(name: string, opts: ConvertOptions = {}): P
   mkdirSync(dir, { recursive: true });
   const tag = [opts.dtype ?? 'f32', opts.head ?? 'f32', opts.tokenizer ? 'tok' : 'notok', opts.binarize ?? 'fp'].join('-');
   const out = join(dir, `${name}-${tag}-${process.pid}.bimamba`);
-  await convertCheckpoint(join(FIXTURES, name, 'checkpoint'), out, { onWarning: () => {}, ...opts });
+  await convertCheckpoint(checkpointDir(name), out, { onWarning: () => {}, ...opts });
   return out;
 }
 
@@ -81,10 +97,8 @@ export function byteTokenizerJson(): string {
 }
 
 /** A fixture converted with the byte tokenizer embedded, loaded. */
-export async function loadWithByteTokenizer(name = 'bimamba-tiny') {
-  const { writeFileSync } = await import('node:fs');
+export async function loadWithByteTokenizer(name = 'bimamba-tiny'): Promise<Model> {
   const tokPath = join(tmpdir(), `bimamba-byte-tokenizer-${process.pid}.json`);
   writeFileSync(tokPath, byteTokenizerJson());
-  const { loadModel } = await import('../../src/model/model.js');
   return loadModel(await convertFixture(name, { tokenizer: tokPath }), { wasm: WASM });
 }

@@ -2,18 +2,16 @@
 // Mamba-2 whose in_proj and out_proj are 1-bit) and a full-precision f32 Mamba-2 of the 780M shape,
 // with random values in the ranges trained models have. They are written straight in the .bimamba
 // format (what `bimamba convert` would write from a checkpoint of these shapes), one tensor at a time,
-// and cached: a file is only written when missing.
+// and cached: a file is only written when missing. The benchmarks (bench/) and the thread tests use them.
 import { existsSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { ALIGN, FORMAT_NAME, FORMAT_VERSION, FORMAT_VERSION_Q4 } from '../src/format/bimamba.js';
-import { validateModelConfig, type ModelConfig } from '../src/format/config.js';
-import { f32ToBf16, f32ToF16 } from '../src/format/dtype.js';
-import { packedShape } from '../src/format/onebit.js';
-import { SafetensorsWriter } from '../src/convert/safetensors-writer.js';
-import type { TensorPlan } from '../src/format/safetensors.js';
-import { headScaleName, headTensors, modelTensorSpecs, type HeadStorage, type ModelDtype } from '../src/format/tensors.js';
-import { bits32 } from '../scripts/make-synthetic.js';
+import { writeBimambaFile, type BimambaTensor } from '../../src/convert/bimamba-writer.js';
+import { validateModelConfig, type ModelConfig } from '../../src/format/config.js';
+import { f32ToBf16, f32ToF16 } from '../../src/format/dtype.js';
+import { packedShape } from '../../src/format/onebit.js';
+import { headScaleName, headTensors, modelTensorSpecs, type HeadStorage, type ModelDtype } from '../../src/format/tensors.js';
+import { bits32 } from './rng.js';
 
 export interface SyntheticModel {
   /** Name in the results: bimamba-780m, mamba2-780m-f32, ... */
@@ -123,24 +121,15 @@ export async function ensureSyntheticModel(m: SyntheticModel, path: string, onPr
   if (existsSync(path)) return (await stat(path)).size;
   onProgress?.(`writing ${path} (random ${m.binarized ? '1-bit' : 'f32'} weights at the ${m.params} shape)`);
   const cfg = syntheticConfig(m);
-  const plans: TensorPlan[] = [];
+  const tensors: BimambaTensor[] = [];
   for (const s of modelTensorSpecs(cfg)) {
-    if (s.category === 'head') plans.push(...headTensors(s, m.head));
-    else plans.push({ name: s.name, dtype: s.dtypes[0], shape: s.shape });
+    const plans = s.category === 'head' ? headTensors(s, m.head) : [{ name: s.name, dtype: s.dtypes[0], shape: s.shape }];
+    for (const p of plans) {
+      const seed = tensors.length + 1;
+      tensors.push({ ...p, bytes: () => tensorBytes(p.name, p.shape, p.dtype as ModelDtype, cfg, seed) });
+    }
   }
-  const metadata = {
-    format: FORMAT_NAME, format_version: m.head === 'q4' ? FORMAT_VERSION_Q4 : FORMAT_VERSION, config: JSON.stringify(cfg),
-    source: JSON.stringify({ synthetic: m.name, binarize: m.binarized ? 'bimamba' : 'none', dtype: 'f32', head: m.head }),
-  };
+  const source = { synthetic: m.name, binarize: m.binarized ? 'bimamba' : 'none', dtype: 'f32', head: m.head };
   await mkdir(dirname(path), { recursive: true });
-  const writer = await SafetensorsWriter.create(path, plans, metadata, { align: ALIGN, checksums: true });
-  try {
-    let seed = 1;
-    for (const p of plans) await writer.write(p.name, tensorBytes(p.name, p.shape, p.dtype as ModelDtype, cfg, seed++));
-    await writer.finish();
-  } catch (e) {
-    await writer.abort();
-    throw e;
-  }
-  return writer.fileBytes;
+  return writeBimambaFile(path, { config: cfg, source, tensors });
 }
