@@ -11,6 +11,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { BimambaError } from '../errors.js';
 import type { FinishReason, GeneratedToken, Usage } from '../generate/generate.js';
 import type { Model } from '../model/model.js';
+import { DecodeBatcher } from './batcher.js';
 import { runCompletion, type Engine } from './completion.js';
 import { Busy, Gate, Locks } from './gate.js';
 import { ApiError, parseCompletionRequest, type CompletionRequest } from './request.js';
@@ -73,6 +74,7 @@ export function createApp(options: AppOptions): Hono {
     store: options.store ?? new MemoryStore(),
     gate: new Gate(positiveInteger('maxActive', options.maxActive ?? 4), positiveInteger('maxWaiting', options.maxWaiting ?? 16)),
     locks: new Locks(),
+    batcher: new DecodeBatcher(),
   };
   const limits = {
     maxTokens: positiveInteger('maxTokens', options.maxTokens ?? 4096),
