@@ -48,7 +48,7 @@ export async function* runCompletion(engine: Engine, req: CompletionRequest, sig
     };
     yield* generate(model, req.prompt, options, seat.feed);
     seat.leave(); // before parking: the other completions' steps need not wait for this one's store
-    if (key !== null) await store.set(key, session.snapshot());
+    if (key !== null) await store.set(key, session.snapshot(), parked); // CONFLICT if another server saved it meanwhile
   } finally {
     seat.leave();
     session?.dispose();
