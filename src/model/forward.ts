@@ -61,6 +61,9 @@ export interface Segment {
   T: number;
 }
 
+/** Row `row` of a buffer whose rows are `width` floats apart. */
+const rowOf = (p: Ptr, row: number, width: number): Ptr => p + 4 * row * width;
+
 /** Runs `f` for each segment with its state of layer `layer`, its first row and its number of rows. */
 function perSegment(segments: Segment[], layer: number, f: (st: LayerState, row: number, T: number) => void): void {
   let row = 0;
@@ -98,13 +101,12 @@ function mamba2Mixer(g: Graph, L: LayerWeights, layer: number, segments: Segment
 
   ops.linear(L.inProj, b.proj, b.normed, T); //                                      proj [T, d_in_proj] = normed [T, d_model] · in_proj^T
   perSegment(segments, layer, (st, r, n) => //                                         conv [T, conv_dim] = conv1d(xBC [T, conv_dim]), per session
-    ops.conv1d(b.conv + 4 * r * convChannels, xBC + 4 * r * dInProj, st.conv, L.convW, L.convB, n, convChannels, s.dConv, dInProj));
+    ops.conv1d(rowOf(b.conv, r, convChannels), rowOf(xBC, r, dInProj), st.conv, L.convW, L.convB, n, convChannels, s.dConv, dInProj));
   ops.silu(b.conv, b.conv, T * convChannels); //                                     conv [T, conv_dim]
   ops.dtSoftplus(b.dt, dtIn, L.dtBias, T, nheads, dInProj, dtMin, dtMax ?? Infinity); // dt [T, nheads] = clamp(softplus(dt + dt_bias))
-  perSegment(segments, layer, (st, r, n) => { //                                      y [T, d_inner]; x [T, d_inner], B, C [T, ngroups*d_state], per session
-    const at = (p: Ptr, width: number) => p + 4 * r * width; // row r of a buffer whose rows are `width` floats apart
-    ops.scan2(at(b.y, dInner), at(x, convChannels), at(b.dt, nheads), L.A, at(B, convChannels), at(C, convChannels), L.D, st.ssm, n, nheads, headdim, dState, ngroups, convChannels, convChannels);
-  });
+  perSegment(segments, layer, (st, r, n) => //                                        y [T, d_inner]; x [T, d_inner], B, C [T, ngroups*d_state], per session
+    ops.scan2(rowOf(b.y, r, dInner), rowOf(x, r, convChannels), rowOf(b.dt, r, nheads), L.A, rowOf(B, r, convChannels), rowOf(C, r, convChannels), L.D, st.ssm,
+      n, nheads, headdim, dState, ngroups, convChannels, convChannels));
   ops.gatedRmsnorm(b.y, b.y, z, L.mixerNorm, T, dInner, dInner / ngroups, cfg.mixer_norm_eps, dInProj); // y [T, d_inner] = norm(y * silu(z [T, d_inner]))
   ops.linear(L.outProj, b.hidden, b.y, T); //                                         hidden [T, d_model] = y · out_proj^T
 }
@@ -122,15 +124,14 @@ function mamba1Mixer(g: Graph, L: LayerWeights, layer: number, segments: Segment
 
   ops.linear(L.inProj, b.proj, b.normed, T); //                                       proj [T, 2*d_inner] = normed [T, d_model] · in_proj^T
   perSegment(segments, layer, (st, r, n) => //                                          conv [T, d_inner] = conv1d(x [T, d_inner]), per session
-    ops.conv1d(b.conv + 4 * r * dInner, xIn + 4 * r * dInProj, st.conv, L.convW, L.convB, n, dInner, s.dConv, dInProj));
+    ops.conv1d(rowOf(b.conv, r, dInner), rowOf(xIn, r, dInProj), st.conv, L.convW, L.convB, n, dInner, s.dConv, dInProj));
   ops.silu(b.conv, b.conv, T * dInner); //                                             conv [T, d_inner]
   ops.linear(L.xProj!, b.xdbl, b.conv, T); //                                          xdbl [T, dt_rank + 2*d_state] = conv · x_proj^T
   ops.linear(L.dtProj!, b.dt, dtLow, T, xProjOut); //                                  dt [T, d_inner] = dt_low [T, dt_rank] · dt_proj^T + bias
   ops.softplus(b.dt, b.dt, T * dInner); //                                             dt [T, d_inner]
-  perSegment(segments, layer, (st, r, n) => { //                                       y [T, d_inner]; B, C [T, d_state], per session
-    const at = (p: Ptr, width: number) => p + 4 * r * width; // row r of a buffer whose rows are `width` floats apart
-    ops.scan1(at(b.y, dInner), at(b.conv, dInner), at(b.dt, dInner), L.A, at(B, xProjOut), at(C, xProjOut), L.D, st.ssm, n, dInner, dState, xProjOut);
-  });
+  perSegment(segments, layer, (st, r, n) => //                                         y [T, d_inner]; B, C [T, d_state], per session
+    ops.scan1(rowOf(b.y, r, dInner), rowOf(b.conv, r, dInner), rowOf(b.dt, r, dInner), L.A, rowOf(B, r, xProjOut), rowOf(C, r, xProjOut), L.D, st.ssm,
+      n, dInner, dState, xProjOut));
   ops.mulSilu(b.y, b.y, z, T, dInner, dInProj); //                                    y [T, d_inner] = y * silu(z [T, d_inner])
   ops.linear(L.outProj, b.hidden, b.y, T); //                                          hidden [T, d_model] = y · out_proj^T
 }
