@@ -17,12 +17,9 @@
 // 128 bytes at scratch + 128*cp: the table of group 2cp (low nibbles) as planes 0..3, then the table
 // of group 2cp+1 (high nibbles). Columns past K count as xs = 0.
 import { dot, storeLanes } from './simd';
+import { paddedK } from './quantize';
 
 const TABLE_BYTES: i32 = 64; // 16 f32 entries, as 4 byte planes of 16
-
-@inline function paddedK(K: i32): i32 {
-  return (K + 7) & ~7;
-}
 
 /** Bytes of scratch the 1-bit kernels need for input size K. */
 export function onebit_scratch_bytes(K: i32): i32 {

@@ -45,6 +45,9 @@ export interface ModelRun {
   peak_rss_mb: number;
   wasm_memory_mb: number;
   file_mb: number;
+  /** µs per token by graph operation (`run-model.mjs --breakdown`, a process of its own): one prefill, and the decode after it. */
+  prefill_breakdown_us?: Record<string, number>;
+  decode_breakdown_us?: Record<string, number>;
 }
 
 /** One kernel shape: median microseconds per call (per token for GEMM). */
@@ -108,4 +111,19 @@ export function timeMs(fn: () => void, warmup = 5, minMs = 400, minRuns = 7): nu
     times.push(performance.now() - t);
   }
   return median(times);
+}
+
+/** The per-operation breakdown of `runs` (µs per token), one column per run and phase, operations by their share of the first column. */
+export function printBreakdown(runs: ModelRun[]): void {
+  const columns = runs.flatMap((r) => [
+    { title: `${r.threads}t prefill`, data: r.prefill_breakdown_us ?? {} },
+    { title: `${r.threads}t decode`, data: r.decode_breakdown_us ?? {} },
+  ]);
+  if (columns.length === 0) return;
+  const ops = [...new Set(columns.flatMap((c) => Object.keys(c.data)))].sort((a, b) => (columns[0].data[b] ?? 0) - (columns[0].data[a] ?? 0));
+  const total = (c: (typeof columns)[number]) => Object.values(c.data).reduce((a, b) => a + b, 0);
+  console.log(`\n${runs[0].model}: µs per token by operation (one run with every operation timed)`);
+  console.log(`${'operation'.padEnd(28)}${columns.map((c) => c.title.padStart(12)).join('')}`);
+  for (const op of [...ops.filter((o) => o !== 'other'), 'other']) console.log(`${op.padEnd(28)}${columns.map((c) => String(c.data[op] ?? '-').padStart(12)).join('')}`);
+  console.log(`${'total'.padEnd(28)}${columns.map((c) => String(total(c)).padStart(12)).join('')}`);
 }

@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { BUILDS, DECODE_TOKENS, F32_DECODE_TOKENS, F32_PREFILL_TOKENS, PREFILL_TOKENS, RELAXED, type BenchResults, type ModelRun } from './common.js';
+import { BUILDS, DECODE_TOKENS, F32_DECODE_TOKENS, F32_PREFILL_TOKENS, PREFILL_TOKENS, printBreakdown, RELAXED, type BenchResults, type ModelRun } from './common.js';
 import { benchKernels, kernelResults, printKernels } from './kernels.js';
 import { measureMachine } from './machine.js';
 import { ensureSyntheticModel, MODELS } from './synthetic.js';
@@ -54,12 +54,13 @@ for (const name of names) {
   const [prompt, decode] = m.binarized ? [PREFILL_TOKENS, DECODE_TOKENS] : [F32_PREFILL_TOKENS, F32_DECODE_TOKENS];
   for (const threads of [1, 2]) {
     const script = fileURLToPath(new URL('./run-model.mjs', import.meta.url));
-    const out = execFileSync(process.execPath, [...relaxedFlag, script, file, String(threads), String(runs), String(prompt), String(decode)], { encoding: 'utf8' });
-    const r: ModelRun = { ...JSON.parse(out.trim().split('\n').pop()!), model: name };
+    const run = (extra: string[]) => JSON.parse(execFileSync(process.execPath, [...relaxedFlag, script, file, String(threads), String(runs), String(prompt), String(decode), ...extra], { encoding: 'utf8' }).trim().split('\n').pop()!);
+    const r: ModelRun = { ...run([]), ...run(['--breakdown']), model: name };
     modelRuns.push(r);
     console.log(`${row(r)}   [${elapsed()}]`);
   }
 }
+for (const name of names) printBreakdown(modelRuns.filter((r) => r.model === name));
 
 const results: BenchResults = { schema: 1, date: new Date().toISOString(), quick, machine, kernels, runs: modelRuns };
 if (jsonPath) {

@@ -75,7 +75,7 @@ function measure(core: Core, s: Shape): { fast: number; exact: number; f32: numb
     const scale = heap.alloc(4 * N);
     heap.f32(scale, N).fill(0.01);
     const scratch = heap.alloc(k.i8_fast_scratch_bytes(K, T));
-    fast = timeMs(() => k.matmul_i8_fast(y, x, w[i++ % w.length], scale, T, N, K, K, scratch));
+    fast = timeMs(() => k.i8_fast_gemm(y, x, w[i++ % w.length], scale, T, N, K, K, scratch));
     exact = timeMs(() => k.matmul_i8(y, x, w[i++ % w.length], scale, T, N, K, K));
     blocks.push(...w, scale, scratch);
   } else {
@@ -83,11 +83,11 @@ function measure(core: Core, s: Shape): { fast: number; exact: number; f32: numb
     const bits = copies(core, packSigns(N, K, (n, kk) => signs[n * K + kk] >= 0));
     const alpha = put(fill(new Float32Array(K), 2).map((v) => 0.01 + 0.04 * Math.abs(v)));
     const beta = put(fill(new Float32Array(K), 3).map((v) => 0.002 * v));
-    const lut = heap.alloc(k.onebit_lut_scratch_bytes(K, T));
+    const fastTables = heap.alloc(k.onebit_fast_scratch_bytes(K, T));
     const tables = heap.alloc(k.onebit_scratch_bytes(K));
-    fast = timeMs(() => k.onebit_lut_gemm(y, x, bits[i++ % bits.length], alpha, beta, T, N, K, K, lut));
+    fast = timeMs(() => k.onebit_fast_gemm(y, x, bits[i++ % bits.length], alpha, beta, T, N, K, K, fastTables));
     exact = timeMs(() => k.onebit_gemm(y, x, bits[i++ % bits.length], alpha, beta, T, N, K, K, tables));
-    blocks.push(...bits, lut, tables);
+    blocks.push(...bits, fastTables, tables);
   }
   const dense = copies(core, asBytes(fill(new Float32Array(N * K), 4)));
   const f32 = timeMs(() => k.matmul_f32(y, x, dense[i++ % dense.length], T, N, K, K), 2, 400, 5);

@@ -1,9 +1,11 @@
 // One model at one thread count, in a plain Node process of its own running the built package (dist/),
 // so that its peak RSS is what a user's process has (a TypeScript loader in the process adds ~50 MB):
-//   node bench/run-model.mjs FILE THREADS RUNS PROMPT_TOKENS DECODE_TOKENS [--exact]
+//   node bench/run-model.mjs FILE THREADS RUNS PROMPT_TOKENS DECODE_TOKENS [--exact] [--state-type f32|bf16] [--breakdown]
 // prints one JSON line: load time, then the medians over RUNS runs of a fresh session fed a prompt
 // (prefill) and then tokens one at a time (decode, greedy: feed() and argmax), the same decode through
 // model.generate() (greedy, and sampled as users sample: SAMPLED), peak RSS and WASM memory.
+// With --breakdown instead: µs per token by graph operation for one prefill and the decode after it
+// (every operation timed, so in a process of its own, apart from the measured runs).
 import { statSync } from 'node:fs';
 import { loadModel } from '../dist/index.js';
 import { benchPrompt } from './peers/prompt.mjs';
@@ -19,6 +21,8 @@ function median(values) {
 
 const [file, threadsArg, runsArg, promptArg, decodeArg] = process.argv.slice(2);
 const exact = process.argv.includes('--exact');
+const stateAt = process.argv.indexOf('--state-type');
+const stateType = stateAt >= 0 ? process.argv[stateAt + 1] : undefined; // the library's default unless given
 const threads = Number(threadsArg);
 const runs = Number(runsArg);
 const PREFILL_TOKENS = Number(promptArg);
@@ -30,8 +34,11 @@ function argmax(a) {
   return best;
 }
 
+const breakdownOnly = process.argv.includes('--breakdown');
+/** Milliseconds by graph operation (an internal load option that wraps every operation in a timer): --breakdown only. */
+const opTimes = breakdownOnly ? new Map() : undefined;
 const t0 = performance.now();
-const model = await loadModel(file, { threads, exact });
+const model = await loadModel(file, { threads, exact, stateType, opTimes });
 const loadS = (performance.now() - t0) / 1000;
 const ids = benchPrompt(PREFILL_TOKENS, model.vocabSize);
 
@@ -67,6 +74,35 @@ async function generated(promptTokens, decodeTokens, options) {
 
 once(ids.slice(0, 64), 8); // warm-up: the engine optimises the hot WASM functions
 await generated(ids.slice(0, 16), 8, SAMPLED);
+/** µs per token by operation, largest first, over what `run` fed: [seconds, tokens]; the rest (wrappers included) is 'other'. */
+function breakdown(run) {
+  opTimes.clear();
+  const [seconds, tokens] = run();
+  const perToken = (ms) => Math.round((1000 * ms) / tokens);
+  const rows = [...opTimes].sort((a, b) => b[1] - a[1]).map(([op, ms]) => [op, perToken(ms)]);
+  const timed = [...opTimes.values()].reduce((a, b) => a + b, 0);
+  return Object.fromEntries([...rows, ['other', perToken(1000 * seconds - timed)]]);
+}
+
+// --breakdown: one prefill and one decode with every operation timed, instead of the measured runs
+if (breakdownOnly) {
+  const s = model.createSession();
+  const prefill_breakdown_us = breakdown(() => {
+    const t = performance.now();
+    s.feed(ids);
+    return [(performance.now() - t) / 1000, ids.length];
+  });
+  const decode_breakdown_us = breakdown(() => {
+    let logits = s.lastLogits();
+    const t = performance.now();
+    for (let i = 0; i < DECODE_TOKENS; i++) logits = s.feed([argmax(logits)]);
+    return [(performance.now() - t) / 1000, DECODE_TOKENS];
+  });
+  process.stdout.write(`${JSON.stringify({ prefill_breakdown_us, decode_breakdown_us })}\n`);
+  model.dispose();
+  process.exit(0);
+}
+
 const prefill = [], decode = [], greedy = [], sampled = [];
 for (let r = 0; r < runs; r++) {
   const [p, d] = once(ids, DECODE_TOKENS);
@@ -79,6 +115,7 @@ const result = {
   model: '',
   threads: model.threads,
   exact,
+  state_type: model.stateType,
   prompt_tokens: PREFILL_TOKENS,
   decode_tokens: DECODE_TOKENS,
   prefill_tok_s: median(prefill),

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { median, SAMPLED, type ModelRun } from '../common.js';
+import { median, printBreakdown, SAMPLED, type ModelRun } from '../common.js';
 import { measureMachine } from '../machine.js';
 import { ensureSyntheticModel, MODELS } from '../synthetic.js';
 import { writeMamba2Gguf, type BlockType } from './gguf.js';
@@ -33,8 +33,8 @@ const elapsed = () => `${((performance.now() - started) / 1000).toFixed(0)} s`;
 export interface PeerRun {
   runtime: string; // bimamba | node-llama-cpp | wllama
   version: string;
-  host: 'node' | 'chromium';
-  type: string; // the 1-bit layers' block type (bimamba: its own 1-bit format)
+  host: 'node' | 'deno' | 'chromium';
+  type: string; // the 1-bit layers' block type (bimamba: its own 1-bit format, its session state in bf16; `1-bit f32s`: in f32)
   threads: number;
   prompt_tokens: number;
   decode_tokens: number;
@@ -80,15 +80,33 @@ for (const t of types) if (!existsSync(gguf(t))) { console.log(`  writing ${gguf
 const peers: PeerRun[] = [];
 const show = (r: PeerRun) => {
   const f = (x: number | null | undefined) => (x == null ? '—' : x.toFixed(1)).padStart(9);
-  console.log(`${`${r.runtime} ${r.version}`.padEnd(22)}${r.host.padEnd(10)}${r.type.padEnd(8)}${String(r.threads).padStart(3)}${f(r.prefill_tok_s)}${f(r.decode_tok_s)}${f(r.generate_greedy_tok_s)}${f(r.generate_sampled_tok_s)}${f(r.peak_rss_mb)}${f(r.file_mb)}  ${r.error ?? ''}   [${elapsed()}]`);
+  console.log(`${`${r.runtime} ${r.version}`.padEnd(22)}${r.host.padEnd(10)}${r.type.padEnd(12)}${String(r.threads).padStart(3)}${f(r.prefill_tok_s)}${f(r.decode_tok_s)}${f(r.generate_greedy_tok_s)}${f(r.generate_sampled_tok_s)}${f(r.peak_rss_mb)}${f(r.file_mb)}  ${r.error ?? ''}   [${elapsed()}]`);
   peers.push(r);
 };
-console.log(`\n${'runtime'.padEnd(22)}${'host'.padEnd(10)}${'type'.padEnd(8)}${'thr'.padStart(3)}${'prefill'.padStart(9)}${'decode'.padStart(9)}${'gen 0'.padStart(9)}${'gen smp'.padStart(9)}${'RSS MB'.padStart(9)}${'file MB'.padStart(9)}`);
+console.log(`\n${'runtime'.padEnd(22)}${'host'.padEnd(10)}${'type'.padEnd(12)}${'thr'.padStart(3)}${'prefill'.padStart(9)}${'decode'.padStart(9)}${'gen 0'.padStart(9)}${'gen smp'.padStart(9)}${'RSS MB'.padStart(9)}${'file MB'.padStart(9)}`);
 
 const version = (await import('../../package.json', { with: { type: 'json' } })).default.version as string;
+const ourRuns: ModelRun[] = [];
+const ourRow = (host: 'node' | 'deno', type: string, r: ModelRun): PeerRun => ({
+  runtime: 'bimamba', version, host, type, threads: r.threads, prompt_tokens: PROMPT, decode_tokens: DECODE, prefill_tok_s: r.prefill_tok_s, decode_tok_s: r.decode_tok_s,
+  generate_greedy_tok_s: r.generate_greedy_tok_s, generate_sampled_tok_s: r.generate_sampled_tok_s, prefill_runs: r.prefill_runs, decode_runs: r.decode_runs,
+  peak_rss_mb: r.peak_rss_mb, wasm_memory_mb: r.wasm_memory_mb, file_mb: r.file_mb,
+});
 for (const threads of [1, 2]) {
-  const r: ModelRun = plainNode('../run-model.mjs', [ours, threads, runs, PROMPT, DECODE]);
-  show({ runtime: 'bimamba', version, host: 'node', type: '1-bit', threads: r.threads, prompt_tokens: PROMPT, decode_tokens: DECODE, prefill_tok_s: r.prefill_tok_s, decode_tok_s: r.decode_tok_s, generate_greedy_tok_s: r.generate_greedy_tok_s, generate_sampled_tok_s: r.generate_sampled_tok_s, prefill_runs: r.prefill_runs, decode_runs: r.decode_runs, peak_rss_mb: r.peak_rss_mb, wasm_memory_mb: r.wasm_memory_mb, file_mb: r.file_mb });
+  const r: ModelRun = { ...plainNode('../run-model.mjs', [ours, threads, runs, PROMPT, DECODE]), ...plainNode('../run-model.mjs', [ours, threads, 1, PROMPT, DECODE, '--breakdown']), model: 'bimamba-780m' };
+  ourRuns.push(r);
+  show(ourRow('node', '1-bit', r));
+}
+for (const threads of [1, 2]) show(ourRow('node', '1-bit f32s', plainNode('../run-model.mjs', [ours, threads, runs, PROMPT, DECODE, '--state-type', 'f32'])));
+// the same script in Deno (npm package deno)
+const deno = fileURLToPath(new URL('../../node_modules/.bin/deno', import.meta.url));
+for (const threads of [1, 2]) {
+  try {
+    const out = execFileSync(deno, ['run', '-A', fileURLToPath(new URL('../run-model.mjs', import.meta.url)), ours, String(threads), String(runs), String(PROMPT), String(DECODE)], { encoding: 'utf8', timeout: 900_000, stdio: ['ignore', 'pipe', 'pipe'] });
+    show(ourRow('deno', '1-bit', JSON.parse(out.trim().split('\n').pop()!)));
+  } catch (e) {
+    show({ runtime: 'bimamba', version, host: 'deno', type: '1-bit', threads, prompt_tokens: PROMPT, decode_tokens: DECODE, prefill_tok_s: null, decode_tok_s: null, prefill_runs: [], decode_runs: [], peak_rss_mb: null, file_mb: fileMb(ours), error: `not run: ${errorText(e)}` });
+  }
 }
 for (const t of types) {
   for (const threads of [1, 2]) {
@@ -136,7 +154,8 @@ if (browser) {
   }
 }
 
-const results = { schema: 2, date: new Date().toISOString(), quick: false, machine, kernels: [], runs: [], peers };
+printBreakdown(ourRuns);
+const results = { schema: 2, date: new Date().toISOString(), quick: false, machine, kernels: [], runs: ourRuns, peers };
 if (jsonPath) {
   writeFileSync(jsonPath, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`\nwrote ${jsonPath}`);

@@ -1,6 +1,7 @@
-// The options every command that runs a model shares: which file, checksums, threads, exact kernels.
+// The options every command that runs a model shares: which file, checksums, threads, exact kernels,
+// the state type.
 import { availableParallelism } from 'node:os';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { loadModel, type Model } from '../model/model.js';
 import { defaultModelPath } from './default-model.js';
 import { checkFile } from './files.js';
@@ -10,6 +11,7 @@ export interface ModelFlags {
   verify: boolean;
   threads: 'auto' | number;
   exact?: boolean;
+  stateType?: 'f32' | 'bf16';
 }
 
 /** 'auto' or a positive integer; more threads than cores only slow loading and decoding, so they are cut to the cores. */
@@ -30,6 +32,7 @@ export function addModelOptions(cmd: Command): Command {
     .option('-m, --model <file>', 'the .bimamba model file (default: the built-in model)')
     .option('--threads <n>', "threads for the big kernels: 'auto' or a number up to the core count", parseThreads, 'auto')
     .option('--exact', 'run the exact f32 kernels instead of the fast ones')
+    .addOption(new Option('--state-type <type>', 'how sessions store the SSM state (default: bf16, f32 with --exact)').choices(['f32', 'bf16']))
     .option('--no-verify', "skip checking the file's checksums while loading");
 }
 
@@ -41,5 +44,5 @@ export async function modelPath(o: ModelFlags): Promise<string> {
 }
 
 export async function loadModelFromFlags(o: ModelFlags): Promise<Model> {
-  return loadModel(await modelPath(o), { verify: o.verify, threads: o.threads, exact: o.exact ?? false });
+  return loadModel(await modelPath(o), { verify: o.verify, threads: o.threads, exact: o.exact ?? false, stateType: o.stateType });
 }

@@ -98,12 +98,12 @@ export interface GenerationHost {
 }
 
 /**
- * Feeds a sampled token to the session and gives the logits that follow. By default session.feed();
- * a server passes one that batches the decoding steps of its concurrent generations (src/server/batcher.ts).
+ * Feeds a sampled token to the session. By default session.feed(); a server passes one that batches the
+ * decoding steps of its concurrent generations (src/server/batcher.ts).
  */
-export type TokenFeeder = (session: Session, token: number) => Float32Array | Promise<Float32Array>;
+export type TokenFeeder = (session: Session, token: number) => void | Promise<void>;
 
-const feedAlone: TokenFeeder = (session, token) => session.feed([token]);
+const feedAlone: TokenFeeder = (session, token) => void session.feed([token]);
 
 const MAX_TOP_LOGPROBS = 100;
 /** Prompt tokens fed between two turns given to the host (a multiple of the default prefill chunk). */
@@ -200,7 +200,7 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
     const t0 = performance.now();
     // A long prompt goes in slices with a turn for the host between them, so a server keeps answering its
     // other requests (and a page stays responsive) while one prompt is read, and an abort is seen in time.
-    let logits = ids.length ? session.feed(ids.slice(0, PROMPT_SLICE)) : session.lastLogits();
+    if (ids.length) session.feed(ids.slice(0, PROMPT_SLICE));
     usage.promptTokens = Math.min(ids.length, PROMPT_SLICE);
     for (let i = PROMPT_SLICE; i < ids.length; i += PROMPT_SLICE) {
       await yieldToHost();
@@ -208,7 +208,7 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
         usage.prefillMs = performance.now() - t0;
         return yield last({ token: -1, text: '' }, 'abort');
       }
-      logits = session.feed(ids.slice(i, i + PROMPT_SLICE));
+      session.feed(ids.slice(i, i + PROMPT_SLICE));
       usage.promptTokens = Math.min(ids.length, i + PROMPT_SLICE);
     }
     usage.prefillMs = performance.now() - t0;
@@ -226,12 +226,15 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
         const { emit, stopped } = stop.push(decoder?.flush() ?? '');
         return yield last({ token: -1, text: stopped ? emit : emit + stop.flush() }, 'abort');
       }
-      const candidates = logits.subarray(0, samplable);
-      // sample() applies the repetition penalty in place: log-probabilities read the model's logits from a copy
-      const logZ = topLogprobs >= 0 ? logNormalizer(candidates) : 0;
-      const top = topLogprobs > 0 ? topIds(candidates, topLogprobs) : null;
-      const token = sample(topLogprobs >= 0 ? candidates.slice() : candidates, sampling, rng, session.recentTokens(sampling.repetitionWindow));
-      const logprob = topLogprobs >= 0 ? candidates[token] - logZ : undefined;
+      // The last logits in the model's scratch, where sample() changes them (the repetition penalty) and
+      // picks greedy tokens with the WASM argmax; nothing awaits until it returns, so no other feed comes
+      // between. Log-probabilities read the model's own logits, from a copy.
+      const candidates = session.samplingLogits(samplable);
+      const raw = topLogprobs >= 0 ? candidates.slice() : null;
+      const logZ = raw ? logNormalizer(raw) : 0;
+      const top = raw && topLogprobs > 0 ? topIds(raw, topLogprobs) : null;
+      const token = sample(candidates, sampling, rng, session.recentTokens(sampling.repetitionWindow), (x) => session.argmax(x));
+      const logprob = raw ? raw[token] - logZ : undefined;
       usage.generatedTokens++;
       const isEos = token === host.eosTokenId && (options.stopAtEos ?? true);
       const isLast = isEos || i === maxTokens - 1;
@@ -240,9 +243,9 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
       const { emit, stopped } = stop.push(text);
       const item: GeneratedToken = { token, text: isLast && !stopped ? emit + stop.flush() : emit };
       if (logprob !== undefined) item.logprob = logprob;
-      if (top) item.topLogprobs = top.map((t) => ({ token: t, text: host.tokenizer?.decode([t]) ?? '', logprob: candidates[t] - logZ }));
+      if (top) item.topLogprobs = top.map((t) => ({ token: t, text: host.tokenizer?.decode([t]) ?? '', logprob: raw![t] - logZ }));
       // A caller's session takes in every sampled token, so it can go on where this generation ended.
-      if (options.session || !(isLast || stopped)) logits = await feedToken(session, token);
+      if (options.session || !(isLast || stopped)) await feedToken(session, token);
       if (isEos) return yield last(item, 'eos');
       if (stopped) return yield last(item, 'stop');
       if (isLast) return yield last(item, 'length');

@@ -50,19 +50,12 @@ export function resolveSampling(o: SamplingOptions): ResolvedSampling {
 
 const F32_MAX = 3.4028234663852886e38;
 
-/** Index of the largest value (the first on ties; the first NaN if there is one). */
-export function argmax(x: ArrayLike<number>): number {
-  // The WASM kernel's rule (assembly/argmax.ts), which tests/kernels/elementwise.test.ts holds this to:
-  // NaN counts as larger than every number (as torch.argmax), so the first NaN wins; -1 for nothing.
-  if (x.length === 0) return -1;
-  let best = 0;
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i];
-    if (v !== v) return i;
-    if (v > x[best]) best = i;
-  }
-  return best;
-}
+/**
+ * The index of the largest logit: the first on ties, the first NaN if there is one (as torch.argmax),
+ * -1 for none. The runtime passes the WASM kernel (assembly/argmax.ts) over logits that lie in the
+ * model's memory (Session.argmax); there is no other argmax.
+ */
+export type Argmax = (logits: Float32Array) => number;
 
 // Candidates and weights, reused by every call (sample() is synchronous, so one set serves all): `ids` holds
 // candidate token ids, `weight[id]` the unnormalised probability of a candidate, `seen[id]` marks the ids
@@ -86,9 +79,9 @@ function growScratch(V: number): void {
  * likely as the best, and walking that prefix with one uniform draw. Nothing is sorted: top-k is a heap
  * of k, and quickselect partitions (`crossing`) find where a running sum in that order crosses a target
  * (top-p, the draw), in O(V) expected.
- * NaN logits are never drawn.
+ * NaN logits are never drawn. Temperature 0 is `argmax` (after the penalty).
  */
-export function sample(logits: Float32Array, o: ResolvedSampling, rng: Rng, recent: readonly number[]): number {
+export function sample(logits: Float32Array, o: ResolvedSampling, rng: Rng, recent: readonly number[], argmax: Argmax): number {
   const V = logits.length;
   growScratch(V);
   if (o.repetitionPenalty !== 1) penalize(logits, recent, o.repetitionPenalty);

@@ -25,14 +25,42 @@ export interface MemoryNeed {
 
 const roundUp = (n: number) => Math.ceil(n / 64) * 64;
 
-/** Bytes of one session's state: per layer the conv window and the SSM state, then the last logits. */
-export function sessionStateBytes(cfg: ModelConfig): number {
+/** How sessions store the SSM state (LoadOptions.stateType): f32, or bfloat16 (half the bytes). */
+export type StateType = 'f32' | 'bf16';
+export const STATE_TYPES: readonly StateType[] = ['f32', 'bf16'];
+
+/**
+ * Where one session's state lies in its block, in bytes: per layer the conv window (f32) and then the
+ * SSM state (f32 or bf16; bf16 padded to 4 bytes so that every f32 part stays 4-byte aligned), then
+ * the last logits (f32). The f32 layout is the one snapshots of format 1 and 2 hold.
+ */
+export interface StateLayout {
+  stateType: StateType;
+  layers: number;
+  convBytes: number;
+  ssmBytes: number;
+  /** conv + ssm: layer i starts at i * layerBytes */
+  layerBytes: number;
+  logitsOffset: number;
+  total: number;
+}
+
+export function stateLayout(cfg: ModelConfig, stateType: StateType = 'f32'): StateLayout {
   const s = shapesOf(cfg);
-  return 4 * (cfg.n_layer * (s.convStateFloats + s.ssmStateFloats) + s.vocab);
+  const convBytes = 4 * s.convStateFloats;
+  const ssmBytes = stateType === 'bf16' ? Math.ceil(s.ssmStateFloats / 2) * 4 : 4 * s.ssmStateFloats;
+  const layerBytes = convBytes + ssmBytes;
+  const logitsOffset = cfg.n_layer * layerBytes;
+  return { stateType, layers: cfg.n_layer, convBytes, ssmBytes, layerBytes, logitsOffset, total: logitsOffset + 4 * s.vocab };
+}
+
+/** Bytes of one session's state: per layer the conv window and the SSM state, then the last logits. */
+export function sessionStateBytes(cfg: ModelConfig, stateType: StateType = 'f32'): number {
+  return stateLayout(cfg, stateType).total;
 }
 
 /** What loading the model of `header` allocates, with a prefill chunk of `prefillChunk` (`exact`: LoadOptions.exact). */
-export function memoryNeed(header: BimambaHeader, k: Kernels, prefillChunk: number, exact = false): MemoryNeed {
+export function memoryNeed(header: BimambaHeader, k: Kernels, prefillChunk: number, exact = false, stateType: StateType = 'f32'): MemoryNeed {
   const cfg = header.config;
   const shapes = shapesOf(cfg);
   const need = {
@@ -40,7 +68,7 @@ export function memoryNeed(header: BimambaHeader, k: Kernels, prefillChunk: numb
     derived: derivedBytes(cfg),
     activations: scratchBytes(shapes, prefillChunk),
     kernelScratch: kernelSetScratchBytes(k, { exact, maxK: Math.max(shapes.dModel, shapes.dInner), maxT: prefillChunk }),
-    session: sessionStateBytes(cfg),
+    session: sessionStateBytes(cfg, stateType),
   };
   const total = Object.values(need).reduce((sum, n) => sum + roundUp(n), 0);
   return { ...need, total };
@@ -58,9 +86,9 @@ export function memoryLimit(maxMemoryBytes: number | undefined): number {
 const MiB = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
 
 /** Refuse, with the numbers, a model that would not fit in `core`'s memory under its cap. */
-export function checkMemoryNeed(header: BimambaHeader, core: Core, prefillChunk: number, maxMemoryBytes: number | undefined, exact = false): void {
+export function checkMemoryNeed(header: BimambaHeader, core: Core, prefillChunk: number, maxMemoryBytes: number | undefined, exact = false, stateType: StateType = 'f32'): void {
   const limit = memoryLimit(maxMemoryBytes);
-  const n = memoryNeed(header, core.kernels, prefillChunk, exact);
+  const n = memoryNeed(header, core.kernels, prefillChunk, exact, stateType);
   // the figure is the memory's size once loaded with one session: the core's own data below the heap
   // and every block, in whole 64 KiB pages; a cap of exactly this many bytes fits
   const bytes = core.heap.memoryBytesWith(n.total);

@@ -6,9 +6,9 @@ import { defaultModelUrl } from '../default-model.js';
 import { complete, generate, type Completion, type GeneratedToken, type GenerateOptions } from '../generate/generate.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import { createCore, type Core, type CoreOptions } from '../wasm/core.js';
-import { createOps } from '../wasm/kernel-set.js';
+import { createOps, timedOps } from '../wasm/kernel-set.js';
 import type { Graph } from './forward.js';
-import { checkMemoryNeed, sessionStateBytes } from './memory.js';
+import { checkMemoryNeed, STATE_TYPES, stateLayout, type StateType } from './memory.js';
 import { allocScratch } from './scratch.js';
 import { Session, type ModelRuntime } from './session.js';
 import { shapesOf } from './shapes.js';
@@ -32,6 +32,16 @@ export interface LoadOptions extends CoreOptions {
   exact?: boolean;
   /** Called as the file arrives: bytes read so far and the file's size (header included). */
   onProgress?: (progress: { loaded: number; total: number }) => void;
+  /**
+   * How sessions store the SSM state: 'bf16' (the default on the fast path) or 'f32' (the default with
+   * `exact`). bf16 halves every session's state and snapshot (the 780M's from 75 MB to 38 MB) and the
+   * memory traffic of decoding, for 8 significant bits per stored value instead of 24: the arithmetic
+   * stays f32, the state is rounded as it is stored (README "The session state" for what it costs), as
+   * llama.cpp keeps its KV cache in f16 by default.
+   */
+  stateType?: StateType;
+  /** @internal time every operation of the graph into this map (ms by operation): the bench's per-kernel breakdown */
+  opTimes?: Map<string, number>;
 }
 
 /** FNV-1a over a string: identifies a model's header for snapshots. */
@@ -52,27 +62,31 @@ export class Model {
   readonly threads: number;
   /** Whether the model runs the exact kernels (LoadOptions.exact). */
   readonly exact: boolean;
+  /** How its sessions store the SSM state (LoadOptions.stateType). */
+  readonly stateType: StateType;
   /** @internal whether a text prompt gets BOS by default (the tokenizer's post-processor) */
   readonly addBosByDefault: boolean;
   private core: Core | null;
   private readonly runtime: ModelRuntime;
 
   /** Models come from loadModel(). */
-  private constructor(core: Core, g: Graph, tokenizer: Tokenizer | null, fingerprint: number, exact: boolean) {
+  private constructor(core: Core, g: Graph, tokenizer: Tokenizer | null, fingerprint: number, exact: boolean, stateType: StateType) {
     this.core = core;
     this.threads = core.pool?.threads ?? 1;
     this.exact = exact;
+    this.stateType = stateType;
     this.config = g.cfg;
     this.tokenizer = tokenizer;
     this.fingerprint = fingerprint;
-    this.stateBytes = sessionStateBytes(g.cfg);
-    this.runtime = { graph: g, stateBytes: this.stateBytes, fingerprint };
+    const layout = stateLayout(g.cfg, stateType);
+    this.stateBytes = layout.total;
+    this.runtime = { graph: g, layout, stateBytes: this.stateBytes, fingerprint };
     this.addBosByDefault = tokenizer?.addsBos ?? false;
   }
 
   /** @internal */
-  static create(core: Core, g: Graph, tokenizer: Tokenizer | null, fingerprint: number, exact: boolean): Model {
-    return new Model(core, g, tokenizer, fingerprint, exact);
+  static create(core: Core, g: Graph, tokenizer: Tokenizer | null, fingerprint: number, exact: boolean, stateType: StateType): Model {
+    return new Model(core, g, tokenizer, fingerprint, exact, stateType);
   }
 
   /** Size of the vocabulary the logits cover. */
@@ -145,7 +159,7 @@ export class Model {
   restoreSession(bytes: Uint8Array): Session {
     const s = this.createSession();
     try {
-      readSnapshot(bytes, s, this.stateBytes, this.vocabSize);
+      readSnapshot(bytes, s, this.runtime.layout, (t) => stateLayout(this.config, t), this.vocabSize);
     } catch (e) {
       s.dispose();
       throw e;
@@ -192,6 +206,9 @@ export async function loadModel(source?: ModelSource, options: LoadOptions = {})
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new BimambaError('BAD_ARGUMENT', 'onProgress must be a function');
   const chunk = options.prefillChunk ?? 64;
   if (!Number.isInteger(chunk) || chunk < 1 || chunk > 4096) throw new BimambaError('BAD_ARGUMENT', `invalid prefillChunk: ${chunk} (an integer in [1, 4096])`);
+  if (options.stateType !== undefined && !STATE_TYPES.includes(options.stateType)) {
+    throw new BimambaError('BAD_ARGUMENT', `invalid stateType: ${JSON.stringify(options.stateType)} (${STATE_TYPES.map((t) => `'${t}'`).join(' or ')})`);
+  }
   const core = await createCore(options);
   try {
     return await loadInto(core, source ?? defaultModelUrl(), options, chunk);
@@ -204,10 +221,11 @@ export async function loadModel(source?: ModelSource, options: LoadOptions = {})
 async function loadInto(core: Core, source: ModelSource, options: LoadOptions, chunk: number): Promise<Model> {
   // the whole need is checked from the header, before the weights are allocated or read
   const exact = options.exact ?? false;
+  const stateType = options.stateType ?? (exact ? 'f32' : 'bf16');
   let dataStart = 0;
   const onHeader = (h: BimambaHeader) => {
     checkSupported(h.config);
-    checkMemoryNeed(h, core, chunk, options.maxMemoryBytes, exact);
+    checkMemoryNeed(h, core, chunk, options.maxMemoryBytes, exact, stateType);
     dataStart = h.dataStart;
     options.onProgress?.({ loaded: dataStart, total: dataStart + h.dataBytes });
   };
@@ -220,7 +238,8 @@ async function loadInto(core: Core, source: ModelSource, options: LoadOptions, c
   const tokenizer = file.tokenizerJson ? loadTokenizer(file.tokenizerJson) : null;
   // the weights are covered by their checksums (part of the metadata) or, without them, by a CRC of the data
   const fingerprint = fnv1a(JSON.stringify(file.metadata) + JSON.stringify([...file.tensors].map(([n, t]) => [n, t.dtype, t.shape])) + String(file.dataCrc));
-  const ops = createOps(core, { exact, maxT: chunk, maxK: Math.max(shapes.dModel, shapes.dInner) });
+  const kernelOps = createOps(core, { exact, maxT: chunk, maxK: Math.max(shapes.dModel, shapes.dInner), stateType });
+  const ops = options.opTimes ? timedOps(kernelOps, options.opTimes) : kernelOps;
   const g: Graph = { ops, heap: core.heap, cfg, shapes, weights, scratch };
-  return Model.create(core, g, tokenizer, fingerprint, exact);
+  return Model.create(core, g, tokenizer, fingerprint, exact, stateType);
 }

@@ -2,6 +2,7 @@
 // and an SSM state, plus the last logits), whatever number of tokens it has seen.
 import { BimambaError } from '../errors.js';
 import type { Graph, LayerState } from './forward.js';
+import type { StateLayout } from './memory.js';
 import { forward } from './forward.js';
 import { writeSnapshot } from './snapshot.js';
 import { checkTokens } from './tokens.js';
@@ -17,6 +18,7 @@ export const MAX_RECENT_TOKENS = 4096;
  */
 export interface ModelRuntime {
   graph: Graph | null;
+  readonly layout: StateLayout;
   readonly stateBytes: number;
   readonly fingerprint: number;
 }
@@ -65,13 +67,12 @@ export class Session {
 
   /** The per-layer state pointers inside this session's block. */
   private layerStates(g: Graph): LayerState[] {
-    const { convStateFloats, ssmStateFloats } = g.shapes;
-    const per = 4 * (convStateFloats + ssmStateFloats);
-    return g.weights.layers.map((_, i) => ({ conv: this.block + i * per, ssm: this.block + i * per + 4 * convStateFloats }));
+    const { layerBytes, convBytes } = this.runtime.layout;
+    return g.weights.layers.map((_, i) => ({ conv: this.block + i * layerBytes, ssm: this.block + i * layerBytes + convBytes }));
   }
 
-  private logitsPtr(g: Graph): Ptr {
-    return this.block + this.runtime.stateBytes - 4 * g.shapes.vocab;
+  private logitsPtr(): Ptr {
+    return this.block + this.runtime.layout.logitsOffset;
   }
 
   /** Reset to the empty state. */
@@ -105,13 +106,13 @@ export class Session {
       this.seen += T;
       this.remember(chunk);
       if (!onLogits) {
-        if (last) g.heap.f32(this.logitsPtr(g), V).set(g.heap.f32(g.scratch.logits + 4 * lastRow, V));
+        if (last) g.heap.f32(this.logitsPtr(), V).set(g.heap.f32(g.scratch.logits + 4 * lastRow, V));
         continue;
       }
       // The callback gets a copy, not a view of the model's shared scratch: a callback that feeds another
       // session of this model overwrites the scratch.
       const logits = g.heap.f32(g.scratch.logits, T * V).slice();
-      if (last) g.heap.f32(this.logitsPtr(g), V).set(logits.subarray(lastRow));
+      if (last) g.heap.f32(this.logitsPtr(), V).set(logits.subarray(lastRow));
       for (let t = 0; t < T; t++) onLogits(this.seen - T + t, logits.subarray(t * V, (t + 1) * V));
     }
     return this.lastLogits();
@@ -120,10 +121,10 @@ export class Session {
   /**
    * @internal Feed `tokens[i]` to `sessions[i]` (distinct sessions of one model, one token each) in one
    * forward pass for up to the model's prefill chunk of sessions: the projections and the LM head read
-   * their weights once for all of them, and each session gets the same logits, bit for bit, as fed alone
-   * (src/model/forward.ts). Returns each session's new logits, a copy of its own.
+   * their weights once for all of them, and each session gets the same logits and state, bit for bit, as
+   * fed alone (src/model/forward.ts).
    */
-  static feedBatch(sessions: readonly Session[], tokens: readonly number[]): Float32Array[] {
+  static feedBatch(sessions: readonly Session[], tokens: readonly number[]): void {
     if (sessions.length === 0 || sessions.length !== tokens.length) {
       throw new BimambaError('BAD_ARGUMENT', `feedBatch() needs one token for each of at least one session; got ${sessions.length} sessions and ${tokens.length} tokens`);
     }
@@ -135,21 +136,17 @@ export class Session {
     if (new Set(sessions).size !== sessions.length) throw new BimambaError('BAD_ARGUMENT', 'feedBatch() takes each session once');
     const V = g.shapes.vocab;
     checkTokens(tokens, V);
-    const out: Float32Array[] = [];
     for (let i0 = 0; i0 < sessions.length; i0 += g.scratch.maxT) {
       const group = sessions.slice(i0, i0 + g.scratch.maxT);
       const ids = tokens.slice(i0, i0 + group.length);
       forward(g, group.map((s) => ({ state: s.layerStates(g), T: 1 })), ids, group.length, 0);
       const logits = g.heap.f32(g.scratch.logits, group.length * V);
       group.forEach((s, j) => {
-        const row = logits.subarray(j * V, (j + 1) * V);
-        g.heap.f32(s.logitsPtr(g), V).set(row);
+        g.heap.f32(s.logitsPtr(), V).set(logits.subarray(j * V, (j + 1) * V));
         s.seen += 1;
         s.remember([ids[j]]);
-        out.push(row.slice());
       });
     }
-    return out;
   }
 
   private remember(tokens: number[]): void {
@@ -162,10 +159,30 @@ export class Session {
     return n <= 0 ? [] : this.recent.slice(-n);
   }
 
+  /**
+   * @internal The first `n` of the last logits, copied for the sampler into the model's logits scratch
+   * (where the forward pass writes logits; free between forward calls): the sampler may change them (the
+   * repetition penalty) and greedy picks run the WASM argmax where they lie. A view, valid until the next
+   * feed of any session of this model.
+   */
+  samplingLogits(n: number): Float32Array {
+    const g = this.live();
+    const row = g.heap.f32(g.scratch.logits, n);
+    row.set(g.heap.f32(this.logitsPtr(), n));
+    return row;
+  }
+
+  /** @internal The argmax kernel over logits in this model's memory (a view such as samplingLogits()). */
+  argmax(logits: Float32Array): number {
+    const g = this.live();
+    if (logits.buffer !== g.heap.memory.buffer) throw new Error('argmax: the logits must be a view into the model memory');
+    return g.ops.argmax(logits.byteOffset, logits.length);
+  }
+
   /** A copy of the logits after the last token fed (zeros before any). */
   lastLogits(): Float32Array {
     const g = this.live();
-    return g.heap.f32(this.logitsPtr(g), g.shapes.vocab).slice();
+    return g.heap.f32(this.logitsPtr(), g.shapes.vocab).slice();
   }
 
   /** @internal the raw state bytes (layer states, then the last logits): a view valid until memory grows. */
@@ -187,7 +204,7 @@ export class Session {
   /** The session as bytes of a fixed size, for `model.restoreSession()` (layout: src/model/snapshot.ts). */
   snapshot(): Uint8Array {
     this.live();
-    return writeSnapshot(this);
+    return writeSnapshot(this, this.runtime.layout.stateType);
   }
 
   /** A new session with a copy of this one's state. */

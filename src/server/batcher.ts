@@ -27,7 +27,7 @@ export interface Seat {
 interface Waiting {
   session: Session;
   token: number;
-  resolve(logits: Float32Array): void;
+  resolve(): void;
   reject(e: unknown): void;
 }
 
@@ -62,9 +62,9 @@ export class DecodeBatcher {
           joined = true;
           this.seated++;
         }
-        return new Promise<Float32Array>((resolve, reject) => {
+        return new Promise<void>((resolve, reject) => {
           const done = () => (current = null);
-          current = { session, token, resolve: (logits) => { done(); resolve(logits); }, reject: (e) => { done(); reject(e); } };
+          current = { session, token, resolve: () => { done(); resolve(); }, reject: (e) => { done(); reject(e); } };
           this.waiting.push(current);
           this.schedule();
         });
@@ -103,8 +103,8 @@ export class DecodeBatcher {
     const batch = this.waiting.splice(0);
     if (batch.length > 0) {
       try {
-        const logits = Session.feedBatch(batch.map((w) => w.session), batch.map((w) => w.token));
-        batch.forEach((w, i) => w.resolve(logits[i]));
+        Session.feedBatch(batch.map((w) => w.session), batch.map((w) => w.token));
+        for (const w of batch) w.resolve();
       } catch (e) {
         for (const w of batch) w.reject(e);
       }

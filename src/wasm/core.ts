@@ -41,7 +41,8 @@ const MAX_AUTO_THREADS = 8;
 
 /** The kernels the worker threads may run (ThreadPool.run refers to them by index). */
 export const SPLIT_KERNELS = [
-  'onebit_lut_rows', 'matmul_f32_rows', 'matmul_f16_rows', 'matmul_i8_rows', 'matmul_i8_fast_rows', 'scan2_heads', 'scan1_channels',
+  'onebit_fast_rows', 'matmul_f32_rows', 'matmul_f16_rows', 'matmul_i8_rows', 'i8_fast_rows',
+  'scan2_heads', 'scan2_heads_bf16', 'scan1_channels', 'scan1_channels_bf16',
 ] as const;
 
 function checkThreads(threads: 'auto' | number): void {

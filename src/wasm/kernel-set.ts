@@ -1,9 +1,10 @@
 // The operations the model graph runs (src/model/forward.ts calls these names and nothing else), and
 // the kernels behind each one:
 //  - linear: a projection in its storage (f32, f16, int8 rows, 1-bit signs). On the fast path (unless
-//    `exact`) 1-bit projections go through lookup tables of 12-bit activations (onebit_lut.ts) and int8
-//    ones (the LM head) through 16-bit x int8 dot products (matmul_i8_fast.ts); on the exact path through
+//    `exact`) 1-bit projections go through lookup tables of 12-bit activations (onebit_fast.ts) and int8
+//    ones (the LM head) through 16-bit x int8 dot products (i8_fast.ts); on the exact path through
 //    the f32 kernels (onebit.ts, matmul.ts).
+//  - scan1/scan2: the SSM state stored as f32 or, with `stateType: 'bf16'`, as bfloat16 (state.ts).
 //  - split between threads when the core has a worker pool: matmul rows, 1-bit rows, scan heads
 //    (channels). Everything else (norms, conv, activations) runs as it is on the calling thread.
 // The kernel set owns the scratch its kernels need (the fast path's tables, the exact 1-bit tables),
@@ -50,6 +51,8 @@ export interface Ops {
   add(y: Ptr, a: Ptr, b: Ptr, n: number): void;
   rowF16ToF32(y: Ptr, src: Ptr, n: number): void;
   rowI8ToF32(y: Ptr, src: Ptr, scale: number, n: number): void;
+  /** Index of the largest of x[n] (the first on ties, the first NaN if any; -1 for n = 0): greedy decoding. */
+  argmax(x: Ptr, n: number): number;
 }
 
 export interface KernelSetOptions {
@@ -59,16 +62,20 @@ export interface KernelSetOptions {
   maxT: number;
   /** Largest input size of a 1-bit or int8 projection. */
   maxK: number;
+  /** How the SSM state is stored: the scans read and write it as f32 or as bf16 (default f32). */
+  stateType?: 'f32' | 'bf16';
 }
 
 const kernelIndex = (name: (typeof SPLIT_KERNELS)[number]) => SPLIT_KERNELS.indexOf(name);
-const ONEBIT_ROWS = kernelIndex('onebit_lut_rows');
-const I8_FAST_ROWS = kernelIndex('matmul_i8_fast_rows');
+const ONEBIT_FAST_ROWS = kernelIndex('onebit_fast_rows');
+const I8_FAST_ROWS = kernelIndex('i8_fast_rows');
 const F32_ROWS = kernelIndex('matmul_f32_rows');
 const F16_ROWS = kernelIndex('matmul_f16_rows');
 const I8_ROWS = kernelIndex('matmul_i8_rows');
 const SCAN2_HEADS = kernelIndex('scan2_heads');
+const SCAN2_HEADS_BF16 = kernelIndex('scan2_heads_bf16');
 const SCAN1_CHANNELS = kernelIndex('scan1_channels');
+const SCAN1_CHANNELS_BF16 = kernelIndex('scan1_channels_bf16');
 
 /**
  * A call is split only when it would take the calling thread at least this long alone: below it, the
@@ -76,7 +83,7 @@ const SCAN1_CHANNELS = kernelIndex('scan1_channels');
  * µs) cost more than the half saved. Small models then run their projections on one thread.
  */
 const MIN_SPLIT_MICROSECONDS = 50;
-/** Tokens of one batch of the fast 1-bit kernels (the token-major tables of onebit_lut.ts). */
+/** Tokens of one batch of the fast 1-bit kernels (the token-major tables of onebit_fast.ts). */
 const LUT_BATCH = 16;
 /**
  * From this many tokens past the whole batches on, the fast 1-bit projection computes a whole batch of
@@ -90,7 +97,7 @@ const SPEED = { onebit: 60_000, int8Fast: 15_000, dense: 4_000, scan: 3_000 };
 /** Bytes of the kernel set's scratch block for these options. */
 export function kernelSetScratchBytes(k: Kernels, options: KernelSetOptions): number {
   if (options.exact) return k.onebit_scratch_bytes(options.maxK);
-  return k.onebit_lut_scratch_bytes(options.maxK, options.maxT) + k.i8_fast_scratch_bytes(options.maxK, options.maxT);
+  return k.onebit_fast_scratch_bytes(options.maxK, options.maxT) + k.i8_fast_scratch_bytes(options.maxK, options.maxT);
 }
 
 /** The graph's operations over `core`, with their scratch allocated from its heap. */
@@ -111,7 +118,7 @@ export function createOps(core: Core, options: KernelSetOptions): Ops {
   };
 
   const scratch = core.heap.alloc(kernelSetScratchBytes(raw, options), 'kernel scratch');
-  const lut = scratch, i8q = scratch + raw.onebit_lut_scratch_bytes(maxK, maxT); // fast path
+  const onebitTables = scratch, i8Quantized = scratch + raw.onebit_fast_scratch_bytes(maxK, maxT); // fast path
   const signTables = scratch; // exact path
 
   // dense matmuls: rows split, exact arithmetic either way
@@ -123,8 +130,8 @@ export function createOps(core: Core, options: KernelSetOptions): Ops {
     split(I8_ROWS, [y, x, w, scale, T, N, K, xs], N, 4, (T * N * K) / SPEED.dense, (a, b) => raw.matmul_i8_rows(y, x, w, scale, T, N, K, xs, a, b));
   const i8Fast = (y: Ptr, x: Ptr, w: Ptr, scale: Ptr, T: number, N: number, K: number, xs: number) => {
     checkSize(T, K, 'int8 projection');
-    raw.i8_fast_quantize(i8q, x, T, K, xs);
-    split(I8_FAST_ROWS, [y, i8q, w, scale, T, N, K], N, 4, (T * N * K) / SPEED.int8Fast, (a, b) => raw.matmul_i8_fast_rows(y, i8q, w, scale, T, N, K, a, b));
+    raw.i8_fast_prepare(i8Quantized, x, T, K, xs);
+    split(I8_FAST_ROWS, [y, i8Quantized, w, scale, T, N, K], N, 4, (T * N * K) / SPEED.int8Fast, (a, b) => raw.i8_fast_rows(y, i8Quantized, w, scale, T, N, K, a, b));
   };
   const onebitExact = (y: Ptr, x: Ptr, bits: Ptr, alpha: Ptr, beta: Ptr, T: number, N: number, K: number, xs: number) => {
     checkSize(1, K, '1-bit projection');
@@ -138,11 +145,15 @@ export function createOps(core: Core, options: KernelSetOptions): Ops {
   const onebitFast = (y: Ptr, x: Ptr, bits: Ptr, alpha: Ptr, beta: Ptr, T: number, N: number, K: number, xs: number) => {
     checkSize(T, K, '1-bit projection');
     const rows = lutRows(T); // a token gets the same bits alone or in a batch, padded or not
-    raw.onebit_lut_prepare(lut, x, alpha, beta, rows, K, xs);
-    split(ONEBIT_ROWS, [y, bits, lut, rows, N, K], N, 16, (rows * N * K) / SPEED.onebit, (a, b) => raw.onebit_lut_rows(y, bits, lut, rows, N, K, a, b));
+    raw.onebit_fast_prepare(onebitTables, x, alpha, beta, rows, K, xs);
+    split(ONEBIT_FAST_ROWS, [y, onebitTables, bits, rows, N, K], N, 16, (rows * N * K) / SPEED.onebit, (a, b) => raw.onebit_fast_rows(y, onebitTables, bits, rows, N, K, a, b));
   };
   const i8 = options.exact ? i8Exact : i8Fast;
   const onebit = options.exact ? onebitExact : onebitFast;
+  // scans: heads (channels) split, exact either way; the state in its storage type
+  const bf16 = options.stateType === 'bf16';
+  const scan2Id = bf16 ? SCAN2_HEADS_BF16 : SCAN2_HEADS, scan2Heads = bf16 ? raw.scan2_heads_bf16 : raw.scan2_heads;
+  const scan1Id = bf16 ? SCAN1_CHANNELS_BF16 : SCAN1_CHANNELS, scan1Channels = bf16 ? raw.scan1_channels_bf16 : raw.scan1_channels;
 
   return {
     linear(p, y, x, T, xStride = p.K) {
@@ -154,13 +165,12 @@ export function createOps(core: Core, options: KernelSetOptions): Ops {
       }
       if (p.bias) raw.add_bias(y, p.bias, T, p.N);
     },
-    // scans: heads (channels) split, exact either way
     scan2: (y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride) =>
-      split(SCAN2_HEADS, [y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride], H, 1, (T * H * P * S) / SPEED.scan,
-        (a, b) => raw.scan2_heads(y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride, a, b)),
+      split(scan2Id, [y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride], H, 1, (T * H * P * S) / SPEED.scan,
+        (a, b) => scan2Heads(y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride, a, b)),
     scan1: (y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride) =>
-      split(SCAN1_CHANNELS, [y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride], channels, 4, (T * channels * S) / SPEED.scan,
-        (a, b) => raw.scan1_channels(y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride, a, b)),
+      split(scan1Id, [y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride], channels, 4, (T * channels * S) / SPEED.scan,
+        (a, b) => scan1Channels(y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride, a, b)),
     // the rest runs as exported, on the calling thread
     conv1d: raw.conv1d,
     dtSoftplus: raw.dt_softplus,
@@ -172,5 +182,25 @@ export function createOps(core: Core, options: KernelSetOptions): Ops {
     add: raw.add,
     rowF16ToF32: raw.row_f16_to_f32,
     rowI8ToF32: raw.row_i8_to_f32,
+    argmax: raw.argmax,
   };
+}
+
+/**
+ * `ops` with every call timed into `totals` (milliseconds by operation; a projection by its storage and
+ * shape, e.g. `linear onebit 6448x1536`), for the bench's per-kernel breakdown (LoadOptions.opTimes).
+ */
+export function timedOps(ops: Ops, totals: Map<string, number>): Ops {
+  const timed = {} as Record<keyof Ops, (...args: never[]) => void>;
+  for (const name of Object.keys(ops) as (keyof Ops)[]) {
+    const op = ops[name] as (...args: unknown[]) => void;
+    timed[name] = (...args: unknown[]) => {
+      const p = args[0] as Projection;
+      const key = name === 'linear' ? `linear ${p.kind} ${p.N}x${p.K}` : name;
+      const t0 = performance.now();
+      op(...args);
+      totals.set(key, (totals.get(key) ?? 0) + performance.now() - t0);
+    };
+  }
+  return timed as unknown as Ops;
 }

@@ -4,9 +4,7 @@
 // and the greedy continuation of each fixture exactly the reference's.
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/model/model.js';
-import { convertFixture, maxDiff, MODEL_FIXTURES, readExpected, WASM } from '../model/fixtures.js';
-
-export const LOGIT_TOLERANCE = 5e-3;
+import { convertFixture, LOGIT_TOLERANCE, maxDiff, MODEL_FIXTURES, readExpected, WASM } from '../model/fixtures.js';
 
 async function collect(gen: AsyncGenerator<{ token: number }>): Promise<number[]> {
   const out: number[] = [];

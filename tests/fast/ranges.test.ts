@@ -39,8 +39,8 @@ describe('matmul row ranges', () => {
       expect(wasm.read(parts, T * N)).toEqual(wasm.read(whole, T * N));
 
       const q = wasm.alloc(wasm.k.i8_fast_scratch_bytes(K, T));
-      wasm.k.matmul_i8_fast(whole, x, wi, scale, T, N, K, K, q);
-      inPieces(N, [4, 8], (a, b) => wasm.k.matmul_i8_fast_rows(parts, q, wi, scale, T, N, K, a, b));
+      wasm.k.i8_fast_gemm(whole, x, wi, scale, T, N, K, K, q);
+      inPieces(N, [4, 8], (a, b) => wasm.k.i8_fast_rows(parts, q, wi, scale, T, N, K, a, b));
       expect(wasm.read(parts, T * N)).toEqual(wasm.read(whole, T * N));
     });
   }

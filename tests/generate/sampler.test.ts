@@ -1,10 +1,14 @@
 // Sampling and stop strings, checked against what each option promises.
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../src/generate/rng.js';
 import { resolveSampling, sample, type SamplingOptions } from '../../src/generate/sampler.js';
 import { StopMatcher } from '../../src/generate/stop.js';
 import { Rng as TestRng } from '../util/rng.js';
+import { loadCore, type TestCore } from '../util/wasm.js';
 import { sampleBefore } from './sampler-before.js';
+
+let wasm: TestCore; // the argmax kernel, for temperature 0
+beforeAll(async () => { wasm = await loadCore(); });
 
 const logits = () => Float32Array.from([2.0, 1.0, 0.5, 3.0, -1.0, 2.9]); // order by value: 3, 5, 0, 1, 2, 4
 
@@ -12,13 +16,13 @@ function histogram(o: Parameters<typeof resolveSampling>[0], draws = 4000, recen
   const r = resolveSampling(o);
   const rng = new Rng(123);
   const h = new Array(6).fill(0);
-  for (let i = 0; i < draws; i++) h[sample(logits(), r, rng, recent)]++;
+  for (let i = 0; i < draws; i++) h[sample(logits(), r, rng, recent, wasm.argmax)]++;
   return h;
 }
 
 describe('sample', () => {
   it('temperature 0 is argmax', () => {
-    expect(sample(logits(), resolveSampling({ temperature: 0 }), new Rng(1), [])).toBe(3);
+    expect(sample(logits(), resolveSampling({ temperature: 0 }), new Rng(1), [], wasm.argmax)).toBe(3);
   });
 
   it('top-k keeps only the k best', () => {
@@ -50,7 +54,7 @@ describe('sample', () => {
   it('the repetition penalty lowers recent tokens, positive and negative alike', () => {
     const r = resolveSampling({ temperature: 0, repetitionPenalty: 2 });
     const l = logits();
-    expect(sample(l, r, new Rng(1), [3, 4])).toBe(5); // 3.0 / 2 = 1.5 < 2.9
+    expect(sample(l, r, new Rng(1), [3, 4], wasm.argmax)).toBe(5); // 3.0 / 2 = 1.5 < 2.9
     expect(l[3]).toBeCloseTo(1.5);
     expect(l[4]).toBeCloseTo(-2.0);
   });
@@ -58,7 +62,7 @@ describe('sample', () => {
   it('a seed replays the same draws', () => {
     const r = resolveSampling({ temperature: 1.3 });
     const a = new Rng(5), b = new Rng(5);
-    for (let i = 0; i < 100; i++) expect(sample(logits(), r, a, [])).toBe(sample(logits(), r, b, []));
+    for (let i = 0; i < 100; i++) expect(sample(logits(), r, a, [], wasm.argmax)).toBe(sample(logits(), r, b, [], wasm.argmax));
   });
 });
 
@@ -122,7 +126,7 @@ describe('sample follows the exact distribution', () => {
       const rng = new Rng(2024);
       const draws = 40000;
       const h = new Array(p.length).fill(0);
-      for (let i = 0; i < draws; i++) h[sample(small(), r, rng, recent)]++;
+      for (let i = 0; i < draws; i++) h[sample(small(), r, rng, recent, wasm.argmax)]++;
       let chi2 = 0;
       let df = -1;
       for (let i = 0; i < p.length; i++) {
@@ -159,7 +163,7 @@ describe('sample draws what the sort-everything sampler drew, seed for seed', ()
         const draws = base.length > 10000 ? 10 : base.length > 1000 ? 50 : 200;
         for (let i = 0; i < draws; i++) {
           const a = base.slice(), b = base.slice();
-          expect(sample(b, r, now, recent), `${JSON.stringify(o)}, draw ${i}`).toBe(sampleBefore(a, r, before, recent));
+          expect(sample(b, r, now, recent, wasm.argmax), `${JSON.stringify(o)}, draw ${i}`).toBe(sampleBefore(a, r, before, recent));
           if (i === 0) expect(b).toEqual(a); // the same penalised logits
         }
       }

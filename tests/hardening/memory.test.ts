@@ -43,14 +43,14 @@ function headerOnly(config: ModelConfig): Uint8Array {
 afterEach(() => vi.restoreAllMocks());
 
 describe('memory', () => {
-  it('the need computed from the header is exactly what loading a model and one session allocate', async () => {
+  it('the need computed from the header is exactly what loading a model and one session allocate (either state type)', async () => {
     const paths = [...(await Promise.all(MODEL_FIXTURES.map((f) => convertFixture(f)))), await convertFixture('mamba2-tiny-hf', { head: 'int8' })];
     for (const path of paths) {
-      for (const prefillChunk of [1, 37, 64]) {
+      for (const [prefillChunk, stateType] of [[1, 'f32'], [37, 'bf16'], [64, 'f32']] as const) {
         const bytes = new Uint8Array(readFileSync(path));
-        const model = await loadModel(bytes, { wasm: WASM, prefillChunk });
+        const model = await loadModel(bytes, { wasm: WASM, prefillChunk, stateType });
         const heap = coreOf(model).heap;
-        const need = memoryNeed(readBimambaHeader(bytes, { fileSize: bytes.length }), coreOf(model).kernels, prefillChunk);
+        const need = memoryNeed(readBimambaHeader(bytes, { fileSize: bytes.length }), coreOf(model).kernels, prefillChunk, false, stateType);
         const session = model.createSession();
         expect(need.session).toBe(model.stateBytes);
         expect(heap.allocatedBytes, path).toBe(need.total);

@@ -4,14 +4,18 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { openCheckpoint } from '../../src/convert/checkpoint.js';
 import { convertCheckpoint } from '../../src/convert/convert.js';
 import { Rng } from '../../src/generate/rng.js';
-import { argmax, resolveSampling, sample } from '../../src/generate/sampler.js';
+import { resolveSampling, sample } from '../../src/generate/sampler.js';
 import { checkpointDir } from '../convert/fixtures.js';
 import { copyFixture, readAllSafetensors, rejection, writeSafetensors, type RawTensor } from '../convert/helpers.js';
 import { loadWithByteTokenizer } from '../model/fixtures.js';
+import { loadCore, type TestCore } from '../util/wasm.js';
+
+let wasm: TestCore; // the argmax kernel, for temperature 0
+beforeAll(async () => { wasm = await loadCore(); });
 
 /** Set element `i` of an F32 tensor. */
 function setF32(t: RawTensor, i: number, v: number): void {
@@ -87,7 +91,7 @@ describe('extreme sampling parameters', () => {
         fc.nat(),
         (values, options, recent, seed) => {
           const logits = Float32Array.from(values);
-          const token = sample(logits, resolveSampling(options), new Rng(seed), recent);
+          const token = sample(logits, resolveSampling(options), new Rng(seed), recent, wasm.argmax);
           expect(Number.isInteger(token) && token >= 0 && token < logits.length).toBe(true);
           for (const v of logits) expect(Number.isFinite(v)).toBe(true);
         },
@@ -99,7 +103,7 @@ describe('extreme sampling parameters', () => {
   it('a boosting penalty on a seen token picks it, however extreme (no infinity turns it into the last choice)', () => {
     // 4 / 1e-38 is past the largest f32: unclamped, it would be Infinity, and Infinity - Infinity NaN
     const logits = Float32Array.from([1, 5, 4, 3]);
-    const token = sample(logits, resolveSampling({ temperature: 1, repetitionPenalty: 1e-38 }), new Rng(1), [2]);
+    const token = sample(logits, resolveSampling({ temperature: 1, repetitionPenalty: 1e-38 }), new Rng(1), [2], wasm.argmax);
     expect(token).toBe(2);
     expect(logits[2]).toBeLessThan(Infinity);
   });
@@ -121,9 +125,9 @@ describe('extreme sampling parameters', () => {
     // and the logits the model produces along the way are finite
     const s = model.createSession();
     expect(s.feed(greedy).every(Number.isFinite)).toBe(true);
-    // and greedy decoding picks the largest of them
+    // and greedy decoding (the argmax kernel over the sampling logits) picks the largest of them
     const logits = s.lastLogits();
-    expect(argmax(logits)).toBe(logits.indexOf(Math.max(...logits)));
+    expect(s.argmax(s.samplingLogits(logits.length))).toBe(logits.indexOf(Math.max(...logits)));
     model.dispose();
   });
 });

@@ -88,7 +88,7 @@ describe('snapshots', () => {
       write(new DataView(b.buffer, at));
       return b;
     };
-    for (const version of [0, 3, 0xffffffff]) {
+    for (const version of [0, 4, 0xffffffff]) {
       const e = thrownBy(() => model.restoreSession(edited(4, (v) => v.setUint32(0, version, true))));
       expect(e.message).toContain(`snapshot format version ${version} is not supported`);
     }
@@ -97,7 +97,11 @@ describe('snapshots', () => {
     for (const seen of [-1, 0.5, NaN, Infinity]) {
       expect(thrownBy(() => model.restoreSession(edited(16, (v) => v.setFloat64(0, seen, true)))).message).toMatch(/header is corrupt/);
     }
-    expect(thrownBy(() => model.restoreSession(edited(4, (v) => v.setUint32(0, 1, true)))).message).toMatch(/snapshot state is \d+ bytes/); // a version 1 header over a version 2 body
+    expect(thrownBy(() => model.restoreSession(edited(4, (v) => v.setUint32(0, 1, true)))).message).toMatch(/snapshot state is \d+ bytes/); // a version 1 header over a version 3 body
+    for (const [at, value] of [[24, 2], [24, 0xffffffff], [28, 1]]) {
+      // the state type (0 f32, 1 bf16) and the zero after it
+      expect(thrownBy(() => model.restoreSession(edited(at, (v) => v.setUint32(0, value, true)))).message).toMatch(/header is corrupt/);
+    }
 
     const longer = new Uint8Array(snap.length + 1);
     longer.set(snap);

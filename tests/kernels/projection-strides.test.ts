@@ -28,14 +28,14 @@ describe('projections with strided x', () => {
       const bits = wasm.put(packSigns(N, K, (n, k) => signs[n * K + k] > 0));
       const alpha = wasm.put(rng.f32(K, () => rng.uniform(0.2, 1.5))), beta = wasm.put(rng.f32(K, () => 0.1 * rng.normal()));
       const tables = wasm.alloc(wasm.k.onebit_scratch_bytes(K));
-      const lut = wasm.alloc(wasm.k.onebit_lut_scratch_bytes(K, T)), i8q = wasm.alloc(wasm.k.i8_fast_scratch_bytes(K, T));
+      const tablesFast = wasm.alloc(wasm.k.onebit_fast_scratch_bytes(K, T)), i8q = wasm.alloc(wasm.k.i8_fast_scratch_bytes(K, T));
       const runs: [string, (y: number, x: number, xStride: number) => void][] = [
         ['matmul_f32', (y, x, s) => wasm.k.matmul_f32(y, x, wf, T, N, K, s)],
         ['matmul_f16', (y, x, s) => wasm.k.matmul_f16(y, x, wh, T, N, K, s)],
         ['matmul_i8', (y, x, s) => wasm.k.matmul_i8(y, x, wi, scale, T, N, K, s)],
-        ['matmul_i8_fast', (y, x, s) => wasm.k.matmul_i8_fast(y, x, wi, scale, T, N, K, s, i8q)],
+        ['i8_fast_gemm', (y, x, s) => wasm.k.i8_fast_gemm(y, x, wi, scale, T, N, K, s, i8q)],
         ['onebit_gemm', (y, x, s) => wasm.k.onebit_gemm(y, x, bits, alpha, beta, T, N, K, s, tables)],
-        ['onebit_lut_gemm', (y, x, s) => wasm.k.onebit_lut_gemm(y, x, bits, alpha, beta, T, N, K, s, lut)],
+        ['onebit_fast_gemm', (y, x, s) => wasm.k.onebit_fast_gemm(y, x, bits, alpha, beta, T, N, K, s, tablesFast)],
       ];
       for (const [name, run] of runs) {
         const yc = wasm.f32(T * N), yv = wasm.f32(T * N);

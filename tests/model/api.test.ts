@@ -96,21 +96,28 @@ describe('repetition window', () => {
     model.dispose();
   });
 
-  it('is not in snapshots (a fixed 24-byte header); version 1 snapshots, which held 256 tokens, still restore', async () => {
-    const model = await loadModel(await convertFixture('mamba2-tiny-hf'), { wasm: WASM });
+  it('is not in snapshots (a fixed 32-byte header); versions 2 and 1 (which held 256 tokens, and an f32 state) still restore', async () => {
+    const model = await loadModel(await convertFixture('mamba2-tiny-hf'), { wasm: WASM, stateType: 'f32' });
     const s = model.createSession();
     s.feed([5, 17, 3, 99]);
-    const v2 = s.snapshot();
-    expect(v2.length).toBe(24 + model.stateBytes);
-    expect(snapshotSize(model.stateBytes)).toBe(v2.length);
-    // the same session as version 1 wrote it: the last 256 tokens between the header and the state
+    const v3 = s.snapshot();
+    expect(v3.length).toBe(32 + model.stateBytes);
+    expect(snapshotSize(model.stateBytes)).toBe(v3.length);
+    expect(new DataView(v3.buffer).getUint32(24, true)).toBe(0); // f32 state
+    // the same session as version 2 wrote it: the fields up to offset 24, then the state
+    const v2 = new Uint8Array(24 + model.stateBytes);
+    v2.set(v3.subarray(0, 24));
+    new DataView(v2.buffer).setUint32(4, 2, true);
+    v2.set(v3.subarray(32), 24);
+    // and as version 1 wrote it: the last 256 tokens between the header and the state
     const v1 = new Uint8Array(28 + 1024 + model.stateBytes);
-    v1.set(v2.subarray(0, 24));
+    v1.set(v3.subarray(0, 24));
     const dv = new DataView(v1.buffer);
     dv.setUint32(4, 1, true);
     dv.setUint32(24, 4, true);
     [5, 17, 3, 99].forEach((t, i) => dv.setInt32(28 + 4 * i, t, true));
-    v1.set(v2.subarray(24), 28 + 1024);
+    v1.set(v3.subarray(32), 28 + 1024);
+    expect(model.restoreSession(v3).feed([8])).toEqual(model.restoreSession(v2).feed([8]));
     const fromV1 = model.restoreSession(v1), fromV2 = model.restoreSession(v2);
     expect(fromV1.tokensSeen).toBe(4);
     expect(fromV1.feed([8])).toEqual(s.feed([8]));

@@ -9,6 +9,8 @@ import { parseSafetensorsHeader } from '../../src/format/safetensors.js';
 export const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));
 export const MODEL_FIXTURES = ['mamba1-tiny-hf', 'mamba1-tiny-ssm', 'mamba2-tiny-hf', 'bimamba-tiny'] as const;
 export const WASM = fileURLToPath(new URL('../../dist/bimamba.wasm', import.meta.url));
+/** The fast path's stated tolerance on whole models: logits within this of the exact path's largest |logit|. */
+export const LOGIT_TOLERANCE = 5e-3;
 
 export interface Expected {
   inputIds: number[];

@@ -26,8 +26,23 @@ describe('sessions', () => {
     model.dispose();
   });
 
-  it('the snapshot size is fixed by the model, not by the tokens seen', async () => {
+  it('samples from a copy of the last logits in the model memory: changing it leaves the session alone', async () => {
     const model = await loadModel(await convertFixture('bimamba-tiny'), { wasm: WASM });
+    const s = model.createSession();
+    s.feed([1, 2, 3]);
+    const before = s.lastLogits();
+    const row = s.samplingLogits(before.length);
+    expect(row).toEqual(before);
+    expect(s.argmax(row)).toBe(before.indexOf(Math.max(...before)));
+    row[7] = Infinity; // as a penalty would change it, in place
+    expect(s.argmax(row)).toBe(7);
+    expect(s.lastLogits()).toEqual(before);
+    expect(() => s.argmax(before)).toThrow(/view into the model memory/); // a JS copy is not where the kernel reads
+    model.dispose();
+  });
+
+  it('the snapshot size is fixed by the model, not by the tokens seen', async () => {
+    const model = await loadModel(await convertFixture('bimamba-tiny'), { wasm: WASM, stateType: 'f32' });
     const s = model.createSession();
     s.feed([1, 2, 3]);
     const a = s.snapshot().length;
@@ -35,7 +50,7 @@ describe('sessions', () => {
     const b = s.snapshot().length;
     expect(a).toBe(b);
     expect(a).toBe(snapshotSize(model.stateBytes));
-    // per layer: conv window (C x (d_conv-1)) + SSM state (H x P x N), then the logits
+    // per layer: conv window (C x (d_conv-1)) + SSM state (H x P x N), then the logits, all f32 (bf16 state: tests/model/state-type.test.ts)
     const c = model.config;
     const C = c.d_inner + 2 * c.ngroups * c.d_state;
     expect(model.stateBytes).toBe(4 * (c.n_layer * (C * (c.d_conv - 1) + c.nheads * c.headdim * c.d_state) + c.vocab_size));

@@ -1,6 +1,8 @@
 // The package as npm ships it: `npm pack` holds dist/, the built-in model, the CLI, README and
-// LICENSE and nothing else; installed from the tarball into a scratch project (offline: its
-// dependencies come from npm's cache), its CLI runs and it imports, from Node and from Deno (npm:).
+// LICENSE and nothing else; installed from the tarball into a scratch project (its dependencies from
+// npm's cache where they are there, else from the registry: `npm ci` caches tarballs but not the
+// registry's metadata an install of a tarball asks for), its CLI runs and it imports, from Node and
+// from Deno (npm:).
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,7 +42,7 @@ describe('npm pack', () => {
     const project = join(scratch, 'project');
     await run('mkdir', [project]);
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'scratch', private: true, type: 'module' }));
-    const installed = await run('npm', ['install', '--offline', '--no-audit', '--no-fund', join(scratch, pack.filename)], { cwd: project, timeoutMs: 120_000 });
+    const installed = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', join(scratch, pack.filename)], { cwd: project, timeoutMs: 120_000 });
     expect(installed.code, installed.stderr).toBe(0);
   });
 

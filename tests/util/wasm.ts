@@ -62,6 +62,23 @@ export class TestCore {
     this.core.heap.f32(ptr, data.length).set(data);
   }
 
+  /**
+   * The argmax kernel over a JS array, copied into this core's memory: the sampler's `Argmax` for tests
+   * that sample from logits of their own (the runtime's lie in the model's memory already).
+   */
+  readonly argmax = (x: Float32Array): number => {
+    if (x.length > this.argmaxFloats) {
+      if (this.argmaxFloats) this.core.heap.release(this.argmaxBuffer);
+      this.argmaxBuffer = this.core.heap.alloc(4 * x.length);
+      this.argmaxFloats = x.length;
+    }
+    this.write(this.argmaxBuffer, x);
+    return this.k.argmax(this.argmaxBuffer, x.length);
+  };
+
+  private argmaxBuffer = 0;
+  private argmaxFloats = 0;
+
   private bytes(ptr: number, n: number): Uint8Array {
     return this.core.heap.u8(ptr, n);
   }

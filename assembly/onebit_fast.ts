@@ -4,15 +4,12 @@
 //
 //   y[t,n] = Σ_k s[n,k] * xs[t,k] + c[t],   xs = alpha * x,   c = Σ_k beta[k] * x[t,k],   s = ±1
 //
-// 1. Quantize. xs is split into blocks of 256 columns; in block b, step_b = max|xs| / 2047 and
-//    q[k] = round(xs[k] / step_b), an integer in [-2047, 2047] (round half to even). 12 bits, not 8:
+// 1. Quantize (quantize.ts). xs is split into blocks of 256 columns; in block b, step_b = max|xs| / 2047
+//    and q[k] = round(xs[k] / step_b), an integer in [-2047, 2047] (round half to even). 12 bits, not 8:
 //    Mamba's activations are heavy-tailed, and 8 bits moved the reference models' logits by 3%
 //    (12 bits: 0.2%).
 // 2. Tables. For each group g of 4 columns the 16 signed sums E_g[m] = Σ_j (bit j of m ? +q : -q)[4g+j]
-//    are exact integers with |E| <= 4*2047 = 8188: an i16. Each table is stored as two 16-byte planes,
-//    its low bytes and its high bytes, so that i8x16.swizzle by a tile's 16 nibbles fetches one plane
-//    of the entry of all 16 rows at once; interleaving the two planes rebuilds the i16 entries of
-//    rows 0-7 and rows 8-15.
+//    are exact integers with |E| <= 4*2047 = 8188: an i16.
 // 3. Accumulate. Two tiles (4 groups) add up in i16: at most 4*8188 = 32752 in size, below 2^15, so
 //    the lanes never overflow. Those sums are widened and added in i32 over a block (at most
 //    64*8188, far inside i32), converted to f32, times step_b, and added up in f32; finally c.
@@ -22,75 +19,52 @@
 // plus f32 rounding (about 1e-6 of the row's size); a block whose largest |xs| is below 2^-100 counts
 // as 0. For random signs the error is typically sqrt(Σ_b size_b * step_b^2 / 12), far below the bound.
 //
-// Scratch, per token (onebit_lut_token_bytes(K) bytes, token t at scratch + t * that):
-//   Kp/4 tables of 32 bytes (group g at 32*g: low-byte plane, high-byte plane), then the f32 steps of
-//   the ceil(K/256) blocks, then c.
+// Scratch: onebit_fast_prepare writes it, onebit_fast_rows reads it (so that threads can share one
+// prepared scratch and split the rows). Token t owns TOKEN = token_bytes(K) bytes at scratch + t*TOKEN
+// (a multiple of 64, so every token's part stays aligned). Kp = paddedK(K), blocks = ceil(K/256).
 //
-// onebit_lut_prepare writes the scratch; onebit_lut_rows reads it and computes a range of rows, so that
-// threads can share one prepared scratch and split the rows between them.
+//   Token layout, for the tokens past the last whole batch of 16 (decoding is one such token):
+//     Kp/4 tables of 32 bytes, group g at 32*g: the 16 entries' low bytes, then their high bytes
+//       (i8x16.swizzle by a tile's 16 nibbles fetches one plane for 16 rows at once; interleaving the
+//       two planes rebuilds the i16 entries of rows 0-7 and rows 8-15);
+//     then the f32 step of each block, then c.
+//   Batch layout, for tokens t0..t0+15 with t0 a multiple of 16, in the 16*TOKEN bytes from
+//   scratch + t0*TOKEN (a row's nibble picks one entry, which holds all 16 tokens):
+//     Kp/4 tables of 512 bytes (BATCH_GROUP_BYTES), group g at 512*g: entry m at 32*m is 16 i16, token
+//       t0+j at 2*j;
+//     then at 16 * tablesBytes(K) the steps, [block][16 tokens] f32 (64 bytes a block), then c
+//       [16 tokens] f32.
 
-import { roundSmall } from './simd';
+import { roundSmall, storeLanes, dot } from './simd';
+import { paddedK, blockCount, values4, value1, quantizeBlock, BLOCK_COLS } from './quantize';
 
-const LEVELS: f32 = 2047; // largest |q|
-const BLOCK_COLS: i32 = 256; // columns per quantization block (one step each)
+const LEVELS: f32 = 2047; // largest |q|: 12 bits
 const TILES_PER_BLOCK: i32 = BLOCK_COLS / 8;
 const CHUNK_BLOCKS: i32 = 4; // batch path: blocks of columns (1024) done for all rows before the next
-const GROUP_TABLE_BYTES: usize = 32; // token layout: 16 low bytes, 16 high bytes
+const GROUP_TABLE_BYTES: usize = 32; // token layout: one group's table
 const BATCH: i32 = 16; // tokens of a batch
-const BATCH_GROUP_BYTES: usize = 16 * 32; // batch layout: 16 entries of 16 tokens' i16
-const MIN_BLOCK_MAX: f32 = 7.888609052210118e-31; // 2^-100
+const BATCH_GROUP_BYTES: usize = 16 * 32; // batch layout: one group's table
 
-@inline function paddedK(K: i32): i32 {
-  return (K + 7) & ~7;
-}
-
-@inline function blockCount(K: i32): i32 {
-  return (K + BLOCK_COLS - 1) / BLOCK_COLS;
-}
-
+/** Bytes of one token's tables in the token layout (the batch layout's are 16 times that). */
 @inline function tablesBytes(K: i32): usize {
   return <usize>(paddedK(K) >> 2) * GROUP_TABLE_BYTES;
 }
 
-/** Bytes of scratch one token needs (a multiple of 64, so every token's tables stay aligned). */
-export function onebit_lut_token_bytes(K: i32): i32 {
+/** Bytes of scratch one token needs (see the top of the file). */
+@inline function tokenBytes(K: i32): i32 {
   const bytes = <i32>tablesBytes(K) + 4 * (blockCount(K) + 1);
   return (bytes + 63) & ~63;
 }
 
 /** Bytes of scratch for T tokens. */
-export function onebit_lut_scratch_bytes(K: i32, T: i32): i32 {
-  return T * onebit_lut_token_bytes(K);
+export function onebit_fast_scratch_bytes(K: i32, T: i32): i32 {
+  return T * tokenBytes(K);
 }
 
 @inline function swizzle(table: v128, index: v128): v128 {
   // indices are nibbles (< 16), where the relaxed form is defined and maps to one pshufb
   if (ASC_FEATURE_RELAXED_SIMD) return i8x16.relaxed_swizzle(table, index);
   return i8x16.swizzle(table, index);
-}
-
-/** xs[k] = alpha[k] * x[k] for 4 columns from k (all real). */
-@inline function scaled4(x: usize, alpha: usize, k: i32): v128 {
-  const o = <usize>k << 2;
-  return f32x4.mul(load<v128>(alpha + o), load<v128>(x + o));
-}
-
-/** xs[k] for one column, 0 past K. */
-@inline function scaled1(x: usize, alpha: usize, k: i32, K: i32): f32 {
-  return k < K ? load<f32>(alpha + (<usize>k << 2)) * load<f32>(x + (<usize>k << 2)) : 0;
-}
-
-/** max |xs[k]| over columns k0..k1-1. NaN anywhere gives NaN (f32x4.max propagates it). */
-function absMax(x: usize, alpha: usize, k0: i32, k1: i32): f32 {
-  let m = f32x4.splat(0);
-  let k = k0;
-  for (; k + 4 <= k1; k += 4) m = f32x4.max(m, f32x4.abs(scaled4(x, alpha, k)));
-  let s = f32x4.extract_lane(m, 0);
-  s = Mathf.max(s, f32x4.extract_lane(m, 1));
-  s = Mathf.max(s, f32x4.extract_lane(m, 2));
-  s = Mathf.max(s, f32x4.extract_lane(m, 3));
-  for (; k < k1; k++) s = Mathf.max(s, Mathf.abs(scaled1(x, alpha, k, k1)));
-  return s;
 }
 
 /**
@@ -138,71 +112,40 @@ function absMax(x: usize, alpha: usize, k0: i32, k1: i32): f32 {
 
 /**
  * Quantize one token and write its tables, block steps and c. lane < 0: token layout at `base`;
- * otherwise token `lane` of the 16-token batch at `base` (see the top of the file).
+ * otherwise token `lane` of the 16-token batch at `base` (layouts at the top of the file).
  */
 function prepareToken(base: usize, lane: i32, x: usize, alpha: usize, beta: usize, K: i32): void {
   const Kp = paddedK(K);
   const blocks = blockCount(K);
   const batch = lane >= 0;
-  // where the steps go: token layout, consecutive after the tables; batch layout, [block][16 tokens]
   const steps = batch ? base + <usize>BATCH * tablesBytes(K) + (<usize>lane << 2) : base + tablesBytes(K);
   const stepStride: usize = batch ? <usize>BATCH * 4 : 4;
   for (let b = 0; b < blocks; b++) {
     const k0 = b * BLOCK_COLS;
     const k1 = min(K, k0 + BLOCK_COLS);
-    const amax = absMax(x, alpha, k0, k1);
-    // A block whose largest |xs| is below 2^-100 counts as zero (LEVELS/amax would overflow for the
-    // tiniest ones). NaN or inf: q is 0 and the step carries NaN to the outputs.
-    const tiny = amax < MIN_BLOCK_MAX;
-    store<f32>(steps + <usize>b * stepStride, tiny ? 0 : amax / LEVELS);
-    const inv = f32x4.splat(tiny || amax == f32.POSITIVE_INFINITY ? 0 : LEVELS / amax);
+    const inv = f32x4.splat(quantizeBlock(x, alpha, k0, k1, LEVELS, steps + <usize>b * stepStride));
     const gEnd = b == blocks - 1 ? Kp : k1; // the last block also covers the padding columns
     for (let k = k0; k < gEnd; k += 4) {
       let xs: v128;
-      if (k + 4 <= K) xs = scaled4(x, alpha, k);
-      else xs = f32x4(scaled1(x, alpha, k, K), scaled1(x, alpha, k + 1, K), scaled1(x, alpha, k + 2, K), scaled1(x, alpha, k + 3, K));
+      if (k + 4 <= K) xs = values4(x, alpha, k);
+      else xs = f32x4(value1(x, alpha, k, K), value1(x, alpha, k + 1, K), value1(x, alpha, k + 2, K), value1(x, alpha, k + 3, K));
       const q = roundSmall(f32x4.mul(xs, inv)); // |xs * inv| <= 2047 (NaN, inf: the step carries them)
       if (batch) writeTableLane(base + <usize>(k >> 2) * BATCH_GROUP_BYTES, q, lane);
       else writeTable(base + <usize>(k >> 2) * GROUP_TABLE_BYTES, q);
     }
   }
-  store<f32>(steps + <usize>blocks * stepStride, dotBeta(beta, x, K));
-}
-
-/** c = Σ beta[k] x[k], summed as the exact kernel sums it (simd.ts dot). */
-@inline function dotBeta(beta: usize, x: usize, K: i32): f32 {
-  let acc = f32x4.splat(0);
-  let k = 0;
-  for (; k + 4 <= K; k += 4) {
-    const o = <usize>k << 2;
-    acc = f32x4.add(acc, f32x4.mul(load<v128>(beta + o), load<v128>(x + o)));
-  }
-  const pairs = f32x4.add(acc, v128.shuffle<f32>(acc, acc, 2, 3, 0, 1));
-  let s = f32x4.extract_lane(pairs, 0) + f32x4.extract_lane(pairs, 1);
-  for (; k < K; k++) s += load<f32>(beta + (<usize>k << 2)) * load<f32>(x + (<usize>k << 2));
-  return s;
+  store<f32>(steps + <usize>blocks * stepStride, dot(beta, x, K)); // c, summed as the exact kernel sums it
 }
 
 /** Quantize x[T, K] (rows `xStride` floats apart) and write the lookup tables of every token into scratch. */
-export function onebit_lut_prepare(scratch: usize, x: usize, alpha: usize, beta: usize, T: i32, K: i32, xStride: i32): void {
-  const stride = <usize>onebit_lut_token_bytes(K);
+export function onebit_fast_prepare(scratch: usize, x: usize, alpha: usize, beta: usize, T: i32, K: i32, xStride: i32): void {
+  const stride = <usize>tokenBytes(K);
   const batched = T - T % BATCH;
   for (let t = 0; t < T; t++) {
     const xt = x + <usize>t * (<usize>xStride << 2);
     if (t < batched) prepareToken(scratch + <usize>(t - t % BATCH) * stride, t % BATCH, xt, alpha, beta, K);
     else prepareToken(scratch + <usize>t * stride, -1, xt, alpha, beta, K);
   }
-}
-
-/** Store lanes of v at p, only those of rows below `left` (rows past N are padding). */
-@inline function storeRows(p: usize, v: v128, left: i32): void {
-  if (left >= 4) {
-    store<v128>(p, v);
-    return;
-  }
-  if (left > 0) store<f32>(p, f32x4.extract_lane(v, 0));
-  if (left > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
-  if (left > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
 }
 
 /** i16 entries of rows 0-7 from one group's lookups: interleave its low-byte and high-byte planes. */
@@ -217,8 +160,9 @@ export function onebit_lut_prepare(scratch: usize, x: usize, alpha: usize, beta:
 
 /**
  * One token, one row block (16 rows from n0), blocks b0 <= b < b1 of the columns: y[n0..n0+15]
- * (only rows below N written). tiles: the row block's first tile; tok: the token's prepared scratch.
- * Sums: i16 over two tiles (4 groups), i32 over a block, f32 over blocks (see the top of the file).
+ * (only rows below N written). tiles: the row block's first tile; tok: the token's prepared scratch
+ * (token layout). Sums: i16 over two tiles (4 groups), i32 over a block, f32 over blocks (see the top
+ * of the file).
  * A range of blocks that does not start at 0 continues the f32 sums left in y by the previous range;
  * one that does not end at the last block leaves its sums there (then `rows` must be 16).
  */
@@ -279,10 +223,10 @@ export function onebit_lut_prepare(scratch: usize, x: usize, alpha: usize, beta:
     return;
   }
   const c = f32x4.splat(load<f32>(steps + (<usize>blockCount(K) << 2)));
-  storeRows(y, f32x4.add(f0, c), rows);
-  storeRows(y + 16, f32x4.add(f1, c), rows - 4);
-  storeRows(y + 32, f32x4.add(f2, c), rows - 8);
-  storeRows(y + 48, f32x4.add(f3, c), rows - 12);
+  storeLanes(y, f32x4.add(f0, c), rows);
+  storeLanes(y + 16, f32x4.add(f1, c), rows - 4);
+  storeLanes(y + 32, f32x4.add(f2, c), rows - 8);
+  storeLanes(y + 48, f32x4.add(f3, c), rows - 12);
 }
 
 /** Store lane j of v at p + j * stride for the first `count` lanes. */
@@ -312,7 +256,7 @@ export function onebit_lut_prepare(scratch: usize, x: usize, alpha: usize, beta:
  */
 @inline function batchRow(y: usize, yStride: usize, rowBytes: usize, base: usize, K: i32, tokens: i32, b0: i32, b1: i32): void {
   const tileCount = paddedK(K) >> 3;
-  const steps = base + <usize>BATCH * tablesBytes(K); // [block][16 tokens] f32, then c [16 tokens]
+  const steps = base + <usize>BATCH * tablesBytes(K); // batch layout: [block][16 tokens] f32, then c
   // f32 sums of tokens 0-3, 4-7, 8-11, 12-15
   let f0 = f32x4.splat(0), f1 = f32x4.splat(0), f2 = f32x4.splat(0), f3 = f32x4.splat(0);
   if (b0 > 0) {
@@ -369,16 +313,16 @@ export function onebit_lut_prepare(scratch: usize, x: usize, alpha: usize, beta:
 }
 
 /**
- * y[t, n] for rows n0 <= n < n1 of every token, from tables prepared by onebit_lut_prepare.
- * y is [T, N]; n0 must be a multiple of 16 (row blocks are never split). Tokens in whole batches of
+ * y[t, n] for rows n0 <= n < n1 of every token, from the scratch onebit_fast_prepare wrote.
+ * bits: the packed signs [N, K]; y is [T, N]; n0 must be a multiple of 16 (row blocks are never split). Tokens in whole batches of
  * 16 go row by row through batchRow; the rest one by one through rowBlock.
  * Batches go a chunk of CHUNK_BLOCKS blocks (1024 columns) at a time over every row of the range, so
  * that the chunk's tables (16 tokens' worth) stay in cache while all the rows use them; the f32 sums
  * wait in y between chunks (same order of additions, same bits).
  */
-export function onebit_lut_rows(y: usize, bits: usize, scratch: usize, T: i32, N: i32, K: i32, n0: i32, n1: i32): void {
+export function onebit_fast_rows(y: usize, scratch: usize, bits: usize, T: i32, N: i32, K: i32, n0: i32, n1: i32): void {
   const blockBytes = <usize>(paddedK(K) >> 3) << 4; // one row block: Kp/8 tiles of 16 bytes
-  const stride = <usize>onebit_lut_token_bytes(K);
+  const stride = <usize>tokenBytes(K);
   const yStride = <usize>N << 2;
   const batched = T - T % BATCH;
   const blocks = blockCount(K);
@@ -405,7 +349,7 @@ export function onebit_lut_rows(y: usize, bits: usize, scratch: usize, T: i32, N
 }
 
 /** y[T, N] = x[T, K] W_hat^T on the fast path: prepare, then every row. */
-export function onebit_lut_gemm(y: usize, x: usize, bits: usize, alpha: usize, beta: usize, T: i32, N: i32, K: i32, xStride: i32, scratch: usize): void {
-  onebit_lut_prepare(scratch, x, alpha, beta, T, K, xStride);
-  onebit_lut_rows(y, bits, scratch, T, N, K, 0, N);
+export function onebit_fast_gemm(y: usize, x: usize, bits: usize, alpha: usize, beta: usize, T: i32, N: i32, K: i32, xStride: i32, scratch: usize): void {
+  onebit_fast_prepare(scratch, x, alpha, beta, T, K, xStride);
+  onebit_fast_rows(y, scratch, bits, T, N, K, 0, N);
 }

@@ -1,4 +1,4 @@
-// The fast 1-bit kernels (assembly/onebit_lut.ts) against two references built from the same signs,
+// The fast 1-bit kernels (assembly/onebit_fast.ts) against two references built from the same signs,
 // alpha, beta and x:
 //  - the quantized reference: the same int8 quantization done here in TypeScript, then exact integer
 //    sums in f64: the kernel must match it to f32 rounding;
@@ -84,31 +84,31 @@ function upload(layer: Layer, T: number) {
     bits: wasm.put(bits),
     alpha: wasm.put(layer.alpha),
     beta: wasm.put(layer.beta),
-    scratch: wasm.alloc(wasm.k.onebit_lut_scratch_bytes(layer.K, T)),
+    scratch: wasm.alloc(wasm.k.onebit_fast_scratch_bytes(layer.K, T)),
   };
 }
 
-/** Run onebit_lut_gemm; returns the T*N outputs and checks the 16 guard values after them. */
+/** Run onebit_fast_gemm; returns the T*N outputs and checks the 16 guard values after them. */
 function run(layer: Layer, x: Float32Array, T: number): Float32Array {
   const buf = upload(layer, T);
   const y = wasm.f32(T * layer.N + 16, 12345);
-  wasm.k.onebit_lut_gemm(y, wasm.put(x), buf.bits, buf.alpha, buf.beta, T, layer.N, layer.K, layer.K, buf.scratch);
+  wasm.k.onebit_fast_gemm(y, wasm.put(x), buf.bits, buf.alpha, buf.beta, T, layer.N, layer.K, layer.K, buf.scratch);
   const out = wasm.read(y, T * layer.N + 16);
   expect(Array.from(out.subarray(T * layer.N))).toEqual(new Array(16).fill(12345));
   return out.subarray(0, T * layer.N);
 }
 
-describe('onebit_lut scratch', () => {
+describe('onebit_fast scratch', () => {
   it('holds 32 bytes per group of 4 columns plus the block steps and c, per token, 64-byte aligned', () => {
     for (const K of [1, 7, 8, 9, 255, 256, 257, 1536, 3072]) {
       const perToken = Math.ceil((8 * (8 * Math.ceil(K / 8)) + 4 * (Math.ceil(K / 256) + 1)) / 64) * 64;
-      expect(wasm.k.onebit_lut_token_bytes(K)).toBe(perToken);
-      expect(wasm.k.onebit_lut_scratch_bytes(K, 3)).toBe(3 * perToken);
+      expect(wasm.k.onebit_fast_scratch_bytes(K, 1)).toBe(perToken);
+      expect(wasm.k.onebit_fast_scratch_bytes(K, 3)).toBe(3 * perToken);
     }
   });
 });
 
-describe('onebit_lut_gemm', () => {
+describe('onebit_fast_gemm', () => {
   const Ks = [8, 13, 37, 100, 255, 256, 257, 700];
   const Ns = [1, 5, 16, 17, 33];
   for (const K of Ks) {
@@ -186,9 +186,9 @@ describe('onebit_lut_gemm', () => {
       const buf = upload(layer, T);
       const xp = wasm.put(x);
       const y = wasm.f32(T * N);
-      wasm.k.onebit_lut_prepare(buf.scratch, xp, buf.alpha, buf.beta, T, K, K);
-      wasm.k.onebit_lut_rows(y, buf.bits, buf.scratch, T, N, K, 16, N);
-      wasm.k.onebit_lut_rows(y, buf.bits, buf.scratch, T, N, K, 0, 16);
+      wasm.k.onebit_fast_prepare(buf.scratch, xp, buf.alpha, buf.beta, T, K, K);
+      wasm.k.onebit_fast_rows(y, buf.scratch, buf.bits, T, N, K, 16, N);
+      wasm.k.onebit_fast_rows(y, buf.scratch, buf.bits, T, N, K, 0, 16);
       expect(wasm.read(y, T * N)).toEqual(all);
     });
   }
@@ -224,9 +224,9 @@ describe('onebit_lut_gemm', () => {
     const x = wasm.put(rng.f32(37));
     const buf = upload(layer, 1);
     const y1 = wasm.f32(17), y2 = wasm.f32(17);
-    wasm.k.onebit_lut_gemm(y1, x, buf.bits, buf.alpha, buf.beta, 1, 17, 37, 37, buf.scratch);
-    wasm.core.heap.u8(buf.scratch, wasm.k.onebit_lut_scratch_bytes(37, 1)).fill(0xff);
-    wasm.k.onebit_lut_gemm(y2, x, buf.bits, buf.alpha, buf.beta, 1, 17, 37, 37, buf.scratch);
+    wasm.k.onebit_fast_gemm(y1, x, buf.bits, buf.alpha, buf.beta, 1, 17, 37, 37, buf.scratch);
+    wasm.core.heap.u8(buf.scratch, wasm.k.onebit_fast_scratch_bytes(37, 1)).fill(0xff);
+    wasm.k.onebit_fast_gemm(y2, x, buf.bits, buf.alpha, buf.beta, 1, 17, 37, 37, buf.scratch);
     expect(wasm.read(y2, 17)).toEqual(wasm.read(y1, 17));
   });
 });

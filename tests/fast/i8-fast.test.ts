@@ -1,4 +1,4 @@
-// The fast int8 matmul (assembly/matmul_i8_fast.ts): 16-bit activations times int8 weights, against
+// The fast int8 matmul (assembly/i8_fast.ts): 16-bit activations times int8 weights, against
 // the same quantization done here in TypeScript (integer sums in f64) and against the exact product
 // within the stated bound.
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -62,13 +62,13 @@ function run(c: Case): Float32Array {
   const { T, N, K } = c;
   const y = wasm.f32(T * N + 8, 4321);
   const scratch = wasm.alloc(wasm.k.i8_fast_scratch_bytes(K, T));
-  wasm.k.matmul_i8_fast(y, wasm.put(c.x), wasm.put(c.w), wasm.put(c.scale), T, N, K, K, scratch);
+  wasm.k.i8_fast_gemm(y, wasm.put(c.x), wasm.put(c.w), wasm.put(c.scale), T, N, K, K, scratch);
   const out = wasm.read(y, T * N + 8);
   expect(Array.from(out.subarray(T * N))).toEqual(new Array(8).fill(4321));
   return out.subarray(0, T * N);
 }
 
-describe('matmul_i8_fast', () => {
+describe('i8_fast_gemm', () => {
   const shapes: [number, number, number][] = [];
   for (const K of [1, 7, 8, 13, 100, 255, 256, 257, 600]) for (const N of [1, 3, 4, 9]) shapes.push([[1, 2, 3][shapes.length % 3], N, K]);
   for (const [T, N, K] of shapes) {

@@ -3,57 +3,38 @@
 // integers and multiplies integers: i32x4.dot_i16x8_s does 8 multiply-adds in one instruction, and
 // v128.load8x8_s widens 8 weights in one load.
 //
-// 1. i8_fast_quantize: per token, x is split into blocks of 256 columns; in block b,
+// 1. i8_fast_prepare (quantize.ts): per token, x is split into blocks of 256 columns; in block b,
 //    step_b = max|x| / 32767 and q[k] = round(x[k] / step_b) (round half to even), an i16.
-// 2. matmul_i8_fast_rows: per row and block, the integer sum Σ q[k] w[n,k]: each i32 lane adds 32
-//    products of pairs, at most 32 * 2 * 128 * 32767 < 2^28, and the four lanes at most 2^30: no
-//    overflow. It is converted to f32, times step_b, summed over blocks in f32, then times scale[n].
+// 2. i8_fast_rows: per row and block, the integer sum Σ q[k] w[n,k]: each i32 lane adds 32 products
+//    of pairs, at most 32 * 2 * 128 * 32767 < 2^28, and the four lanes at most 2^30: no overflow. It
+//    is converted to f32, times step_b, summed over blocks in f32, then times scale[n].
 //
 // Error against the exact product: every q is within half a step of x / step_b, so
 //   |y - y_exact| <= scale[n] * Σ_k |w[n,k]| * step_b(k) / 2   (step_b = max|x in block| / 32767),
 // plus f32 rounding: about 1e-5 of the row's size at worst. A block whose largest |x| is below 2^-100
 // counts as zero.
 //
-// Scratch, per token (i8_fast_token_bytes(K) bytes): Kp i16 (Kp = K rounded up to 8; padding is 0),
-// then the f32 steps of the ceil(K/256) blocks.
+// Scratch, per token (token t at scratch + t * tokenBytes(K), a multiple of 64): Kp i16 (Kp = K rounded
+// up to 8; padding is 0), then the f32 steps of the ceil(K/256) blocks.
 
-import { roundSmall } from './simd';
+import { roundSmall, hsum4i } from './simd';
+import { paddedK, blockCount, value1, values4, quantizeBlock, BLOCK_COLS } from './quantize';
 
-const LEVELS: f32 = 32767; // largest |q|
-const BLOCK_COLS: i32 = 256;
-const MIN_BLOCK_MAX: f32 = 7.888609052210118e-31; // 2^-100
+const LEVELS: f32 = 32767; // largest |q|: 16 bits
 
-@inline function paddedK(K: i32): i32 {
-  return (K + 7) & ~7;
-}
-
-@inline function blockCount(K: i32): i32 {
-  return (K + BLOCK_COLS - 1) / BLOCK_COLS;
-}
-
-/** Bytes of scratch one token needs (a multiple of 64). */
-export function i8_fast_token_bytes(K: i32): i32 {
+/** Bytes of scratch one token needs. */
+@inline function tokenBytes(K: i32): i32 {
   return (2 * paddedK(K) + 4 * blockCount(K) + 63) & ~63;
 }
 
 /** Bytes of scratch for T tokens. */
 export function i8_fast_scratch_bytes(K: i32, T: i32): i32 {
-  return T * i8_fast_token_bytes(K);
-}
-
-/** max |x[k]| over k0..k1-1; NaN anywhere gives NaN. */
-function absMax(x: usize, k0: i32, k1: i32): f32 {
-  let m = f32x4.splat(0);
-  let k = k0;
-  for (; k + 4 <= k1; k += 4) m = f32x4.max(m, f32x4.abs(load<v128>(x + (<usize>k << 2))));
-  let s = Mathf.max(Mathf.max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), Mathf.max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
-  for (; k < k1; k++) s = Mathf.max(s, Mathf.abs(load<f32>(x + (<usize>k << 2))));
-  return s;
+  return T * tokenBytes(K);
 }
 
 /** Quantize x[T, K] (rows `xStride` floats apart) into scratch: per token Kp i16 values and the block steps. */
-export function i8_fast_quantize(scratch: usize, x: usize, T: i32, K: i32, xStride: i32): void {
-  const stride = <usize>i8_fast_token_bytes(K);
+export function i8_fast_prepare(scratch: usize, x: usize, T: i32, K: i32, xStride: i32): void {
+  const stride = <usize>tokenBytes(K);
   const Kp = paddedK(K);
   const blocks = blockCount(K);
   for (let t = 0; t < T; t++) {
@@ -62,18 +43,15 @@ export function i8_fast_quantize(scratch: usize, x: usize, T: i32, K: i32, xStri
     const steps = q + (<usize>Kp << 1);
     for (let b = 0; b < blocks; b++) {
       const k0 = b * BLOCK_COLS, k1 = min(K, k0 + BLOCK_COLS);
-      const amax = absMax(xt, k0, k1);
-      const tiny = amax < MIN_BLOCK_MAX;
-      store<f32>(steps + (<usize>b << 2), tiny ? 0 : amax / LEVELS);
-      const inv: f32 = tiny || amax == f32.POSITIVE_INFINITY ? 0 : LEVELS / amax;
+      const inv = quantizeBlock(xt, 0, k0, k1, LEVELS, steps + (<usize>b << 2));
       const invv = f32x4.splat(inv);
       let k = k0;
       for (; k + 4 <= k1; k += 4) {
-        const qi = roundSmall(f32x4.mul(load<v128>(xt + (<usize>k << 2)), invv)); // |.| <= 32767
+        const qi = roundSmall(f32x4.mul(values4(xt, 0, k), invv)); // |.| <= 32767
         v128.store64_lane(q + (<usize>k << 1), i16x8.narrow_i32x4_s(qi, qi), 0);
       }
       for (; k < k1; k++) {
-        const qi = roundSmall(f32x4.splat(load<f32>(xt + (<usize>k << 2)) * inv));
+        const qi = roundSmall(f32x4.splat(value1(xt, 0, k, K) * inv));
         store<i16>(q + (<usize>k << 1), <i16>i32x4.extract_lane(qi, 0));
       }
     }
@@ -91,19 +69,12 @@ export function i8_fast_quantize(scratch: usize, x: usize, T: i32, K: i32, xStri
   return i32x4.replace_lane(acc, 0, i32x4.extract_lane(acc, 0) + tail);
 }
 
-/** [Σa, Σb, Σc, Σd] of four i32x4. */
-@inline function hsum4i(a: v128, b: v128, c: v128, d: v128): v128 {
-  const ab = i32x4.add(v128.shuffle<i32>(a, b, 0, 4, 1, 5), v128.shuffle<i32>(a, b, 2, 6, 3, 7));
-  const cd = i32x4.add(v128.shuffle<i32>(c, d, 0, 4, 1, 5), v128.shuffle<i32>(c, d, 2, 6, 3, 7));
-  return i32x4.add(v128.shuffle<i32>(ab, cd, 0, 1, 4, 5), v128.shuffle<i32>(ab, cd, 2, 3, 6, 7));
-}
-
 /**
- * Rows n0 <= n < n1 of y[T, N] (all T tokens) from x quantized by i8_fast_quantize into scratch.
+ * Rows n0 <= n < n1 of y[T, N] (all T tokens) from the scratch i8_fast_prepare wrote.
  * w: int8 [N, K]; scale: f32 [N].
  */
-export function matmul_i8_fast_rows(y: usize, scratch: usize, w: usize, scale: usize, T: i32, N: i32, K: i32, n0: i32, n1: i32): void {
-  const stride = <usize>i8_fast_token_bytes(K);
+export function i8_fast_rows(y: usize, scratch: usize, w: usize, scale: usize, T: i32, N: i32, K: i32, n0: i32, n1: i32): void {
+  const stride = <usize>tokenBytes(K);
   const steps = <usize>paddedK(K) << 1; // offset of the steps in a token's scratch
   const rowBytes = <usize>K;
   const blocks = blockCount(K);
@@ -154,7 +125,7 @@ export function matmul_i8_fast_rows(y: usize, scratch: usize, w: usize, scale: u
 }
 
 /** y[T, N] = x[T, K] W^T on the fast path: quantize, then every row. */
-export function matmul_i8_fast(y: usize, x: usize, w: usize, scale: usize, T: i32, N: i32, K: i32, xStride: i32, scratch: usize): void {
-  i8_fast_quantize(scratch, x, T, K, xStride);
-  matmul_i8_fast_rows(y, scratch, w, scale, T, N, K, 0, N);
+export function i8_fast_gemm(y: usize, x: usize, w: usize, scale: usize, T: i32, N: i32, K: i32, xStride: i32, scratch: usize): void {
+  i8_fast_prepare(scratch, x, T, K, xStride);
+  i8_fast_rows(y, scratch, w, scale, T, N, K, 0, N);
 }
