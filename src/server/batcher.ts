@@ -37,11 +37,6 @@ export class DecodeBatcher {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private stepping = false; // a step is scheduled for the host's next turn
 
-  /** Seats taken now. */
-  get seats(): number {
-    return this.seated;
-  }
-
   /** A seat for one generation, counted from its first token; `signal` aborting makes it leave the batch at once. */
   seat(signal: AbortSignal): Seat {
     let joined = false; // a generation reading its prompt holds no one up
@@ -49,7 +44,8 @@ export class DecodeBatcher {
     let current: Waiting | null = null;
     const drop = () => {
       if (!current) return;
-      this.waiting.splice(this.waiting.indexOf(current), 1);
+      const i = this.waiting.indexOf(current);
+      if (i >= 0) this.waiting.splice(i, 1);
       current.reject(new BimambaError('ABORTED', 'the client went away', { cause: signal.reason }));
       this.schedule();
     };

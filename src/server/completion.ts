@@ -1,7 +1,7 @@
 // One completion: wait for a turn, take the named session's lock, restore its parked snapshot (or start
 // afresh), generate (its decoding steps batched with the other running completions'), and park the
-// session again. Only an in-flight request holds a live session in WASM
-// memory, so the live sessions never outnumber the gate's `active` turns.
+// session again. Only an in-flight request holds a live session in WASM memory, so the live sessions never
+// outnumber the gate's `active` turns.
 import { generate, type GeneratedToken } from '../generate/generate.js';
 import type { Model } from '../model/model.js';
 import type { Session } from '../model/session.js';
@@ -39,14 +39,13 @@ export async function* runCompletion(engine: Engine, req: CompletionRequest, sig
     const parked = key === null ? null : await store.get(key);
     session = parked ? model.restoreSession(parked) : model.createSession();
     const continuing = session.tokensSeen > 0;
-    const options = {
+    yield* generate(model, req.prompt, {
       ...req.options,
       session,
       signal,
       addBos: continuing ? false : undefined, // BOS starts a conversation, never the middle of one
       logprobs: req.logprobs === null ? false : req.logprobs || true,
-    };
-    yield* generate(model, req.prompt, options, seat.feed);
+    }, seat.feed);
     seat.leave(); // before parking: the other completions' steps need not wait for this one's store
     if (key !== null) await store.set(key, session.snapshot(), parked); // CONFLICT if another server saved it meanwhile
   } finally {
