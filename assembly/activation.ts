@@ -6,7 +6,7 @@ import { exp1, exp4 } from './exp';
   return f32x4.div(x, f32x4.add(f32x4.splat(1), exp4(f32x4.neg(x))));
 }
 
-@inline function silu1(x: f32): f32 {
+@inline export function silu1(x: f32): f32 {
   return f32x4.extract_lane(silu4(f32x4.splat(x)), 0);
 }
 

@@ -9,10 +9,10 @@
 // tail does the same arithmetic on single lanes.
 //
 // The state is stored as f32 (scan1_channels) or bf16 (scan1_channels_bf16, state.ts), as in
-// scan_mamba2.ts: f32 arithmetic, the new state rounded as it is stored, y from the unrounded state.
+// scan_mamba2.ts: f32 arithmetic, y from the unrounded state, the state rounded once per call.
 import { exp1, exp4 } from './exp';
 import { hsum } from './simd';
-import { bf16Evens, bf16Odds, evens, loadState, odds, simdEnd, storeState, toBf16x8 } from './state';
+import { bf16Evens, bf16Odds, evens, loadState, narrowToBf16, odds, simdEnd, storeState, toBf16x8, widenBf16 } from './state';
 
 /** Channels d0 <= d < d1, the state stored as Store (f32, or u16 for bf16). */
 @inline function scanChannels<Store>(y: usize, x: usize, dt: usize, A: usize, B: usize, C: usize, Dskip: usize, h: usize, T: i32, channels: i32, S: i32, bcStride: i32, d0: i32, d1: i32): void {
@@ -78,9 +78,20 @@ export function scan1_channels(y: usize, x: usize, dt: usize, A: usize, B: usize
   scanChannels<f32>(y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride, d0, d1);
 }
 
-/** scan1_channels with the state h [channels, S] stored as bf16. */
-export function scan1_channels_bf16(y: usize, x: usize, dt: usize, A: usize, B: usize, C: usize, Dskip: usize, h: usize, T: i32, channels: i32, S: i32, bcStride: i32, d0: i32, d1: i32): void {
-  scanChannels<u16>(y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride, d0, d1);
+/**
+ * scan1_channels with the state h [channels, S] stored as bf16, rounded once per call (state.ts): one
+ * token runs the bf16 loop; more widen the channels' state into its place in `scratch` ([channels, S]
+ * f32), run the f32 loop there and round back at the end.
+ */
+export function scan1_channels_bf16(y: usize, x: usize, dt: usize, A: usize, B: usize, C: usize, Dskip: usize, h: usize, T: i32, channels: i32, S: i32, bcStride: i32, scratch: usize, d0: i32, d1: i32): void {
+  if (T == 1) {
+    scanChannels<u16>(y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride, d0, d1);
+    return;
+  }
+  const first = <usize>d0 * <usize>S, n = (d1 - d0) * S;
+  widenBf16(scratch + (first << 2), h + (first << 1), n);
+  scanChannels<f32>(y, x, dt, A, B, C, Dskip, scratch, T, channels, S, bcStride, d0, d1);
+  narrowToBf16(h + (first << 1), scratch + (first << 2), n);
 }
 
 /** All channels: see scan1_channels. T = 1 is one decoding step. */

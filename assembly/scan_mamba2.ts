@@ -13,11 +13,11 @@
 // of a row is scalar f32 (rowTail).
 //
 // The state is stored as f32 (scan2_heads) or bf16 (scan2_heads_bf16, state.ts): the same f32
-// arithmetic, the new state rounded to bf16 as it is stored after every token (so a sequence still
-// gives the bits of its tokens one by one), and y computed from the unrounded new state.
+// arithmetic, y computed from the unrounded new state, and the state rounded to bf16 once per call (at
+// T = 1 as each value is stored; at T > 1 at the end, from an f32 copy in scratch).
 import { exp1 } from './exp';
 import { hsum } from './simd';
-import { bf16Evens, bf16Odds, evens, loadState, odds, simdEnd, storeState, toBf16x8 } from './state';
+import { bf16Evens, bf16Odds, evens, loadState, narrowToBf16, odds, simdEnd, storeState, toBf16x8, widenBf16 } from './state';
 
 /** The scalar tail (n from simdEnd) of one row, continuing from the SIMD sum `out`. */
 @inline function rowTail<Store>(hRow: usize, bRow: usize, cRow: usize, dA: f32, dtx: f32, S: i32, out: f32): f32 {
@@ -149,9 +149,23 @@ export function scan2_heads(y: usize, x: usize, dt: usize, A: usize, B: usize, C
   scanHeads<f32>(y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride, i0, i1);
 }
 
-/** scan2_heads with the state h [H, P, S] stored as bf16. */
-export function scan2_heads_bf16(y: usize, x: usize, dt: usize, A: usize, B: usize, C: usize, Dskip: usize, h: usize, T: i32, H: i32, P: i32, S: i32, G: i32, xStride: i32, bcStride: i32, i0: i32, i1: i32): void {
-  scanHeads<u16>(y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride, i0, i1);
+/**
+ * scan2_heads with the state h [H, P, S] stored as bf16, rounded once per call (state.ts): one token
+ * runs the bf16 loop; more widen each head's state into its place in `scratch` ([H, P, S] f32), run the
+ * f32 loop there and round back at the end.
+ */
+export function scan2_heads_bf16(y: usize, x: usize, dt: usize, A: usize, B: usize, C: usize, Dskip: usize, h: usize, T: i32, H: i32, P: i32, S: i32, G: i32, xStride: i32, bcStride: i32, scratch: usize, i0: i32, i1: i32): void {
+  if (T == 1) {
+    scanHeads<u16>(y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride, i0, i1);
+    return;
+  }
+  const n = P * S;
+  for (let i = i0; i < i1; i++) {
+    const head = h + <usize>i * <usize>n * 2, wide = scratch + <usize>i * <usize>n * 4;
+    widenBf16(wide, head, n);
+    scanHeads<f32>(y, x, dt, A, B, C, Dskip, scratch, T, H, P, S, G, xStride, bcStride, i, i + 1);
+    narrowToBf16(head, wide, n);
+  }
 }
 
 /** All heads: see scan2_heads. T = 1 is one decoding step. */

@@ -4,7 +4,13 @@
 //
 // bf16 is the top 16 bits of an f32: reading one back is a shift or a mask, and writing one rounds the
 // f32 to nearest on its 16th bit by adding half a step to the bits (ties, 1 in 65536 values, round away
-// from zero; one add instead of the four of ties-to-even, in the loop that bounds the scans' speed). The range is f32's (no overflow where f32 has none);
+// from zero; one add instead of the four of ties-to-even, in the loop that bounds the scans' speed).
+//
+// A bf16 state is rounded once per call, as the call stores it: one token (decoding) runs the bf16
+// loops below, which round every new value as they store it; several tokens (prefill) widen the state
+// into f32 scratch (widenBf16), run the f32 loop over all of them and round once at the end
+// (narrowToBf16), which keeps prefill at the f32 loop's speed (the state is in cache there, and the
+// bf16 loop does more per value). The range is f32's (no overflow where f32 has none);
 // the precision is 8 significant bits. Arithmetic stays f32: a scan loads the state, computes in f32
 // and rounds once as it stores. NaN stays NaN for the quiet NaNs that arithmetic produces.
 //
@@ -60,4 +66,25 @@
     return;
   }
   store<u16>(p, <u16>((reinterpret<u32>(v) + 0x8000) >> 16));
+}
+
+/** n bf16 at src widened to f32 at dst (natural order). */
+export function widenBf16(dst: usize, src: usize, n: i32): void {
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const r = load<v128>(src + (<usize>i << 1));
+    store<v128>(dst + (<usize>i << 2), i32x4.shl(i32x4.extend_low_i16x8_u(r), 16));
+    store<v128>(dst + (<usize>i << 2), i32x4.shl(i32x4.extend_high_i16x8_u(r), 16), 16);
+  }
+  for (; i < n; i++) store<f32>(dst + (<usize>i << 2), loadState<u16>(src + (<usize>i << 1)));
+}
+
+/** n f32 at src rounded to bf16 at dst, as storeState rounds. */
+export function narrowToBf16(dst: usize, src: usize, n: i32): void {
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const a = roundToBf16(load<v128>(src + (<usize>i << 2))), b = roundToBf16(load<v128>(src + (<usize>i << 2), 16));
+    store<v128>(dst + (<usize>i << 1), i8x16.shuffle(a, b, 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31));
+  }
+  for (; i < n; i++) storeState<u16>(dst + (<usize>i << 1), load<f32>(src + (<usize>i << 2)));
 }

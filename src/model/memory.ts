@@ -67,7 +67,7 @@ export function memoryNeed(header: BimambaHeader, k: Kernels, prefillChunk: numb
     weights: header.dataBytes,
     derived: derivedBytes(cfg),
     activations: scratchBytes(shapes, prefillChunk),
-    kernelScratch: kernelSetScratchBytes(k, { exact, maxK: Math.max(shapes.dModel, shapes.dInner), maxT: prefillChunk }),
+    kernelScratch: kernelSetScratchBytes(k, { exact, maxK: Math.max(shapes.dModel, shapes.dInner), maxT: prefillChunk, stateType, stateValues: shapes.ssmStateFloats }),
     session: sessionStateBytes(cfg, stateType),
   };
   const total = Object.values(need).reduce((sum, n) => sum + roundUp(n), 0);

@@ -42,7 +42,7 @@ const MAX_AUTO_THREADS = 8;
 /** The kernels the worker threads may run (ThreadPool.run refers to them by index). */
 export const SPLIT_KERNELS = [
   'onebit_fast_rows', 'matmul_f32_rows', 'matmul_f16_rows', 'matmul_i8_rows', 'i8_fast_rows',
-  'scan2_heads', 'scan2_heads_bf16', 'scan1_channels', 'scan1_channels_bf16',
+  'scan2_heads', 'scan2_heads_bf16', 'scan1_channels', 'scan1_channels_bf16', 'conv1d_channels', 'gated_rmsnorm_rows',
 ] as const;
 
 function checkThreads(threads: 'auto' | number): void {

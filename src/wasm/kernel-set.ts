@@ -6,7 +6,8 @@
 //    the f32 kernels (onebit.ts, matmul.ts).
 //  - scan1/scan2: the SSM state stored as f32 or, with `stateType: 'bf16'`, as bfloat16 (state.ts).
 //  - split between threads when the core has a worker pool: matmul rows, 1-bit rows, scan heads
-//    (channels). Everything else (norms, conv, activations) runs as it is on the calling thread.
+//    (channels), conv channels, gated-norm tokens. The small rest (the block norms, activations, adds)
+//    runs as it is on the calling thread.
 // The kernel set owns the scratch its kernels need (the fast path's tables, the exact 1-bit tables),
 // sized here for up to `maxT` tokens of up to `maxK` inputs.
 //
@@ -64,6 +65,8 @@ export interface KernelSetOptions {
   maxK: number;
   /** How the SSM state is stored: the scans read and write it as f32 or as bf16 (default f32). */
   stateType?: 'f32' | 'bf16';
+  /** Values of one layer's SSM state: a bf16 state is widened into f32 scratch of this size for prefill. */
+  stateValues: number;
 }
 
 const kernelIndex = (name: (typeof SPLIT_KERNELS)[number]) => SPLIT_KERNELS.indexOf(name);
@@ -76,6 +79,8 @@ const SCAN2_HEADS = kernelIndex('scan2_heads');
 const SCAN2_HEADS_BF16 = kernelIndex('scan2_heads_bf16');
 const SCAN1_CHANNELS = kernelIndex('scan1_channels');
 const SCAN1_CHANNELS_BF16 = kernelIndex('scan1_channels_bf16');
+const CONV1D_CHANNELS = kernelIndex('conv1d_channels');
+const GATED_RMSNORM_ROWS = kernelIndex('gated_rmsnorm_rows');
 
 /**
  * A call is split only when it would take the calling thread at least this long alone: below it, the
@@ -92,12 +97,13 @@ const LUT_BATCH = 16;
  */
 const LUT_PAD_FROM = 9;
 /** Rough single-thread speeds (multiply-adds, or state values, per µs) to estimate a call's time. */
-const SPEED = { onebit: 60_000, int8Fast: 15_000, dense: 4_000, scan: 3_000 };
+const SPEED = { onebit: 60_000, int8Fast: 15_000, dense: 4_000, scan: 3_000, elementwise: 400 };
 
 /** Bytes of the kernel set's scratch block for these options. */
 export function kernelSetScratchBytes(k: Kernels, options: KernelSetOptions): number {
-  if (options.exact) return k.onebit_scratch_bytes(options.maxK);
-  return k.onebit_fast_scratch_bytes(options.maxK, options.maxT) + k.i8_fast_scratch_bytes(options.maxK, options.maxT);
+  const scan = options.stateType === 'bf16' ? 4 * options.stateValues : 0;
+  if (options.exact) return k.onebit_scratch_bytes(options.maxK) + scan;
+  return k.onebit_fast_scratch_bytes(options.maxK, options.maxT) + k.i8_fast_scratch_bytes(options.maxK, options.maxT) + scan;
 }
 
 /** The graph's operations over `core`, with their scratch allocated from its heap. */
@@ -120,6 +126,7 @@ export function createOps(core: Core, options: KernelSetOptions): Ops {
   const scratch = core.heap.alloc(kernelSetScratchBytes(raw, options), 'kernel scratch');
   const onebitTables = scratch, i8Quantized = scratch + raw.onebit_fast_scratch_bytes(maxK, maxT); // fast path
   const signTables = scratch; // exact path
+  const wideState = scratch + kernelSetScratchBytes(raw, { ...options, stateType: 'f32' }); // a bf16 state widened, at its end
 
   // dense matmuls: rows split, exact arithmetic either way
   const f32 = (y: Ptr, x: Ptr, w: Ptr, T: number, N: number, K: number, xs: number) =>
@@ -150,11 +157,8 @@ export function createOps(core: Core, options: KernelSetOptions): Ops {
   };
   const i8 = options.exact ? i8Exact : i8Fast;
   const onebit = options.exact ? onebitExact : onebitFast;
-  // scans: heads (channels) split, exact either way; the state in its storage type
+  // scans: heads (channels) split, exact either way; a bf16 state (stateType) widened into f32 scratch for prefill
   const bf16 = options.stateType === 'bf16';
-  const scan2Id = bf16 ? SCAN2_HEADS_BF16 : SCAN2_HEADS, scan2Heads = bf16 ? raw.scan2_heads_bf16 : raw.scan2_heads;
-  const scan1Id = bf16 ? SCAN1_CHANNELS_BF16 : SCAN1_CHANNELS, scan1Channels = bf16 ? raw.scan1_channels_bf16 : raw.scan1_channels;
-
   return {
     linear(p, y, x, T, xStride = p.K) {
       switch (p.kind) {
@@ -165,20 +169,39 @@ export function createOps(core: Core, options: KernelSetOptions): Ops {
       }
       if (p.bias) raw.add_bias(y, p.bias, T, p.N);
     },
-    scan2: (y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride) =>
-      split(scan2Id, [y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride], H, 1, (T * H * P * S) / SPEED.scan,
-        (a, b) => scan2Heads(y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride, a, b)),
-    scan1: (y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride) =>
-      split(scan1Id, [y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride], channels, 4, (T * channels * S) / SPEED.scan,
-        (a, b) => scan1Channels(y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride, a, b)),
+    scan2: (y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride) => {
+      const micros = (T * H * P * S) / SPEED.scan;
+      if (bf16) {
+        split(SCAN2_HEADS_BF16, [y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride, wideState], H, 1, micros,
+          (a, b) => raw.scan2_heads_bf16(y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride, wideState, a, b));
+      } else {
+        split(SCAN2_HEADS, [y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride], H, 1, micros,
+          (a, b) => raw.scan2_heads(y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride, a, b));
+      }
+    },
+    scan1: (y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride) => {
+      const micros = (T * channels * S) / SPEED.scan;
+      if (bf16) {
+        split(SCAN1_CHANNELS_BF16, [y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride, wideState], channels, 4, micros,
+          (a, b) => raw.scan1_channels_bf16(y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride, wideState, a, b));
+      } else {
+        split(SCAN1_CHANNELS, [y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride], channels, 4, micros,
+          (a, b) => raw.scan1_channels(y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride, a, b));
+      }
+    },
+    // conv1d: channels split; the gated norm: tokens split (prefill, batched decoding)
+    conv1d: (y, x, state, w, b, T, channels, W, xStride) =>
+      split(CONV1D_CHANNELS, [y, x, state, w, b, T, channels, W, xStride, 0], channels, 4, (T * channels) / SPEED.elementwise,
+        (c0, c1) => raw.conv1d_channels(y, x, state, w, b, T, channels, W, xStride, 0, c0, c1)),
+    gatedRmsnorm: (y, x, z, w, T, width, groupSize, eps, zStride) =>
+      split(GATED_RMSNORM_ROWS, [y, x, z, w, T, width, groupSize, eps, zStride], T, 1, (T * width) / SPEED.elementwise,
+        (t0, t1) => raw.gated_rmsnorm_rows(y, x, z, w, T, width, groupSize, eps, zStride, t0, t1)),
     // the rest runs as exported, on the calling thread
-    conv1d: raw.conv1d,
     dtSoftplus: raw.dt_softplus,
     softplus: raw.softplus,
     silu: raw.silu,
     mulSilu: raw.mul_silu,
     rmsnorm: raw.rmsnorm,
-    gatedRmsnorm: raw.gated_rmsnorm,
     add: raw.add,
     rowF16ToF32: raw.row_f16_to_f32,
     rowI8ToF32: raw.row_i8_to_f32,

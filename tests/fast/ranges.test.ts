@@ -1,5 +1,6 @@
-// The range forms of the kernels that threads split (matmul rows, scan heads and channels): computing
-// the range in pieces, in any order, gives the same bits as the whole call.
+// The range forms of the kernels that threads split (matmul rows, scan heads and channels, conv
+// channels, gated-norm tokens): computing the range in pieces, in any order, gives the same bits as the
+// whole call.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../util/rng.js';
 import { loadCore, type TestCore } from '../util/wasm.js';
@@ -79,5 +80,38 @@ describe('scan ranges', () => {
     inPieces(D, [3, 4, 9], (a, b) => wasm.k.scan1_channels(yParts, x, dt, A, B, C, Dskip, hParts, T, D, N, N, a, b));
     expect(wasm.read(yParts, T * D)).toEqual(wasm.read(yWhole, T * D));
     expect(wasm.read(hParts, D * N)).toEqual(wasm.read(hWhole, D * N));
+  });
+});
+
+describe('conv and gated-norm ranges', () => {
+  for (const [T, channels, W] of [[1, 23, 4], [5, 16, 4], [3, 13, 3], [7, 9, 4]]) {
+    it(`conv1d_channels over pieces of the channels equals conv1d, and with silu equals conv1d then silu (T=${T} channels=${channels} W=${W})`, () => {
+      const rng = new Rng(T * 1000 + channels * 10 + W);
+      const xStride = channels + 3; // a view, as of in_proj's output
+      const x = wasm.put(rng.f32(T * xStride)), w = wasm.put(rng.f32(channels * W)), b = wasm.put(rng.f32(channels));
+      const state0 = rng.f32(channels * (W - 1));
+      const whole = wasm.f32(T * channels), sWhole = wasm.put(state0);
+      wasm.k.conv1d(whole, x, sWhole, w, b, T, channels, W, xStride);
+      for (const silu of [0, 1]) {
+        const parts = wasm.f32(T * channels), sParts = wasm.put(state0);
+        inPieces(channels, [4, 8, 20], (c0, c1) => wasm.k.conv1d_channels(parts, x, sParts, w, b, T, channels, W, xStride, silu, c0, c1));
+        const want = wasm.f32(T * channels);
+        if (silu) wasm.k.silu(want, whole, T * channels);
+        else wasm.k.add(want, whole, wasm.f32(T * channels, 0), T * channels);
+        expect(wasm.read(parts, T * channels)).toEqual(wasm.read(want, T * channels));
+        expect(wasm.read(sParts, channels * (W - 1))).toEqual(wasm.read(sWhole, channels * (W - 1)));
+      }
+    });
+  }
+
+  it('gated_rmsnorm_rows over pieces of the tokens equals gated_rmsnorm (T=7, width 24, groups of 8)', () => {
+    const rng = new Rng(77);
+    const T = 7, width = 24, groupSize = 8, zStride = 40;
+    const x = rng.f32(T * width), z = wasm.put(rng.f32(T * zStride)), w = wasm.put(rng.f32(width));
+    const whole = wasm.f32(T * width), parts = wasm.f32(T * width);
+    wasm.k.gated_rmsnorm(whole, wasm.put(x), z, w, T, width, groupSize, 1e-5, zStride);
+    const xp = wasm.put(x);
+    inPieces(T, [2, 3, 6], (t0, t1) => wasm.k.gated_rmsnorm_rows(parts, xp, z, w, T, width, groupSize, 1e-5, zStride, t0, t1));
+    expect(wasm.read(parts, T * width)).toEqual(wasm.read(whole, T * width));
   });
 });

@@ -4,6 +4,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { normRelError } from '../util/numeric.js';
 import { Rng } from '../util/rng.js';
+import { scan1Data, scan1Ref, scan2Data, scan2Ref } from '../util/scan-reference.js';
 import { loadCore, type TestCore } from '../util/wasm.js';
 
 let wasm: TestCore;
@@ -12,34 +13,6 @@ beforeAll(async () => { wasm = await loadCore(); });
 const TOLERANCE = 1e-5; // relative to the largest |value| of each output (y, h)
 
 // ---- Mamba-1 ----
-
-interface Scan1Data { x: Float32Array; dt: Float32Array; A: Float32Array; B: Float32Array; C: Float32Array; Dskip: Float32Array; h: Float32Array }
-
-function scan1Data(rng: Rng, T: number, D: number, N: number): Scan1Data {
-  const A = new Float32Array(D * N);
-  for (let d = 0; d < D; d++) for (let n = 0; n < N; n++) A[d * N + n] = -(n + 1) * rng.uniform(0.5, 1.5); // -exp(A_log), S4D-real-like
-  return {
-    x: rng.f32(T * D), dt: rng.f32(T * D, () => rng.uniform(0.001, 0.3)), A,
-    B: rng.f32(T * N), C: rng.f32(T * N), Dskip: rng.f32(D), h: rng.f32(D * N),
-  };
-}
-
-function scan1Ref(p: Scan1Data, T: number, D: number, N: number) {
-  const h = Float64Array.from(p.h), y = new Float64Array(T * D);
-  for (let t = 0; t < T; t++) {
-    for (let d = 0; d < D; d++) {
-      const dt = p.dt[t * D + d], x = p.x[t * D + d];
-      let s = 0;
-      for (let n = 0; n < N; n++) {
-        const i = d * N + n;
-        h[i] = Math.exp(dt * p.A[i]) * h[i] + dt * p.B[t * N + n] * x;
-        s += p.C[t * N + n] * h[i];
-      }
-      y[t * D + d] = s + p.Dskip[d] * x;
-    }
-  }
-  return { y, h };
-}
 
 describe('scan1', () => {
   for (const [T, D, N] of [[1, 5, 16], [7, 16, 16], [13, 33, 13], [4, 3, 1], [9, 8, 6], [33, 4, 37]]) {
@@ -80,36 +53,6 @@ describe('scan1', () => {
 });
 
 // ---- Mamba-2 ----
-
-interface Scan2Data { x: Float32Array; dt: Float32Array; A: Float32Array; B: Float32Array; C: Float32Array; Dskip: Float32Array; h: Float32Array }
-
-function scan2Data(rng: Rng, T: number, H: number, P: number, N: number, G: number): Scan2Data {
-  return {
-    x: rng.f32(T * H * P), dt: rng.f32(T * H, () => rng.uniform(0.001, 0.3)), A: rng.f32(H, () => -rng.uniform(1, 16)),
-    B: rng.f32(T * G * N), C: rng.f32(T * G * N), Dskip: rng.f32(H), h: rng.f32(H * P * N),
-  };
-}
-
-function scan2Ref(p: Scan2Data, T: number, H: number, P: number, N: number, G: number) {
-  const h = Float64Array.from(p.h), y = new Float64Array(T * H * P);
-  for (let t = 0; t < T; t++) {
-    for (let i = 0; i < H; i++) {
-      const g = Math.floor(i / (H / G));
-      const dt = p.dt[t * H + i], dA = Math.exp(dt * p.A[i]);
-      for (let q = 0; q < P; q++) {
-        const x = p.x[t * H * P + i * P + q];
-        let s = 0;
-        for (let n = 0; n < N; n++) {
-          const k = (i * P + q) * N + n, bc = t * G * N + g * N + n;
-          h[k] = dA * h[k] + dt * p.B[bc] * x;
-          s += p.C[bc] * h[k];
-        }
-        y[t * H * P + i * P + q] = s + p.Dskip[i] * x;
-      }
-    }
-  }
-  return { y, h };
-}
 
 describe('scan2', () => {
   // [T, H, P, N, G]: the tiny fixture's shape, awkward sizes, several groups, and N % 4 tails
