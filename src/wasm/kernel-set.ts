@@ -31,7 +31,7 @@ export type Projection =
 export interface Ops {
   /**
    * y[T, p.N] = x[T, p.K] · W^T (+ bias); x rows `xStride` floats apart (default p.K). x and y must have
-   * room for the kernel set's maxT rows: the rows past T may be read and written (padding, see lutRows).
+   * room for the kernel set's maxT rows: the rows past T may be read and written (padding, see onebitFastRows).
    */
   linear(p: Projection, y: Ptr, x: Ptr, T: number, xStride?: number): void;
   /** Causal depthwise conv: y[T, channels] from x rows `xStride` apart, state [channels, W-1] updated. */
@@ -89,13 +89,13 @@ const GATED_RMSNORM_ROWS = kernelIndex('gated_rmsnorm_rows');
  */
 const MIN_SPLIT_MICROSECONDS = 50;
 /** Tokens of one batch of the fast 1-bit kernels (the token-major tables of onebit_fast.ts). */
-const LUT_BATCH = 16;
+const ONEBIT_BATCH = 16;
 /**
  * From this many tokens past the whole batches on, the fast 1-bit projection computes a whole batch of
  * 16 instead (the rows past T are padding nobody reads): a batch costs about 8.5 single-token passes
  * (780M in_proj: 74 µs a token at T = 64 against 140 alone). Decoding batches of 9-15 sessions gain.
  */
-const LUT_PAD_FROM = 9;
+const ONEBIT_PAD_FROM = 9;
 /** Rough single-thread speeds (multiply-adds, or state values, per µs) to estimate a call's time. */
 const SPEED = { onebit: 60_000, int8Fast: 15_000, dense: 4_000, scan: 3_000, elementwise: 400 };
 
@@ -145,13 +145,13 @@ export function createOps(core: Core, options: KernelSetOptions): Ops {
     raw.onebit_gemm(y, x, bits, alpha, beta, T, N, K, xs, signTables);
   };
   /** The rows a fast 1-bit projection computes for T tokens: T, or T padded to whole batches where that is cheaper and fits. */
-  const lutRows = (T: number) => {
-    const padded = Math.ceil(T / LUT_BATCH) * LUT_BATCH;
-    return T % LUT_BATCH >= LUT_PAD_FROM && padded <= maxT ? padded : T;
+  const onebitFastRows = (T: number) => {
+    const padded = Math.ceil(T / ONEBIT_BATCH) * ONEBIT_BATCH;
+    return T % ONEBIT_BATCH >= ONEBIT_PAD_FROM && padded <= maxT ? padded : T;
   };
   const onebitFast = (y: Ptr, x: Ptr, bits: Ptr, alpha: Ptr, beta: Ptr, T: number, N: number, K: number, xs: number) => {
     checkSize(T, K, '1-bit projection');
-    const rows = lutRows(T); // a token gets the same bits alone or in a batch, padded or not
+    const rows = onebitFastRows(T); // a token gets the same bits alone or in a batch, padded or not
     raw.onebit_fast_prepare(onebitTables, x, alpha, beta, rows, K, xs);
     split(ONEBIT_FAST_ROWS, [y, onebitTables, bits, rows, N, K], N, 16, (rows * N * K) / SPEED.onebit, (a, b) => raw.onebit_fast_rows(y, onebitTables, bits, rows, N, K, a, b));
   };

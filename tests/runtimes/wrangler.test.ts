@@ -88,6 +88,17 @@ async function wranglerDev(dir: string, port: number): Promise<Service> {
   return service;
 }
 
+/** Wait until `url` answers 200: wrangler dev opens its port before the Worker behind it is ready. */
+async function answering(url: string, service: Service, timeoutMs = 60_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await fetch(url, { signal: AbortSignal.timeout(10_000) }).then((r) => r.status, () => 0);
+    if (status === 200) return;
+    if (Date.now() > end) throw new Error(`${url} did not answer 200 within ${timeoutMs} ms (last: ${status}):\n${service.output()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 describe.runIf(shouldRun('wrangler', existsSync(WRANGLER) ? WRANGLER : null, 'the wrangler dev dependency: npm ci'))('wrangler (the Worker example)', () => {
   it('wrangler dev streams the same greedy tokens as Node, offline on 127.0.0.1', async () => {
     const model = await tinyModel();
@@ -124,6 +135,7 @@ describe.runIf(shouldRun('wrangler', existsSync(WRANGLER) ? WRANGLER : null, 'th
     const texts: string[] = [];
     for (const turn of turns) {
       const service = await wranglerDev(dir, port); // a fresh wrangler dev per turn: only the Durable Object's storage carries the session
+      await answering(`http://127.0.0.1:${port}/health`, service);
       const r = await client(`http://127.0.0.1:${port}`).completions.create({
         model: 'default', prompt: turn.prompt, max_tokens: turn.maxTokens, temperature: 0, session: 'parked',
       } as OpenAI.CompletionCreateParamsNonStreaming);
