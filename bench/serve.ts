@@ -4,9 +4,11 @@
 // completions at once with the `openai` client, each its own prompt (token ids), greedy, --tokens long.
 // Reports aggregate tokens/s (all streams' tokens over the wall time), time to first token p50/p99 and
 // the server's peak RSS; checks that every stream's tokens (their logprobs, token by token) equal the
-// same prompt served alone. Bounded: at most 64 streams, 256 tokens, 10 minutes.
+// same prompt served alone. Bounded: at most 64 streams, 256 tokens, 10 minutes. Prints the machine's
+// load average before and after: on a shared machine the figures only mean something next to it.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { ensureSyntheticModel, MODELS } from '../tests/util/synthetic-model.js';
@@ -80,7 +82,9 @@ await stream(maxStreams + 1); // warm-up
 const solo: number[][] = [];
 for (let i = 0; i < maxStreams; i++) solo.push((await stream(i)).logprobs);
 
-console.log(`\nbimamba serve load test: ${model.split('/').pop()}, ${promptTokens}-token prompts, ${tokens} greedy tokens per stream, threads ${threads}\n`);
+const load = () => loadavg().map((l) => l.toFixed(1)).join(' / ');
+console.log(`\nbimamba serve load test: ${model.split('/').pop()}, ${promptTokens}-token prompts, ${tokens} greedy tokens per stream, threads ${threads}`);
+console.log(`${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}; load average (1 / 5 / 15 min) before: ${load()}\n`);
 console.log('| streams | aggregate tok/s | per stream tok/s | TTFT p50 ms | TTFT p99 ms | peak RSS MB | same tokens as alone |');
 console.log('| ---: | ---: | ---: | ---: | ---: | ---: | --- |');
 for (const n of streamCounts) {
@@ -94,5 +98,6 @@ for (const n of streamCounts) {
   console.log(`| ${n} | ${(total / wall).toFixed(1)} | ${(total / wall / n).toFixed(1)} | ${percentile(ttft, 50).toFixed(0)} | ${percentile(ttft, 99).toFixed(0)} | ${(peakRss / 2 ** 20).toFixed(0)} | ${same ? 'yes' : 'NO'} |`);
   if (!same) process.exitCode = 1;
 }
+console.log(`\nload average after: ${load()}`);
 clearInterval(sampler);
 stopServer();

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'BAD_TOKEN' // a token id outside the vocabulary
   | 'DISPOSED' // use of a model or session after dispose()
   | 'ABORTED' // generation stopped by an AbortSignal
+  | 'CONFLICT' // a shared session store's entry changed since it was read (another server continued the session)
   | 'THREADS'; // worker threads could not start, or one stopped answering
 
 /**

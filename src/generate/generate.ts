@@ -97,6 +97,14 @@ export interface GenerationHost {
   owns(session: Session): boolean;
 }
 
+/**
+ * Feeds a sampled token to the session. By default session.feed(); a server passes one that batches the
+ * decoding steps of its concurrent generations (src/server/batcher.ts).
+ */
+export type TokenFeeder = (session: Session, token: number) => void | Promise<void>;
+
+const feedAlone: TokenFeeder = (session, token) => void session.feed([token]);
+
 const MAX_TOP_LOGPROBS = 100;
 /** Prompt tokens fed between two turns given to the host (a multiple of the default prefill chunk). */
 const PROMPT_SLICE = 256;
@@ -162,7 +170,7 @@ export function promptIds(host: GenerationHost, prompt: string | ArrayLike<numbe
   return ids;
 }
 
-export async function* generate(host: GenerationHost, prompt: string | ArrayLike<number>, options: GenerateOptions = {}): AsyncGenerator<GeneratedToken> {
+export async function* generate(host: GenerationHost, prompt: string | ArrayLike<number>, options: GenerateOptions = {}, feedToken = feedAlone): AsyncGenerator<GeneratedToken> {
   const { maxTokens, seed, stops, abort, topLogprobs } = checkOptions(options);
   const sampling = resolveSampling(options);
   const ids = promptIds(host, prompt, options.addBos);
@@ -237,7 +245,7 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
       if (logprob !== undefined) item.logprob = logprob;
       if (top) item.topLogprobs = top.map((t) => ({ token: t, text: host.tokenizer?.decode([t]) ?? '', logprob: raw![t] - logZ }));
       // A caller's session takes in every sampled token, so it can go on where this generation ended.
-      if (options.session || !(isLast || stopped)) session.feed([token]);
+      if (options.session || !(isLast || stopped)) await feedToken(session, token);
       if (isEos) return yield last(item, 'eos');
       if (stopped) return yield last(item, 'stop');
       if (isLast) return yield last(item, 'length');

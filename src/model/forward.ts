@@ -13,6 +13,12 @@
 // same result. Every call is one of the graph's operations (src/wasm/kernel-set.ts), whose names are
 // what runs.
 //
+// The T rows of a call may belong to several sessions (segments): a server's decoding step feeds one
+// token of each of its streams at once. Everything but conv1d and the scan works row by row, so it runs
+// over all T rows together (the projections read their weights once for the whole batch); conv1d and the
+// scan read and update a session's own state, so they run once per segment, on its rows. Every kernel
+// gives a row the same bits whatever rows share its call, so a session gets the same logits batched or alone.
+//
 // Shapes (the names of mamba_ssm's config):
 //   T         tokens in this call (at most scratch.maxT)
 //   d_model   the residual stream's width          d_inner   the mixer's width (expand * d_model)
@@ -50,6 +56,24 @@ export interface LayerState {
   ssm: Ptr;
 }
 
+/** The consecutive rows of one forward call that belong to one session: its state and its token count. */
+export interface Segment {
+  state: LayerState[];
+  T: number;
+}
+
+/** Row `row` of a buffer whose rows are `width` floats apart. */
+const rowOf = (p: Ptr, row: number, width: number): Ptr => p + 4 * row * width;
+
+/** Runs `f` for each segment with its state of layer `layer`, its first row and its number of rows. */
+function perSegment(segments: Segment[], layer: number, f: (st: LayerState, row: number, T: number) => void): void {
+  let row = 0;
+  for (const seg of segments) {
+    f(seg.state[layer], row, seg.T);
+    row += seg.T;
+  }
+}
+
 /** hidden[t] = embedding row ids[t], dequantized to f32. */
 function embed(g: Graph, ids: ArrayLike<number>, T: number): void {
   const { ops, heap, weights, shapes, scratch } = g;
@@ -69,7 +93,7 @@ function embed(g: Graph, ids: ArrayLike<number>, T: number): void {
  * The Mamba-2 mixer (mamba_ssm's Mamba2Simple, norm after the gate):
  * hidden[T, d_model] = out_proj(gatedNorm(ssd(conv(xBC), dt), z)). Reads `normed`.
  */
-function mamba2Mixer(g: Graph, L: LayerWeights, st: LayerState, T: number): void {
+function mamba2Mixer(g: Graph, L: LayerWeights, layer: number, segments: Segment[], T: number): void {
   const { ops, cfg, shapes: s, scratch: b } = g;
   const { dInner, dInProj, convChannels, nheads, headdim, dState, ngroups } = s;
   // views: proj [T, z | xBC | dt] (rows d_in_proj apart), conv [T, x | B | C] (rows conv_dim apart)
@@ -78,10 +102,13 @@ function mamba2Mixer(g: Graph, L: LayerWeights, st: LayerState, T: number): void
   const [dtMin, dtMax] = cfg.time_step_limit;
 
   ops.linear(L.inProj, b.proj, b.normed, T); //                                      proj [T, d_in_proj] = normed [T, d_model] · in_proj^T
-  ops.conv1d(b.conv, xBC, st.conv, L.convW, L.convB, T, convChannels, s.dConv, dInProj); // conv [T, conv_dim] = conv1d(xBC [T, conv_dim])
+  perSegment(segments, layer, (st, r, n) => //                                         conv [T, conv_dim] = conv1d(xBC [T, conv_dim]), per session
+    ops.conv1d(rowOf(b.conv, r, convChannels), rowOf(xBC, r, dInProj), st.conv, L.convW, L.convB, n, convChannels, s.dConv, dInProj));
   ops.silu(b.conv, b.conv, T * convChannels); //                                     conv [T, conv_dim]
   ops.dtSoftplus(b.dt, dtIn, L.dtBias, T, nheads, dInProj, dtMin, dtMax ?? Infinity); // dt [T, nheads] = clamp(softplus(dt + dt_bias))
-  ops.scan2(b.y, x, b.dt, L.A, B, C, L.D, st.ssm, T, nheads, headdim, dState, ngroups, convChannels, convChannels); // y [T, d_inner]; x [T, d_inner], B, C [T, ngroups*d_state]
+  perSegment(segments, layer, (st, r, n) => //                                        y [T, d_inner]; x [T, d_inner], B, C [T, ngroups*d_state], per session
+    ops.scan2(rowOf(b.y, r, dInner), rowOf(x, r, convChannels), rowOf(b.dt, r, nheads), L.A, rowOf(B, r, convChannels), rowOf(C, r, convChannels), L.D, st.ssm,
+      n, nheads, headdim, dState, ngroups, convChannels, convChannels));
   ops.gatedRmsnorm(b.y, b.y, z, L.mixerNorm, T, dInner, dInner / ngroups, cfg.mixer_norm_eps, dInProj); // y [T, d_inner] = norm(y * silu(z [T, d_inner]))
   ops.linear(L.outProj, b.hidden, b.y, T); //                                         hidden [T, d_model] = y · out_proj^T
 }
@@ -90,7 +117,7 @@ function mamba2Mixer(g: Graph, L: LayerWeights, st: LayerState, T: number): void
  * The Mamba-1 mixer (mamba_ssm's Mamba): hidden[T, d_model] = out_proj(selectiveScan(conv(x), dt, B, C) * silu(z)).
  * Reads `normed`.
  */
-function mamba1Mixer(g: Graph, L: LayerWeights, st: LayerState, T: number): void {
+function mamba1Mixer(g: Graph, L: LayerWeights, layer: number, segments: Segment[], T: number): void {
   const { ops, shapes: s, scratch: b } = g;
   const { dInner, dInProj, dState, dtRank, xProjOut } = s;
   // views: proj [T, x | z] (rows d_in_proj apart), xdbl [T, dt_low | B | C] (rows dt_rank + 2*d_state apart)
@@ -98,21 +125,25 @@ function mamba1Mixer(g: Graph, L: LayerWeights, st: LayerState, T: number): void
   const dtLow = b.xdbl, B = dtLow + 4 * dtRank, C = B + 4 * dState;
 
   ops.linear(L.inProj, b.proj, b.normed, T); //                                       proj [T, 2*d_inner] = normed [T, d_model] · in_proj^T
-  ops.conv1d(b.conv, xIn, st.conv, L.convW, L.convB, T, dInner, s.dConv, dInProj); // conv [T, d_inner] = conv1d(x [T, d_inner])
+  perSegment(segments, layer, (st, r, n) => //                                          conv [T, d_inner] = conv1d(x [T, d_inner]), per session
+    ops.conv1d(rowOf(b.conv, r, dInner), rowOf(xIn, r, dInProj), st.conv, L.convW, L.convB, n, dInner, s.dConv, dInProj));
   ops.silu(b.conv, b.conv, T * dInner); //                                             conv [T, d_inner]
   ops.linear(L.xProj!, b.xdbl, b.conv, T); //                                          xdbl [T, dt_rank + 2*d_state] = conv · x_proj^T
   ops.linear(L.dtProj!, b.dt, dtLow, T, xProjOut); //                                  dt [T, d_inner] = dt_low [T, dt_rank] · dt_proj^T + bias
   ops.softplus(b.dt, b.dt, T * dInner); //                                             dt [T, d_inner]
-  ops.scan1(b.y, b.conv, b.dt, L.A, B, C, L.D, st.ssm, T, dInner, dState, xProjOut); // y [T, d_inner]; B, C [T, d_state]
+  perSegment(segments, layer, (st, r, n) => //                                         y [T, d_inner]; B, C [T, d_state], per session
+    ops.scan1(rowOf(b.y, r, dInner), rowOf(b.conv, r, dInner), rowOf(b.dt, r, dInner), L.A, rowOf(B, r, xProjOut), rowOf(C, r, xProjOut), L.D, st.ssm,
+      n, dInner, dState, xProjOut));
   ops.mulSilu(b.y, b.y, z, T, dInner, dInProj); //                                    y [T, d_inner] = y * silu(z [T, d_inner])
   ops.linear(L.outProj, b.hidden, b.y, T); //                                          hidden [T, d_model] = y · out_proj^T
 }
 
 /**
- * Run T ≤ scratch.maxT tokens through the model, updating `state`. Logits are computed for positions
- * `firstLogit .. T-1` into `scratch.logits` (`[T - firstLogit, vocab]`); pass T to skip the head.
+ * Run T ≤ scratch.maxT tokens through the model: the segments' tokens one after another (their T add up
+ * to T), each segment updating its own state. Logits are computed for rows `firstLogit .. T-1` into
+ * `scratch.logits` (`[T - firstLogit, vocab]`); pass T to skip the head.
  */
-export function forward(g: Graph, state: LayerState[], ids: ArrayLike<number>, T: number, firstLogit: number): void {
+export function forward(g: Graph, segments: Segment[], ids: ArrayLike<number>, T: number, firstLogit: number): void {
   const { ops, cfg, shapes: s, weights: w, scratch: b } = g;
   const n = T * s.dModel;
   embed(g, ids, T); //                                                     hidden [T, d_model]
@@ -121,8 +152,8 @@ export function forward(g: Graph, state: LayerState[], ids: ArrayLike<number>, T
     const L = w.layers[i];
     ops.add(b.residual, b.residual, b.hidden, n); //                       residual [T, d_model] += hidden
     ops.rmsnorm(b.normed, b.residual, L.norm, T, s.dModel, cfg.norm_eps); // normed [T, d_model]
-    if (s.isMamba2) mamba2Mixer(g, L, state[i], T); //                     hidden [T, d_model]
-    else mamba1Mixer(g, L, state[i], T);
+    if (s.isMamba2) mamba2Mixer(g, L, i, segments, T); //                  hidden [T, d_model]
+    else mamba1Mixer(g, L, i, segments, T);
   }
   ops.add(b.residual, b.residual, b.hidden, n); //                         residual [T, d_model] += hidden
   if (firstLogit >= T) return;

@@ -101,7 +101,7 @@ export class Session {
       const last = t0 + T === all.length;
       const firstLogit = onLogits ? 0 : last ? T - 1 : T;
       const chunk = all.slice(t0, t0 + T);
-      forward(g, states, chunk, T, firstLogit);
+      forward(g, [{ state: states, T }], chunk, T, firstLogit);
       const lastRow = (T - 1 - firstLogit) * V; // the chunk's last position in scratch.logits
       this.seen += T;
       this.remember(chunk);
@@ -116,6 +116,37 @@ export class Session {
       for (let t = 0; t < T; t++) onLogits(this.seen - T + t, logits.subarray(t * V, (t + 1) * V));
     }
     return this.lastLogits();
+  }
+
+  /**
+   * @internal Feed `tokens[i]` to `sessions[i]` (distinct sessions of one model, one token each) in one
+   * forward pass for up to the model's prefill chunk of sessions: the projections and the LM head read
+   * their weights once for all of them, and each session gets the same logits and state, bit for bit, as
+   * fed alone (src/model/forward.ts).
+   */
+  static feedBatch(sessions: readonly Session[], tokens: readonly number[]): void {
+    if (sessions.length === 0 || sessions.length !== tokens.length) {
+      throw new BimambaError('BAD_ARGUMENT', `feedBatch() needs one token for each of at least one session; got ${sessions.length} sessions and ${tokens.length} tokens`);
+    }
+    const g = sessions[0].live();
+    for (const s of sessions) {
+      s.live();
+      if (s.runtime !== sessions[0].runtime) throw new BimambaError('BAD_ARGUMENT', 'feedBatch() takes sessions of one model');
+    }
+    if (new Set(sessions).size !== sessions.length) throw new BimambaError('BAD_ARGUMENT', 'feedBatch() takes each session once');
+    const V = g.shapes.vocab;
+    checkTokens(tokens, V);
+    for (let i0 = 0; i0 < sessions.length; i0 += g.scratch.maxT) {
+      const group = sessions.slice(i0, i0 + g.scratch.maxT);
+      const ids = tokens.slice(i0, i0 + group.length);
+      forward(g, group.map((s) => ({ state: s.layerStates(g), T: 1 })), ids, group.length, 0);
+      const logits = g.heap.f32(g.scratch.logits, group.length * V);
+      group.forEach((s, j) => {
+        g.heap.f32(s.logitsPtr(), V).set(logits.subarray(j * V, (j + 1) * V));
+        s.seen += 1;
+        s.remember([ids[j]]);
+      });
+    }
   }
 
   private remember(tokens: number[]): void {

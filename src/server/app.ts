@@ -11,6 +11,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { BimambaError } from '../errors.js';
 import type { FinishReason, GeneratedToken, Usage } from '../generate/generate.js';
 import type { Model } from '../model/model.js';
+import { DecodeBatcher } from './batcher.js';
 import { runCompletion, type Engine } from './completion.js';
 import { Busy, Gate, Locks } from './gate.js';
 import { ApiError, parseCompletionRequest, type CompletionRequest } from './request.js';
@@ -52,6 +53,9 @@ function apiErrorOf(e: unknown): ApiError {
     if (e.code === 'BAD_TOKEN' || e.code === 'BAD_ARGUMENT') return new ApiError(400, e.message, 'prompt');
     if (e.code === 'BAD_FORMAT') return new ApiError(409, `the session's parked state cannot be used: ${e.message}`, 'session');
     if (e.code === 'ABORTED') return new ApiError(499, 'the client closed the request'); // nobody reads it
+    if (e.code === 'CONFLICT') {
+      return new ApiError(409, 'another request continued this session at the same time and was saved first; this continuation was not saved (the session stays as that request left it)', 'session', 'invalid_request_error', 'session_conflict');
+    }
     if (e.code === 'OUT_OF_MEMORY') return new ApiError(503, e.message, null, 'server_error', 'out_of_memory');
   }
   // not the client's doing: the operator needs to see it (the client gets no internals)
@@ -73,6 +77,7 @@ export function createApp(options: AppOptions): Hono {
     store: options.store ?? new MemoryStore(),
     gate: new Gate(positiveInteger('maxActive', options.maxActive ?? 4), positiveInteger('maxWaiting', options.maxWaiting ?? 16)),
     locks: new Locks(),
+    batcher: new DecodeBatcher(),
   };
   const limits = {
     maxTokens: positiveInteger('maxTokens', options.maxTokens ?? 4096),

@@ -6,8 +6,15 @@ import { BimambaError } from '../errors.js';
 export interface SnapshotStore {
   /** The bytes stored under `key`, or null. */
   get(key: string): Promise<Uint8Array | null>;
-  /** Store `bytes` under `key`, replacing what was there. */
-  set(key: string, bytes: Uint8Array): Promise<void>;
+  /**
+   * Store `bytes` under `key`, replacing what was there. `replacing`, when given, is what get() returned
+   * for `key` before this session was continued (null: nothing). A store that several servers share may
+   * then refuse with a BimambaError of code CONFLICT when the key was written since (another server
+   * continued the same session meanwhile), so that of two continuations at the same moment the second to
+   * finish fails instead of silently replacing the first. A store of one process may ignore it: one
+   * server runs a session's requests one after another.
+   */
+  set(key: string, bytes: Uint8Array, replacing?: Uint8Array | null): Promise<void>;
   /** Forget `key` (no error if it is not there). */
   delete(key: string): Promise<void>;
 }

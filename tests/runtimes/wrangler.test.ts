@@ -1,14 +1,18 @@
 // The Worker example (examples/worker) as its users run it: `wrangler dev` (local mode, 127.0.0.1 only,
 // no login, no telemetry, nothing fetched) must stream Node's greedy tokens, and `wrangler deploy
 // --dry-run` bundles it through the `workerd` export condition without a single nodejs_compat warning
-// and says what would be uploaded: with the built-in model that is over the free plan's 3 MB.
+// and says what would be uploaded: with the built-in model that is over the free plan's 3 MB. The server
+// Worker (examples/server/worker) under `wrangler dev` parks a session in a Durable Object (wrangler's
+// local simulation, kept on disk) that a restarted `wrangler dev` continues as one unparked session.
 // wrangler needs Node >= 22.12: this Node if it is new enough, else Node 22 from the npm package `node`.
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import type OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, run, shouldRun, startService, waitForPort, type Service } from './hosts.js';
 import { MAX_TOKENS, nodeGreedy, OUT, PROMPT, ROOT, tinyModel } from './model.js';
+import { client, libraryConversation } from '../server/serve.js';
 
 const WRANGLER = join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
 const EXAMPLE = join(ROOT, 'examples', 'worker');
@@ -75,16 +79,33 @@ async function dryRun(dir: string): Promise<{ output: string; total: number; gzi
   return { output, total: Number(m![1]) * KB, gzip: Number(m![2]) * KB };
 }
 
+/** `wrangler dev` of the project in `dir`, offline on 127.0.0.1:port (local state kept in dir/.wrangler). */
+async function wranglerDev(dir: string, port: number): Promise<Service> {
+  const args = [WRANGLER, 'dev', '--local', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(await freePort()), '--show-interactive-dev-session=false'];
+  const service = startService(node, args, { cwd: dir, env: offlineEnv(dir), group: true });
+  services.push(service);
+  await waitForPort(port, service, 90_000);
+  return service;
+}
+
+/** Wait until `url` answers 200: wrangler dev opens its port before the Worker behind it is ready. */
+async function answering(url: string, service: Service, timeoutMs = 60_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await fetch(url, { signal: AbortSignal.timeout(10_000) }).then((r) => r.status, () => 0);
+    if (status === 200) return;
+    if (Date.now() > end) throw new Error(`${url} did not answer 200 within ${timeoutMs} ms (last: ${status}):\n${service.output()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 describe.runIf(shouldRun('wrangler', existsSync(WRANGLER) ? WRANGLER : null, 'the wrangler dev dependency: npm ci'))('wrangler (the Worker example)', () => {
   it('wrangler dev streams the same greedy tokens as Node, offline on 127.0.0.1', async () => {
     const model = await tinyModel();
     const expected = await nodeGreedy(model);
     const dir = project('dev', model);
     const port = await freePort();
-    const args = [WRANGLER, 'dev', '--local', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(await freePort()), '--show-interactive-dev-session=false'];
-    const service = startService(node, args, { cwd: dir, env: offlineEnv(dir), group: true });
-    services.push(service);
-    await waitForPort(port, service, 90_000);
+    const service = await wranglerDev(dir, port);
 
     const query = new URLSearchParams({ prompt: PROMPT, n: String(MAX_TOKENS), t: '0' });
     const response = await fetch(`http://127.0.0.1:${port}/?${query}`, { signal: AbortSignal.timeout(60_000) });
@@ -102,6 +123,28 @@ describe.runIf(shouldRun('wrangler', existsSync(WRANGLER) ? WRANGLER : null, 'th
     expect(service.output()).not.toMatch(/nodejs_compat|ENOTFOUND/);
     await service.stop();
   }, 240_000);
+
+  it.runIf(existsSync(DEFAULT_MODEL))('the server Worker parks a session in a Durable Object that a restarted wrangler dev continues', async () => {
+    const turns = [
+      { prompt: 'Once upon a time', maxTokens: 12 },
+      { prompt: ' The end', maxTokens: 12 },
+    ];
+    const expected = await libraryConversation(DEFAULT_MODEL, turns);
+    const dir = project('dev-server', DEFAULT_MODEL, SERVER_EXAMPLE);
+    const port = await freePort();
+    const texts: string[] = [];
+    for (const turn of turns) {
+      const service = await wranglerDev(dir, port); // a fresh wrangler dev per turn: only the Durable Object's storage carries the session
+      await answering(`http://127.0.0.1:${port}/health`, service);
+      const r = await client(`http://127.0.0.1:${port}`).completions.create({
+        model: 'default', prompt: turn.prompt, max_tokens: turn.maxTokens, temperature: 0, session: 'parked',
+      } as OpenAI.CompletionCreateParamsNonStreaming);
+      texts.push(r.choices[0].text);
+      expect(service.output()).not.toMatch(/nodejs_compat|ENOTFOUND/);
+      await service.stop();
+    }
+    expect(texts).toEqual(expected);
+  }, 300_000);
 
   it.runIf(existsSync(DEFAULT_MODEL))('bundles without nodejs_compat warnings; the upload needs the paid plan with the built-in model', async () => {
     const dir = project('deploy', DEFAULT_MODEL);

@@ -2,8 +2,9 @@
 // a client that goes away, concurrent sessions kept apart, and the stores under attacker-chosen names.
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModel, type Model } from '../../src/index.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { loadModel, type GenerateOptions, type Model } from '../../src/index.js';
+import { Session } from '../../src/model/session.js';
 import { createApp, type AppOptions } from '../../src/server/app.js';
 import { DirectoryStore } from '../../src/server/directory-store.js';
 import { listen } from '../../src/server/node.js';
@@ -22,9 +23,10 @@ const post = async (app: ReturnType<typeof createApp>, body: Record<string, unkn
   app.fetch(new Request('http://local/v1/completions', { method: 'POST', body: JSON.stringify({ model: 'bimamba', ...body }), ...init }));
 const health = async (app: ReturnType<typeof createApp>) => (await app.fetch(new Request('http://local/health'))).json() as Promise<{ running: number; waiting: number }>;
 
-async function greedy(prompt: string, maxTokens: number): Promise<string> {
+/** The library's text for a prompt in a fresh session (greedy unless `options` say otherwise). */
+async function libraryText(prompt: string, maxTokens: number, options: GenerateOptions = { temperature: 0 }): Promise<string> {
   let text = '';
-  for await (const t of model.generate(prompt, { maxTokens, temperature: 0 })) text += t.text;
+  for await (const t of model.generate(prompt, { maxTokens, ...options })) text += t.text;
   return text;
 }
 
@@ -57,7 +59,7 @@ describe('admission', () => {
     await a.body!.cancel(); // the first client leaves: its turn goes to the waiting one
     const rb = await b;
     expect(rb.status).toBe(200);
-    expect((await rb.json()).choices[0].text).toBe(await greedy('The queen', 8));
+    expect((await rb.json()).choices[0].text).toBe(await libraryText('The queen', 8));
     expect(await health(app)).toMatchObject({ running: 0, waiting: 0 });
   });
 
@@ -84,7 +86,7 @@ describe('a client that disconnects mid-stream', () => {
       const url = `http://127.0.0.1:${server.port}`;
       // how long a few tokens take here, to know 4000 would take far longer than the wait below
       const t0 = performance.now();
-      await greedy('Once upon a time', 50);
+      await libraryText('Once upon a time', 50);
       const msPerToken = (performance.now() - t0) / 50;
 
       const gone = new AbortController();
@@ -109,7 +111,7 @@ describe('a client that disconnects mid-stream', () => {
       expect(freedMs).toBeLessThan(Math.min(2000, 4000 * msPerToken / 4));
       // and the next request gets the turn
       const next = await fetch(`${url}/v1/completions`, { method: 'POST', body: JSON.stringify({ model: 'bimamba', prompt: 'The queen', max_tokens: 8, temperature: 0 }) });
-      expect((await next.json()).choices[0].text).toBe(await greedy('The queen', 8));
+      expect((await next.json()).choices[0].text).toBe(await libraryText('The queen', 8));
     } finally {
       await server.close();
     }
@@ -120,7 +122,7 @@ describe('concurrent sessions', () => {
   it('interleave token by token and each gets its solo text', async () => {
     const app = createApp({ model, maxActive: 4 } as AppOptions);
     const prompts = ['The king said', 'And the LORD', 'Once upon a time', 'In the beginning'];
-    const solo = await Promise.all(prompts.map((p) => greedy(p, 40)));
+    const solo = await Promise.all(prompts.map((p) => libraryText(p, 40)));
     const results = await Promise.all(
       prompts.map(async (prompt, i) => {
         const r = await readStream(await post(app, { prompt, max_tokens: 40, temperature: 0, stream: true, session: `s${i}` }));
@@ -131,6 +133,44 @@ describe('concurrent sessions', () => {
     expect(results.every((r) => r.done)).toBe(true);
     // every stream had its first token before any stream ended: they took turns
     expect(Math.max(...results.map((r) => r.tFirst))).toBeLessThan(Math.min(...results.map((r) => r.tEnd)));
+  });
+
+  it('decode in one forward pass per step, and each gets its solo text, greedy or sampled', async () => {
+    const app = createApp({ model, maxActive: 8 } as AppOptions);
+    const prompts = ['The king said', 'And the LORD', 'Once upon a time', 'In the beginning', 'The queen', 'A man', 'Then', 'It was'];
+    const sampled = { temperature: 0.9, seed: 7 };
+    const serverDefaults = { topK: 0, topP: 1 }; // the server's, not the library's
+    const solo = await Promise.all(prompts.map((p, i) => libraryText(p, 24, i % 2 ? { ...sampled, ...serverDefaults } : { temperature: 0 })));
+    const batches = vi.spyOn(Session, 'feedBatch');
+    try {
+      const texts = await Promise.all(prompts.map(async (prompt, i) => {
+        const r = await post(app, { prompt, max_tokens: 24, stream: true, ...(i % 2 ? sampled : { temperature: 0 }) });
+        return (await readStream(r)).text;
+      }));
+      expect(texts).toEqual(solo);
+      const sizes = batches.mock.calls.map(([sessions]) => sessions.length);
+      expect(sizes.reduce((a, b) => a + b, 0)).toBe(8 * 24); // every token fed once
+      expect(Math.max(...sizes)).toBe(8); // all streams went through one pass
+      expect(sizes.length).toBeLessThan(3 * 24); // and most steps were shared
+    } finally {
+      batches.mockRestore();
+    }
+  });
+
+  it('a stream whose client goes away leaves the batch; the others go on with their solo text', async () => {
+    const app = createApp({ model, maxActive: 3 } as AppOptions);
+    const prompts = ['The king said', 'And the LORD', 'Once upon a time'];
+    const solo = await Promise.all(prompts.map((p) => libraryText(p, 30)));
+    const gone = new AbortController();
+    const responses = await Promise.all(prompts.map((prompt, i) =>
+      post(app, { prompt, max_tokens: i === 1 ? 4000 : 30, temperature: 0, stream: true }, i === 1 ? { signal: gone.signal } : {})));
+    const reader = responses[1].body!.getReader();
+    await reader.read(); // generating, in the batch with the others
+    gone.abort();
+    await reader.cancel().catch(() => {});
+    const [a, c] = await Promise.all([readStream(responses[0]), readStream(responses[2])]);
+    expect([a.text, c.text]).toEqual([solo[0], solo[2]]);
+    expect(await health(app)).toMatchObject({ running: 0, waiting: 0 });
   });
 
   it('an aborted stream leaves its session as it was before that request', async () => {
@@ -148,7 +188,7 @@ describe('concurrent sessions', () => {
     expect((await health(app)).running).toBe(0);
     const after = await store.get(`${model.fingerprint.toString(16).padStart(8, '0')}.k`);
     expect(Buffer.from(after!).equals(Buffer.from(before))).toBe(true);
-    expect(first.choices[0].text).toBe(await greedy('The king said', 8));
+    expect(first.choices[0].text).toBe(await libraryText('The king said', 8));
   });
 });
 
@@ -201,7 +241,7 @@ describe('MemoryStore', () => {
     await post(app, { prompt: 'The king said', max_tokens: 4, temperature: 0, session: 'one' });
     await post(app, { prompt: 'The queen said', max_tokens: 4, temperature: 0, session: 'two' }); // evicts 'one'
     const r = await (await post(app, { prompt: 'And the LORD', max_tokens: 8, temperature: 0, session: 'one' })).json();
-    expect(r.choices[0].text).toBe(await greedy('And the LORD', 8));
+    expect(r.choices[0].text).toBe(await libraryText('And the LORD', 8));
   });
 });
 

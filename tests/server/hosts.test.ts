@@ -1,7 +1,9 @@
 // The same app in Deno, Bun and Cloudflare's workerd (examples/server): each answers the openai client,
 // streaming and not, with the library's greedy text, continues a named session, and names a bad field.
-// (Node runs it as `bimamba serve`: openai.test.ts.)
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+// In workerd the sessions are parked in Durable Objects on a local disk: they outlive a restart, and the
+// store refuses a write over a session changed since it was read. (Node runs it as `bimamba serve`:
+// openai.test.ts.)
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,9 +13,44 @@ import { client, DEFAULT_MODEL, libraryConversation, waitForLine } from './serve
 
 const EXAMPLES = join(ROOT, 'examples', 'server');
 
+/**
+ * A worker beside the example that drives its DurableObjectStore over the same Durable Object namespace
+ * (GET /store-check): writes over a changed session are refused, big snapshots round-trip in chunks.
+ */
+const STORE_CHECK = `import { DurableObjectStore } from './session-object.js';
+const bytes = (n, seed) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 255);
+const same = (a, b) => a !== null && a.length === b.length && a.every((x, i) => x === b[i]);
+const codeOf = (p) => p.then(() => 'written', (e) => e.code ?? String(e));
+export default {
+  async fetch(request, env) {
+    const one = new DurableObjectStore(env.SESSIONS), two = new DurableObjectStore(env.SESSIONS);
+    const r = {};
+    await one.delete('check');
+    r.newWrite = await codeOf(one.set('check', bytes(10, 1), null));
+    r.secondNewWrite = await codeOf(two.set('check', bytes(10, 2), null));
+    const [readByOne, readByTwo] = [await one.get('check'), await two.get('check')];
+    r.read = same(readByTwo, bytes(10, 1));
+    r.writeOverRead = await codeOf(two.set('check', bytes(10, 3), readByTwo));
+    r.writeOverChanged = await codeOf(one.set('check', bytes(10, 4), readByOne));
+    r.kept = same(await one.get('check'), bytes(10, 3));
+    const big = bytes(17 * 1024 * 1024 + 5, 5); // 137 chunks: more keys than one storage call takes
+    await one.set('check', big);
+    r.big = same(await two.get('check'), big);
+    await one.set('check', bytes(3, 6));
+    r.shrunk = same(await two.get('check'), bytes(3, 6));
+    await one.delete('check');
+    r.deleted = (await one.get('check')) === null;
+    return Response.json(r);
+  },
+};
+`;
+
 /** workerd modules named as a bundler resolves the example's imports, every dist/ file once. */
-function writeWorkerdConfig(dir: string, port: number): string {
+function writeWorkerdConfig(dir: string, port: number, checkPort: number): string {
   const rel = (path: string) => JSON.stringify(relative(dir, path));
+  const sessionObject = `(name = "session-object.js", esModule = embed ${rel(join(EXAMPLES, 'worker', 'src', 'session-object.js'))}),`;
+  writeFileSync(join(dir, 'store-check.js'), STORE_CHECK);
+  mkdirSync(join(dir, 'durable-objects'), { recursive: true }); // kept across restarts
   copyFileSync(DEFAULT_MODEL, join(dir, 'model.bimamba'));
   // 'bimamba' and 'bimamba/server' re-export dist/ files named bimamba/*.js, so that the chunks both
   // import ('./generate.js' ...) resolve to one module each (workerd resolves names against the importer's)
@@ -22,12 +59,20 @@ function writeWorkerdConfig(dir: string, port: number): string {
   const dist = ['index.js', 'server.js', ...bundleChunks(WORKER_DIST, 'index.js', 'server.js')].map((name) => `(name = "bimamba/${name}", esModule = embed ${rel(join(WORKER_DIST, name))}),`);
   const config = `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
-  services = [ (name = "main", worker = .worker) ],
-  sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "main") ],
+  services = [
+    (name = "main", worker = .worker),
+    (name = "store-check", worker = .storeCheck),
+    (name = "durable-objects", disk = (path = "durable-objects", writable = true)),
+  ],
+  sockets = [
+    (name = "http", address = "127.0.0.1:${port}", http = (), service = "main"),
+    (name = "store-check", address = "127.0.0.1:${checkPort}", http = (), service = "store-check"),
+  ],
 );
 const worker :Workerd.Worker = (
   modules = [
     (name = "worker.js", esModule = embed ${rel(join(EXAMPLES, 'worker', 'src', 'index.js'))}),
+    ${sessionObject}
     (name = "bimamba", esModule = embed "bimamba.js"),
     (name = "bimamba/server", esModule = embed "bimamba-server.js"),
     ${dist.join('\n    ')}
@@ -35,6 +80,19 @@ const worker :Workerd.Worker = (
     (name = "model.bimamba", data = embed "model.bimamba"),
   ],
   compatibilityDate = "2025-09-01",
+  bindings = [ (name = "SESSIONS", durableObjectNamespace = "SessionObject") ],
+  durableObjectNamespaces = [ (className = "SessionObject", uniqueKey = "bimamba-sessions", enableSql = true) ],
+  durableObjectStorage = (localDisk = "durable-objects"),
+);
+const storeCheck :Workerd.Worker = (
+  modules = [
+    (name = "store-check.js", esModule = embed "store-check.js"),
+    ${sessionObject}
+    (name = "bimamba", esModule = embed "bimamba.js"),
+    ${dist.join('\n    ')}
+  ],
+  compatibilityDate = "2025-09-01",
+  bindings = [ (name = "SESSIONS", durableObjectNamespace = (serviceName = "main", className = "SessionObject")) ],
 );
 `;
   writeFileSync(join(dir, 'config.capnp'), config);
@@ -45,7 +103,8 @@ interface Host {
   name: string;
   binary: string | null;
   how: string;
-  start(binary: string, port: number): Service;
+  /** `checkPort`: where workerd serves the store check beside the example. */
+  start(binary: string, port: number, checkPort: number): Service;
 }
 
 const HOSTS: Host[] = [
@@ -65,10 +124,10 @@ const HOSTS: Host[] = [
     name: 'workerd',
     binary: workerdBinary(),
     how: 'the workerd dev dependency: npm ci',
-    start: (workerd, port) => {
+    start: (workerd, port, checkPort) => {
       const dir = join(OUT, 'server', 'workerd');
       mkdirSync(dir, { recursive: true });
-      return startService(workerd, ['serve', writeWorkerdConfig(dir, port)], { cwd: dir });
+      return startService(workerd, ['serve', writeWorkerdConfig(dir, port, checkPort)], { cwd: dir });
     },
   },
 ];
@@ -82,16 +141,22 @@ describe.each(HOSTS)('$name', (host) => {
   let service: Service;
   let openai: OpenAI;
   let expected: string[];
-  beforeAll(async () => {
-    if (!shouldRun(host.name, host.binary, host.how)) return;
-    expected = await libraryConversation(DEFAULT_MODEL, TURNS);
-    const port = await freePort();
-    service = host.start(need(host.name, host.binary, host.how), port);
+  let port: number;
+  let checkPort: number;
+  const start = async () => {
+    service = host.start(need(host.name, host.binary, host.how), port, checkPort);
     if (host.name === 'workerd') {
       await waitForPort(port, service);
     } else {
       await waitForLine(service, /listening on http:\/\/127\.0\.0\.1:\d+/);
     }
+  };
+  beforeAll(async () => {
+    if (!shouldRun(host.name, host.binary, host.how)) return;
+    expected = await libraryConversation(DEFAULT_MODEL, TURNS);
+    [port, checkPort] = [await freePort(), await freePort()];
+    rmSync(join(OUT, 'server', 'workerd'), { recursive: true, force: true }); // no Durable Object left from an earlier run
+    await start();
     openai = client(`http://127.0.0.1:${port}`);
   });
   afterAll(async () => {
@@ -124,5 +189,25 @@ describe.each(HOSTS)('$name', (host) => {
     const e = await openai.completions.create({ model: 'default', prompt: 'x', top_p: 2 }).catch((x) => x);
     expect(e).toBeInstanceOf(OpenAI.BadRequestError);
     expect(e.error.param).toBe('top_p');
+  });
+
+  if (host.name !== 'workerd') return; // the Worker example's own store
+
+  it.runIf(shouldRun(host.name, host.binary, host.how))('parks sessions in Durable Objects that outlive a restart of workerd', async () => {
+    const ask = (turn: { prompt: string; maxTokens: number }) =>
+      openai.completions.create({ model: 'default', prompt: turn.prompt, max_tokens: turn.maxTokens, temperature: 0, session: 'durable' } as OpenAI.CompletionCreateParamsNonStreaming);
+    const first = await ask(TURNS[0]);
+    await service.stop(); // the isolate and its memory are gone; the objects' storage stays on disk
+    await start();
+    const second = await ask(TURNS[1]);
+    expect([first.choices[0].text, second.choices[0].text]).toEqual(expected);
+  });
+
+  it.runIf(shouldRun(host.name, host.binary, host.how))('its Durable Object store refuses a write over a session changed since it was read', async () => {
+    const r = await fetch(`http://127.0.0.1:${checkPort}/store-check`);
+    expect(await r.json(), service.output()).toEqual({
+      newWrite: 'written', secondNewWrite: 'CONFLICT', read: true, writeOverRead: 'written', writeOverChanged: 'CONFLICT',
+      kept: true, big: true, shrunk: true, deleted: true,
+    });
   });
 });
