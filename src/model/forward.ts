@@ -14,8 +14,8 @@
 // what runs.
 //
 // The T rows of a call may belong to several sessions (segments): a server's decoding step feeds one
-// token of each of its streams at once. Everything but conv1d and the scan works row by row, so it runs
-// over all T rows together (the projections read their weights once for the whole batch); conv1d and the
+// token of each of its streams at once. Everything but the conv and the scan works row by row, so it runs
+// over all T rows together (the projections read their weights once for the whole batch); the conv and the
 // scan read and update a session's own state, so they run once per segment, on its rows. Every kernel
 // gives a row the same bits whatever rows share its call, so a session gets the same logits batched or alone.
 //
@@ -102,9 +102,8 @@ function mamba2Mixer(g: Graph, L: LayerWeights, layer: number, segments: Segment
   const [dtMin, dtMax] = cfg.time_step_limit;
 
   ops.linear(L.inProj, b.proj, b.normed, T); //                                      proj [T, d_in_proj] = normed [T, d_model] · in_proj^T
-  perSegment(segments, layer, (st, r, n) => //                                         conv [T, conv_dim] = conv1d(xBC [T, conv_dim]), per session
-    ops.conv1d(rowOf(b.conv, r, convChannels), rowOf(xBC, r, dInProj), st.conv, L.convW, L.convB, n, convChannels, s.dConv, dInProj));
-  ops.silu(b.conv, b.conv, T * convChannels); //                                     conv [T, conv_dim]
+  perSegment(segments, layer, (st, r, n) => //                                         conv [T, conv_dim] = silu(conv1d(xBC [T, conv_dim])), per session
+    ops.conv1dSilu(rowOf(b.conv, r, convChannels), rowOf(xBC, r, dInProj), st.conv, L.convW, L.convB, n, convChannels, s.dConv, dInProj));
   ops.dtSoftplus(b.dt, dtIn, L.dtBias, T, nheads, dInProj, dtMin, dtMax ?? Infinity); // dt [T, nheads] = clamp(softplus(dt + dt_bias))
   perSegment(segments, layer, (st, r, n) => //                                        y [T, d_inner]; x [T, d_inner], B, C [T, ngroups*d_state], per session
     ops.scan2(rowOf(b.y, r, dInner), rowOf(x, r, convChannels), rowOf(b.dt, r, nheads), L.A, rowOf(B, r, convChannels), rowOf(C, r, convChannels), L.D, st.ssm,
@@ -125,9 +124,8 @@ function mamba1Mixer(g: Graph, L: LayerWeights, layer: number, segments: Segment
   const dtLow = b.xdbl, B = dtLow + 4 * dtRank, C = B + 4 * dState;
 
   ops.linear(L.inProj, b.proj, b.normed, T); //                                       proj [T, 2*d_inner] = normed [T, d_model] · in_proj^T
-  perSegment(segments, layer, (st, r, n) => //                                          conv [T, d_inner] = conv1d(x [T, d_inner]), per session
-    ops.conv1d(rowOf(b.conv, r, dInner), rowOf(xIn, r, dInProj), st.conv, L.convW, L.convB, n, dInner, s.dConv, dInProj));
-  ops.silu(b.conv, b.conv, T * dInner); //                                             conv [T, d_inner]
+  perSegment(segments, layer, (st, r, n) => //                                          conv [T, d_inner] = silu(conv1d(x [T, d_inner])), per session
+    ops.conv1dSilu(rowOf(b.conv, r, dInner), rowOf(xIn, r, dInProj), st.conv, L.convW, L.convB, n, dInner, s.dConv, dInProj));
   ops.linear(L.xProj!, b.xdbl, b.conv, T); //                                          xdbl [T, dt_rank + 2*d_state] = conv · x_proj^T
   ops.linear(L.dtProj!, b.dt, dtLow, T, xProjOut); //                                  dt [T, d_inner] = dt_low [T, dt_rank] · dt_proj^T + bias
   ops.softplus(b.dt, b.dt, T * dInner); //                                             dt [T, d_inner]

@@ -34,8 +34,8 @@ export interface Ops {
    * room for the kernel set's maxT rows: the rows past T may be read and written (padding, see onebitFastRows).
    */
   linear(p: Projection, y: Ptr, x: Ptr, T: number, xStride?: number): void;
-  /** Causal depthwise conv: y[T, channels] from x rows `xStride` apart, state [channels, W-1] updated. */
-  conv1d(y: Ptr, x: Ptr, state: Ptr, w: Ptr, b: Ptr, T: number, channels: number, W: number, xStride: number): void;
+  /** silu of the causal depthwise conv: y[T, channels] from x rows `xStride` apart, state [channels, W-1] updated. */
+  conv1dSilu(y: Ptr, x: Ptr, state: Ptr, w: Ptr, b: Ptr, T: number, channels: number, W: number, xStride: number): void;
   /** Mamba-1 selective scan: y, x, dt [T, channels]; B, C rows of S `bcStride` apart; h [channels, S] updated. */
   scan1(y: Ptr, x: Ptr, dt: Ptr, A: Ptr, B: Ptr, C: Ptr, Dskip: Ptr, h: Ptr, T: number, channels: number, S: number, bcStride: number): void;
   /** Mamba-2 SSD scan: y [T, H*P]; x rows `xStride` apart; B, C rows of G*S `bcStride` apart; dt [T, H]; h [H, P, S] updated. */
@@ -43,7 +43,6 @@ export interface Ops {
   /** dt[T, H] = clamp(softplus(x + bias), lo, hi), x rows `xStride` apart. */
   dtSoftplus(dt: Ptr, x: Ptr, bias: Ptr, T: number, H: number, xStride: number, lo: number, hi: number): void;
   softplus(y: Ptr, x: Ptr, n: number): void;
-  silu(y: Ptr, x: Ptr, n: number): void;
   /** y[T, width] = x * silu(z), z rows `zStride` apart. */
   mulSilu(y: Ptr, x: Ptr, z: Ptr, T: number, width: number, zStride: number): void;
   rmsnorm(y: Ptr, x: Ptr, w: Ptr, T: number, width: number, eps: number): void;
@@ -202,17 +201,16 @@ export function createOps(core: Core, options: KernelSetOptions): Ops {
           (a, b) => raw.scan1_channels(y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride, a, b));
       }
     },
-    // conv1d: channels split; the gated norm: tokens split (prefill, batched decoding)
-    conv1d: (y, x, state, w, b, T, channels, W, xStride) =>
-      split(CONV1D_CHANNELS, [y, x, state, w, b, T, channels, W, xStride, 0], channels, 4, (T * channels) / SPEED.elementwise,
-        (c0, c1) => raw.conv1d_channels(y, x, state, w, b, T, channels, W, xStride, 0, c0, c1)),
+    // the conv (silu fused, as causal_conv1d's activation): channels split; the gated norm: tokens split
+    conv1dSilu: (y, x, state, w, b, T, channels, W, xStride) =>
+      split(CONV1D_CHANNELS, [y, x, state, w, b, T, channels, W, xStride, 1], channels, 4, (T * channels) / SPEED.elementwise,
+        (c0, c1) => raw.conv1d_channels(y, x, state, w, b, T, channels, W, xStride, 1, c0, c1)),
     gatedRmsnorm: (y, x, z, w, T, width, groupSize, eps, zStride) =>
       split(GATED_RMSNORM_ROWS, [y, x, z, w, T, width, groupSize, eps, zStride], T, 1, (T * width) / SPEED.elementwise,
         (t0, t1) => raw.gated_rmsnorm_rows(y, x, z, w, T, width, groupSize, eps, zStride, t0, t1)),
     // the rest runs as exported, on the calling thread
     dtSoftplus: raw.dt_softplus,
     softplus: raw.softplus,
-    silu: raw.silu,
     mulSilu: raw.mul_silu,
     rmsnorm: raw.rmsnorm,
     add: raw.add,
