@@ -96,7 +96,8 @@ def main():
             entry["training"] = {k: s[k] for k in ("steps", "train_tokens_seen", "seconds", "stopped_by",
                                                    "best_step", "best_val_loss", "gpus", "gpu_name")}
             entry["config"] = {k: s["config"][k] for k in ("d_model", "n_layer", "d_state", "headdim", "binary")}
-            entry["history"] = [{k: round(h[k], 4) for k in ("tokens", "val_loss", "elapsed")} for h in s["history"]]
+            entry["history"] = [{k: round(h[k], 4) for k in ("tokens", "val_loss", "ptb_val_loss", "elapsed") if k in h}
+                                for h in s["history"]]
         else:
             entry["training"] = {"note": "no training: built from the FP baseline"}
         # Full-precision models travel in fp16; the binary models keep fp32 tensors with +-1 latents.

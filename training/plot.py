@@ -1,4 +1,5 @@
-"""Validation loss against training tokens for the four trained models, as an SVG (standard library only).
+"""Validation loss against training tokens for the four trained models (and PTB of the FP baseline,
+where the run evaluated it), as an SVG (standard library only).
 
   python3 training/plot.py training/results.json training/validation-loss.svg
 """
@@ -11,8 +12,9 @@ SERIES = [("teacher", "teacher (full precision, large)", "#1f77b4"),
           ("fp", "FP baseline (full precision, student's shape)", "#2ca02c"),
           ("bimamba-kd", "Bi-Mamba, distilled", "#d62728"),
           ("bimamba-ce", "Bi-Mamba, cross-entropy", "#ff7f0e")]
-W, H = 720, 440
-LEFT, RIGHT, TOP, BOTTOM = 64, 24, 40, 120
+PTB_SERIES = ("bimamba-ptb", "PTB of the FP baseline at that point (dashed; no training of its own)", "#7f7f7f")
+W, H = 720, 456
+LEFT, RIGHT, TOP, BOTTOM = 64, 24, 40, 136
 
 
 def nice_ticks(lo, hi, n=6):
@@ -28,6 +30,10 @@ def main():
         models = json.load(f)["models"]
     curves = {name: [(h["tokens"], h["val_loss"]) for h in models[name]["history"] if h["tokens"] > 0]
               for name, _, _ in SERIES}
+    # PTB of the FP baseline at each evaluation, where the run recorded it (dashed).
+    ptb = [(h["tokens"], h["ptb_val_loss"]) for h in models["fp"]["history"] if h["tokens"] > 0 and "ptb_val_loss" in h]
+    if ptb:
+        curves["bimamba-ptb"] = ptb
     xs = [x for c in curves.values() for x, _ in c]
     ys = [y for c in curves.values() for _, y in c]
     x_hi = max(xs)
@@ -48,12 +54,14 @@ def main():
         out.append(f'<text x="{LEFT - 6}" y="{py(t) + 4:.1f}" text-anchor="end">{t:g}</text>')
     out.append(f'<rect x="{LEFT}" y="{TOP}" width="{W - LEFT - RIGHT}" height="{H - TOP - BOTTOM}" fill="none" stroke="#444"/>')
     out.append(f'<text x="{(LEFT + W - RIGHT) / 2}" y="{H - BOTTOM + 34}" text-anchor="middle">training tokens</text>')
-    for i, (name, label, color) in enumerate(SERIES):
+    series = SERIES + ([PTB_SERIES] if ptb else [])
+    for i, (name, label, color) in enumerate(series):
         points = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in curves[name])
-        out.append(f'<polyline points="{points}" fill="none" stroke="{color}" stroke-width="2"/>')
+        dash = ' stroke-dasharray="6 4"' if name == "bimamba-ptb" else ""
+        out.append(f'<polyline points="{points}" fill="none" stroke="{color}" stroke-width="2"{dash}/>')
         best = models[name]["heldout_ppl"]
         y = H - BOTTOM + 56 + 16 * i
-        out.append(f'<line x1="{LEFT}" y1="{y - 4}" x2="{LEFT + 24}" y2="{y - 4}" stroke="{color}" stroke-width="2"/>')
+        out.append(f'<line x1="{LEFT}" y1="{y - 4}" x2="{LEFT + 24}" y2="{y - 4}" stroke="{color}" stroke-width="2"{dash}/>')
         out.append(f'<text x="{LEFT + 30}" y="{y}">{label}: held-out ppl {best:.2f}</text>')
     out.append("</svg>")
     with open(out_path, "w") as f:

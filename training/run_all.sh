@@ -21,8 +21,8 @@ if [ "${SMOKE:-0}" = 1 ]; then
   TEACHER="--train-tokens 1e6 --time-budget 20 --eval-every 10 --log-every 5"
   STUDENT="$TEACHER"
 else
-  TEACHER="--train-tokens ${TEACHER_TOKENS:-100e6} --time-budget ${TEACHER_SECONDS:-190} --eval-every 40"
-  STUDENT="--train-tokens ${STUDENT_TOKENS:-100e6} --time-budget ${STUDENT_SECONDS:-235} --eval-every 30"
+  TEACHER="--train-tokens ${TEACHER_TOKENS:-100e6} --time-budget ${TEACHER_SECONDS:-370} --eval-every 40"
+  STUDENT="--train-tokens ${STUDENT_TOKENS:-100e6} --time-budget ${STUDENT_SECONDS:-470} --eval-every 30"
 fi
 EXTRA=${EXTRA:-}  # more train.py flags, for both stages
 

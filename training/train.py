@@ -15,7 +15,8 @@ Stages:
               bimamba-kd  Bi-Mamba (1-bit in_proj/out_proj), the paper's loss: cross-entropy against
                           the frozen teacher's next-token distribution, no hard labels
               bimamba-ce  Bi-Mamba, plain cross-entropy (the ablation)
-            writes OUT/fp/, OUT/bimamba-kd/, OUT/bimamba-ce/
+            writes OUT/fp/, OUT/bimamba-kd/, OUT/bimamba-ce/; at every evaluation the FP baseline is
+            also binarized (PTB) and evaluated, so its history shows what PTB costs as training goes on
 
 Batches are random windows of the token stream drawn from (seed, step, rank) alone, the same for
 every stage. Training stops at --train-tokens or --time-budget seconds, whichever comes first; the
@@ -37,7 +38,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from model import MambaLM, ModelConfig
+from model import MambaLM, ModelConfig, ptb_model
 
 STUDENTS = {"fp": (False, "ce"), "bimamba-kd": (True, "kd"), "bimamba-ce": (True, "ce")}  # binary?, loss
 
@@ -234,13 +235,18 @@ def main():
     def evaluate_and_save():
         for run in runs:
             val = validation_loss(run.model, valid_tokens, args.seq_len, vocab)
-            run.history.append({"step": step, "tokens": step * tokens_per_step, "val_loss": val, "elapsed": elapsed})
+            point = {"step": step, "tokens": step * tokens_per_step, "val_loss": val, "elapsed": elapsed}
+            if run.name == "fp":
+                # What post-training binarization would cost the baseline at this point of its training.
+                point["ptb_val_loss"] = validation_loss(ptb_model(run.model), valid_tokens, args.seq_len, vocab)
+            run.history.append(point)
             improved = val < run.best_val
             run.best_val = min(run.best_val, val)
             if rank == 0 and improved:
                 torch.save({"config": asdict(run.cfg), "model": run.model.state_dict(), "step": step,
                             "val_loss": val}, os.path.join(run.folder, "best.pt"))
-            log(f"step {step} {run.name}: val loss {val:.4f} (ppl {math.exp(val):.2f}){' *' if improved else ''}")
+            ptb = f", PTB of it {point['ptb_val_loss']:.4f}" if "ptb_val_loss" in point else ""
+            log(f"step {step} {run.name}: val loss {val:.4f} (ppl {math.exp(val):.2f}){' *' if improved else ''}{ptb}")
         if rank == 0:
             torch.save({"runs": {run.name: run.state() for run in runs}, "step": step, "elapsed": elapsed},
                        last_path)
