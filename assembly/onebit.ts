@@ -13,17 +13,32 @@
 // bits, so the result is plain f32 arithmetic: E_g[m] = (±xs0 ± xs1) + (±xs2 ± xs3), each row sums
 // its entries in column order, then adds c.
 //
-// Scratch (onebit_scratch_bytes(K) = 16*Kp bytes): for tile column cp (columns 8cp..8cp+7),
+// Scratch (one token's tables: 16*Kp bytes): for tile column cp (columns 8cp..8cp+7),
 // 128 bytes at scratch + 128*cp: the table of group 2cp (low nibbles) as planes 0..3, then the table
 // of group 2cp+1 (high nibbles). Columns past K count as xs = 0.
+//
+// The range form (what threads split): onebit_prepare writes every token's tables and its c into
+// scratch (onebit_scratch_bytes(K, T): token t's tables at t * (16*Kp + 64), its c right after them),
+// onebit_rows sums rows n0..n1 of every token from there. The same tables and the same sums as
+// onebit_gemv: the same bits, whichever range computes a row.
 import { dot, storeLanes } from './simd';
 import { paddedK } from './quantize';
 
 const TABLE_BYTES: i32 = 64; // 16 f32 entries, as 4 byte planes of 16
 
-/** Bytes of scratch the 1-bit kernels need for input size K. */
-export function onebit_scratch_bytes(K: i32): i32 {
-  return (paddedK(K) / 4) * TABLE_BYTES;
+/** Bytes of one token's sign tables for input size K. */
+@inline function tableBytes(K: i32): usize {
+  return <usize>(paddedK(K) / 4) * TABLE_BYTES;
+}
+
+/** Bytes of one token's part of the scratch: its tables, then its c (64 bytes, for alignment). */
+@inline function tokenBytes(K: i32): usize {
+  return tableBytes(K) + 64;
+}
+
+/** Bytes of scratch the 1-bit kernels need for T tokens of input size K (onebit_gemv and onebit_gemm: T = 1). */
+export function onebit_scratch_bytes(K: i32, T: i32): i32 {
+  return <i32>tokenBytes(K) * T;
 }
 
 /** xs[k] = alpha[k] * x[k], or 0 past the real columns. */
@@ -72,11 +87,12 @@ function writeSignTables(tables: usize, x: usize, alpha: usize, K: i32): void {
   }
 }
 
-/** y[N] = Σ_g E_g[nibble of row n in group g] + c, over the packed rows. */
-function sumSignTables(y: usize, bits: usize, tables: usize, c: f32, N: i32, K: i32): void {
+/** y[n] = Σ_g E_g[nibble of row n in group g] + c for rows [r0, r1) (r0 a multiple of 16) of the N packed rows. */
+function sumSignTables(y: usize, bits: usize, tables: usize, c: f32, N: i32, K: i32, r0: i32, r1: i32): void {
   const tilesPerRowBlock = paddedK(K) >> 3;
   const lowNibble = i8x16.splat(0x0f);
-  for (let n0 = 0; n0 < N; n0 += 16) {
+  if (r1 > N) r1 = N;
+  for (let n0 = r0; n0 < r1; n0 += 16) {
     let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0), acc2 = f32x4.splat(0), acc3 = f32x4.splat(0); // rows n0+0..3, 4..7, 8..11, 12..15
     let tile = bits + <usize>n0 * <usize>tilesPerRowBlock; // 16 bytes a tile, 16 rows a block
     let table = tables;
@@ -104,7 +120,7 @@ function sumSignTables(y: usize, bits: usize, tables: usize, c: f32, N: i32, K: 
     }
     const cv = f32x4.splat(c);
     const out = y + (<usize>n0 << 2);
-    const left = N - n0; // rows past N are padding: not written
+    const left = r1 - n0; // rows past the range (or past N: padding) are not written
     storeLanes(out, f32x4.add(acc0, cv), left);
     storeLanes(out + 16, f32x4.add(acc1, cv), left - 4);
     storeLanes(out + 32, f32x4.add(acc2, cv), left - 8);
@@ -115,12 +131,30 @@ function sumSignTables(y: usize, bits: usize, tables: usize, c: f32, N: i32, K: 
 /** y[N] = W_hat x for one token. */
 export function onebit_gemv(y: usize, x: usize, bits: usize, alpha: usize, beta: usize, N: i32, K: i32, scratch: usize): void {
   writeSignTables(scratch, x, alpha, K);
-  sumSignTables(y, bits, scratch, dot(beta, x, K), N, K);
+  sumSignTables(y, bits, scratch, dot(beta, x, K), N, K, 0, N);
 }
 
 /** y[T,N] = x[T,K] W_hat^T, x rows `xStride` floats apart: one GEMV per token. */
 export function onebit_gemm(y: usize, x: usize, bits: usize, alpha: usize, beta: usize, T: i32, N: i32, K: i32, xStride: i32, scratch: usize): void {
   for (let t = 0; t < T; t++) {
     onebit_gemv(y + <usize>t * (<usize>N << 2), x + <usize>t * (<usize>xStride << 2), bits, alpha, beta, N, K, scratch);
+  }
+}
+
+/** Every token's sign tables and c = Σ beta x, for onebit_rows; x rows `xStride` floats apart. */
+export function onebit_prepare(scratch: usize, x: usize, alpha: usize, beta: usize, T: i32, K: i32, xStride: i32): void {
+  for (let t = 0; t < T; t++) {
+    const xt = x + <usize>t * (<usize>xStride << 2);
+    const tables = scratch + <usize>t * tokenBytes(K);
+    writeSignTables(tables, xt, alpha, K);
+    store<f32>(tables + tableBytes(K), dot(beta, xt, K));
+  }
+}
+
+/** Rows n0 <= n < n1 (n0 a multiple of 16) of y[T,N] = x[T,K] W_hat^T, from onebit_prepare's scratch. */
+export function onebit_rows(y: usize, scratch: usize, bits: usize, T: i32, N: i32, K: i32, n0: i32, n1: i32): void {
+  for (let t = 0; t < T; t++) {
+    const tables = scratch + <usize>t * tokenBytes(K);
+    sumSignTables(y + <usize>t * (<usize>N << 2), bits, tables, load<f32>(tables + tableBytes(K)), N, K, n0, n1);
   }
 }

@@ -76,8 +76,8 @@ function measure(core: Core, s: Shape): { fast: number; exact: number; f32: numb
     const scale = heap.alloc(4 * N);
     heap.f32(scale, N).fill(0.01);
     const scratch = heap.alloc(k.i8_fast_scratch_bytes(K, T));
-    fast = timeMs(() => k.i8_fast_gemm(y, x, w[i++ % w.length], scale, T, N, K, K, scratch));
-    exact = timeMs(() => k.matmul_i8(y, x, w[i++ % w.length], scale, T, N, K, K));
+    fast = timeMs(() => { k.i8_fast_prepare(scratch, x, T, K, K); k.i8_fast_rows(y, scratch, w[i++ % w.length], scale, T, N, K, 0, N); });
+    exact = timeMs(() => k.matmul_i8_rows(y, x, w[i++ % w.length], scale, T, N, K, K, 0, N));
     blocks.push(...w, scale, scratch);
   } else if (s.kind === 'head-q4') {
     const groups = Math.ceil(K / 32);
@@ -86,8 +86,8 @@ function measure(core: Core, s: Shape): { fast: number; exact: number; f32: numb
     const scale = heap.alloc(2 * N * groups);
     new Uint16Array(heap.u8(scale, 2 * N * groups).buffer, scale, N * groups).fill(0x3c24); // bf16 0.01
     const scratch = heap.alloc(k.i8_fast_scratch_bytes(K, T));
-    fast = timeMs(() => k.q4_fast_gemm(y, x, w[i++ % w.length], scale, T, N, K, K, scratch));
-    exact = timeMs(() => k.matmul_q4(y, x, w[i++ % w.length], scale, T, N, K, K));
+    fast = timeMs(() => { k.i8_fast_prepare(scratch, x, T, K, K); k.q4_fast_rows(y, scratch, w[i++ % w.length], scale, T, N, K, 0, N); });
+    exact = timeMs(() => k.matmul_q4_rows(y, x, w[i++ % w.length], scale, T, N, K, K, 0, N));
     blocks.push(...w, scale, scratch);
   } else {
     const signs = fill(new Float32Array(N * K), 1);
@@ -95,13 +95,13 @@ function measure(core: Core, s: Shape): { fast: number; exact: number; f32: numb
     const alpha = put(fill(new Float32Array(K), 2).map((v) => 0.01 + 0.04 * Math.abs(v)));
     const beta = put(fill(new Float32Array(K), 3).map((v) => 0.002 * v));
     const fastTables = heap.alloc(k.onebit_fast_scratch_bytes(K, T));
-    const tables = heap.alloc(k.onebit_scratch_bytes(K));
-    fast = timeMs(() => k.onebit_fast_gemm(y, x, bits[i++ % bits.length], alpha, beta, T, N, K, K, fastTables));
-    exact = timeMs(() => k.onebit_gemm(y, x, bits[i++ % bits.length], alpha, beta, T, N, K, K, tables));
+    const tables = heap.alloc(k.onebit_scratch_bytes(K, T));
+    fast = timeMs(() => { k.onebit_fast_prepare(fastTables, x, alpha, beta, T, K, K); k.onebit_fast_rows(y, fastTables, bits[i++ % bits.length], T, N, K, 0, N); });
+    exact = timeMs(() => { k.onebit_prepare(tables, x, alpha, beta, T, K, K); k.onebit_rows(y, tables, bits[i++ % bits.length], T, N, K, 0, N); });
     blocks.push(...bits, fastTables, tables);
   }
   const dense = copies(core, asBytes(fill(new Float32Array(N * K), 4)));
-  const f32 = timeMs(() => k.matmul_f32(y, x, dense[i++ % dense.length], T, N, K, K), 2, 400, 5);
+  const f32 = timeMs(() => k.matmul_f32_rows(y, x, dense[i++ % dense.length], T, N, K, K, 0, N), 2, 400, 5);
   blocks.push(...dense);
   for (const b of blocks) heap.release(b);
   const us = (ms: number) => (1000 * ms) / T;

@@ -5,6 +5,9 @@ import { Heap, memoryCap, PAGE, WASM_MAX_BYTES } from './heap.js';
 import type { Kernels } from './kernels.js';
 import { compileCore, instantiateCore, type WasmSource } from './loader.js';
 import { hostCores, threadsAvailable, ThreadPool } from './pool.js';
+import { SPLIT_KERNELS } from './split-kernels.js';
+
+export { SPLIT_KERNELS };
 
 type Ptr = number;
 
@@ -38,13 +41,6 @@ export interface CoreOptions {
 }
 
 const MAX_AUTO_THREADS = 8;
-
-/** The kernels the worker threads may run (ThreadPool.run refers to them by index). */
-export const SPLIT_KERNELS = [
-  'onebit_fast_rows', 'matmul_f32_rows', 'matmul_f16_rows', 'matmul_i8_rows', 'i8_fast_rows',
-  'scan2_heads', 'scan2_heads_bf16', 'scan1_channels', 'scan1_channels_bf16', 'conv1d_channels', 'gated_rmsnorm_rows',
-  'matmul_q4_rows', 'q4_fast_rows',
-] as const;
 
 function checkThreads(threads: 'auto' | number): void {
   if (threads === 'auto') return;

@@ -17,7 +17,8 @@
 // Argument convention (as the kernels, assembly/README.md): output first, then inputs, then sizes, then
 // row strides (in floats) of the inputs that may be views into a wider buffer.
 import { BimambaError } from '../errors.js';
-import { SPLIT_KERNELS, type Core, type Kernels } from './core.js';
+import type { Core, Kernels } from './core.js';
+import { SPLIT, SPLIT_KERNELS, type SplitKernel } from './split-kernels.js';
 
 type Ptr = number;
 
@@ -70,21 +71,6 @@ export interface KernelSetOptions {
   stateValues: number;
 }
 
-const kernelIndex = (name: (typeof SPLIT_KERNELS)[number]) => SPLIT_KERNELS.indexOf(name);
-const ONEBIT_FAST_ROWS = kernelIndex('onebit_fast_rows');
-const I8_FAST_ROWS = kernelIndex('i8_fast_rows');
-const F32_ROWS = kernelIndex('matmul_f32_rows');
-const F16_ROWS = kernelIndex('matmul_f16_rows');
-const I8_ROWS = kernelIndex('matmul_i8_rows');
-const Q4_FAST_ROWS = kernelIndex('q4_fast_rows');
-const Q4_ROWS = kernelIndex('matmul_q4_rows');
-const SCAN2_HEADS = kernelIndex('scan2_heads');
-const SCAN2_HEADS_BF16 = kernelIndex('scan2_heads_bf16');
-const SCAN1_CHANNELS = kernelIndex('scan1_channels');
-const SCAN1_CHANNELS_BF16 = kernelIndex('scan1_channels_bf16');
-const CONV1D_CHANNELS = kernelIndex('conv1d_channels');
-const GATED_RMSNORM_ROWS = kernelIndex('gated_rmsnorm_rows');
-
 /**
  * A call is split only when it would take the calling thread at least this long alone: below it, the
  * hand-over and the odd late worker (on a busy 2-core machine a worker can be descheduled for tens of
@@ -99,15 +85,86 @@ const ONEBIT_BATCH = 16;
  * (780M in_proj: 74 µs a token at T = 64 against 140 alone). Decoding batches of 9-15 sessions gain.
  */
 const ONEBIT_PAD_FROM = 9;
-/** Rough single-thread speeds (multiply-adds, or state values, per µs) to estimate a call's time. */
-const SPEED = { onebit: 60_000, int8Fast: 15_000, q4Fast: 20_000, dense: 4_000, scan: 3_000, elementwise: 400 };
 
-/** Bytes of the kernel set's scratch block for these options. */
+type Storage = Projection['kind'];
+type ProjectionOf<S extends Storage> = Projection & { kind: S };
+
+/** The parts of the kernel set's scratch: activations prepared for a projection's rows kernel. */
+type ScratchPart = 'onebitTables' | 'onebitFastTables' | 'activations16';
+const SCRATCH_BYTES: Record<ScratchPart, (k: Kernels, K: number, T: number) => number> = {
+  onebitTables: (k, K, T) => k.onebit_scratch_bytes(K, T),
+  onebitFastTables: (k, K, T) => k.onebit_fast_scratch_bytes(K, T),
+  activations16: (k, K, T) => k.i8_fast_scratch_bytes(K, T),
+};
+
+/**
+ * How a projection in one storage runs (the data of ggml's type_traits_cpu, for one path): the range
+ * form over rows of W, what is written into scratch first (that scratch then takes x's place), and the
+ * range form's arguments before the piece, written once for the calling thread and the workers.
+ */
+interface ProjectionKernel<S extends Storage> {
+  rows: SplitKernel;
+  prepare: null | {
+    part: ScratchPart;
+    write(k: Kernels, scratch: Ptr, p: ProjectionOf<S>, x: Ptr, T: number, xStride: number): void;
+    /** Tokens are computed in whole batches of this many where that is cheaper (onebitFastRows). */
+    batch?: number;
+  };
+  /** `x`: the input, or the prepared scratch; T the tokens computed. */
+  args(p: ProjectionOf<S>, y: Ptr, x: Ptr, T: number, xStride: number): number[];
+}
+type ProjectionKernels = { [S in Storage]: ProjectionKernel<S> };
+
+const dense = <S extends 'f32' | 'f16'>(rows: SplitKernel): ProjectionKernel<S> =>
+  ({ rows, prepare: null, args: (p, y, x, T, xs) => [y, x, p.w, T, p.N, p.K, xs] });
+const scaledRows = <S extends 'i8' | 'q4'>(rows: SplitKernel): ProjectionKernel<S> =>
+  ({ rows, prepare: null, args: (p, y, x, T, xs) => [y, x, p.w, p.scale, T, p.N, p.K, xs] });
+/** int8 and 4-bit rows over 16-bit activations (the LM head's fast path; q4 reads the int8 head's). */
+const rows16 = <S extends 'i8' | 'q4'>(rows: SplitKernel): ProjectionKernel<S> => ({
+  rows,
+  prepare: { part: 'activations16', write: (k, scratch, p, x, T, xs) => k.i8_fast_prepare(scratch, x, T, p.K, xs) },
+  args: (p, y, q, T) => [y, q, p.w, p.scale, T, p.N, p.K],
+});
+
+/** Every storage on each path: `exact` the f32 kernels, `fast` the quantized activations (assembly/README.md). */
+const PROJECTIONS: { exact: ProjectionKernels; fast: ProjectionKernels } = {
+  exact: {
+    f32: dense(SPLIT.f32),
+    f16: dense(SPLIT.f16),
+    i8: scaledRows(SPLIT.i8),
+    q4: scaledRows(SPLIT.q4),
+    onebit: {
+      rows: SPLIT.onebit,
+      prepare: { part: 'onebitTables', write: (k, scratch, p, x, T, xs) => k.onebit_prepare(scratch, x, p.alpha, p.beta, T, p.K, xs) },
+      args: (p, y, tables, T) => [y, tables, p.bits, T, p.N, p.K],
+    },
+  },
+  fast: {
+    f32: dense(SPLIT.f32),
+    f16: dense(SPLIT.f16),
+    i8: rows16(SPLIT.i8Fast),
+    q4: rows16(SPLIT.q4Fast),
+    onebit: {
+      rows: SPLIT.onebitFast,
+      prepare: { part: 'onebitFastTables', write: (k, scratch, p, x, T, xs) => k.onebit_fast_prepare(scratch, x, p.alpha, p.beta, T, p.K, xs), batch: ONEBIT_BATCH },
+      args: (p, y, tables, T) => [y, tables, p.bits, T, p.N, p.K],
+    },
+  },
+};
+
+/** The scratch parts of a path, in their order in the scratch block. */
+function scratchParts(exact: boolean): ScratchPart[] {
+  const parts = Object.values(exact ? PROJECTIONS.exact : PROJECTIONS.fast).map((k: ProjectionKernel<Storage>) => k.prepare?.part);
+  return [...new Set(parts.filter((p): p is ScratchPart => p !== undefined))];
+}
+
+/** Bytes of the kernel set's scratch block for these options: the path's prepared activations, then a widened bf16 state. */
 export function kernelSetScratchBytes(k: Kernels, options: KernelSetOptions): number {
   const scan = options.stateType === 'bf16' ? 4 * options.stateValues : 0;
-  if (options.exact) return k.onebit_scratch_bytes(options.maxK) + scan;
-  return k.onebit_fast_scratch_bytes(options.maxK, options.maxT) + k.i8_fast_scratch_bytes(options.maxK, options.maxT) + scan;
+  return scratchParts(options.exact).reduce((sum, part) => sum + SCRATCH_BYTES[part](k, options.maxK, options.maxT), 0) + scan;
 }
+
+const SPLIT_ID = new Map(SPLIT_KERNELS.map((name, i) => [name, i]));
 
 /** The graph's operations over `core`, with their scratch allocated from its heap. */
 export function createOps(core: Core, options: KernelSetOptions): Ops {
@@ -115,99 +172,65 @@ export function createOps(core: Core, options: KernelSetOptions): Ops {
   const pool = core.pool;
   const { maxT, maxK } = options;
 
-  /** Run a split kernel's [0, count) on the pool, or inline when single-threaded or too small (`micros`: its estimated time alone). */
-  const split = (id: number, args: number[], count: number, align: number, micros: number, self: (a: number, b: number) => void) => {
-    if (!pool || micros < MIN_SPLIT_MICROSECONDS) self(0, count);
-    else pool.run(id, args, count, align, self);
-  };
-  const checkSize = (T: number, K: number, what: string) => {
-    if (T > maxT || K > maxK) {
-      throw new BimambaError('BAD_ARGUMENT', `${what}: ${T} tokens of ${K} inputs in one call; the kernel scratch holds ${maxT} of ${maxK}`);
-    }
+  /**
+   * Run split kernel `s` over [0, count) with `args` (its arguments before the piece): on the pool, or
+   * inline when single-threaded or too small (`work` in the table's units: its time alone is work / speed).
+   */
+  const run = (s: SplitKernel, args: number[], count: number, work: number) => {
+    const kernel = raw[s.kernel] as (...a: number[]) => void;
+    if (!pool || work / s.speed < MIN_SPLIT_MICROSECONDS) kernel(...args, 0, count);
+    else pool.run(SPLIT_ID.get(s.kernel)!, args, count, s.align, (a, b) => kernel(...args, a, b));
   };
 
   const scratch = core.heap.alloc(kernelSetScratchBytes(raw, options), 'kernel scratch');
-  const onebitTables = scratch, i8Quantized = scratch + raw.onebit_fast_scratch_bytes(maxK, maxT); // fast path
-  const signTables = scratch; // exact path
-  const wideState = scratch + kernelSetScratchBytes(raw, { ...options, stateType: 'f32' }); // a bf16 state widened, at its end
+  const partAt = {} as Record<ScratchPart, Ptr>;
+  let at = scratch;
+  for (const part of scratchParts(options.exact)) {
+    partAt[part] = at;
+    at += SCRATCH_BYTES[part](raw, maxK, maxT);
+  }
+  const wideState = at; // a bf16 state widened, at the end
 
-  // dense matmuls: rows split, exact arithmetic either way
-  const f32 = (y: Ptr, x: Ptr, w: Ptr, T: number, N: number, K: number, xs: number) =>
-    split(F32_ROWS, [y, x, w, T, N, K, xs], N, 4, (T * N * K) / SPEED.dense, (a, b) => raw.matmul_f32_rows(y, x, w, T, N, K, xs, a, b));
-  const f16 = (y: Ptr, x: Ptr, w: Ptr, T: number, N: number, K: number, xs: number) =>
-    split(F16_ROWS, [y, x, w, T, N, K, xs], N, 4, (T * N * K) / SPEED.dense, (a, b) => raw.matmul_f16_rows(y, x, w, T, N, K, xs, a, b));
-  const i8Exact = (y: Ptr, x: Ptr, w: Ptr, scale: Ptr, T: number, N: number, K: number, xs: number) =>
-    split(I8_ROWS, [y, x, w, scale, T, N, K, xs], N, 4, (T * N * K) / SPEED.dense, (a, b) => raw.matmul_i8_rows(y, x, w, scale, T, N, K, xs, a, b));
-  const i8Fast = (y: Ptr, x: Ptr, w: Ptr, scale: Ptr, T: number, N: number, K: number, xs: number) => {
-    checkSize(T, K, 'int8 projection');
-    raw.i8_fast_prepare(i8Quantized, x, T, K, xs);
-    split(I8_FAST_ROWS, [y, i8Quantized, w, scale, T, N, K], N, 4, (T * N * K) / SPEED.int8Fast, (a, b) => raw.i8_fast_rows(y, i8Quantized, w, scale, T, N, K, a, b));
+  const projections = options.exact ? PROJECTIONS.exact : PROJECTIONS.fast;
+  /** The tokens a projection computes for T: T, or T padded to whole batches where that is cheaper and fits. */
+  const paddedTokens = (T: number, batch: number) => {
+    const padded = Math.ceil(T / batch) * batch;
+    return T % batch >= ONEBIT_PAD_FROM && padded <= maxT ? padded : T;
   };
-  const q4Exact = (y: Ptr, x: Ptr, w: Ptr, scale: Ptr, T: number, N: number, K: number, xs: number) =>
-    split(Q4_ROWS, [y, x, w, scale, T, N, K, xs], N, 4, (T * N * K) / SPEED.dense, (a, b) => raw.matmul_q4_rows(y, x, w, scale, T, N, K, xs, a, b));
-  const q4Fast = (y: Ptr, x: Ptr, w: Ptr, scale: Ptr, T: number, N: number, K: number, xs: number) => {
-    checkSize(T, K, '4-bit projection');
-    raw.i8_fast_prepare(i8Quantized, x, T, K, xs); // the same 16-bit activations as the int8 head
-    split(Q4_FAST_ROWS, [y, i8Quantized, w, scale, T, N, K], N, 4, (T * N * K) / SPEED.q4Fast, (a, b) => raw.q4_fast_rows(y, i8Quantized, w, scale, T, N, K, a, b));
-  };
-  const onebitExact = (y: Ptr, x: Ptr, bits: Ptr, alpha: Ptr, beta: Ptr, T: number, N: number, K: number, xs: number) => {
-    checkSize(1, K, '1-bit projection');
-    raw.onebit_gemm(y, x, bits, alpha, beta, T, N, K, xs, signTables);
-  };
-  /** The rows a fast 1-bit projection computes for T tokens: T, or T padded to whole batches where that is cheaper and fits. */
-  const onebitFastRows = (T: number) => {
-    const padded = Math.ceil(T / ONEBIT_BATCH) * ONEBIT_BATCH;
-    return T % ONEBIT_BATCH >= ONEBIT_PAD_FROM && padded <= maxT ? padded : T;
-  };
-  const onebitFast = (y: Ptr, x: Ptr, bits: Ptr, alpha: Ptr, beta: Ptr, T: number, N: number, K: number, xs: number) => {
-    checkSize(T, K, '1-bit projection');
-    const rows = onebitFastRows(T); // a token gets the same bits alone or in a batch, padded or not
-    raw.onebit_fast_prepare(onebitTables, x, alpha, beta, rows, K, xs);
-    split(ONEBIT_FAST_ROWS, [y, onebitTables, bits, rows, N, K], N, 16, (rows * N * K) / SPEED.onebit, (a, b) => raw.onebit_fast_rows(y, onebitTables, bits, rows, N, K, a, b));
-  };
-  const i8 = options.exact ? i8Exact : i8Fast;
-  const q4 = options.exact ? q4Exact : q4Fast;
-  const onebit = options.exact ? onebitExact : onebitFast;
   // scans: heads (channels) split, exact either way; a bf16 state (stateType) widened into f32 scratch for prefill
   const bf16 = options.stateType === 'bf16';
   return {
     linear(p, y, x, T, xStride = p.K) {
-      switch (p.kind) {
-        case 'f32': f32(y, x, p.w, T, p.N, p.K, xStride); break;
-        case 'f16': f16(y, x, p.w, T, p.N, p.K, xStride); break;
-        case 'i8': i8(y, x, p.w, p.scale, T, p.N, p.K, xStride); break;
-        case 'q4': q4(y, x, p.w, p.scale, T, p.N, p.K, xStride); break;
-        case 'onebit': onebit(y, x, p.bits, p.alpha, p.beta, T, p.N, p.K, xStride); break;
+      const kernel = projections[p.kind] as ProjectionKernel<Storage>;
+      let input = x;
+      let tokens = T;
+      if (kernel.prepare) {
+        if (T > maxT || p.K > maxK) {
+          throw new BimambaError('BAD_ARGUMENT', `${p.kind} projection: ${T} tokens of ${p.K} inputs in one call; the kernel scratch holds ${maxT} of ${maxK}`);
+        }
+        // a token gets the same bits alone or in a batch, padded or not
+        if (kernel.prepare.batch) tokens = paddedTokens(T, kernel.prepare.batch);
+        input = partAt[kernel.prepare.part];
+        kernel.prepare.write(raw, input, p, x, tokens, xStride);
       }
+      run(kernel.rows, kernel.args(p, y, input, tokens, xStride), p.N, tokens * p.N * p.K);
       if (p.bias) raw.add_bias(y, p.bias, T, p.N);
     },
     scan2: (y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride) => {
-      const micros = (T * H * P * S) / SPEED.scan;
-      if (bf16) {
-        split(SCAN2_HEADS_BF16, [y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride, wideState], H, 1, micros,
-          (a, b) => raw.scan2_heads_bf16(y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride, wideState, a, b));
-      } else {
-        split(SCAN2_HEADS, [y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride], H, 1, micros,
-          (a, b) => raw.scan2_heads(y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride, a, b));
-      }
+      const args = [y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride];
+      if (bf16) run(SPLIT.scan2Bf16, [...args, wideState], H, T * H * P * S);
+      else run(SPLIT.scan2, args, H, T * H * P * S);
     },
     scan1: (y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride) => {
-      const micros = (T * channels * S) / SPEED.scan;
-      if (bf16) {
-        split(SCAN1_CHANNELS_BF16, [y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride, wideState], channels, 4, micros,
-          (a, b) => raw.scan1_channels_bf16(y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride, wideState, a, b));
-      } else {
-        split(SCAN1_CHANNELS, [y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride], channels, 4, micros,
-          (a, b) => raw.scan1_channels(y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride, a, b));
-      }
+      const args = [y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride];
+      if (bf16) run(SPLIT.scan1Bf16, [...args, wideState], channels, T * channels * S);
+      else run(SPLIT.scan1, args, channels, T * channels * S);
     },
     // the conv (silu fused, as causal_conv1d's activation): channels split; the gated norm: tokens split
     conv1dSilu: (y, x, state, w, b, T, channels, W, xStride) =>
-      split(CONV1D_CHANNELS, [y, x, state, w, b, T, channels, W, xStride, 1], channels, 4, (T * channels) / SPEED.elementwise,
-        (c0, c1) => raw.conv1d_channels(y, x, state, w, b, T, channels, W, xStride, 1, c0, c1)),
+      run(SPLIT.conv1d, [y, x, state, w, b, T, channels, W, xStride, 1], channels, T * channels),
     gatedRmsnorm: (y, x, z, w, T, width, groupSize, eps, zStride) =>
-      split(GATED_RMSNORM_ROWS, [y, x, z, w, T, width, groupSize, eps, zStride], T, 1, (T * width) / SPEED.elementwise,
-        (t0, t1) => raw.gated_rmsnorm_rows(y, x, z, w, T, width, groupSize, eps, zStride, t0, t1)),
+      run(SPLIT.gatedRmsnorm, [y, x, z, w, T, width, groupSize, eps, zStride], T, T * width),
     // the rest runs as exported, on the calling thread
     dtSoftplus: raw.dt_softplus,
     softplus: raw.softplus,
@@ -226,15 +249,16 @@ export function createOps(core: Core, options: KernelSetOptions): Ops {
  * shape, e.g. `linear onebit 6448x1536`), for the bench's per-kernel breakdown (LoadOptions.opTimes).
  */
 export function timedOps(ops: Ops, totals: Map<string, number>): Ops {
-  const timed = {} as Record<keyof Ops, (...args: never[]) => void>;
+  const timed = {} as Record<keyof Ops, (...args: never[]) => unknown>;
   for (const name of Object.keys(ops) as (keyof Ops)[]) {
-    const op = ops[name] as (...args: unknown[]) => void;
+    const op = ops[name] as (...args: unknown[]) => unknown;
     timed[name] = (...args: unknown[]) => {
       const p = args[0] as Projection;
       const key = name === 'linear' ? `linear ${p.kind} ${p.N}x${p.K}` : name;
       const t0 = performance.now();
-      op(...args);
+      const result = op(...args); // what the operation returns (argmax's index) passes through
       totals.set(key, (totals.get(key) ?? 0) + performance.now() - t0);
+      return result;
     };
   }
   return timed as unknown as Ops;

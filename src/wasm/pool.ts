@@ -112,6 +112,9 @@ export class ThreadPool {
   private readonly blocking: boolean;
   private seq = 0;
   private broken = false;
+  /** Jobs cut into several pieces, by kernel index, and the pieces of them the workers took (tests read them). */
+  readonly splitJobs: number[] = [];
+  workerPieces = 0;
 
   private constructor(workers: WorkerHandle[], control: SharedArrayBuffer) {
     this.workers = workers;
@@ -167,9 +170,11 @@ export class ThreadPool {
     Atomics.notify(c, SEQ);
     // take pieces like any worker; after a failure, take the rest without running them
     let failure: unknown = null;
+    let mine = 0;
     for (;;) {
       const next = Atomics.add(c, NEXT, 1) & 0xffff; // only this thread moves NEXT past the job's tag
       if (next >= chunks) break;
+      mine++;
       if (failure === null) {
         try {
           self(pieceStart(next, chunks, count, align), pieceStart(next + 1, chunks, count, align));
@@ -180,6 +185,8 @@ export class ThreadPool {
       Atomics.add(c, DONE, 1);
     }
     this.wait(chunks);
+    this.splitJobs[id] = (this.splitJobs[id] ?? 0) + 1;
+    this.workerPieces += chunks - mine;
     if (failure) throw failure;
     if (Atomics.exchange(c, FAILED, 0)) throw new BimambaError('THREADS', `kernel ${id} failed on a worker thread`);
   }

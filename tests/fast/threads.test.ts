@@ -1,5 +1,6 @@
-// Threads: a model on 2 threads (the threads build over shared memory, a worker pool) gives the same
-// bits as on 1, on the fast and the exact path; the option is checked; a worker's failure is an error.
+// Threads: a model on 2 threads (the threads build over shared memory, a worker pool) splits its big
+// kernels (every projection, the exact 1-bit one included, and the scan) and gives the same bits as on
+// 1, on the fast and the exact path; the option is checked; a worker's failure is an error.
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +8,7 @@ import { Worker as NodeWorker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BimambaError } from '../../src/errors.js';
 import { loadModel } from '../../src/model/model.js';
-import { SPLIT_KERNELS } from '../../src/wasm/core.js';
+import { SPLIT_KERNELS, type Core } from '../../src/wasm/core.js';
 import { compileCore, instantiateCore } from '../../src/wasm/loader.js';
 import { ThreadPool } from '../../src/wasm/pool.js';
 import { rejection } from '../util/errors.js';
@@ -42,15 +43,32 @@ function run(model: Awaited<ReturnType<typeof loadModel>>): Float32Array[] {
   return out;
 }
 
+/** The kernels a model's pool ran in several pieces, by name, and how many pieces its workers took. */
+function splits(model: Awaited<ReturnType<typeof loadModel>>): { kernels: string[]; workerPieces: number } {
+  const pool = (model as unknown as { core: Core }).core.pool!;
+  return { kernels: SPLIT_KERNELS.filter((_, i) => (pool.splitJobs[i] ?? 0) > 0), workerPieces: pool.workerPieces };
+}
+
 describe('threads', () => {
+  // what 40 prompt tokens of the small model split on each path: both projections' kernels and the scan
+  const SPLIT_BY = {
+    'fast int8': ['onebit_fast_rows', 'i8_fast_rows', 'scan2_heads_bf16'],
+    'exact int8': ['onebit_rows', 'matmul_i8_rows', 'scan2_heads'],
+    'fast q4': ['onebit_fast_rows', 'q4_fast_rows', 'scan2_heads_bf16'],
+    'exact q4': ['onebit_rows', 'matmul_q4_rows', 'scan2_heads'],
+  };
   for (const [exact, head] of [[false, 'int8'], [true, 'int8'], [false, 'q4'], [true, 'q4']] as const) {
-    it(`2 threads give the same bits as 1 (${exact ? 'exact' : 'fast'} path, ${head} head)`, async () => {
-      const path = head === 'q4' ? smallQ4Path : smallPath;
-      const one = await loadModel(path, { wasm: WASM, threads: 1, exact });
-      const two = await loadModel(path, { wasm: WASM, wasmThreads: WASM_THREADS, threads: 2, exact });
+    const path = `${exact ? 'exact' : 'fast'} ${head}` as const;
+    it(`2 threads split ${SPLIT_BY[path].join(', ')} and give the same bits as 1 (${exact ? 'exact' : 'fast'} path, ${head} head)`, async () => {
+      const file = head === 'q4' ? smallQ4Path : smallPath;
+      const one = await loadModel(file, { wasm: WASM, threads: 1, exact });
+      const two = await loadModel(file, { wasm: WASM, wasmThreads: WASM_THREADS, threads: 2, exact });
       expect(one.threads).toBe(1);
       expect(two.threads).toBe(2);
       const a = run(one), b = run(two);
+      const { kernels, workerPieces } = splits(two);
+      for (const kernel of SPLIT_BY[path]) expect(kernels).toContain(kernel);
+      expect(workerPieces).toBeGreaterThan(0); // the other thread did compute some of them
       for (let i = 0; i < a.length; i++) expect(b[i]).toEqual(a[i]);
       one.dispose();
       two.dispose();
@@ -141,15 +159,20 @@ describe('ThreadPool', () => {
       f32.fill(1, x / 4, x / 4 + 4);
       for (let r = 0; r < 64; r++) f32.fill(r, w / 4 + 4 * r, w / 4 + 4 * r + 4);
       f32.fill(NaN, y / 4, y / 4 + 64);
+      // The calling thread's pieces are slow, so the worker takes some: the rows this thread computed
+      // are then fewer than 64, and each only once.
       const kernels = await instantiateCore(module, memory);
       const mine: number[] = [];
+      const before = pool.workerPieces;
       pool.run(id, [y, x, w, 1, 64, 4, 4], 64, 4, (a, b) => {
         for (let r = a; r < b; r++) mine.push(r);
         kernels.matmul_f32_rows(y, x, w, 1, 64, 4, 4, a, b);
+        const until = Date.now() + 100; while (Date.now() < until);
       });
       expect(Array.from(new Float32Array(memory.buffer, y, 64))).toEqual(Array.from({ length: 64 }, (_, r) => 4 * r));
       expect(new Set(mine).size).toBe(mine.length);
-      expect(mine.length).toBeLessThanOrEqual(64);
+      expect(mine.length).toBeLessThan(64);
+      expect(pool.workerPieces - before).toBe(pool.threads * 2 - mine.length / 16); // 4 pieces of 16 rows
     } finally {
       pool.dispose();
     }

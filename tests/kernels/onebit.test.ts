@@ -1,4 +1,5 @@
-// 1-bit GEMV/GEMM against a float64 reference built from the same signs, alpha and beta.
+// 1-bit GEMV/GEMM against a float64 reference built from the same signs, alpha and beta; the range form
+// the runtime calls (onebit_prepare, onebit_rows) against the GEMM, bit for bit, at awkward sizes.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { packSigns, packedShape } from '../../src/format/onebit.js';
 import { Rng } from '../util/rng.js';
@@ -42,7 +43,7 @@ function upload(layer: Layer) {
     bits: wasm.put(bits),
     alpha: wasm.put(layer.alpha),
     beta: wasm.put(layer.beta),
-    scratch: wasm.alloc(wasm.k.onebit_scratch_bytes(layer.K)),
+    scratch: wasm.alloc(wasm.k.onebit_scratch_bytes(layer.K, 1)),
   };
 }
 
@@ -54,8 +55,10 @@ function worstError(y: Float32Array, ref: { y: Float64Array; size: Float64Array 
 }
 
 describe('onebit_scratch_bytes', () => {
-  it('is 16 bytes per padded column', () => {
-    for (const K of [1, 7, 8, 9, 1536, 3072]) expect(wasm.k.onebit_scratch_bytes(K)).toBe(16 * Math.ceil(K / 8) * 8);
+  it('is 16 bytes per padded column and 64 for c, per token', () => {
+    for (const K of [1, 7, 8, 9, 1536, 3072]) {
+      for (const T of [1, 3, 64]) expect(wasm.k.onebit_scratch_bytes(K, T)).toBe(T * (16 * Math.ceil(K / 8) * 8 + 64));
+    }
   });
 });
 
@@ -109,7 +112,7 @@ describe('onebit_gemv', () => {
     const buf = upload(layer);
     const y1 = wasm.f32(17), y2 = wasm.f32(17);
     wasm.k.onebit_gemv(y1, x, buf.bits, buf.alpha, buf.beta, 17, 37, buf.scratch);
-    wasm.core.heap.u8(buf.scratch, wasm.k.onebit_scratch_bytes(37)).fill(0xff);
+    wasm.core.heap.u8(buf.scratch, wasm.k.onebit_scratch_bytes(37, 1)).fill(0xff);
     wasm.k.onebit_gemv(y2, x, buf.bits, buf.alpha, buf.beta, 17, 37, buf.scratch);
     expect(wasm.read(y2, 17)).toEqual(wasm.read(y1, 17));
   });
@@ -132,6 +135,40 @@ describe('onebit_gemm', () => {
       for (let t = 0; t < T; t++) {
         wasm.k.onebit_gemv(yt, xp + 4 * t * K, buf.bits, buf.alpha, buf.beta, N, K, buf.scratch);
         expect(wasm.read(yt, N)).toEqual(out.subarray(t * N, (t + 1) * N));
+      }
+    });
+  }
+});
+
+describe('onebit_rows (the range form threads split)', () => {
+  // awkward sizes: N not a multiple of 16, K not a multiple of 8, x a view into wider rows
+  for (const [T, N, K, stride] of [[1, 5, 13, 13], [3, 17, 37, 40], [7, 33, 100, 103], [4, 16, 129, 129], [2, 300, 1536, 1600]]) {
+    it(`any cut into ranges of 16 rows gives the GEMM's bits, writing only the range (T=${T} N=${N} K=${K} xStride=${stride})`, () => {
+      const rng = new Rng(T * 31 + N * 7 + K);
+      const layer = randomLayer(rng, N, K);
+      const x = rng.f32(T * K);
+      const buf = upload(layer);
+      const xv = wasm.putStrided(x, K, stride);
+      const want = wasm.f32(T * N);
+      wasm.k.onebit_gemm(want, wasm.put(x), buf.bits, buf.alpha, buf.beta, T, N, K, K, buf.scratch);
+      const expected = wasm.read(want, T * N);
+      expect(worstError(expected, reference(layer, x, T))).toBeLessThanOrEqual(1e-5);
+
+      const tables = wasm.alloc(wasm.k.onebit_scratch_bytes(K, T));
+      wasm.k.onebit_prepare(tables, xv, buf.alpha, buf.beta, T, K, stride);
+      // the whole range at once
+      const whole = wasm.f32(T * N);
+      wasm.k.onebit_rows(whole, tables, buf.bits, T, N, K, 0, N);
+      expect(wasm.read(whole, T * N)).toEqual(expected);
+      // ranges cut at every multiple of 16, in reverse order: each writes its rows only
+      const pieces = wasm.f32(T * N, 777);
+      const cuts = [...Array.from({ length: Math.ceil(N / 16) }, (_, i) => 16 * i), N];
+      for (let i = cuts.length - 2; i >= 0; i--) {
+        wasm.k.onebit_rows(pieces, tables, buf.bits, T, N, K, cuts[i], cuts[i + 1]);
+        const got = wasm.read(pieces, T * N);
+        for (let t = 0; t < T; t++) {
+          for (let n = 0; n < N; n++) expect(got[t * N + n]).toBe(n >= cuts[i] ? expected[t * N + n] : 777);
+        }
       }
     });
   }

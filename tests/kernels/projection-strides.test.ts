@@ -27,7 +27,7 @@ describe('projections with strided x', () => {
       const signs = new Int8Array(N * K).map(() => (rng.next() < 0.5 ? -1 : 1));
       const bits = wasm.put(packSigns(N, K, (n, k) => signs[n * K + k] > 0));
       const alpha = wasm.put(rng.f32(K, () => rng.uniform(0.2, 1.5))), beta = wasm.put(rng.f32(K, () => 0.1 * rng.normal()));
-      const tables = wasm.alloc(wasm.k.onebit_scratch_bytes(K));
+      const tables = wasm.alloc(wasm.k.onebit_scratch_bytes(K, 1));
       const tablesFast = wasm.alloc(wasm.k.onebit_fast_scratch_bytes(K, T)), i8q = wasm.alloc(wasm.k.i8_fast_scratch_bytes(K, T));
       const runs: [string, (y: number, x: number, xStride: number) => void][] = [
         ['matmul_f32', (y, x, s) => wasm.k.matmul_f32(y, x, wf, T, N, K, s)],

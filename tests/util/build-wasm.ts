@@ -1,18 +1,22 @@
 // vitest globalSetup: build dist/bimamba.wasm (and the relaxed-SIMD and threads builds beside it) when
-// missing or older than their sources.
+// missing or older than their sources, and the test build (assembly/reference.ts: the shipped kernels
+// and the whole-call reference forms the kernel tests compare with) into tests/out/, which is not shipped.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const wasmPath = join(root, 'dist', 'bimamba.wasm');
-/** asconfig.json targets and their files. */
-const TARGETS: [string, string][] = [
-  ['release', wasmPath],
-  ['relaxed', join(root, 'dist', 'bimamba-relaxed.wasm')],
-  ['threads', join(root, 'dist', 'bimamba-threads.wasm')],
-  ['threads-relaxed', join(root, 'dist', 'bimamba-threads-relaxed.wasm')],
+/** The test build: tests/util/wasm.ts loads it for the kernel tests. */
+export const TEST_WASM_PATH = join(root, 'tests', 'out', 'wasm', 'bimamba-test.wasm');
+/** asconfig.json targets: entry file, target, output. */
+const TARGETS: [string, string, string][] = [
+  ['assembly/index.ts', 'release', wasmPath],
+  ['assembly/index.ts', 'relaxed', join(root, 'dist', 'bimamba-relaxed.wasm')],
+  ['assembly/index.ts', 'threads', join(root, 'dist', 'bimamba-threads.wasm')],
+  ['assembly/index.ts', 'threads-relaxed', join(root, 'dist', 'bimamba-threads-relaxed.wasm')],
+  ['assembly/reference.ts', 'test', TEST_WASM_PATH],
 ];
 
 /** Newest modification time (ms) of the files the WASM is built from. */
@@ -37,12 +41,13 @@ export function isWasmStale(): boolean {
 
 export default function setup(): void {
   const newest = newestSourceTime();
-  for (const [target, path] of TARGETS) {
+  for (const [entry, target, path] of TARGETS) {
     if (!stale(path, newest)) continue;
+    mkdirSync(dirname(path), { recursive: true });
     // build beside the target and rename, so a concurrent reader never sees a half-written file
     const tmp = `${path}.${process.pid}.tmp`;
     const asc = join(root, 'node_modules', 'assemblyscript', 'bin', 'asc.js');
-    execFileSync(process.execPath, [asc, 'assembly/index.ts', '--target', target, '--outFile', tmp], { cwd: root, stdio: 'inherit' });
+    execFileSync(process.execPath, [asc, entry, '--target', target, '--outFile', tmp], { cwd: root, stdio: 'inherit' });
     renameSync(tmp, path);
   }
 }

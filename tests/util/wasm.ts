@@ -1,6 +1,8 @@
-// The WASM core for tests: instantiate dist/bimamba.wasm and move data in and out of its memory.
+// The WASM core for tests: instantiate the test build (the shipped kernels and the reference forms,
+// assembly/reference.ts) and move data in and out of its memory.
 import { fileURLToPath } from 'node:url';
-import { createCore, type Core, type Kernels } from '../../src/wasm/core.js';
+import { createCore, type Core } from '../../src/wasm/core.js';
+import type { ReferenceKernels } from './reference-kernels.js';
 
 const GUARD_BYTES = 64;
 
@@ -8,15 +10,24 @@ const GUARD_BYTES = 64;
 export const WASM_URL = new URL('../../dist/bimamba.wasm', import.meta.url);
 export const WASM = fileURLToPath(WASM_URL);
 export const WASM_THREADS = fileURLToPath(new URL('../../dist/bimamba-threads.wasm', import.meta.url));
+/** The shipped builds: SIMD128, relaxed SIMD, threads, threads + relaxed. */
+export const WASM_BUILDS = {
+  release: WASM,
+  relaxed: fileURLToPath(new URL('../../dist/bimamba-relaxed.wasm', import.meta.url)),
+  threads: WASM_THREADS,
+  'threads-relaxed': fileURLToPath(new URL('../../dist/bimamba-threads-relaxed.wasm', import.meta.url)),
+} as const;
+/** The test build (tests/util/build-wasm.ts): every shipped kernel plus the reference forms, never shipped. */
+export const TEST_WASM_URL = new URL('../out/wasm/bimamba-test.wasm', import.meta.url);
 
 /** A core over its own memory, plus helpers that copy typed arrays to and from it. */
 export class TestCore {
   readonly core: Core;
-  readonly k: Kernels;
+  readonly k: ReferenceKernels;
 
   constructor(core: Core) {
     this.core = core;
-    this.k = core.kernels;
+    this.k = core.kernels as ReferenceKernels;
   }
 
   /**
@@ -88,6 +99,7 @@ export class TestCore {
   }
 }
 
-export async function loadCore(): Promise<TestCore> {
-  return new TestCore(await createCore({ wasm: WASM_URL }));
+/** The test build over a memory of its own (`wasm`: another build, e.g. one of WASM_BUILDS' single-thread ones). */
+export async function loadCore(wasm: URL | string = TEST_WASM_URL): Promise<TestCore> {
+  return new TestCore(await createCore({ wasm, threads: 1 }));
 }
