@@ -15,5 +15,8 @@ export const GENERATION_DEFAULTS = {
   repetitionPenalty: 1,
 } as const;
 
+/** The most recent tokens a session remembers for the repetition penalty (SamplingOptions.repetitionWindow). */
+export const MAX_RECENT_TOKENS = 4096;
+
 /** How many of the session's latest tokens the repetition penalty looks at (a library option; the CLI has no flag for it). */
 export const DEFAULT_REPETITION_WINDOW = 256;

@@ -1,7 +1,6 @@
 // Streaming generation: feed the prompt, then sample, feed back, decode and stream, one token at a time.
 import { BimambaError } from '../errors.js';
-import { Session } from '../model/session.js';
-import { checkTokens } from '../model/tokens.js';
+import { checkTokens } from './tokens.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { Rng } from './rng.js';
 import { GENERATION_DEFAULTS } from './defaults.js';
@@ -30,8 +29,8 @@ export interface GenerateOptions extends SamplingOptions {
    * the repetition penalty, temperature and truncation (as OpenAI and llama.cpp report them).
    */
   logprobs?: boolean | number;
-  /** Continue this session (its state advances) instead of a fresh one. */
-  session?: Session;
+  /** Continue this session (its state advances) instead of a fresh one: a Session of the same model (model.createSession()). */
+  session?: GenerationSession;
   /** Prepend the BOS token to a text prompt. Default: what the tokenizer's post-processor does. */
   addBos?: boolean;
   /** Stop at the end-of-sequence token (default true). */
@@ -85,25 +84,45 @@ export interface Completion {
   usage: Usage;
 }
 
+/**
+ * What generation needs of a session (src/model/session.ts's Session is the one): generation depends on
+ * this, not on the model's classes, so generate/ imports nothing from model/.
+ */
+export interface GenerationSession {
+  /** Number of tokens fed so far. */
+  readonly tokensSeen: number;
+  /** @internal a generation is running on this session */
+  generating: boolean;
+  /** @internal feed tokens, leaving their last logits where samplingLogits() finds them */
+  advance(tokens: ArrayLike<number>): void;
+  /** @internal the first n of the last logits, a view into WASM memory; `writable`: a copy there that may be changed in place */
+  samplingLogits(n: number, writable: boolean): Float32Array;
+  /** @internal the WASM argmax over such a view */
+  argmax(logits: Float32Array): number;
+  /** @internal the last n tokens fed, oldest first */
+  recentTokens(n: number): number[];
+  dispose(): void;
+}
+
 /** What generation needs from a model. */
-export interface GenerationHost {
+export interface GenerationHost<S extends GenerationSession = GenerationSession> {
   tokenizer: Tokenizer | null;
   vocabSize: number;
   eosTokenId: number | null;
   addBosByDefault: boolean;
   bosTokenId: number | null;
-  createSession(): Session;
-  /** Whether a session runs on this model. */
-  owns(session: Session): boolean;
+  createSession(): S;
+  /** Whether `session` is a session of this model ('not a session': not one of this package's at all). */
+  owns(session: unknown): boolean | 'not a session';
 }
 
 /**
- * Feeds a sampled token to the session. By default session.feed(); a server passes one that batches the
- * decoding steps of its concurrent generations (src/server/batcher.ts).
+ * Feeds a sampled token to the session. By default session.advance(); a server passes one that batches
+ * the decoding steps of its concurrent generations (src/server/batcher.ts).
  */
-export type TokenFeeder = (session: Session, token: number) => void | Promise<void>;
+export type TokenFeeder<S extends GenerationSession = GenerationSession> = (session: S, token: number) => void | Promise<void>;
 
-const feedAlone: TokenFeeder = (session, token) => void session.feed([token]);
+const feedAlone: TokenFeeder = (session, token) => session.advance([token]);
 
 const MAX_TOP_LOGPROBS = 100;
 /** Prompt tokens fed between two turns given to the host (a multiple of the default prefill chunk). */
@@ -170,14 +189,17 @@ export function promptIds(host: GenerationHost, prompt: string | ArrayLike<numbe
   return ids;
 }
 
-export async function* generate(host: GenerationHost, prompt: string | ArrayLike<number>, options: GenerateOptions = {}, feedToken = feedAlone): AsyncGenerator<GeneratedToken> {
+export async function* generate<S extends GenerationSession>(
+  host: GenerationHost<S>, prompt: string | ArrayLike<number>, options: GenerateOptions = {}, feedToken: TokenFeeder<S> = feedAlone,
+): AsyncGenerator<GeneratedToken> {
   const { maxTokens, seed, stops, abort, topLogprobs } = checkOptions(options);
   const sampling = resolveSampling(options);
   const ids = promptIds(host, prompt, options.addBos);
-  const given = options.session;
+  const given = options.session as S | undefined;
   if (given !== undefined) {
-    if (!(given instanceof Session)) throw new BimambaError('BAD_ARGUMENT', 'session must be a Session made by model.createSession()');
-    if (!host.owns(given)) throw new BimambaError('BAD_ARGUMENT', 'session belongs to another model');
+    const owned = host.owns(given);
+    if (owned === 'not a session') throw new BimambaError('BAD_ARGUMENT', 'session must be a Session made by model.createSession()');
+    if (!owned) throw new BimambaError('BAD_ARGUMENT', 'session belongs to another model');
     if (given.generating) throw new BimambaError('BAD_ARGUMENT', 'this session is already generating: wait for that generation to end, or fork() the session');
   }
   const session = given ?? host.createSession();
@@ -200,7 +222,7 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
     const t0 = performance.now();
     // A long prompt goes in slices with a turn for the host between them, so a server keeps answering its
     // other requests (and a page stays responsive) while one prompt is read, and an abort is seen in time.
-    if (ids.length) session.feed(ids.slice(0, PROMPT_SLICE));
+    if (ids.length) session.advance(ids.slice(0, PROMPT_SLICE));
     usage.promptTokens = Math.min(ids.length, PROMPT_SLICE);
     for (let i = PROMPT_SLICE; i < ids.length; i += PROMPT_SLICE) {
       await yieldToHost();
@@ -208,7 +230,7 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
         usage.prefillMs = performance.now() - t0;
         return yield last({ token: -1, text: '' }, 'abort');
       }
-      session.feed(ids.slice(i, i + PROMPT_SLICE));
+      session.advance(ids.slice(i, i + PROMPT_SLICE));
       usage.promptTokens = Math.min(ids.length, i + PROMPT_SLICE);
     }
     usage.prefillMs = performance.now() - t0;
@@ -226,10 +248,14 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
         const { emit, stopped } = stop.push(decoder?.flush() ?? '');
         return yield last({ token: -1, text: stopped ? emit : emit + stop.flush() }, 'abort');
       }
-      // The last logits in the model's scratch, where sample() changes them (the repetition penalty) and
-      // picks greedy tokens with the WASM argmax; nothing awaits until it returns, so no other feed comes
-      // between. Log-probabilities read the model's own logits, from a copy.
-      const candidates = session.samplingLogits(samplable);
+      // THE place where sampling gets the logits: a Float32Array view of the last logits in WASM memory,
+      // where sample() picks greedy tokens with the WASM argmax. Nothing is copied unless something
+      // changes them before the draw: then (`writable`) they are one copy inside WASM memory, next to the
+      // session's own, which anything may change in place here before sample() (a mask: set a logit to
+      // -Infinity) and sample() does (the repetition penalty). Nothing awaits until sample() returns, so
+      // no other feed comes between. Log-probabilities read the model's own logits, from a copy (asked for).
+      const writable = sampling.repetitionPenalty !== 1;
+      const candidates = session.samplingLogits(samplable, writable);
       const raw = topLogprobs >= 0 ? candidates.slice() : null;
       const logZ = raw ? logNormalizer(raw) : 0;
       const top = raw && topLogprobs > 0 ? topIds(raw, topLogprobs) : null;

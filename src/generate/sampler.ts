@@ -1,7 +1,6 @@
 // Turning logits into the next token: repetition penalty, temperature, top-k, top-p, min-p, then a draw.
 import { BimambaError } from '../errors.js';
-import { MAX_RECENT_TOKENS } from '../model/session.js';
-import { DEFAULT_REPETITION_WINDOW, GENERATION_DEFAULTS as D } from './defaults.js';
+import { DEFAULT_REPETITION_WINDOW, GENERATION_DEFAULTS as D, MAX_RECENT_TOKENS } from './defaults.js';
 import type { Rng } from './rng.js';
 
 export interface SamplingOptions {

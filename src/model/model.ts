@@ -13,7 +13,7 @@ import { allocScratch } from './scratch.js';
 import { Session, type ModelRuntime } from './session.js';
 import { shapesOf } from './shapes.js';
 import { readSnapshot } from './snapshot.js';
-import { checkTokens } from './tokens.js';
+import { checkTokens } from '../generate/tokens.js';
 import { weightsFrom } from './weights.js';
 
 export interface LoadOptions extends CoreOptions {
@@ -126,9 +126,9 @@ export class Model {
     return g;
   }
 
-  /** @internal whether `session` runs on this model (generate refuses another model's session). */
-  owns(session: Session): boolean {
-    return session.runsOn(this.runtime);
+  /** @internal whether `session` runs on this model (generate refuses another model's session, and what is not a session). */
+  owns(session: unknown): boolean | 'not a session' {
+    return session instanceof Session ? session.runsOn(this.runtime) : 'not a session';
   }
 
   /** A fresh session (empty state). */

@@ -5,12 +5,12 @@ import type { Graph, LayerState } from './forward.js';
 import type { StateLayout } from './memory.js';
 import { forward } from './forward.js';
 import { writeSnapshot } from './snapshot.js';
-import { checkTokens } from './tokens.js';
+import { MAX_RECENT_TOKENS } from '../generate/defaults.js';
+import type { GenerationSession } from '../generate/generate.js';
+import { checkTokens } from '../generate/tokens.js';
 
 type Ptr = number;
 
-/** The most recent tokens a session remembers for the repetition penalty (SamplingOptions.repetitionWindow). */
-export const MAX_RECENT_TOKENS = 4096;
 
 /**
  * @internal What the sessions of one model run on, shared by them and the model: the graph (null once the
@@ -23,7 +23,7 @@ export interface ModelRuntime {
   readonly fingerprint: number;
 }
 
-export class Session {
+export class Session implements GenerationSession {
   private readonly runtime: ModelRuntime;
   private readonly block: Ptr;
   private disposed = false;
@@ -89,6 +89,15 @@ export class Session {
    * model); without it only the last position's are computed. Returns a copy of the last position's logits.
    */
   feed(tokens: ArrayLike<number>, onLogits?: (position: number, logits: Float32Array) => void): Float32Array {
+    this.advance(tokens, onLogits);
+    return this.lastLogits();
+  }
+
+  /**
+   * @internal feed() without the copy of the last logits: they stay in this session's block, where
+   * generation samples them (samplingLogits).
+   */
+  advance(tokens: ArrayLike<number>, onLogits?: (position: number, logits: Float32Array) => void): void {
     const g = this.live();
     const V = g.shapes.vocab;
     checkTokens(tokens, V);
@@ -115,7 +124,6 @@ export class Session {
       if (last) g.heap.f32(this.logitsPtr(), V).set(logits.subarray(lastRow));
       for (let t = 0; t < T; t++) onLogits(this.seen - T + t, logits.subarray(t * V, (t + 1) * V));
     }
-    return this.lastLogits();
   }
 
   /**
@@ -160,22 +168,25 @@ export class Session {
   }
 
   /**
-   * @internal The first `n` of the last logits, copied for the sampler into the model's logits scratch
-   * (where the forward pass writes logits; free between forward calls): the sampler may change them (the
-   * repetition penalty) and greedy picks run the WASM argmax where they lie. A view, valid until the next
-   * feed of any session of this model.
+   * @internal The first `n` of the last logits, for the sampler: a view into WASM memory (greedy picks run
+   * the WASM argmax where they lie), valid until the next feed of any session of this model. Nothing is
+   * copied unless `writable`: then they are copied once, inside WASM memory, into the model's logits
+   * scratch (where the forward pass writes logits; free between forward calls), and whoever samples may
+   * change them in place (the repetition penalty, a mask) while the session's own logits stay as they were.
    */
-  samplingLogits(n: number): Float32Array {
+  samplingLogits(n: number, writable: boolean): Float32Array {
     const g = this.live();
+    const own = g.heap.f32(this.logitsPtr(), n);
+    if (!writable) return own;
     const row = g.heap.f32(g.scratch.logits, n);
-    row.set(g.heap.f32(this.logitsPtr(), n));
+    row.set(own);
     return row;
   }
 
   /** @internal The argmax kernel over logits in this model's memory (a view such as samplingLogits()). */
   argmax(logits: Float32Array): number {
     const g = this.live();
-    if (logits.buffer !== g.heap.memory.buffer) throw new Error('argmax: the logits must be a view into the model memory');
+    if (logits.buffer !== g.heap.memory.buffer) throw new BimambaError('BAD_ARGUMENT', 'argmax: the logits must be a view into the model memory');
     return g.ops.argmax(logits.byteOffset, logits.length);
   }
 

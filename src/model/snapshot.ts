@@ -23,7 +23,7 @@
 import { BimambaError } from '../errors.js';
 import type { StateLayout, StateType } from './memory.js';
 import type { Session } from './session.js';
-import { checkTokens } from './tokens.js';
+import { checkTokens } from '../generate/tokens.js';
 
 const MAGIC = 0x53534d42; // "BMSS" read as a little-endian u32
 const VERSION = 3;

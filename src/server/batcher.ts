@@ -19,7 +19,7 @@ const GATHER_MS = 5;
 
 export interface Seat {
   /** Feed this generation's next token, with the other seats' waiting tokens (generate()'s feedToken). */
-  feed: TokenFeeder;
+  feed: TokenFeeder<Session>;
   /** Give the seat up (the generation ended); safe to call twice. */
   leave(): void;
 }

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/model/model.js';
 import { snapshotSize } from '../../src/model/snapshot.js';
+import { thrownBy } from '../util/errors.js';
 import { convertFixture, maxDiff, readExpected } from '../util/fixtures.js';
 import { WASM } from '../util/wasm.js';
 
@@ -27,18 +28,19 @@ describe('sessions', () => {
     model.dispose();
   });
 
-  it('samples from a copy of the last logits in the model memory: changing it leaves the session alone', async () => {
+  it('samples from a writable copy of the last logits in the model memory: changing it leaves the session alone', async () => {
     const model = await loadModel(await convertFixture('bimamba-tiny'), { wasm: WASM });
     const s = model.createSession();
     s.feed([1, 2, 3]);
     const before = s.lastLogits();
-    const row = s.samplingLogits(before.length);
+    const row = s.samplingLogits(before.length, true);
     expect(row).toEqual(before);
     expect(s.argmax(row)).toBe(before.indexOf(Math.max(...before)));
     row[7] = Infinity; // as a penalty would change it, in place
     expect(s.argmax(row)).toBe(7);
     expect(s.lastLogits()).toEqual(before);
     expect(() => s.argmax(before)).toThrow(/view into the model memory/); // a JS copy is not where the kernel reads
+    expect(thrownBy(() => s.argmax(before)).code).toBe('BAD_ARGUMENT'); // a BimambaError, as every error of the API
     model.dispose();
   });
 

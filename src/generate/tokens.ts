@@ -1,4 +1,4 @@
-// Token id checks shared by feeding, generation and snapshots.
+// Token id checks shared by generation, feeding and snapshots (model/ imports them from here).
 import { BimambaError } from '../errors.js';
 
 /** Check `tokens` is an array (or array-like) of integers inside the vocabulary; the error names the first bad position. */
