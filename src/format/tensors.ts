@@ -24,18 +24,51 @@ const F32: ModelDtype[] = ['F32'];
 /** Embedding / LM head: F32, F16, I8 with a per-row scale, or U8: 4-bit groups (`--head`). */
 const HEAD: ModelDtype[] = ['F32', 'F16', 'I8', 'U8'];
 
+/** The tensors of a projection stored under `prefix`: full precision (`weight`) or 1-bit (`bits`, `alpha`, `beta`), and a bias. */
+export function projectionTensorNames(prefix: string) {
+  return { weight: `${prefix}.weight`, bits: `${prefix}.bits`, alpha: `${prefix}.alpha`, beta: `${prefix}.beta`, bias: `${prefix}.bias` };
+}
+
+/**
+ * The name of every tensor of a .bimamba file (FORMAT.md), the one list: the converter's plan
+ * (modelTensorSpecs) and the loader (src/model/weights.ts) both take the names from here.
+ */
+export const TENSOR_NAMES = {
+  embedding: 'embedding',
+  lmHead: 'lm_head',
+  normF: 'norm_f.weight',
+  /** Layer i's tensors; the projections are prefixes (projectionTensorNames). */
+  layer(i: number) {
+    const p = `layers.${i}`;
+    return {
+      norm: `${p}.norm.weight`,
+      inProj: `${p}.in_proj`,
+      convWeight: `${p}.conv1d.weight`,
+      convBias: `${p}.conv1d.bias`,
+      xProj: `${p}.x_proj`,
+      dtProj: `${p}.dt_proj`,
+      aLog: `${p}.A_log`,
+      D: `${p}.D`,
+      dtBias: `${p}.dt_bias`,
+      mixerNorm: `${p}.mixer_norm.weight`,
+      outProj: `${p}.out_proj`,
+    };
+  },
+} as const;
+
 /** A projection `[N, K]`: full precision, or 1-bit tiles with per-column alpha/beta. */
 function projection(prefix: string, N: number, K: number, binarized: boolean, bias: boolean): TensorSpec[] {
   const out: TensorSpec[] = [];
+  const names = projectionTensorNames(prefix);
   if (binarized) {
     const { Np, Kp } = packedShape(N, K);
-    out.push({ name: `${prefix}.bits`, shape: [Np / 16, Kp / 8, 16], dtypes: ['U8'], category: 'onebit' });
-    out.push({ name: `${prefix}.alpha`, shape: [K], dtypes: F32, category: 'full' });
-    out.push({ name: `${prefix}.beta`, shape: [K], dtypes: F32, category: 'full' });
+    out.push({ name: names.bits, shape: [Np / 16, Kp / 8, 16], dtypes: ['U8'], category: 'onebit' });
+    out.push({ name: names.alpha, shape: [K], dtypes: F32, category: 'full' });
+    out.push({ name: names.beta, shape: [K], dtypes: F32, category: 'full' });
   } else {
-    out.push({ name: `${prefix}.weight`, shape: [N, K], dtypes: WEIGHT, category: 'full' });
+    out.push({ name: names.weight, shape: [N, K], dtypes: WEIGHT, category: 'full' });
   }
-  if (bias) out.push({ name: `${prefix}.bias`, shape: [N], dtypes: F32, category: 'full' });
+  if (bias) out.push({ name: names.bias, shape: [N], dtypes: F32, category: 'full' });
   return out;
 }
 
@@ -44,31 +77,31 @@ function projection(prefix: string, N: number, K: number, binarized: boolean, bi
  * cols]`; how each storage lays them out, with its `.scale`, is `headTensors`.
  */
 export function modelTensorSpecs(c: ModelConfig): TensorSpec[] {
-  const specs: TensorSpec[] = [{ name: 'embedding', shape: [c.padded_vocab_size, c.d_model], dtypes: HEAD, category: 'head' }];
+  const specs: TensorSpec[] = [{ name: TENSOR_NAMES.embedding, shape: [c.padded_vocab_size, c.d_model], dtypes: HEAD, category: 'head' }];
   const C = convChannels(c);
   for (let i = 0; i < c.n_layer; i++) {
-    const p = `layers.${i}`;
-    specs.push({ name: `${p}.norm.weight`, shape: [c.d_model], dtypes: F32, category: 'full' });
-    specs.push(...projection(`${p}.in_proj`, inProjRows(c), c.d_model, c.binarized, c.in_proj_bias));
+    const n = TENSOR_NAMES.layer(i);
+    specs.push({ name: n.norm, shape: [c.d_model], dtypes: F32, category: 'full' });
+    specs.push(...projection(n.inProj, inProjRows(c), c.d_model, c.binarized, c.in_proj_bias));
     // conv1d.weight stays F32: the conv kernels read f32 weights (assembly/README.md), and it is tiny.
-    specs.push({ name: `${p}.conv1d.weight`, shape: [C, c.d_conv], dtypes: F32, category: 'full' });
-    if (c.conv_bias) specs.push({ name: `${p}.conv1d.bias`, shape: [C], dtypes: F32, category: 'full' });
+    specs.push({ name: n.convWeight, shape: [C, c.d_conv], dtypes: F32, category: 'full' });
+    if (c.conv_bias) specs.push({ name: n.convBias, shape: [C], dtypes: F32, category: 'full' });
     if (c.arch === 'mamba1') {
-      specs.push({ name: `${p}.x_proj.weight`, shape: [c.dt_rank + 2 * c.d_state, c.d_inner], dtypes: WEIGHT, category: 'full' });
-      specs.push({ name: `${p}.dt_proj.weight`, shape: [c.d_inner, c.dt_rank], dtypes: WEIGHT, category: 'full' });
-      specs.push({ name: `${p}.dt_proj.bias`, shape: [c.d_inner], dtypes: F32, category: 'full' });
-      specs.push({ name: `${p}.A_log`, shape: [c.d_inner, c.d_state], dtypes: F32, category: 'full' });
-      specs.push({ name: `${p}.D`, shape: [c.d_inner], dtypes: F32, category: 'full' });
+      specs.push({ name: projectionTensorNames(n.xProj).weight, shape: [c.dt_rank + 2 * c.d_state, c.d_inner], dtypes: WEIGHT, category: 'full' });
+      specs.push({ name: projectionTensorNames(n.dtProj).weight, shape: [c.d_inner, c.dt_rank], dtypes: WEIGHT, category: 'full' });
+      specs.push({ name: projectionTensorNames(n.dtProj).bias, shape: [c.d_inner], dtypes: F32, category: 'full' });
+      specs.push({ name: n.aLog, shape: [c.d_inner, c.d_state], dtypes: F32, category: 'full' });
+      specs.push({ name: n.D, shape: [c.d_inner], dtypes: F32, category: 'full' });
     } else {
-      specs.push({ name: `${p}.dt_bias`, shape: [c.nheads], dtypes: F32, category: 'full' });
-      specs.push({ name: `${p}.A_log`, shape: [c.nheads], dtypes: F32, category: 'full' });
-      specs.push({ name: `${p}.D`, shape: [c.nheads], dtypes: F32, category: 'full' });
-      specs.push({ name: `${p}.mixer_norm.weight`, shape: [c.d_inner], dtypes: F32, category: 'full' });
+      specs.push({ name: n.dtBias, shape: [c.nheads], dtypes: F32, category: 'full' });
+      specs.push({ name: n.aLog, shape: [c.nheads], dtypes: F32, category: 'full' });
+      specs.push({ name: n.D, shape: [c.nheads], dtypes: F32, category: 'full' });
+      specs.push({ name: n.mixerNorm, shape: [c.d_inner], dtypes: F32, category: 'full' });
     }
-    specs.push(...projection(`${p}.out_proj`, c.d_model, c.d_inner, c.binarized, c.out_proj_bias));
+    specs.push(...projection(n.outProj, c.d_model, c.d_inner, c.binarized, c.out_proj_bias));
   }
-  specs.push({ name: 'norm_f.weight', shape: [c.d_model], dtypes: F32, category: 'full' });
-  if (!c.tie_embeddings) specs.push({ name: 'lm_head', shape: [c.padded_vocab_size, c.d_model], dtypes: HEAD, category: 'head' });
+  specs.push({ name: TENSOR_NAMES.normF, shape: [c.d_model], dtypes: F32, category: 'full' });
+  if (!c.tie_embeddings) specs.push({ name: TENSOR_NAMES.lmHead, shape: [c.padded_vocab_size, c.d_model], dtypes: HEAD, category: 'head' });
   return specs;
 }
 

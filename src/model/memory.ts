@@ -7,9 +7,9 @@ import type { BimambaHeader } from '../format/bimamba.js';
 import type { ModelConfig } from '../format/config.js';
 import type { Core, Kernels } from '../wasm/core.js';
 import { memoryCap, WASM_MAX_BYTES } from '../wasm/heap.js';
-import { kernelSetScratchBytes } from '../wasm/kernel-set.js';
+import { kernelSetScratchBytes, type KernelSetOptions } from '../wasm/kernel-set.js';
 import { scratchBytes } from './scratch.js';
-import { shapesOf } from './shapes.js';
+import { shapesOf, type Shapes } from './shapes.js';
 import { derivedBytes } from './weights.js';
 
 
@@ -59,6 +59,11 @@ export function sessionStateBytes(cfg: ModelConfig, stateType: StateType = 'f32'
   return stateLayout(cfg, stateType).total;
 }
 
+/** The kernel set's options for a model of these shapes (loadModel creates it with them; memoryNeed sizes its scratch with them). */
+export function kernelSetOptions(shapes: Shapes, prefillChunk: number, exact: boolean, stateType: StateType): KernelSetOptions {
+  return { exact, maxT: prefillChunk, maxK: Math.max(shapes.dModel, shapes.dInner), stateType, stateValues: shapes.ssmStateFloats };
+}
+
 /** What loading the model of `header` allocates, with a prefill chunk of `prefillChunk` (`exact`: LoadOptions.exact). */
 export function memoryNeed(header: BimambaHeader, k: Kernels, prefillChunk: number, exact = false, stateType: StateType = 'f32'): MemoryNeed {
   const cfg = header.config;
@@ -67,7 +72,7 @@ export function memoryNeed(header: BimambaHeader, k: Kernels, prefillChunk: numb
     weights: header.dataBytes,
     derived: derivedBytes(cfg),
     activations: scratchBytes(shapes, prefillChunk),
-    kernelScratch: kernelSetScratchBytes(k, { exact, maxK: Math.max(shapes.dModel, shapes.dInner), maxT: prefillChunk, stateType, stateValues: shapes.ssmStateFloats }),
+    kernelScratch: kernelSetScratchBytes(k, kernelSetOptions(shapes, prefillChunk, exact, stateType)),
     session: sessionStateBytes(cfg, stateType),
   };
   const total = Object.values(need).reduce((sum, n) => sum + roundUp(n), 0);

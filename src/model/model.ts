@@ -8,7 +8,7 @@ import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import { createCore, type Core, type CoreOptions } from '../wasm/core.js';
 import { createOps, timedOps } from '../wasm/kernel-set.js';
 import type { Graph } from './forward.js';
-import { checkMemoryNeed, STATE_TYPES, stateLayout, type StateType } from './memory.js';
+import { checkMemoryNeed, kernelSetOptions, STATE_TYPES, stateLayout, type StateType } from './memory.js';
 import { allocScratch } from './scratch.js';
 import { Session, type ModelRuntime } from './session.js';
 import { shapesOf } from './shapes.js';
@@ -238,7 +238,7 @@ async function loadInto(core: Core, source: ModelSource, options: LoadOptions, c
   const tokenizer = file.tokenizerJson ? loadTokenizer(file.tokenizerJson) : null;
   // the weights are covered by their checksums (part of the metadata) or, without them, by a CRC of the data
   const fingerprint = fnv1a(JSON.stringify(file.metadata) + JSON.stringify([...file.tensors].map(([n, t]) => [n, t.dtype, t.shape])) + String(file.dataCrc));
-  const kernelOps = createOps(core, { exact, maxT: chunk, maxK: Math.max(shapes.dModel, shapes.dInner), stateType, stateValues: shapes.ssmStateFloats });
+  const kernelOps = createOps(core, kernelSetOptions(shapes, chunk, exact, stateType));
   const ops = options.opTimes ? timedOps(kernelOps, options.opTimes) : kernelOps;
   const g: Graph = { ops, heap: core.heap, cfg, shapes, weights, scratch };
   return Model.create(core, g, tokenizer, fingerprint, exact, stateType);

@@ -1,8 +1,9 @@
 // The model's weights as the graph uses them: pointers into WASM memory, grouped per layer.
-// Built from the tensors of a loaded .bimamba file (names in src/format/FORMAT.md).
+// Built from the tensors of a loaded .bimamba file (their names: TENSOR_NAMES, src/format/tensors.ts).
 import { BimambaError } from '../errors.js';
 import type { BimambaFile, TensorView } from '../format/bimamba.js';
 import type { ModelConfig } from '../format/config.js';
+import { headScaleName, projectionTensorNames, TENSOR_NAMES } from '../format/tensors.js';
 import type { Heap } from '../wasm/heap.js';
 import type { Projection } from '../wasm/kernel-set.js';
 import { shapesOf } from './shapes.js';
@@ -52,19 +53,20 @@ function headFrom(file: BimambaFile, name: string): Head {
   const t = need(file, name);
   const kind = t.dtype === 'F32' ? 'f32' : t.dtype === 'F16' ? 'f16' : t.dtype === 'I8' ? 'i8' : t.dtype === 'U8' ? 'q4' : null;
   if (!kind) throw new BimambaError('BAD_FORMAT', `tensor '${name}' has dtype ${t.dtype}; expected F32, F16, I8 or U8`);
-  return { kind, w: t.ptr, scale: kind === 'i8' || kind === 'q4' ? need(file, `${name}.scale`).ptr : 0, rows: t.shape[0] };
+  return { kind, w: t.ptr, scale: kind === 'i8' || kind === 'q4' ? need(file, headScaleName(name)).ptr : 0, rows: t.shape[0] };
 }
 
-function projectionFrom(file: BimambaFile, name: string, N: number, K: number): Projection {
-  const bias = file.tensors.get(`${name}.bias`)?.ptr ?? 0;
-  const bits = file.tensors.get(`${name}.bits`);
+function projectionFrom(file: BimambaFile, prefix: string, N: number, K: number): Projection {
+  const names = projectionTensorNames(prefix);
+  const bias = file.tensors.get(names.bias)?.ptr ?? 0;
+  const bits = file.tensors.get(names.bits);
   if (bits) {
-    return { kind: 'onebit', N, K, bits: bits.ptr, alpha: need(file, `${name}.alpha`).ptr, beta: need(file, `${name}.beta`).ptr, bias };
+    return { kind: 'onebit', N, K, bits: bits.ptr, alpha: need(file, names.alpha).ptr, beta: need(file, names.beta).ptr, bias };
   }
-  const w = need(file, `${name}.weight`);
+  const w = need(file, names.weight);
   if (w.dtype === 'F32') return { kind: 'f32', N, K, w: w.ptr, bias };
   if (w.dtype === 'F16') return { kind: 'f16', N, K, w: w.ptr, bias };
-  throw new BimambaError('BAD_FORMAT', `tensor '${name}.weight' has dtype ${w.dtype}; expected F32 or F16`);
+  throw new BimambaError('BAD_FORMAT', `tensor '${names.weight}' has dtype ${w.dtype}; expected F32 or F16`);
 }
 
 /** Floats of A per layer: mamba1 [d_inner, d_state], mamba2 [nheads]. */
@@ -85,29 +87,29 @@ export function weightsFrom(file: BimambaFile, cfg: ModelConfig, heap: Heap): We
   heap.f32(zeros, convChannels).fill(0);
   const layers: LayerWeights[] = [];
   for (let i = 0; i < cfg.n_layer; i++) {
-    const p = `layers.${i}`;
+    const n = TENSOR_NAMES.layer(i);
     const A = derived + 4 * aSize * i;
-    const aLog = heap.f32(need(file, `${p}.A_log`).ptr, aSize);
+    const aLog = heap.f32(need(file, n.aLog).ptr, aSize);
     const a = heap.f32(A, aSize);
     for (let j = 0; j < aSize; j++) a[j] = -Math.exp(aLog[j]);
     layers.push({
-      norm: need(file, `${p}.norm.weight`).ptr,
-      inProj: projectionFrom(file, `${p}.in_proj`, dInProj, cfg.d_model),
-      convW: need(file, `${p}.conv1d.weight`).ptr,
-      convB: file.tensors.get(`${p}.conv1d.bias`)?.ptr ?? zeros,
+      norm: need(file, n.norm).ptr,
+      inProj: projectionFrom(file, n.inProj, dInProj, cfg.d_model),
+      convW: need(file, n.convWeight).ptr,
+      convB: file.tensors.get(n.convBias)?.ptr ?? zeros,
       A,
-      D: need(file, `${p}.D`).ptr,
-      outProj: projectionFrom(file, `${p}.out_proj`, cfg.d_model, cfg.d_inner),
-      xProj: isMamba2 ? null : projectionFrom(file, `${p}.x_proj`, xProjOut, cfg.d_inner),
-      dtProj: isMamba2 ? null : projectionFrom(file, `${p}.dt_proj`, cfg.d_inner, cfg.dt_rank),
-      dtBias: isMamba2 ? need(file, `${p}.dt_bias`).ptr : 0,
-      mixerNorm: isMamba2 ? need(file, `${p}.mixer_norm.weight`).ptr : 0,
+      D: need(file, n.D).ptr,
+      outProj: projectionFrom(file, n.outProj, cfg.d_model, cfg.d_inner),
+      xProj: isMamba2 ? null : projectionFrom(file, n.xProj, xProjOut, cfg.d_inner),
+      dtProj: isMamba2 ? null : projectionFrom(file, n.dtProj, cfg.d_inner, cfg.dt_rank),
+      dtBias: isMamba2 ? need(file, n.dtBias).ptr : 0,
+      mixerNorm: isMamba2 ? need(file, n.mixerNorm).ptr : 0,
     });
   }
-  const embedding = headFrom(file, 'embedding');
-  const head = cfg.tie_embeddings ? embedding : headFrom(file, 'lm_head');
+  const embedding = headFrom(file, TENSOR_NAMES.embedding);
+  const head = cfg.tie_embeddings ? embedding : headFrom(file, TENSOR_NAMES.lmHead);
   // the head's rows are row-major, so its first vocab_size rows are the logits worth computing
   const [N, K] = [cfg.vocab_size, cfg.d_model];
   const lmHead: Projection = head.kind === 'i8' || head.kind === 'q4' ? { kind: head.kind, N, K, w: head.w, scale: head.scale, bias: 0 } : { kind: head.kind, N, K, w: head.w, bias: 0 };
-  return { embedding, lmHead, normF: need(file, 'norm_f.weight').ptr, layers, derived };
+  return { embedding, lmHead, normF: need(file, TENSOR_NAMES.normF).ptr, layers, derived };
 }
