@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SPLIT_KERNELS } from '../../src/wasm/split-kernels.js';
-import { TEST_WASM_URL, WASM_BUILDS } from '../util/wasm.js';
+import { enableRelaxedSimd, TEST_WASM_URL, WASM_BUILDS } from '../util/wasm.js';
 
 /** name -> parameter count, from the `interface <name> ... { ... }` block of a file. */
 function typed(file: URL, name: string): Map<string, number> {
@@ -24,6 +24,7 @@ const REFERENCE = typed(new URL('../util/reference-kernels.ts', import.meta.url)
 
 /** The functions a build exports, with their parameter counts. */
 async function exportsOf(path: string | URL, shared: boolean): Promise<Map<string, number>> {
+  enableRelaxedSimd();
   const module = await WebAssembly.compile(readFileSync(path));
   const memory = new WebAssembly.Memory({ initial: 1, maximum: 16, shared });
   const instance = await WebAssembly.instantiate(module, { env: { memory } });

@@ -1,7 +1,9 @@
 // The WASM core for tests: instantiate the test build (the shipped kernels and the reference forms,
 // assembly/reference.ts) and move data in and out of its memory.
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
 import { createCore, type Core } from '../../src/wasm/core.js';
+import { relaxedSimdSupported } from '../../src/wasm/loader.js';
 import type { ReferenceKernels } from './reference-kernels.js';
 
 const GUARD_BYTES = 64;
@@ -17,6 +19,11 @@ export const WASM_BUILDS = {
   threads: WASM_THREADS,
   'threads-relaxed': fileURLToPath(new URL('../../dist/bimamba-threads-relaxed.wasm', import.meta.url)),
 } as const;
+/** Let this process run the relaxed-SIMD builds (Node 20 validates relaxed SIMD only behind a flag); true if it can. */
+export function enableRelaxedSimd(): boolean {
+  if (!relaxedSimdSupported()) setFlagsFromString('--experimental-wasm-relaxed-simd');
+  return relaxedSimdSupported();
+}
 /** The test build (tests/util/build-wasm.ts): every shipped kernel plus the reference forms, never shipped. */
 export const TEST_WASM_URL = new URL('../out/wasm/bimamba-test.wasm', import.meta.url);
 
