@@ -2,14 +2,14 @@
 import { loadHalf1, loadHalf4 } from './half';
 
 /** y[n] = src[n], src holding IEEE halves. */
-export function row_f16_to_f32(y: usize, src: usize, n: i32): void {
+export function f16_row_to_f32(y: usize, src: usize, n: i32): void {
   let i = 0;
   for (; i + 4 <= n; i += 4) store<v128>(y + (<usize>i << 2), loadHalf4(src + (<usize>i << 1)));
   for (; i < n; i++) store<f32>(y + (<usize>i << 2), loadHalf1(src + (<usize>i << 1)));
 }
 
 /** y[n] = scale * q[n], q int8. */
-export function row_i8_to_f32(y: usize, src: usize, scale: f32, n: i32): void {
+export function i8_row_to_f32(y: usize, src: usize, scale: f32, n: i32): void {
   const s = f32x4.splat(scale);
   let i = 0;
   for (; i + 4 <= n; i += 4) {

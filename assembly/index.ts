@@ -3,19 +3,19 @@
 // compare against are in reference.ts, built for the tests only. See assembly/README.md for the ABI.
 export { onebit_scratch_bytes, onebit_prepare, onebit_rows } from './onebit';
 export { onebit_fast_scratch_bytes, onebit_fast_prepare, onebit_fast_rows } from './onebit_fast';
-export { matmul_f32_rows, matmul_f16_rows, matmul_i8_rows } from './matmul';
+export { f32_rows, f16_rows, i8_rows } from './matmul';
 export { i8_fast_scratch_bytes, i8_fast_prepare, i8_fast_rows } from './i8_fast';
-export { matmul_q4_rows, row_q4_to_f32 } from './q4';
+export { q4_rows, q4_row_to_f32 } from './q4';
 export { q4_fast_rows } from './q4_fast';
-export { row_f16_to_f32, row_i8_to_f32 } from './dequant';
+export { f16_row_to_f32, i8_row_to_f32 } from './dequant';
 export { add, add_bias } from './elementwise';
 export { conv1d_channels } from './conv1d';
 export { scan1_channels, scan1_channels_bf16 } from './scan_mamba1';
 export { scan2_heads, scan2_heads_bf16 } from './scan_mamba2';
-export { rmsnorm, gated_rmsnorm_rows } from './norm';
+export { rmsnorm, gated_rmsnorm_tokens } from './norm';
 export { softplus, dt_softplus, mul_silu } from './activation';
 export { argmax } from './argmax';
 
-export function heapBase(): usize {
+export function heap_base(): usize {
   return __heap_base;
 }

@@ -88,17 +88,17 @@ import { loadHalf1, loadHalf4 } from './half';
 }
 
 /** Rows n0..n1-1 of matmul_f32 (for splitting rows between threads). */
-export function matmul_f32_rows(y: usize, x: usize, w: usize, T: i32, N: i32, K: i32, xStride: i32, n0: i32, n1: i32): void {
+export function f32_rows(y: usize, x: usize, w: usize, T: i32, N: i32, K: i32, xStride: i32, n0: i32, n1: i32): void {
   matmulRows<f32>(y, x, w, 0, T, N, K, xStride, n0, n1);
 }
 
 /** Rows n0..n1-1 of matmul_f16. */
-export function matmul_f16_rows(y: usize, x: usize, w: usize, T: i32, N: i32, K: i32, xStride: i32, n0: i32, n1: i32): void {
+export function f16_rows(y: usize, x: usize, w: usize, T: i32, N: i32, K: i32, xStride: i32, n0: i32, n1: i32): void {
   matmulRows<u16>(y, x, w, 0, T, N, K, xStride, n0, n1);
 }
 
 /** Rows n0..n1-1 of matmul_i8. */
-export function matmul_i8_rows(y: usize, x: usize, w: usize, scale: usize, T: i32, N: i32, K: i32, xStride: i32, n0: i32, n1: i32): void {
+export function i8_rows(y: usize, x: usize, w: usize, scale: usize, T: i32, N: i32, K: i32, xStride: i32, n0: i32, n1: i32): void {
   matmulRows<i8>(y, x, w, scale, T, N, K, xStride, n0, n1);
 }
 

@@ -29,11 +29,11 @@ export function rmsnorm(y: usize, x: usize, w: usize, T: i32, width: i32, eps: f
  * width a multiple of groupSize. u is built in y, then normalised there.
  */
 export function gated_rmsnorm(y: usize, x: usize, z: usize, w: usize, T: i32, width: i32, groupSize: i32, eps: f32, zStride: i32): void {
-  gated_rmsnorm_rows(y, x, z, w, T, width, groupSize, eps, zStride, 0, T);
+  gated_rmsnorm_tokens(y, x, z, w, T, width, groupSize, eps, zStride, 0, T);
 }
 
 /** Tokens t0 <= t < t1 of gated_rmsnorm (for splitting tokens between threads). */
-export function gated_rmsnorm_rows(y: usize, x: usize, z: usize, w: usize, T: i32, width: i32, groupSize: i32, eps: f32, zStride: i32, t0: i32, t1: i32): void {
+export function gated_rmsnorm_tokens(y: usize, x: usize, z: usize, w: usize, T: i32, width: i32, groupSize: i32, eps: f32, zStride: i32, t0: i32, t1: i32): void {
   const row = <usize>width << 2;
   const groupBytes = <usize>groupSize << 2;
   const groups = width / groupSize;

@@ -74,7 +74,7 @@ function rowDot(x: usize, w: usize, s: usize, K: i32): f32 {
 }
 
 /** Rows n0 <= n < n1 of y[T,N] = x[T,K] W^T, W 4-bit [N,K] (above); x rows `xStride` floats apart. */
-export function matmul_q4_rows(y: usize, x: usize, w: usize, scale: usize, T: i32, N: i32, K: i32, xStride: i32, n0: i32, n1: i32): void {
+export function q4_rows(y: usize, x: usize, w: usize, scale: usize, T: i32, N: i32, K: i32, xStride: i32, n0: i32, n1: i32): void {
   const G = groupCount(K);
   for (let n = n0; n < n1; n++) {
     const wRow = w + <usize>n * <usize>(G * GROUP_BYTES);
@@ -87,11 +87,11 @@ export function matmul_q4_rows(y: usize, x: usize, w: usize, scale: usize, T: i3
 
 /** y[T,N] = x[T,K] W^T, W 4-bit [N,K] with bf16 scales [N, ceil(K/32)]. */
 export function matmul_q4(y: usize, x: usize, w: usize, scale: usize, T: i32, N: i32, K: i32, xStride: i32): void {
-  matmul_q4_rows(y, x, w, scale, T, N, K, xStride, 0, N);
+  q4_rows(y, x, w, scale, T, N, K, xStride, 0, N);
 }
 
 /** y[n] = W's row at `src` (packed bytes) with its scales at `scale` (bf16), n columns: the embedding lookup. */
-export function row_q4_to_f32(y: usize, src: usize, scale: usize, n: i32): void {
+export function q4_row_to_f32(y: usize, src: usize, scale: usize, n: i32): void {
   const whole = n / GROUP;
   for (let g = 0; g < whole; g++) {
     const v = load<v128>(src + <usize>g * GROUP_BYTES);

@@ -77,7 +77,7 @@ function measure(core: Core, s: Shape): { fast: number; exact: number; f32: numb
     heap.f32(scale, N).fill(0.01);
     const scratch = heap.alloc(k.i8_fast_scratch_bytes(K, T));
     fast = timeMs(() => { k.i8_fast_prepare(scratch, x, T, K, K); k.i8_fast_rows(y, scratch, w[i++ % w.length], scale, T, N, K, 0, N); });
-    exact = timeMs(() => k.matmul_i8_rows(y, x, w[i++ % w.length], scale, T, N, K, K, 0, N));
+    exact = timeMs(() => k.i8_rows(y, x, w[i++ % w.length], scale, T, N, K, K, 0, N));
     blocks.push(...w, scale, scratch);
   } else if (s.kind === 'head-q4') {
     const groups = Math.ceil(K / 32);
@@ -87,7 +87,7 @@ function measure(core: Core, s: Shape): { fast: number; exact: number; f32: numb
     new Uint16Array(heap.u8(scale, 2 * N * groups).buffer, scale, N * groups).fill(0x3c24); // bf16 0.01
     const scratch = heap.alloc(k.i8_fast_scratch_bytes(K, T));
     fast = timeMs(() => { k.i8_fast_prepare(scratch, x, T, K, K); k.q4_fast_rows(y, scratch, w[i++ % w.length], scale, T, N, K, 0, N); });
-    exact = timeMs(() => k.matmul_q4_rows(y, x, w[i++ % w.length], scale, T, N, K, K, 0, N));
+    exact = timeMs(() => k.q4_rows(y, x, w[i++ % w.length], scale, T, N, K, K, 0, N));
     blocks.push(...w, scale, scratch);
   } else {
     const signs = fill(new Float32Array(N * K), 1);
@@ -101,7 +101,7 @@ function measure(core: Core, s: Shape): { fast: number; exact: number; f32: numb
     blocks.push(...bits, fastTables, tables);
   }
   const dense = copies(core, asBytes(fill(new Float32Array(N * K), 4)));
-  const f32 = timeMs(() => k.matmul_f32_rows(y, x, dense[i++ % dense.length], T, N, K, K, 0, N), 2, 400, 5);
+  const f32 = timeMs(() => k.f32_rows(y, x, dense[i++ % dense.length], T, N, K, K, 0, N), 2, 400, 5);
   blocks.push(...dense);
   for (const b of blocks) heap.release(b);
   const us = (ms: number) => (1000 * ms) / T;

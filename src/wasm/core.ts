@@ -82,7 +82,7 @@ async function createThreadedCore(options: CoreOptions, threads: number, cap: nu
     const memory = new WebAssembly.Memory({ initial: 1, maximum: Math.max(1, Math.floor(cap / PAGE)), shared: true });
     const kernels = await instantiateCore(module, memory);
     pool = await ThreadPool.start(module, memory, threads, SPLIT_KERNELS);
-    return { kernels, heap: new Heap(memory, kernels.heapBase(), cap), memory, pool };
+    return { kernels, heap: new Heap(memory, kernels.heap_base(), cap), memory, pool };
   } catch (e) {
     pool?.dispose();
     throw e instanceof BimambaError && e.code === 'THREADS' ? e : new BimambaError('THREADS', `${threads} threads could not start: ${(e as Error).message}`, { cause: e });
@@ -103,6 +103,6 @@ export async function createCore(options: CoreOptions = {}): Promise<Core> {
   }
   const memory = new WebAssembly.Memory({ initial: 1, maximum: WASM_MAX_BYTES / PAGE });
   const kernels = await instantiateCore(await compileCore(options.wasm), memory);
-  const heap = new Heap(memory, kernels.heapBase(), cap);
+  const heap = new Heap(memory, kernels.heap_base(), cap);
   return { kernels, heap, memory, pool: null };
 }

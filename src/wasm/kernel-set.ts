@@ -237,9 +237,9 @@ export function createOps(core: Core, options: KernelSetOptions): Ops {
     mulSilu: raw.mul_silu,
     rmsnorm: raw.rmsnorm,
     add: raw.add,
-    rowF16ToF32: raw.row_f16_to_f32,
-    rowI8ToF32: raw.row_i8_to_f32,
-    rowQ4ToF32: raw.row_q4_to_f32,
+    rowF16ToF32: raw.f16_row_to_f32,
+    rowI8ToF32: raw.i8_row_to_f32,
+    rowQ4ToF32: raw.q4_row_to_f32,
     argmax: raw.argmax,
   };
 }

@@ -26,11 +26,11 @@ export const SPLIT = {
   // projections: rows of W (an output each)
   onebit: split('onebit_rows', 'rows', 16, 15_000), // exact 1-bit: f32 sign tables (onebit_prepare)
   onebitFast: split('onebit_fast_rows', 'rows', 16, 60_000), // 12-bit lookup tables (onebit_fast_prepare)
-  f32: split('matmul_f32_rows', 'rows', 4, 4_000),
-  f16: split('matmul_f16_rows', 'rows', 4, 4_000),
-  i8: split('matmul_i8_rows', 'rows', 4, 4_000),
+  f32: split('f32_rows', 'rows', 4, 4_000),
+  f16: split('f16_rows', 'rows', 4, 4_000),
+  i8: split('i8_rows', 'rows', 4, 4_000),
   i8Fast: split('i8_fast_rows', 'rows', 4, 15_000), // 16-bit activations (i8_fast_prepare)
-  q4: split('matmul_q4_rows', 'rows', 4, 4_000),
+  q4: split('q4_rows', 'rows', 4, 4_000),
   q4Fast: split('q4_fast_rows', 'rows', 4, 20_000), // the same 16-bit activations
   // the mixer
   scan1: split('scan1_channels', 'channels', 4, 3_000),
@@ -38,7 +38,7 @@ export const SPLIT = {
   scan2: split('scan2_heads', 'heads', 1, 3_000),
   scan2Bf16: split('scan2_heads_bf16', 'heads', 1, 3_000),
   conv1d: split('conv1d_channels', 'channels', 4, 400),
-  gatedRmsnorm: split('gated_rmsnorm_rows', 'tokens', 1, 400),
+  gatedRmsnorm: split('gated_rmsnorm_tokens', 'tokens', 1, 400),
 } as const satisfies Record<string, SplitKernel>;
 
 /** The split kernels' names, by index: ThreadPool.run() takes the index, the workers look the name up. */

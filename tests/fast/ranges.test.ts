@@ -29,15 +29,15 @@ describe('matmul row ranges', () => {
       const whole = wasm.f32(T * N), parts = wasm.f32(T * N);
 
       wasm.k.matmul_f32(whole, x, wf, T, N, K, K);
-      inPieces(N, cuts, (a, b) => wasm.k.matmul_f32_rows(parts, x, wf, T, N, K, K, a, b));
+      inPieces(N, cuts, (a, b) => wasm.k.f32_rows(parts, x, wf, T, N, K, K, a, b));
       expect(wasm.read(parts, T * N)).toEqual(wasm.read(whole, T * N));
 
       wasm.k.matmul_f16(whole, x, wh, T, N, K, K);
-      inPieces(N, cuts, (a, b) => wasm.k.matmul_f16_rows(parts, x, wh, T, N, K, K, a, b));
+      inPieces(N, cuts, (a, b) => wasm.k.f16_rows(parts, x, wh, T, N, K, K, a, b));
       expect(wasm.read(parts, T * N)).toEqual(wasm.read(whole, T * N));
 
       wasm.k.matmul_i8(whole, x, wi, scale, T, N, K, K);
-      inPieces(N, cuts, (a, b) => wasm.k.matmul_i8_rows(parts, x, wi, scale, T, N, K, K, a, b));
+      inPieces(N, cuts, (a, b) => wasm.k.i8_rows(parts, x, wi, scale, T, N, K, K, a, b));
       expect(wasm.read(parts, T * N)).toEqual(wasm.read(whole, T * N));
 
       const q = wasm.alloc(wasm.k.i8_fast_scratch_bytes(K, T));
@@ -49,7 +49,7 @@ describe('matmul row ranges', () => {
       const q4 = randomQ4(rng, N, K);
       const w4 = wasm.put(q4.packed), s4 = wasm.put(q4.scale);
       wasm.k.matmul_q4(whole, x, w4, s4, T, N, K, K);
-      inPieces(N, cuts, (a, b) => wasm.k.matmul_q4_rows(parts, x, w4, s4, T, N, K, K, a, b));
+      inPieces(N, cuts, (a, b) => wasm.k.q4_rows(parts, x, w4, s4, T, N, K, K, a, b));
       expect(wasm.read(parts, T * N)).toEqual(wasm.read(whole, T * N));
 
       wasm.k.q4_fast_gemm(whole, x, w4, s4, T, N, K, K, q);
@@ -116,14 +116,14 @@ describe('conv and gated-norm ranges', () => {
     });
   }
 
-  it('gated_rmsnorm_rows over pieces of the tokens equals gated_rmsnorm (T=7, width 24, groups of 8)', () => {
+  it('gated_rmsnorm_tokens over pieces of the tokens equals gated_rmsnorm (T=7, width 24, groups of 8)', () => {
     const rng = new Rng(77);
     const T = 7, width = 24, groupSize = 8, zStride = 40;
     const x = rng.f32(T * width), z = wasm.put(rng.f32(T * zStride)), w = wasm.put(rng.f32(width));
     const whole = wasm.f32(T * width), parts = wasm.f32(T * width);
     wasm.k.gated_rmsnorm(whole, wasm.put(x), z, w, T, width, groupSize, 1e-5, zStride);
     const xp = wasm.put(x);
-    inPieces(T, [2, 3, 6], (t0, t1) => wasm.k.gated_rmsnorm_rows(parts, xp, z, w, T, width, groupSize, 1e-5, zStride, t0, t1));
+    inPieces(T, [2, 3, 6], (t0, t1) => wasm.k.gated_rmsnorm_tokens(parts, xp, z, w, T, width, groupSize, 1e-5, zStride, t0, t1));
     expect(wasm.read(parts, T * width)).toEqual(wasm.read(whole, T * width));
   });
 });

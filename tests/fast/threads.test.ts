@@ -53,9 +53,9 @@ describe('threads', () => {
   // what 40 prompt tokens of the small model split on each path: both projections' kernels and the scan
   const SPLIT_BY = {
     'fast int8': ['onebit_fast_rows', 'i8_fast_rows', 'scan2_heads_bf16'],
-    'exact int8': ['onebit_rows', 'matmul_i8_rows', 'scan2_heads'],
+    'exact int8': ['onebit_rows', 'i8_rows', 'scan2_heads'],
     'fast q4': ['onebit_fast_rows', 'q4_fast_rows', 'scan2_heads_bf16'],
-    'exact q4': ['onebit_rows', 'matmul_q4_rows', 'scan2_heads'],
+    'exact q4': ['onebit_rows', 'q4_rows', 'scan2_heads'],
   };
   for (const [exact, head] of [[false, 'int8'], [true, 'int8'], [false, 'q4'], [true, 'q4']] as const) {
     const path = `${exact ? 'exact' : 'fast'} ${head}` as const;
@@ -140,9 +140,9 @@ describe('ThreadPool', () => {
     const memory = new WebAssembly.Memory({ initial: 2, maximum: 16, shared: true });
     const pool = await ThreadPool.start(module, memory, 2, SPLIT_KERNELS);
     try {
-      // matmul_f32_rows writing far outside the 128 KiB memory traps wherever it runs; the calling
+      // f32_rows writing far outside the 128 KiB memory traps wherever it runs; the calling
       // thread's pieces do nothing, slowly, so that the worker takes one
-      const id = SPLIT_KERNELS.indexOf('matmul_f32_rows');
+      const id = SPLIT_KERNELS.indexOf('f32_rows');
       let error: unknown = null;
       try {
         pool.run(id, [2 ** 30, 0, 0, 1, 8, 4, 4], 8, 4, () => { const until = Date.now() + 200; while (Date.now() < until); });
@@ -166,7 +166,7 @@ describe('ThreadPool', () => {
       const before = pool.workerPieces;
       pool.run(id, [y, x, w, 1, 64, 4, 4], 64, 4, (a, b) => {
         for (let r = a; r < b; r++) mine.push(r);
-        kernels.matmul_f32_rows(y, x, w, 1, 64, 4, 4, a, b);
+        kernels.f32_rows(y, x, w, 1, 64, 4, 4, a, b);
         const until = Date.now() + 100; while (Date.now() < until);
       });
       expect(Array.from(new Float32Array(memory.buffer, y, 64))).toEqual(Array.from({ length: 64 }, (_, r) => 4 * r));

@@ -32,7 +32,7 @@ class Arena {
   private constructor(k: Kernels, memory: WebAssembly.Memory, seed: number) {
     this.k = k;
     this.memory = memory;
-    this.next = (k.heapBase() + 63) & ~63;
+    this.next = (k.heap_base() + 63) & ~63;
     this.rng = new Rng(seed);
   }
 
@@ -98,7 +98,7 @@ const PROJECTIONS = [[1, 37, 45], [17, 50, 300]] as const;
 
 const CASES: Record<string, Case> = {};
 const add = (name: string, kernels: (keyof Kernels)[], c: Case) => { CASES[name] = c; COVERS.push(...kernels); };
-const COVERS: (keyof Kernels)[] = ['heapBase'];
+const COVERS: (keyof Kernels)[] = ['heap_base'];
 
 for (const [T, N, K] of PROJECTIONS) {
   const xs = K + 3; // x a view into wider rows
@@ -119,14 +119,14 @@ for (const [T, N, K] of PROJECTIONS) {
     a.k.onebit_fast_rows(y, scratch, bits, T, N, K, 0, N);
     return [a.k.onebit_fast_scratch_bytes(K, T)];
   });
-  add(`dense ${shape}`, ['matmul_f32_rows', 'matmul_f16_rows', 'matmul_i8_rows', 'matmul_q4_rows', 'add_bias'], (a) => {
+  add(`dense ${shape}`, ['f32_rows', 'f16_rows', 'i8_rows', 'q4_rows', 'add_bias'], (a) => {
     const x = a.f32(T * xs), scale = a.f32(N, 0.001, 0.05), bias = a.f32(N);
     const wf = a.f32(N * K), wh = a.f16(N * K), wi = a.bytes(N * K), wq = a.bytes(N * G * 16), sq = a.bf16(N * G, -0.02, 0.02);
     const y = [a.out(F * T * N), a.out(F * T * N), a.out(F * T * N), a.out(F * T * N)];
-    a.k.matmul_f32_rows(y[0], x, wf, T, N, K, xs, 0, N);
-    a.k.matmul_f16_rows(y[1], x, wh, T, N, K, xs, 4, N);
-    a.k.matmul_i8_rows(y[2], x, wi, scale, T, N, K, xs, 0, N);
-    a.k.matmul_q4_rows(y[3], x, wq, sq, T, N, K, xs, 0, N);
+    a.k.f32_rows(y[0], x, wf, T, N, K, xs, 0, N);
+    a.k.f16_rows(y[1], x, wh, T, N, K, xs, 4, N);
+    a.k.i8_rows(y[2], x, wi, scale, T, N, K, xs, 0, N);
+    a.k.q4_rows(y[3], x, wq, sq, T, N, K, xs, 0, N);
     a.k.add_bias(y[0], bias, T, N);
     return [];
   });
@@ -141,17 +141,17 @@ for (const [T, N, K] of PROJECTIONS) {
   });
 }
 
-add('rows of the embedding', ['row_f16_to_f32', 'row_i8_to_f32', 'row_q4_to_f32'], (a) => {
+add('rows of the embedding', ['f16_row_to_f32', 'i8_row_to_f32', 'q4_row_to_f32'], (a) => {
   const n = 77, G = Math.ceil(n / 32);
   const h = a.f16(n), i = a.bytes(n), q = a.bytes(G * 16), s = a.bf16(G);
   const y = [a.out(F * n), a.out(F * n), a.out(F * n)];
-  a.k.row_f16_to_f32(y[0], h, n);
-  a.k.row_i8_to_f32(y[1], i, 0.013, n);
-  a.k.row_q4_to_f32(y[2], q, s, n);
+  a.k.f16_row_to_f32(y[0], h, n);
+  a.k.i8_row_to_f32(y[1], i, 0.013, n);
+  a.k.q4_row_to_f32(y[2], q, s, n);
   return [];
 });
 
-add('elementwise', ['add', 'softplus', 'dt_softplus', 'mul_silu', 'rmsnorm', 'gated_rmsnorm_rows', 'argmax'], (a) => {
+add('elementwise', ['add', 'softplus', 'dt_softplus', 'mul_silu', 'rmsnorm', 'gated_rmsnorm_tokens', 'argmax'], (a) => {
   const T = 3, width = 37, n = T * width, H = 5;
   const x = a.f32(n, -30, 30), z = a.f32(T * (width + 2), -10, 10), w = a.f32(width), bias = a.f32(H);
   const y = [a.out(F * n), a.out(F * n), a.out(F * T * H), a.out(F * n), a.out(F * n), a.out(F * n)];
@@ -160,7 +160,7 @@ add('elementwise', ['add', 'softplus', 'dt_softplus', 'mul_silu', 'rmsnorm', 'ga
   a.k.dt_softplus(y[2], x, bias, T, H, width, 0.001, 0.1);
   a.k.mul_silu(y[3], x, z, T, width, width + 2);
   a.k.rmsnorm(y[4], x, w, T, width, 1e-5);
-  a.k.gated_rmsnorm_rows(y[5], x, z, w, T, width, 8, 1e-5, width + 2, 1, T);
+  a.k.gated_rmsnorm_tokens(y[5], x, z, w, T, width, 8, 1e-5, width + 2, 1, T);
   return [a.k.argmax(x, n), a.k.argmax(y[1], n)];
 });
 

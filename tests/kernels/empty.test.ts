@@ -32,8 +32,8 @@ describe('zero sizes', () => {
     k.mul_silu(y, a, b, 3, 0, 4);
     k.add(y, a, b, 0);
     k.add_bias(y, a, 0, 4);
-    k.row_f16_to_f32(y, a, 0);
-    k.row_i8_to_f32(y, a, 2, 0);
+    k.f16_row_to_f32(y, a, 0);
+    k.i8_row_to_f32(y, a, 2, 0);
     expect(Array.from(wasm.read(y, 64))).toEqual(new Array(64).fill(7));
     expect(k.argmax(a, 0)).toBe(-1);
   });

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { SPLIT_KERNELS } from '../../src/wasm/split-kernels.js';
+import { SPLIT, SPLIT_KERNELS } from '../../src/wasm/split-kernels.js';
 import { enableRelaxedSimd, TEST_WASM_URL, WASM_BUILDS } from '../util/wasm.js';
 
 /** name -> parameter count, from the `interface <name> ... { ... }` block of a file. */
@@ -76,5 +76,28 @@ describe('the shipped binary', () => {
     for (const name of KERNELS.keys()) expect(called(name), `${name} is exported but the runtime never calls it`).toBe(true);
     for (const name of REFERENCE.keys()) expect(called(name), `${name} is called by the runtime but only in the test build`).toBe(false);
     for (const name of SPLIT_KERNELS) expect(KERNELS.has(name), name).toBe(true);
+  });
+});
+
+describe('kernel names', () => {
+  // One scheme (assembly/README.md, "Names"): snake_case; a kernel of one weight storage starts with it
+  // (onebit, f32, f16, i8, q4), then `fast` for the fast path; a range form ends with what its range
+  // counts (its split axis), then `bf16` for a bf16 state.
+  const STORAGES = ['onebit', 'f32', 'f16', 'i8', 'q4'];
+  it('are snake_case, and a storage comes first', () => {
+    for (const name of KERNELS.keys()) {
+      expect(name, name).toMatch(/^[a-z][a-z0-9]*(_[a-z0-9]+)*$/);
+      const words = name.split('_');
+      const storage = words.findIndex((w) => STORAGES.includes(w));
+      if (storage >= 0) expect(storage, name).toBe(0);
+    }
+  });
+
+  it('a split kernel names its split axis last (before bf16)', () => {
+    for (const s of Object.values(SPLIT)) {
+      const words = s.kernel.split('_');
+      const last = words.at(-1) === 'bf16' ? words.at(-2) : words.at(-1);
+      expect(`${s.kernel}: ${last}`).toBe(`${s.kernel}: ${s.axis}`);
+    }
   });
 });

@@ -64,7 +64,7 @@ describe('matmul_q4', () => {
   }
 });
 
-describe('row_q4_to_f32', () => {
+describe('q4_row_to_f32', () => {
   for (const n of [1, 5, 31, 32, 33, 64, 100, 384]) {
     it(`gives scale * q exactly as f32, n=${n}, writing nothing past n`, () => {
       const rng = new Rng(500 + n);
@@ -72,7 +72,7 @@ describe('row_q4_to_f32', () => {
       const G = q4Groups(n);
       const y = wasm.f32(n + 4, 5);
       const row = 2; // the last row: its padding is followed by the guard bytes
-      wasm.k.row_q4_to_f32(y, wasm.put(q.packed) + row * G * 16, wasm.put(q.scale) + 2 * row * G, n);
+      wasm.k.q4_row_to_f32(y, wasm.put(q.packed) + row * G * 16, wasm.put(q.scale) + 2 * row * G, n);
       const got = wasm.read(y, n + 4);
       expect(Array.from(got.subarray(0, n))).toEqual(Array.from(q.W.subarray(row * n, (row + 1) * n), Math.fround));
       expect(Array.from(got.subarray(n))).toEqual([5, 5, 5, 5]);
