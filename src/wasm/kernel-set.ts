@@ -5,9 +5,12 @@
 //    (onebit_fast.ts) and int8 and 4-bit ones (the LM head) through 16-bit dot products (i8_fast.ts,
 //    q4_fast.ts); on the exact path through the f32 kernels (onebit.ts, matmul.ts, q4.ts).
 //  - scan1/scan2: the SSM state stored as f32 or, with `stateType: 'bf16'`, as bfloat16 (state.ts).
-//  - split between threads when the core has a worker pool: matmul rows, 1-bit rows, scan heads
-//    (channels), conv channels, gated-norm tokens. The small rest (the block norms, activations, adds)
-//    runs as it is on the calling thread.
+//  - split between threads when the core has a worker pool: the rows of every projection (the exact
+//    1-bit one too), scan heads (channels), conv channels, gated-norm tokens, each through its entry in
+//    split-kernels.ts, with one argument list for the calling thread and the workers. The small rest
+//    (the block norms, activations, adds) runs as it is on the calling thread.
+// What a projection runs in each storage and on each path is data (PROJECTIONS below: its rows kernel,
+// what it prepares into which part of the scratch, its arguments), as ggml's type_traits_cpu.
 // The kernel set owns the scratch its kernels need (the fast path's tables, the exact 1-bit tables),
 // sized here for up to `maxT` tokens of up to `maxK` inputs.
 //
@@ -166,6 +169,26 @@ export function kernelSetScratchBytes(k: Kernels, options: KernelSetOptions): nu
 
 const SPLIT_ID = new Map(SPLIT_KERNELS.map((name, i) => [name, i]));
 
+type RangeKernel = (...args: number[]) => void;
+/**
+ * `kernel(...a, start, end)`, as a direct call for the argument counts of the split kernels: a spread
+ * call costs about 0.2 µs more, and a decoding step makes a few hundred of them.
+ */
+function callRange(kernel: RangeKernel, a: number[], start: number, end: number): void {
+  switch (a.length) {
+    case 6: return kernel(a[0], a[1], a[2], a[3], a[4], a[5], start, end);
+    case 7: return kernel(a[0], a[1], a[2], a[3], a[4], a[5], a[6], start, end);
+    case 8: return kernel(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], start, end);
+    case 9: return kernel(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], start, end);
+    case 10: return kernel(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], start, end);
+    case 12: return kernel(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], start, end);
+    case 13: return kernel(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], start, end);
+    case 15: return kernel(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], start, end);
+    case 16: return kernel(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], start, end);
+    default: return kernel(...a, start, end);
+  }
+}
+
 /** The graph's operations over `core`, with their scratch allocated from its heap. */
 export function createOps(core: Core, options: KernelSetOptions): Ops {
   const raw = core.kernels;
@@ -177,9 +200,9 @@ export function createOps(core: Core, options: KernelSetOptions): Ops {
    * inline when single-threaded or too small (`work` in the table's units: its time alone is work / speed).
    */
   const run = (s: SplitKernel, args: number[], count: number, work: number) => {
-    const kernel = raw[s.kernel] as (...a: number[]) => void;
-    if (!pool || work / s.speed < MIN_SPLIT_MICROSECONDS) kernel(...args, 0, count);
-    else pool.run(SPLIT_ID.get(s.kernel)!, args, count, s.align, (a, b) => kernel(...args, a, b));
+    const kernel = raw[s.kernel] as RangeKernel;
+    if (!pool || work / s.speed < MIN_SPLIT_MICROSECONDS) callRange(kernel, args, 0, count);
+    else pool.run(SPLIT_ID.get(s.kernel)!, args, count, s.align, (a, b) => callRange(kernel, args, a, b));
   };
 
   const scratch = core.heap.alloc(kernelSetScratchBytes(raw, options), 'kernel scratch');
