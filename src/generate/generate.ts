@@ -248,11 +248,12 @@ export async function* generate<S extends GenerationSession>(
         const { emit, stopped } = stop.push(decoder?.flush() ?? '');
         return yield last({ token: -1, text: stopped ? emit : emit + stop.flush() }, 'abort');
       }
-      // THE place where sampling gets the logits: a Float32Array view of the last logits in WASM memory,
-      // where sample() picks greedy tokens with the WASM argmax. Nothing is copied unless something
-      // changes them before the draw: then (`writable`) they are one copy inside WASM memory, next to the
-      // session's own, which anything may change in place here before sample() (a mask: set a logit to
-      // -Infinity) and sample() does (the repetition penalty). Nothing awaits until sample() returns, so
+      // THE place where sampling gets the logits: `candidates` is a Float32Array view of the last logits in
+      // WASM memory, where sample() picks greedy tokens with the WASM argmax. Not `writable`: the session's
+      // own logits, read where they lie (nothing copied). `writable`: one copy inside WASM memory (the
+      // model's logits scratch), which may be changed in place between here and sample() (a mask sets a
+      // logit to -Infinity) and by sample() (the repetition penalty); whatever changes the logits must make
+      // `writable` true, so that the session's own never change. Nothing awaits until sample() returns, so
       // no other feed comes between. Log-probabilities read the model's own logits, from a copy (asked for).
       const writable = sampling.repetitionPenalty !== 1;
       const candidates = session.samplingLogits(samplable, writable);
