@@ -28,6 +28,8 @@ class Arena {
   private readonly rng: Rng;
   /** Every buffer handed out: what a case's outcome is read from. */
   readonly blocks: [number, number][] = [];
+  /** Which of them are outputs (each must be written, at least in part). */
+  readonly outputs: number[] = [];
 
   private constructor(k: Kernels, memory: WebAssembly.Memory, seed: number) {
     this.k = k;
@@ -76,11 +78,16 @@ class Arena {
   bytes(n: number): number {
     return this.put(new Uint8Array(n).map(() => this.rng.int(0, 256)));
   }
-  /** An output (or scratch) of `bytes`, filled with one pattern. */
-  out(bytes: number): number {
+  /** Scratch of `bytes`, filled with one pattern. */
+  scratch(bytes: number): number {
     const ptr = this.alloc(bytes);
-    new Uint8Array(this.memory.buffer, ptr, bytes).fill(0x5a);
+    new Uint8Array(this.memory.buffer, ptr, bytes).fill(FILL);
     return ptr;
+  }
+  /** An output of `bytes`, filled with the same pattern. */
+  out(bytes: number): number {
+    this.outputs.push(this.blocks.length);
+    return this.scratch(bytes);
   }
 
   /** Every block's bytes, in order: inputs, outputs, scratch, updated states. */
@@ -93,6 +100,7 @@ class Arena {
 type Case = (a: Arena) => unknown[];
 
 const F = 4;
+const FILL = 0x5a;
 /** Projection shapes: one decoding token; 17 tokens (a batch of 16 and one more) of more than a 256-column block. */
 const PROJECTIONS = [[1, 37, 45], [17, 50, 300]] as const;
 
@@ -106,7 +114,7 @@ for (const [T, N, K] of PROJECTIONS) {
   const Np = Math.ceil(N / 16) * 16, Kp = Math.ceil(K / 8) * 8, G = Math.ceil(K / 32);
   add(`1-bit exact ${shape}`, ['onebit_scratch_bytes', 'onebit_prepare', 'onebit_rows'], (a) => {
     const x = a.f32(T * xs), alpha = a.f32(K, 0.1, 1.5), beta = a.f32(K, -0.2, 0.2), bits = a.bytes((Np * Kp) / 8), y = a.out(F * T * N);
-    const scratch = a.out(a.k.onebit_scratch_bytes(K, T));
+    const scratch = a.scratch(a.k.onebit_scratch_bytes(K, T));
     a.k.onebit_prepare(scratch, x, alpha, beta, T, K, xs);
     a.k.onebit_rows(y, scratch, bits, T, N, K, 16, N);
     a.k.onebit_rows(y, scratch, bits, T, N, K, 0, 16);
@@ -114,7 +122,7 @@ for (const [T, N, K] of PROJECTIONS) {
   });
   add(`1-bit fast ${shape}`, ['onebit_fast_scratch_bytes', 'onebit_fast_prepare', 'onebit_fast_rows'], (a) => {
     const x = a.f32(T * xs), alpha = a.f32(K, 0.1, 1.5), beta = a.f32(K, -0.2, 0.2), bits = a.bytes((Np * Kp) / 8), y = a.out(F * T * N);
-    const scratch = a.out(a.k.onebit_fast_scratch_bytes(K, T));
+    const scratch = a.scratch(a.k.onebit_fast_scratch_bytes(K, T));
     a.k.onebit_fast_prepare(scratch, x, alpha, beta, T, K, xs);
     a.k.onebit_fast_rows(y, scratch, bits, T, N, K, 0, N);
     return [a.k.onebit_fast_scratch_bytes(K, T)];
@@ -132,7 +140,7 @@ for (const [T, N, K] of PROJECTIONS) {
   });
   add(`16-bit activations ${shape}`, ['i8_fast_scratch_bytes', 'i8_fast_prepare', 'i8_fast_rows', 'q4_fast_rows'], (a) => {
     const x = a.f32(T * xs), scale = a.f32(N, 0.001, 0.05), wi = a.bytes(N * K), wq = a.bytes(N * G * 16), sq = a.bf16(N * G, -0.02, 0.02);
-    const scratch = a.out(a.k.i8_fast_scratch_bytes(K, T));
+    const scratch = a.scratch(a.k.i8_fast_scratch_bytes(K, T));
     const yi = a.out(F * T * N), yq = a.out(F * T * N);
     a.k.i8_fast_prepare(scratch, x, T, K, xs);
     a.k.i8_fast_rows(yi, scratch, wi, scale, T, N, K, 0, N);
@@ -177,7 +185,7 @@ for (const T of [1, 3]) {
     const channels = 10, S = 5, bcs = S + 2;
     const x = a.f32(T * channels), dt = a.f32(T * channels, 0.001, 0.2), A = a.f32(channels * S, -3, -0.1);
     const B = a.f32(T * bcs), C = a.f32(T * bcs), D = a.f32(channels);
-    const h = a.f32(channels * S), hb = a.bf16(channels * S), wide = a.out(F * channels * S);
+    const h = a.f32(channels * S), hb = a.bf16(channels * S), wide = a.scratch(F * channels * S);
     const y = [a.out(F * T * channels), a.out(F * T * channels)];
     a.k.scan1_channels(y[0], x, dt, A, B, C, D, h, T, channels, S, bcs, 0, channels);
     a.k.scan1_channels_bf16(y[1], x, dt, A, B, C, D, hb, T, channels, S, bcs, wide, 4, channels);
@@ -186,7 +194,7 @@ for (const T of [1, 3]) {
   add(`Mamba-2 scan T=${T}`, ['scan2_heads', 'scan2_heads_bf16'], (a) => {
     const H = 4, P = 5, S = 6, G = 2, xs = H * P + 1, bcs = G * S + 3;
     const x = a.f32(T * xs), dt = a.f32(T * H, 0.001, 0.2), A = a.f32(H, -3, -0.1), B = a.f32(T * bcs), C = a.f32(T * bcs), D = a.f32(H);
-    const h = a.f32(H * P * S), hb = a.bf16(H * P * S), wide = a.out(F * H * P * S);
+    const h = a.f32(H * P * S), hb = a.bf16(H * P * S), wide = a.scratch(F * H * P * S);
     const y = [a.out(F * T * H * P), a.out(F * T * H * P)];
     a.k.scan2_heads(y[0], x, dt, A, B, C, D, h, T, H, P, S, G, xs, bcs, 0, H);
     a.k.scan2_heads_bf16(y[1], x, dt, A, B, C, D, hb, T, H, P, S, G, xs, bcs, wide, 1, H);
@@ -205,14 +213,16 @@ describe('the four builds', () => {
   for (const [name, run] of Object.entries(CASES)) {
     it(`${name}: the same bits on every build`, async () => {
       const outcomes: { returned: unknown[]; memory: Uint8Array[] }[] = [];
+      let outputs: number[] = [];
       for (const build of BUILDS) {
         const arena = await Arena.of(build, name.length * 7919);
         const returned = run(arena);
         outcomes.push({ returned, memory: arena.contents() });
+        outputs = arena.outputs;
       }
       const [release, ...others] = outcomes;
-      // the kernels wrote their outputs (no block still holds only the fill pattern where an output was)
-      expect(release.memory.some((b) => b.some((v) => v !== 0x5a))).toBe(true);
+      // every output was written (compared below, it must not be just the fill pattern on every build)
+      for (const j of outputs) expect(release.memory[j].some((v) => v !== FILL), `output block ${j}`).toBe(true);
       others.forEach((o, i) => {
         expect(o.returned, BUILDS[i + 1]).toEqual(release.returned);
         o.memory.forEach((block, j) => expect(Buffer.from(block).equals(Buffer.from(release.memory[j])), `${BUILDS[i + 1]}: block ${j}`).toBe(true));
