@@ -102,6 +102,7 @@ describe('the CLI input files', () => {
     execFileSync('mkfifo', [fifo]);
     oneLineError(await run(['ppl', '--text', fifo], 20_000), /fifo is not a regular file/);
     oneLineError(await run(['ppl', '--text', join(tmp, 'missing.txt')], 20_000), /error \[IO\]: cannot read .*missing\.txt: no such file/);
+    oneLineError(await run(['info', '/dev/zero'], 20_000), /\/dev\/zero is not a regular file/); // a model path too
   });
 
   it('convert: a file given as the folder, and a FIFO as a --tokenizer, are one clear line', async () => {
