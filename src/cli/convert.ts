@@ -4,8 +4,9 @@ import { Option, type Command } from 'commander';
 import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { convertCheckpoint } from '../convert/convert.js';
-import { BimambaError } from '../errors.js';
+import { BimambaError, printable } from '../errors.js';
 import { fileError } from './files.js';
+import { toStderr, toStdout } from './terminal.js';
 
 const MB = 1024 * 1024;
 
@@ -28,22 +29,24 @@ export function registerConvert(program: Command): void {
     .addOption(new Option('--binarize <method>', 'binarize in_proj/out_proj of a full-precision model post-training').choices(['ptb']))
     .option('--tokenizer <file>', 'tokenizer.json or SentencePiece tokenizer.model to embed (default: the one beside the weights)')
     .option('--config <file>', "the model's config (config.json, or the Bi-Mamba release's mamba_config/*.json); default: config.json beside the weights, else inferred from the tensor shapes")
+    .option('--follow-symlinks', 'read files of the checkpoint directory that are symbolic links to places outside it (refused by default)')
     .action(async (dir: string, out: string, o) => {
       await checkOutput(out);
       const bar = process.stderr.isTTY ? new SingleBar({ format: 'convert |{bar}| {percentage}% | {value}/{total} MB | {tensor}' }, Presets.shades_classic) : null;
       let started = false;
       const t0 = performance.now();
       const result = await convertCheckpoint(dir, out, {
-        dtype: o.dtype, head: o.head, binarize: o.binarize, tokenizer: o.tokenizer, config: o.config,
-        onWarning: (m) => process.stderr.write(`warning: ${m}\n`),
-        onInfo: (m) => process.stderr.write(`${m}\n`),
-        onProgress: (done, total, tensor) => {
+        dtype: o.dtype, head: o.head, binarize: o.binarize, tokenizer: o.tokenizer, config: o.config, followSymlinks: o.followSymlinks === true,
+        onWarning: (m) => toStderr(`warning: ${printable(m, true)}\n`), // names from the checkpoint's files: one line each
+        onInfo: (m) => toStderr(`${printable(m, true)}\n`),
+        onProgress: (done, total, name) => {
+          const tensor = printable(name, true);
           if (!started) { bar?.start(Math.ceil(total / MB), 0, { tensor }); started = true; }
           bar?.update(Math.floor(done / MB), { tensor });
         },
       }).finally(() => bar?.stop());
       const c = result.config;
       const seconds = ((performance.now() - t0) / 1000).toFixed(1);
-      process.stdout.write(`${out}: ${c.arch}${c.binarized ? ' (1-bit)' : ''}, d_model ${c.d_model}, ${c.n_layer} layers, vocab ${c.vocab_size}; ${(result.fileBytes / MB).toFixed(1)} MiB in ${seconds} s\n`);
+      toStdout(`${out}: ${c.arch}${c.binarized ? ' (1-bit)' : ''}, d_model ${c.d_model}, ${c.n_layer} layers, vocab ${c.vocab_size}; ${(result.fileBytes / MB).toFixed(1)} MiB in ${seconds} s\n`);
     });
 }

@@ -1,14 +1,13 @@
 // The files the CLI is handed: checked before anything loads, so a wrong path is one line saying what
-// is wrong with it (missing, a directory, not text), not a system error with a stack.
-import { readFile, stat } from 'node:fs/promises';
+// is wrong with it (missing, a directory, a FIFO, too large, not text), not a system error with a stack,
+// a hang or gigabytes of memory.
+import { stat } from 'node:fs/promises';
+import { INPUT_LIMITS, ioError, readInput } from '../convert/input-files.js';
 import { BimambaError } from '../errors.js';
 
-const reasons: Record<string, string> = { ENOENT: 'no such file', EACCES: 'permission denied', EISDIR: 'it is a directory', ENOTDIR: 'a part of the path is not a directory' };
-
-/** An fs error as the one line a user needs: "cannot read X: no such file". */
+/** An fs error as the one line a user needs: "cannot read X: no such file" (code IO). */
 export function fileError(path: string, e: unknown, verb = 'read'): BimambaError {
-  const code = (e as NodeJS.ErrnoException).code ?? '';
-  return new BimambaError('BAD_ARGUMENT', `cannot ${verb} ${path}: ${reasons[code] ?? (e as Error).message}`, { cause: e });
+  return ioError(path, e, verb);
 }
 
 /** A path that must be an existing regular file (a model, a text). */
@@ -20,18 +19,17 @@ export async function checkFile(path: string, what: string): Promise<number> {
     throw fileError(path, e);
   }
   if (s.isDirectory()) throw new BimambaError('BAD_ARGUMENT', `${path} is a directory, not ${what}`);
+  if (!s.isFile()) throw new BimambaError('BAD_ARGUMENT', `${path} is not a regular file (a FIFO or a device?), not ${what}`);
   return s.size;
 }
 
-/** A text file's contents; a binary file (a model given as --text, say) is refused before it is tokenized. */
+/**
+ * A text file's contents (at most INPUT_LIMITS.text bytes); a binary file (a model given as --text, say)
+ * is refused before it is tokenized.
+ */
 export async function readTextFile(path: string): Promise<string> {
   await checkFile(path, 'a text file');
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    throw fileError(path, e);
-  }
+  const bytes = await readInput(path, 'the text', { within: null, maxBytes: INPUT_LIMITS.text });
   const head = bytes.subarray(0, 1 << 16);
   if (head.includes(0)) {
     const model = bytes.length > 9 && bytes[8] === 0x7b; // a safetensors header: 8-byte length, then '{'

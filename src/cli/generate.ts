@@ -5,6 +5,7 @@ import { GENERATION_DEFAULTS as D } from '../generate/defaults.js';
 import type { Usage } from '../generate/generate.js';
 import { addModelOptions, loadModelFromFlags } from './model-options.js';
 import { collect, integerAtLeast, parseInteger, samplingFlag, unescape, UsageError } from './options.js';
+import { dataToStdout, toStderr } from './terminal.js';
 
 const SAMPLE_PROMPT = 'The history of the world';
 
@@ -65,16 +66,16 @@ export function registerGenerate(program: Command): void {
         ac.abort();
       };
       process.on('SIGINT', onSigint);
-      process.stdout.write(prompt);
+      dataToStdout(prompt);
       try {
         for await (const item of model.generate(prompt, {
           maxTokens: o.maxTokens, temperature: o.temperature, topK: o.topK, topP: o.topP, minP: o.minP,
           repetitionPenalty: o.repetitionPenalty, seed: o.seed, stop, signal: ac.signal, abort: 'finish',
         })) {
-          process.stdout.write(item.text);
+          dataToStdout(item.text);
           if (item.finishReason) {
-            process.stdout.write('\n');
-            if (o.stats) process.stderr.write(statsLine(item.usage!, loadS, item.finishReason));
+            dataToStdout('\n');
+            if (o.stats) toStderr(statsLine(item.usage!, loadS, item.finishReason));
             if (item.finishReason === 'abort') process.exitCode = 130;
           }
         }

@@ -1,8 +1,10 @@
 // `bimamba info FILE`: what a .bimamba file holds, read from its header alone.
 import type { Command } from 'commander';
+import { printable } from '../errors.js';
 import { readBimambaFileHeader, verifyBimambaFile, type BimambaHeader } from '../format/bimamba.js';
 import { fullPrecisionParams, headStorageOf, type TensorCategory } from '../format/tensors.js';
 import { modelPath } from './model-options.js';
+import { toStdout } from './terminal.js';
 
 export interface InfoSummary {
   /** Bytes of tensor data by category, and everything else (header, alignment padding). */
@@ -61,8 +63,9 @@ export function formatInfo(path: string, header: BimambaHeader, fileBytes: numbe
       (c.arch === 'mamba1' ? `, dt_rank ${c.dt_rank}` : `, headdim ${c.headdim}, nheads ${c.nheads}, ngroups ${c.ngroups}`),
     `  tied embeddings: ${c.tie_embeddings}; bos ${c.bos_token_id}, eos ${c.eos_token_id}, pad ${c.pad_token_id}`,
     `tokenizer: ${header.tokenizerJson ? `embedded ${header.tokenizerJson.startsWith('{"sentencepiece"') ? 'SentencePiece model' : 'tokenizer.json'} (${size(header.tokenizerJson.length)})` : 'none'}`,
-    `converted from: ${withoutInferred(header.metadata.source) ?? 'unknown'}`,
-    ...inferredLines(header.metadata.source),
+    // the file's own strings, each on its one line: escaped here, whatever prints the report
+    `converted from: ${printable(withoutInferred(header.metadata.source) ?? 'unknown', true)}`,
+    ...inferredLines(header.metadata.source).map((l) => printable(l, true)),
   ];
   lines.push(
     `bytes: 1-bit ${size(s.bytes.onebit)}, full precision ${size(s.bytes.full)}, head ${size(s.bytes.head)} (${headStorage(header)}), header (config, tokenizer) and padding ${size(s.bytes.other)}`,
@@ -75,7 +78,7 @@ export function formatInfo(path: string, header: BimambaHeader, fileBytes: numbe
 /** The list of tensors: name, dtype, shape, bytes. */
 export function formatTensors(header: BimambaHeader): string {
   const width = Math.max(...header.tensors.map((t) => t.name.length));
-  return ['tensors:', ...header.tensors.map((t) => `  ${t.name.padEnd(width)}  ${t.dtype.padEnd(4)}  [${t.shape.join(', ')}]  ${t.end - t.begin} bytes`)].join('\n') + '\n';
+  return ['tensors:', ...header.tensors.map((t) => `  ${printable(t.name.padEnd(width), true)}  ${t.dtype.padEnd(4)}  [${t.shape.join(', ')}]  ${t.end - t.begin} bytes`)].join('\n') + '\n';
 }
 
 export function registerInfo(program: Command): void {
@@ -88,11 +91,11 @@ export function registerInfo(program: Command): void {
     .action(async (given: string | undefined, o: { tensors: boolean; verify: boolean }) => {
       const file = await modelPath({ model: given, verify: false, threads: 1 });
       const { header, fileBytes } = await readBimambaFileHeader(file);
-      process.stdout.write(formatInfo(given ?? `${file} (the built-in model)`, header, fileBytes, false));
+      toStdout(formatInfo(given ?? `${file} (the built-in model)`, header, fileBytes, false));
       if (o.verify) {
         await verifyBimambaFile(file); // throws, naming the tensor, on the first mismatch
-        process.stdout.write(`checksums: verified (crc32 of the metadata and of ${header.layout.length} tensors)\n`);
+        toStdout(`checksums: verified (crc32 of the metadata and of ${header.layout.length} tensors)\n`);
       }
-      if (o.tensors) process.stdout.write(formatTensors(header));
+      if (o.tensors) toStdout(formatTensors(header));
     });
 }

@@ -11,6 +11,7 @@ import { registerInfo } from './info.js';
 import { UsageError } from './options.js';
 import { registerPpl } from './ppl.js';
 import { registerServe } from './serve.js';
+import { toStderr } from './terminal.js';
 import { registerTokenize } from './tokenize.js';
 
 const COMMANDS = [registerConvert, registerInfo, registerGenerate, registerPpl, registerTokenize, registerServe];
@@ -46,14 +47,14 @@ try {
   if (e instanceof CommanderError) {
     process.exitCode = e.exitCode === 0 ? 0 : 2; // commander has printed the message (or the help)
   } else if (e instanceof UsageError) {
-    process.stderr.write(`error: ${e.message}\n`);
+    toStderr(`error: ${e.message}\n`);
     process.exitCode = 2;
   } else if (e instanceof BimambaError) {
     // the user's to fix: the message says what and where
-    process.stderr.write(`error [${e.code}]: ${e.message}\n`);
+    toStderr(`error [${e.code}]: ${e.message}\n`);
     process.exitCode = 1;
   } else if (e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string') {
-    process.stderr.write(`error: ${e.message}\n`); // a system error the checks above did not foresee
+    toStderr(`error: ${e.message}\n`); // a system error the checks above did not foresee
     process.exitCode = 1;
   } else {
     throw e;

@@ -5,6 +5,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { loadModel, type Model } from '../model/model.js';
 import { defaultModelPath } from './default-model.js';
 import { checkFile } from './files.js';
+import { toStderr } from './terminal.js';
 
 export interface ModelFlags {
   model?: string;
@@ -21,7 +22,7 @@ function parseThreads(v: string): 'auto' | number {
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`'${v}' is neither 'auto' nor a positive integer`);
   const cores = availableParallelism();
   if (n > cores) {
-    process.stderr.write(`warning: --threads ${n} is more than the ${cores} cores of this machine; using ${cores}\n`);
+    toStderr(`warning: --threads ${n} is more than the ${cores} cores of this machine; using ${cores}\n`);
     return cores;
   }
   return n;

@@ -7,6 +7,7 @@ import { perplexity } from '../eval/perplexity.js';
 import { BI_MAMBA_WINDOW, PROTOCOLS, protocolIds, readDocuments } from '../eval/protocol.js';
 import { readTextFile } from './files.js';
 import { addModelOptions, loadModelFromFlags } from './model-options.js';
+import { toStdout } from './terminal.js';
 import { integerAtLeast } from './options.js';
 
 export function registerPpl(program: Command): void {
@@ -34,10 +35,10 @@ export function registerPpl(program: Command): void {
         bar?.stop();
         const seconds = (performance.now() - t0) / 1000;
         const out = { model: o.model ?? 'built-in', text: o.text, protocol: o.protocol ?? null, window, tokens: ids.length, ...r, seconds };
-        if (o.json) console.log(JSON.stringify(out, null, 2));
+        if (o.json) toStdout(`${JSON.stringify(out, null, 2)}\n`);
         else {
           const rest = o.protocol && ids.length % window ? `; the last ${ids.length % window} tokens, short of a window, are not evaluated` : '';
-          console.log(`perplexity ${r.ppl.toFixed(3)} over ${r.predicted} predicted tokens in ${r.windows} window(s) of ${window}${rest} (${seconds.toFixed(1)} s)`);
+          toStdout(`perplexity ${r.ppl.toFixed(3)} over ${r.predicted} predicted tokens in ${r.windows} window(s) of ${window}${rest} (${seconds.toFixed(1)} s)\n`);
         }
       } finally {
         model.dispose();

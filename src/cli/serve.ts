@@ -11,6 +11,7 @@ import { RedisStore } from '../server/redis-store.js';
 import { MemoryStore, type SnapshotStore } from '../server/store.js';
 import { addModelOptions, loadModelFromFlags } from './model-options.js';
 import { integerAtLeast, integerIn } from './options.js';
+import { toStderr, toStdout } from './terminal.js';
 
 export function registerServe(program: Command): void {
   const cmd = program.command('serve').description('serve the model over an OpenAI-compatible HTTP API (/v1/completions, /v1/models, /health)');
@@ -42,7 +43,7 @@ export function registerServe(program: Command): void {
         throw new BimambaError('BAD_ARGUMENT', `cannot listen on ${o.host} port ${o.port}: ${why}`, { cause: e });
       });
       const where = o.host.includes(':') ? `[${o.host}]` : o.host;
-      process.stdout.write(`bimamba serve: model ${modelName} on http://${where}:${server.port}/v1\n`);
+      toStdout(`bimamba serve: model ${modelName} on http://${where}:${server.port}/v1\n`);
       // Ctrl-C exits 130 as every command does; SIGTERM (a service manager's stop) is a clean exit, 0
       const stop = (code: number) => async () => {
         await server.close();
@@ -64,7 +65,7 @@ async function openStore(o: { redis?: string; sessions?: string; sessionMemory: 
     try {
       // a few quick retries at start-up, then a clear error instead of reconnecting forever
       client = createClient({ url: o.redis, socket: { connectTimeout: 5000, reconnectStrategy: (retries: number, cause: Error) => (connected ? Math.min(100 * 2 ** retries, 5000) : retries >= 2 ? cause : 200) } });
-      client.on('error', (e: Error) => connected && process.stderr.write(`redis: ${printable(e.message)}\n`));
+      client.on('error', (e: Error) => connected && toStderr(`redis: ${printable(e.message)}\n`));
       await client.connect();
       connected = true;
     } catch (e) {

@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import { BimambaError } from '../errors.js';
 import { addModelOptions, loadModelFromFlags } from './model-options.js';
+import { dataToStdout, toStdout } from './terminal.js';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -41,7 +42,7 @@ export function registerTokenize(program: Command): void {
         const tok = model.tokenizer;
         if (!tok) throw new BimambaError('UNSUPPORTED', 'this model file has no tokenizer');
         if (o.decode) {
-          process.stdout.write(tok.decode(parseIds(input)));
+          dataToStdout(tok.decode(parseIds(input)));
         } else if (o.json) {
           let texts: unknown;
           try {
@@ -51,9 +52,9 @@ export function registerTokenize(program: Command): void {
           }
           if (!Array.isArray(texts) || !texts.every((t) => typeof t === 'string')) throw new BimambaError('BAD_ARGUMENT', '--json: expected a JSON array of strings');
           const out = texts.map((t: string) => { const ids = tok.encode(t); return { ids, decoded: tok.decode(ids) }; });
-          process.stdout.write(JSON.stringify(out) + '\n');
+          toStdout(JSON.stringify(out) + '\n');
         } else {
-          process.stdout.write(JSON.stringify(tok.encode(input)) + '\n');
+          toStdout(JSON.stringify(tok.encode(input)) + '\n');
         }
       } finally {
         model.dispose();

@@ -1,15 +1,17 @@
 // Opens a checkpoint directory (Node): its config.json (when there is one), its weight files (safetensors,
 // sharded or not, or torch .bin files) and the tokenizer beside them (tokenizer.json or SentencePiece's
 // tokenizer.model). Tensors are only indexed here; each is read from disk when the converter asks for it.
-import { open, readdir, readFile, type FileHandle } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BimambaError, badFormat } from '../errors.js';
+import { checkJsonShape } from '../format/json-shape.js';
 import { parseSafetensorsHeader, readHeaderBytes } from '../format/safetensors.js';
 import { readTorchCheckpoint, type StoredTensor } from '../format/torch.js';
 import type { RandomAccess } from '../format/zip.js';
 import { parseSentencePieceModel } from '../tokenizer/sentencepiece-model.js';
 import { classifyTokenizerSource, embedSentencePiece } from '../tokenizer/sentencepiece-source.js';
 import { parseConfigJson } from './config.js';
+import { INPUT_LIMITS, ioError, openInput, readInput, type InputRules } from './input-files.js';
 
 export type { StoredTensor } from '../format/torch.js';
 
@@ -26,6 +28,8 @@ export interface Checkpoint {
   tokenizerJson: string | null;
   /** tokenizer_config.json, if present: it names the special tokens. */
   tokenizerConfig: Record<string, unknown> | null;
+  /** Every file read: the config, the tokenizer files, the index, the weights (an output may not be one of them). */
+  inputs: string[];
   close(): Promise<void>;
 }
 
@@ -33,21 +37,20 @@ interface OpenFile extends RandomAccess {
   close(): Promise<void>;
 }
 
-/** A file opened for reads at any offset. */
-export async function openFile(path: string): Promise<OpenFile> {
-  let fh: FileHandle;
-  try {
-    fh = await open(path, 'r');
-  } catch (e) {
-    throw new BimambaError('BAD_CHECKPOINT', `cannot open ${path}: ${(e as Error).message}`, { cause: e });
-  }
-  const size = (await fh.stat()).size;
+/** A file opened for reads at any offset (a weight file: a regular file, within the checkpoint unless `rules` say otherwise). */
+export async function openFile(path: string, rules: InputRules = { within: null }): Promise<OpenFile> {
+  const { handle: fh, size } = await openInput(path, 'a weight file', rules);
   return {
     size,
     async read(offset, length) {
       const out = new Uint8Array(length);
       for (let done = 0; done < length;) {
-        const { bytesRead } = await fh.read(out, done, length - done, offset + done);
+        let bytesRead: number;
+        try {
+          ({ bytesRead } = await fh.read(out, done, length - done, offset + done));
+        } catch (e) {
+          throw ioError(path, e);
+        }
         if (bytesRead === 0) throw badFormat(path, `truncated: bytes ${offset}..${offset + length} asked of a ${size}-byte file`);
         done += bytesRead;
       }
@@ -76,19 +79,23 @@ const NOT_WEIGHTS = new Set(['training_args.bin']);
  * Weight files in the order of preference: a sharded index; else every *.safetensors file; else every
  * *.bin file (as the Bi-Mamba release's loader reads a ckpt-<step>/ folder, whatever the files are named).
  */
-async function findWeightFiles(dir: string, names: string[]): Promise<string[]> {
+async function findWeightFiles(dir: string, names: string[], rules: InputRules): Promise<string[]> {
   const has = (n: string) => names.includes(n);
   const fromIndex = async (index: string) => {
     const where = join(dir, index);
+    const text = (await readInput(where, 'the index of the weight files', { ...rules, maxBytes: INPUT_LIMITS.index })).toString('utf8');
+    checkJsonShape(text, where, INDEX_JSON_LIMITS);
     let map: unknown;
     try {
-      map = JSON.parse(await readFile(where, 'utf8')).weight_map;
+      map = JSON.parse(text).weight_map;
     } catch (e) {
       throw new BimambaError('BAD_CHECKPOINT', `${where}: not valid JSON (${(e as Error).message})`);
     }
     if (typeof map !== 'object' || map === null) throw new BimambaError('BAD_CHECKPOINT', `${where}: no "weight_map"`);
     const shards = [...new Set(Object.values(map as Record<string, unknown>))];
-    if (!shards.every((s) => typeof s === 'string' && !s.includes('/') && !s.includes('\\'))) throw new BimambaError('BAD_CHECKPOINT', `${where}: shard names must be plain file names`);
+    // a plain file name of this folder: no separator, and not "." or ".." (the folder or its parent)
+    const plain = (s: unknown) => typeof s === 'string' && s !== '' && s !== '.' && s !== '..' && !s.includes('/') && !s.includes('\\') && !s.includes('\0');
+    if (!shards.every(plain)) throw new BimambaError('BAD_CHECKPOINT', `${where}: shard names must be plain file names`);
     return shards as string[];
   };
   if (has('model.safetensors.index.json')) return fromIndex('model.safetensors.index.json');
@@ -104,13 +111,8 @@ async function findWeightFiles(dir: string, names: string[]): Promise<string[]> 
  * Read and minimally check a tokenizer.json, or read and parse a SentencePiece tokenizer.model; returns
  * the text a model file embeds.
  */
-async function readTokenizer(path: string): Promise<string> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    throw new BimambaError('BAD_ARGUMENT', `cannot read the tokenizer ${path}: ${(e as Error).message}`);
-  }
+async function readTokenizer(path: string, rules: InputRules): Promise<string> {
+  const bytes = await readInput(path, 'the tokenizer', { ...rules, maxBytes: INPUT_LIMITS.tokenizer });
   const source = classifyTokenizerSource(bytes);
   if ('sentencepiece' in source) {
     try {
@@ -122,6 +124,7 @@ async function readTokenizer(path: string): Promise<string> {
     return embedSentencePiece(source.sentencepiece);
   }
   const text = source.json as string;
+  checkJsonShape(text, path); // the loader's check (tokenizer/index.ts): a file it would refuse is not written
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -137,50 +140,72 @@ export interface OpenCheckpointOptions {
   tokenizer?: string;
   /** A config file to use instead of config.json (the Bi-Mamba release keeps its configs apart from the weights). */
   config?: string;
+  /** Read files of the directory that are symbolic links to places outside it (default: refused). */
+  followSymlinks?: boolean;
 }
+
+/** The JSON of a sharded index: a flat map of tensor names, so a handful of levels. */
+const INDEX_JSON_LIMITS = { maxDepth: 8 };
 
 /** Open `dir`. Without a config.json (and no `config` option) rawConfig is null: the converter infers it. */
 export async function openCheckpoint(dir: string, opts: OpenCheckpointOptions = {}): Promise<Checkpoint> {
+  const info = await stat(dir).catch((e) => Promise.reject(ioError(dir, e, 'read the checkpoint directory')));
+  if (!info.isDirectory()) {
+    throw new BimambaError('BAD_ARGUMENT', `${dir} is a file, not a checkpoint directory: give the folder that holds the weights (and config.json, tokenizer.json)`);
+  }
   let names: string[];
   try {
     names = await readdir(dir);
   } catch (e) {
-    throw new BimambaError('BAD_CHECKPOINT', `cannot read the checkpoint directory ${dir}: ${(e as Error).message}`, { cause: e });
+    throw ioError(dir, e, 'read the checkpoint directory');
   }
+  // the folder's own files must stay inside it; a --config or --tokenizer file is the caller's own argument
+  const inside: InputRules = { within: dir, followSymlinks: opts.followSymlinks };
+  const named: InputRules = { within: null };
   const configPath = opts.config ?? (names.includes('config.json') ? join(dir, 'config.json') : null);
+  const inputs: string[] = [];
   let rawConfig: Record<string, unknown> | null = null;
   if (configPath !== null) {
-    let text: string;
-    try {
-      text = await readFile(configPath, 'utf8');
-    } catch (e) {
-      // the folder's own config.json is part of the checkpoint; a --config file is the caller's argument
-      throw new BimambaError(opts.config ? 'BAD_ARGUMENT' : 'BAD_CHECKPOINT', `cannot read the config ${configPath}: ${(e as Error).message}`, { cause: e });
-    }
+    const rules = { ...(opts.config ? named : inside), maxBytes: INPUT_LIMITS.config };
+    const text = (await readInput(configPath, 'the config', rules)).toString('utf8');
     rawConfig = parseConfigJson(text, configPath);
+    inputs.push(configPath);
   }
 
   // the tokenizer first: a bad one then fails before any weight file is open
   const beside = ['tokenizer.json', 'tokenizer.model'].find((n) => names.includes(n));
   const tokenizerFile = opts.tokenizer ?? (beside ? join(dir, beside) : null);
-  const tokenizerJson = tokenizerFile ? await readTokenizer(tokenizerFile) : null;
+  const tokenizerJson = tokenizerFile ? await readTokenizer(tokenizerFile, opts.tokenizer ? named : inside) : null;
+  if (tokenizerFile) inputs.push(tokenizerFile);
   let tokenizerConfig: Record<string, unknown> | null = null;
   if (names.includes('tokenizer_config.json')) {
+    const where = join(dir, 'tokenizer_config.json');
+    inputs.push(where);
+    // a link out or a FIFO is refused like any file of the folder; a malformed one only loses the names it gives
+    const text = (await readInput(where, 'the tokenizer config', { ...inside, maxBytes: INPUT_LIMITS.tokenizerConfig })).toString('utf8');
     try {
-      tokenizerConfig = JSON.parse(await readFile(join(dir, 'tokenizer_config.json'), 'utf8'));
+      checkJsonShape(text, where);
+      const parsed: unknown = JSON.parse(text);
+      tokenizerConfig = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? parsed as Record<string, unknown> : null;
     } catch {
       tokenizerConfig = null; // only used to name special tokens; the tokenizer itself is what matters
     }
   }
 
-  const files = await findWeightFiles(dir, names);
+  const files = await findWeightFiles(dir, names, inside);
+  for (const index of ['model.safetensors.index.json', 'pytorch_model.bin.index.json']) if (names.includes(index)) inputs.push(join(dir, index));
+  inputs.push(...files.map((f) => join(dir, f)));
   const opened: OpenFile[] = [];
   const tensors = new Map<string, StoredTensor>();
   const fileOf = new Map<string, string>(); // tensor name -> the weight file it came from
   try {
     for (const name of files) {
       const where = join(dir, name);
-      const file = await openFile(where);
+      const file = await openFile(where, inside).catch((e) => {
+        // a weight file the folder's own index names, missing: the checkpoint is incomplete
+        const missing = e instanceof BimambaError && (e.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+        throw missing ? new BimambaError('BAD_CHECKPOINT', `cannot open ${where}: the weight file is missing`, { cause: e }) : e;
+      });
       opened.push(file);
       const found = name.endsWith('.safetensors') ? await readSafetensorsFile(file, where) : await readTorchCheckpoint(file, where);
       for (const [key, t] of found) {
@@ -202,6 +227,7 @@ export async function openCheckpoint(dir: string, opts: OpenCheckpointOptions = 
     files,
     tokenizerJson,
     tokenizerConfig,
+    inputs,
     close: async () => { await Promise.all(opened.map((f) => f.close())); },
   };
 }

@@ -3,7 +3,8 @@
 // modules, transformers' MambaConfig / Mamba2Config).
 import JSON5 from 'json5';
 import { BimambaError } from '../errors.js';
-import type { ModelConfig } from '../format/config.js';
+import { timeStepLimitProblem, type ModelConfig } from '../format/config.js';
+import { checkJsonShape } from '../format/json-shape.js';
 import { preview } from '../format/preview.js';
 
 export type Layout = 'hf' | 'mamba_ssm';
@@ -19,6 +20,9 @@ export type ConfigDraft = Omit<ModelConfig, 'binarized' | 'padded_vocab_size' | 
  * newer transformers as `{"__float__": "Infinity"}`; both come out as numbers.
  */
 export function parseConfigJson(text: string, where: string): Record<string, unknown> {
+  // JSON5.parse is slow (a 50 MB config took 20 s) and recursive: the size was capped when the file was
+  // read (INPUT_LIMITS.config), the nesting and the number of values are capped here, before it runs
+  checkJsonShape(text, where, CONFIG_JSON_LIMITS);
   let value: unknown;
   try {
     value = JSON5.parse(text, (_key, v) => {
@@ -31,6 +35,9 @@ export function parseConfigJson(text: string, where: string): Record<string, unk
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new BimambaError('BAD_CHECKPOINT', `${where}: not a JSON object`);
   return value as Record<string, unknown>;
 }
+
+/** A config is a flat object with a few small nested ones (ssm_cfg, id2label): a few hundred values. */
+const CONFIG_JSON_LIMITS = { maxDepth: 16, maxContainers: 10_000, maxValues: 100_000, json5: true };
 
 /** Typed access to config fields, with defaults and errors that name the field. */
 class Fields {
@@ -81,6 +88,8 @@ class Fields {
     if (!Array.isArray(v) || v.length !== 2 || typeof v[0] !== 'number' || typeof v[1] !== 'number' || Number.isNaN(v[0]) || Number.isNaN(v[1])) {
       this.fail(key, 'must be [min, max]');
     }
+    const problem = timeStepLimitProblem(v[0], v[1]);
+    if (problem) this.fail(key, problem);
     return [v[0], v[1] === Infinity ? null : v[1]];
   }
 }

@@ -5,6 +5,7 @@
 //    tensor exists with the right shape, before anything is written;
 // 3. write the file tensor by tensor, reading, converting and dropping one source tensor at a time,
 //    so that a model larger than memory converts too.
+import { stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { BimambaError } from '../errors.js';
 import { checkSupported, inProjRows, validateModelConfig, type ModelConfig } from '../format/config.js';
@@ -37,6 +38,8 @@ export interface ConvertOptions {
   /** Called after each tensor is written: bytes of tensor data written so far, and in all. */
   onProgress?: (done: number, total: number, tensor: string) => void;
   onWarning?: (message: string) => void;
+  /** Read files of the checkpoint directory that are symbolic links out of it (default: refused). */
+  followSymlinks?: boolean;
 }
 
 export interface ConvertResult {
@@ -187,13 +190,23 @@ function oneBitOutputs(spec: TensorSpec, config: ModelConfig, source: Source, re
   ];
 }
 
+/** Refuse an output that is one of the inputs (the same path, or another name of the same file): it would be replaced while read. */
+async function checkOutputNotInput(outPath: string, inputs: string[]): Promise<void> {
+  const out = await stat(outPath).catch(() => null);
+  for (const input of inputs) {
+    const same = resolve(input) === resolve(outPath) || (out !== null && await stat(input).then((s) => s.dev === out.dev && s.ino === out.ino, () => false));
+    if (same) throw new BimambaError('BAD_ARGUMENT', `the output ${outPath} is an input of the conversion (${input}): give another path`);
+  }
+}
+
 /** Convert the checkpoint in `dir` to the .bimamba file `outPath`. */
 export async function convertCheckpoint(dir: string, outPath: string, opts: ConvertOptions = {}): Promise<ConvertResult> {
   checkOptions(opts);
   const warnings: string[] = [];
   const warn = (m: string) => { warnings.push(m); opts.onWarning?.(m); };
-  const ckpt = await openCheckpoint(dir, { tokenizer: opts.tokenizer, config: opts.config });
+  const ckpt = await openCheckpoint(dir, { tokenizer: opts.tokenizer, config: opts.config, followSymlinks: opts.followSymlinks });
   try {
+    await checkOutputNotInput(outPath, ckpt.inputs);
     const tensors = indexTensors(ckpt.tensors, warn);
     let layout: Layout;
     let draft: ConfigDraft;
@@ -206,7 +219,17 @@ export async function convertCheckpoint(dir: string, outPath: string, opts: Conv
       for (const line of formatInferred(inferred)) opts.onInfo?.(`  ${line}`);
     }
     const { bos_token_id, eos_token_id, pad_token_id } = draft;
+    for (const [key, id] of Object.entries({ bos_token_id, eos_token_id, pad_token_id })) {
+      if (id !== null && id >= draft.vocab_size) throw new BimambaError('BAD_CHECKPOINT', `${ckpt.configPath}: "${key}" is ${id}, past the vocabulary (vocab_size ${draft.vocab_size})`);
+    }
     const ids = fillSpecialTokens({ bos_token_id, eos_token_id, pad_token_id }, ckpt.tokenizerJson, ckpt.tokenizerConfig);
+    for (const key of ['bos_token_id', 'eos_token_id', 'pad_token_id'] as const) {
+      const id = ids[key];
+      if (id !== null && id >= draft.vocab_size) {
+        warn(`the tokenizer's ${key.slice(0, 3)} token has id ${id}, past the model's vocabulary of ${draft.vocab_size}: left unset`);
+        ids[key] = null;
+      }
+    }
     const config = finishConfig({ ...draft, ...ids }, layout, tensors, opts);
     checkSupported(config); // before a byte is written
     const { outputs, used } = planOutputs(config, layout, tensors, opts);

@@ -95,6 +95,13 @@ function tokenId(o: Record<string, unknown>, key: string): number | null {
   return v;
 }
 
+/** Why [min, max] is no clamp of dt (which is positive after softplus), or null: 0 <= min <= max, min finite. */
+export function timeStepLimitProblem(min: number, max: number): string | null {
+  if (!Number.isFinite(min) || min < 0) return 'must start at a finite number >= 0';
+  if (Number.isNaN(max) || max < min) return 'must end at a number >= its start';
+  return null;
+}
+
 /**
  * Check a parsed config object field by field and for consistency between fields; return it typed.
  * Every problem is a BAD_FORMAT error naming the field.
@@ -136,6 +143,12 @@ export function validateModelConfig(value: unknown): ModelConfig {
     source: o.source,
   };
   if (c.padded_vocab_size < c.vocab_size) throw bad(`padded_vocab_size ${c.padded_vocab_size} is smaller than vocab_size ${c.vocab_size}`);
+  for (const key of ['bos_token_id', 'eos_token_id', 'pad_token_id'] as const) {
+    const id = c[key];
+    if (id !== null && id >= c.vocab_size) throw bad(`"${key}" is ${id}, past the vocabulary (vocab_size ${c.vocab_size})`);
+  }
+  const limitProblem = timeStepLimitProblem(limit[0], limit[1] ?? Infinity);
+  if (limitProblem) throw bad(`"time_step_limit" ${limitProblem}, got ${preview(limit)}`);
   if (c.arch === 'mamba1') {
     if (c.dt_rank <= 0) throw bad('a Mamba-1 model needs dt_rank > 0');
   } else {

@@ -12,6 +12,11 @@ export interface JsonShapeLimits {
   maxContainers?: number;
   /** Most values in all (about the commas plus one). */
   maxValues?: number;
+  /**
+   * Read the text as JSON5 (config.json, which Python writes with bare `Infinity`): strings in single
+   * quotes too, and comments, are skipped, so that brackets inside them neither count nor hide others.
+   */
+  json5?: boolean;
 }
 
 /** Throw BAD_FORMAT (naming `where`) when `text` nests deeper or holds more than the limits allow. */
@@ -22,11 +27,17 @@ export function checkJsonShape(text: string, where: string, limits: JsonShapeLim
   let depth = 0;
   let containers = 0;
   let values = 1;
+  const json5 = limits.json5 ?? false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c === 0x22) {
-      // a string: skip to its closing quote, past escapes
-      for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
+    if (c === 0x22 || (json5 && c === 0x27)) {
+      // a string: skip to its closing quote (the same kind), past escapes
+      for (i++; i < text.length && text.charCodeAt(i) !== c; i++) if (text.charCodeAt(i) === 0x5c) i++;
+    } else if (json5 && c === 0x2f && text.charCodeAt(i + 1) === 0x2f) {
+      while (i < text.length && text.charCodeAt(i) !== 0x0a) i++; // a line comment
+    } else if (json5 && c === 0x2f && text.charCodeAt(i + 1) === 0x2a) {
+      const end = text.indexOf('*/', i + 2); // a block comment
+      i = end < 0 ? text.length : end + 1;
     } else if (c === 0x5b || c === 0x7b) {
       if (++depth > maxDepth) throw badFormat(where, `JSON nested more than ${maxDepth} levels deep`);
       if (++containers > maxContainers) throw badFormat(where, `more than ${maxContainers} JSON arrays and objects`);

@@ -2,8 +2,12 @@
 // Only the central directory is read up front; an entry's bytes are read when asked for, so a
 // multi-gigabyte checkpoint is never loaded whole. fflate inflates the (rare) compressed entries;
 // torch itself stores its entries uncompressed, so they are read straight from the file.
+// Every entry's CRC-32 is checked before its bytes are used (a flipped bit must not convert into a file
+// with a valid checksum of its own), and an archive whose entry names repeat, or whose local headers
+// name another entry than the central directory, is refused: two readers could see different files.
 import { inflateSync } from 'fflate';
 import { BimambaError, badFormat } from '../errors.js';
+import { crc32, crcHex } from './crc32.js';
 
 /** A file, or bytes, that can be read at any offset. `read` must return exactly `length` bytes or throw. */
 export interface RandomAccess {
@@ -29,6 +33,8 @@ export interface ZipEntry {
   compressedSize: number;
   size: number;
   localHeaderOffset: number;
+  /** The CRC-32 of the uncompressed contents, as the central directory gives it. */
+  crc32: number;
 }
 
 const EOCD_SIG = 0x06054b50;
@@ -99,6 +105,7 @@ export async function readZipDirectory(src: RandomAccess, where: string): Promis
     if (p + 46 > cd.length || cv.getUint32(p, true) !== CENTRAL_SIG) throw badFormat(where, `central directory entry ${i} is corrupt`);
     const flags = cv.getUint16(p + 8, true);
     const method = cv.getUint16(p + 10, true);
+    const crc = cv.getUint32(p + 16, true);
     let compressedSize = cv.getUint32(p + 20, true);
     let size = cv.getUint32(p + 24, true);
     const nameLength = cv.getUint16(p + 28, true);
@@ -129,7 +136,8 @@ export async function readZipDirectory(src: RandomAccess, where: string): Promis
       }
       e += 4 + len;
     }
-    entries.set(name, { name, method, compressedSize, size, localHeaderOffset });
+    if (entries.has(name)) throw badFormat(where, `entry "${name.slice(0, 100)}" appears twice in the central directory`);
+    entries.set(name, { name, method, compressedSize, size, localHeaderOffset, crc32: crc });
     p += 46 + nameLength + extraLength + commentLength;
   }
   return entries;
@@ -141,14 +149,31 @@ async function dataOffset(src: RandomAccess, entry: ZipEntry, where: string): Pr
   const h = await src.read(entry.localHeaderOffset, 30);
   const hv = new DataView(h.buffer, h.byteOffset, 30);
   if (hv.getUint32(0, true) !== LOCAL_SIG) throw badFormat(where, `entry "${entry.name}" has a corrupt local header`);
-  const start = entry.localHeaderOffset + 30 + hv.getUint16(26, true) + hv.getUint16(28, true);
+  const nameLength = hv.getUint16(26, true);
+  if (entry.localHeaderOffset + 30 + nameLength > src.size) throw badFormat(where, `entry "${entry.name}" lies past the end of the file: truncated`);
+  const localName = new TextDecoder().decode(await src.read(entry.localHeaderOffset + 30, nameLength));
+  if (localName !== entry.name) throw badFormat(where, `entry "${entry.name}" is named "${localName.slice(0, 100)}" in its local header`);
+  const start = entry.localHeaderOffset + 30 + nameLength + hv.getUint16(28, true);
   if (start + entry.compressedSize > src.size) throw badFormat(where, `entry "${entry.name}" ends past the end of the file: truncated`);
   return start;
 }
 
+/** Bytes of a stored entry read at a time to check its CRC (when only a part of it is asked for). */
+const CRC_CHUNK_BYTES = 16 * 1024 * 1024;
+
+/** Stored entries whose CRC has been checked (a partial read checks the whole entry once). */
+const checkedEntries = new WeakSet<ZipEntry>();
+
+function checkCrc(entry: ZipEntry, crc: number, where: string): void {
+  if (crc !== entry.crc32) {
+    throw badFormat(where, `entry "${entry.name}" is corrupt: its CRC-32 is ${crcHex(crc)}, the archive says ${crcHex(entry.crc32)}`);
+  }
+}
+
 /**
- * Bytes `begin .. begin+length` of an entry's uncompressed contents. Stored entries are read in
- * place (only the range asked for); deflated ones are inflated whole first.
+ * Bytes `begin .. begin+length` of an entry's uncompressed contents, after checking the entry's
+ * CRC-32. Stored entries are read in place (only the range asked for, but the whole entry is read once
+ * to check it); deflated ones are inflated whole first.
  */
 export async function readZipEntry(src: RandomAccess, entry: ZipEntry, where: string, begin = 0, length = entry.size - begin): Promise<Uint8Array> {
   if (begin < 0 || length < 0 || begin + length > entry.size) {
@@ -157,6 +182,18 @@ export async function readZipEntry(src: RandomAccess, entry: ZipEntry, where: st
   const start = await dataOffset(src, entry, where);
   if (entry.method === 0) {
     if (entry.compressedSize !== entry.size) throw badFormat(where, `stored entry "${entry.name}" has different stored and real sizes`);
+    if (begin === 0 && length === entry.size) {
+      const bytes = await src.read(start, length);
+      checkCrc(entry, crc32(bytes), where);
+      checkedEntries.add(entry);
+      return bytes;
+    }
+    if (!checkedEntries.has(entry)) {
+      let crc = 0;
+      for (let at = 0; at < entry.size; at += CRC_CHUNK_BYTES) crc = crc32(await src.read(start + at, Math.min(CRC_CHUNK_BYTES, entry.size - at)), crc);
+      checkCrc(entry, crc, where);
+      checkedEntries.add(entry);
+    }
     return src.read(start + begin, length);
   }
   if (entry.method !== 8) throw new BimambaError('UNSUPPORTED', `${where}: entry "${entry.name}" uses zip compression method ${entry.method} (only stored and deflate are read)`);
@@ -171,5 +208,6 @@ export async function readZipEntry(src: RandomAccess, entry: ZipEntry, where: st
     throw badFormat(where, `entry "${entry.name}" could not be inflated (${(e as Error).message})`);
   }
   if (out.length !== entry.size) throw badFormat(where, `entry "${entry.name}" inflates to ${out.length} bytes, not the ${entry.size} its header says`);
+  checkCrc(entry, crc32(out), where);
   return out.subarray(begin, begin + length);
 }

@@ -5,6 +5,7 @@ import type { Tokenizer } from '../tokenizer/index.js';
 import { Rng } from './rng.js';
 import { GENERATION_DEFAULTS } from './defaults.js';
 import { logNormalizer, topIds } from './logprobs.js';
+import { nearestName } from './nearest-name.js';
 import { resolveSampling, sample, type SamplingOptions } from './sampler.js';
 import { StopMatcher } from './stop.js';
 import { TimeSlicer, yieldToHost } from './yield.js';
@@ -36,6 +37,19 @@ export interface GenerateOptions extends SamplingOptions {
   /** Stop at the end-of-sequence token (default true). */
   stopAtEos?: boolean;
 }
+
+/**
+ * Every option of GenerateOptions (SamplingOptions' included): generate() refuses any other name. A new
+ * option goes into the interface and here; the check below fails to compile while the two disagree.
+ */
+const OPTION_NAMES = [
+  'temperature', 'topK', 'topP', 'minP', 'repetitionPenalty', 'repetitionWindow',
+  'maxTokens', 'seed', 'stop', 'signal', 'abort', 'logprobs', 'session', 'addBos', 'stopAtEos',
+] as const satisfies readonly (keyof GenerateOptions)[];
+type UnlistedOption = Exclude<keyof GenerateOptions, (typeof OPTION_NAMES)[number]>;
+const everyOptionListed: [UnlistedOption] extends [never] ? true : UnlistedOption = true;
+void everyOptionListed;
+export const GENERATE_OPTION_NAMES: ReadonlySet<string> = new Set(OPTION_NAMES);
 
 /** Why a generation ended: the end-of-sequence token, a stop string, maxTokens, or an abort ('finish'). */
 export type FinishReason = 'eos' | 'stop' | 'length' | 'abort';
@@ -152,6 +166,11 @@ interface Checked {
 
 function checkOptions(o: GenerateOptions): Checked {
   if (typeof o !== 'object' || o === null) throw bad(`the options must be an object, not ${show(o)}`);
+  for (const name of Object.keys(o)) {
+    if (!GENERATE_OPTION_NAMES.has(name)) {
+      throw bad(`unknown option ${JSON.stringify(name.slice(0, 100))}; did you mean "${nearestName(name, [...GENERATE_OPTION_NAMES])}"?`);
+    }
+  }
   for (const name of SAMPLING_NUMBERS) {
     const v = o[name];
     if (v !== undefined && typeof v !== 'number') throw bad(`invalid ${name}: ${show(v)} is not a number`);

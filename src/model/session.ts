@@ -29,6 +29,8 @@ export class Session implements GenerationSession {
   private disposed = false;
   private seen = 0;
   private recent: number[] = [];
+  /** A feed() is running: its onLogits may not feed this session again (the state would change mid-feed). */
+  private feeding = false;
   /** @internal a generate() is running on this session (a second one would interleave its tokens). */
   generating = false;
 
@@ -78,6 +80,7 @@ export class Session implements GenerationSession {
   /** Reset to the empty state. */
   reset(): void {
     const g = this.live();
+    if (this.feeding) throw new BimambaError('BAD_ARGUMENT', "reset() called on a session from its own feed's onLogits");
     g.heap.u8(this.block, this.runtime.stateBytes).fill(0);
     this.seen = 0;
     this.recent = [];
@@ -86,7 +89,8 @@ export class Session implements GenerationSession {
   /**
    * Feed tokens, in chunks of the model's prefill size. `onLogits(position, logits)` (if given) sees the
    * logits of every position, as a copy of its own (it may keep it, and may feed other sessions of the
-   * model); without it only the last position's are computed. Returns a copy of the last position's logits.
+   * model, but not this one); without it only the last position's are computed. Returns a copy of the last
+   * position's logits.
    */
   feed(tokens: ArrayLike<number>, onLogits?: (position: number, logits: Float32Array) => void): Float32Array {
     this.advance(tokens, onLogits);
@@ -102,10 +106,22 @@ export class Session implements GenerationSession {
     const V = g.shapes.vocab;
     checkTokens(tokens, V);
     if (tokens.length === 0) throw new BimambaError('BAD_ARGUMENT', 'feed() needs at least one token');
+    if (this.feeding) throw new BimambaError('BAD_ARGUMENT', "feed() called on a session from its own feed's onLogits: feed another session, or feed this one after feed() returns");
+    this.feeding = true;
+    try {
+      return this.feedChunks(g, tokens, onLogits);
+    } finally {
+      this.feeding = false;
+    }
+  }
+
+  private feedChunks(g: Graph, tokens: ArrayLike<number>, onLogits?: (position: number, logits: Float32Array) => void): Float32Array {
+    const V = g.shapes.vocab;
     const states = this.layerStates(g);
     const maxT = g.scratch.maxT;
     const all = Array.from(tokens);
     for (let t0 = 0; t0 < all.length; t0 += maxT) {
+      if (t0 > 0) this.live(); // an onLogits that disposed this session (or its model) ends the feed here
       const T = Math.min(maxT, all.length - t0);
       const last = t0 + T === all.length;
       const firstLogit = onLogits ? 0 : last ? T - 1 : T;

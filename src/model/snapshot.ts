@@ -80,7 +80,9 @@ export function readSnapshot(bytes: Uint8Array, into: Session, own: StateLayout,
     throw new BimambaError('BAD_FORMAT', `snapshot state is ${S} bytes (${bytes.length} in all); this model's ${stateType} state is ${layout.total}`);
   }
   const seen = dv.getFloat64(16, true);
-  if (!Number.isInteger(seen) || seen < 0) throw new BimambaError('BAD_FORMAT', 'snapshot header is corrupt');
+  // a count of tokens fed: a safe integer (1e308 is an integer, but no session ever sees it, and it would
+  // make tokensSeen + 1 === tokensSeen)
+  if (!Number.isSafeInteger(seen) || seen < 0) throw new BimambaError('BAD_FORMAT', `snapshot header is corrupt (tokens seen: ${seen})`);
   const recent: number[] = [];
   if (version === 1) {
     const h = dv.getUint32(24, true);

@@ -1,6 +1,7 @@
 import { zipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import { BimambaError } from '../../src/errors.js';
+import { crc32 } from '../../src/format/crc32.js';
 import { bytesSource, readZipDirectory, readZipEntry } from '../../src/format/zip.js';
 import { randomF32 } from './torch-bytes.js';
 
@@ -20,12 +21,13 @@ class Bytes {
  */
 function zip64(name: string, data: Uint8Array, junkBefore: number): Uint8Array {
   const n = new TextEncoder().encode(name);
+  const crc = crc32(data);
   const b = new Bytes().raw(new Uint8Array(junkBefore)); // data before the entry, so offsets are not 0
   const local = b.length;
-  b.u32(0x04034b50).u16(45).u16(0).u16(0).u16(0).u16(0).u32(0).u32(0xffffffff).u32(0xffffffff).u16(n.length).u16(20).raw(n);
+  b.u32(0x04034b50).u16(45).u16(0).u16(0).u16(0).u16(0).u32(crc).u32(0xffffffff).u32(0xffffffff).u16(n.length).u16(20).raw(n);
   b.u16(1).u16(16).u64(data.length).u64(data.length).raw(data);
   const cd = b.length;
-  b.u32(0x02014b50).u16(45).u16(45).u16(0).u16(0).u16(0).u16(0).u32(0).u32(0xffffffff).u32(0xffffffff).u16(n.length).u16(28).u16(0).u16(0).u16(0).u32(0).u32(0xffffffff).raw(n);
+  b.u32(0x02014b50).u16(45).u16(45).u16(0).u16(0).u16(0).u16(0).u32(crc).u32(0xffffffff).u32(0xffffffff).u16(n.length).u16(28).u16(0).u16(0).u16(0).u32(0).u32(0xffffffff).raw(n);
   b.u16(1).u16(24).u64(data.length).u64(data.length).u64(local);
   const cdSize = b.length - cd;
   const rec = b.length;

@@ -187,3 +187,29 @@ export const nestedHeader: fc.Arbitrary<Uint8Array> = fc.tuple(hostileJson, fc.c
   file.set(bytes, 8);
   return file;
 });
+
+// ---- regular expressions with bounded repetitions ----
+
+/** A repetition count: small, and the sizes at which an exponential pattern freezes a short prompt. */
+const repeatCount = fc.constantFrom(2, 3, 5, 12, 24);
+const repeatAtom = fc.constantFrom('\\w', 'a', '[ab]', '.', '\\d', '\\s', '\\r', '\\n', '\\p{L}', '-');
+/** Quantifiers that make a part optional or variable, and fixed ones (`{k}`), in every spelling. */
+const repeatQuantifier = (k: number) => fc.constantFrom('', '?', '??', '*', '+', '{0,1}', '{,1}', `{${k}}`, `{1,${k}}`, `{0,${k}}`, `{${k},}`);
+
+/** A part: an atom with a quantifier, or a group of parts repeated `{k}` (nested up to three deep). */
+const repeatedPart: fc.Arbitrary<string> = fc.letrec<{ part: string }>((tie) => ({
+  part: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.tuple(repeatAtom, repeatCount).chain(([atom, k]) => repeatQuantifier(k).map((q) => `${atom}${q}`)),
+    fc.tuple(fc.array(tie('part'), { minLength: 1, maxLength: 3 }), fc.constantFrom('(', '(?:'), repeatCount, fc.boolean())
+      .chain(([parts, open, k, alternate]) => repeatQuantifier(k).map((q) => `${open}${parts.join(alternate ? '|' : '')})${q || `{${k}}`}`)),
+  ),
+})).part;
+
+/** Patterns like the red team's `(\w?){k}\w{k}`: bounded repetitions of optional parts, then a fixed run. */
+export const boundedRepetitionRegex: fc.Arbitrary<string> = fc.tuple(fc.array(repeatedPart, { minLength: 1, maxLength: 4 }), repeatAtom, repeatCount, fc.constantFrom('', '$'))
+  .map(([parts, atom, k, end]) => `${parts.join('')}${atom}{${k}}${end}`);
+
+/** Prompts that make such patterns backtrack: a run just short of, at, and past the counts, then a mismatch. */
+export const repetitionPrompt: fc.Arbitrary<string> = fc.tuple(fc.constantFrom('a', '1', ' ', '\r\n', 'ab'), fc.constantFrom(5, 11, 23, 24, 25, 48), fc.constantFrom('', '!', '\u0000'))
+  .map(([unit, n, tail]) => unit.repeat(n) + tail);

@@ -19,6 +19,7 @@ import { Heap } from '../../src/wasm/heap.js';
 import { byteTokenizerJson, checkpointDir, convertFixture, FIXTURE_NAMES, tokenizerPath } from '../util/fixtures.js';
 import { WASM } from '../util/wasm.js';
 import { nestedHeader, picklePayload, sharedStorageZip, tokenizerDoc, tokenizerPrompt } from './generators.js';
+import { boundedRepetitionRegex, repetitionPrompt } from './generators.js';
 import { editedJson, encodeWithHeader, mutatedBytes, type Seed } from './mutate.js';
 
 export interface Target {
@@ -339,6 +340,20 @@ export async function buildTargets(): Promise<Targets> {
       testRuns: 200,
       input: fc.oneof(editedJson(configTexts.map((c) => JSON.parse(new TextDecoder().decode(c.bytes)))).map((d) => JSON.stringify(d) ?? 'null'), mutatedBytes(configTexts).map((b) => new TextDecoder().decode(b))),
       run: (text) => void normalizeConfig(parseConfigJson(text as string, 'config.json'), 'config.json'),
+    },
+    {
+      name: 'regex bounded repetition',
+      testRuns: 200,
+      input: fc.tuple(boundedRepetitionRegex, repetitionPrompt),
+      run: (input) => {
+        const [regex, prompt] = input as [string, string];
+        const t = JSON.parse(byteTokenizerJson());
+        t.pre_tokenizer = {
+          type: 'Sequence',
+          pretokenizers: [{ type: 'Split', pattern: { Regex: regex }, behavior: 'Isolated', invert: false }, { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false }],
+        };
+        loadTokenizer(t).encode(prompt); // the screen refuses it, or the prompt encodes within the case's time
+      },
     },
     {
       name: 'session snapshot',

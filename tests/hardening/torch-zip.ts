@@ -1,7 +1,8 @@
 // A torch.save-style zip checkpoint built from scratch: `archive/data.pkl` (a state dict of U8 tensors,
 // all views of one storage) and `archive/data/0` (that storage, stored or deflated). Small enough to
-// read in one sitting; only what the reader looks at is filled in (no CRCs).
-import { deflateSync } from 'fflate';
+// read in one sitting; only what the reader looks at is filled in (CRCs included: the reader checks them).
+import { deflateSync, inflateSync } from 'fflate';
+import { crc32 } from '../../src/format/crc32.js';
 
 /** The parts one after another, in one array. */
 export function concatBytes(parts: Uint8Array[]): Uint8Array {
@@ -40,17 +41,28 @@ export function stateDictPickle(views: View[], storageNumel: number, storageType
   return Uint8Array.from(ops);
 }
 
-interface Entry { name: string; data: Uint8Array; method: number; size: number }
+interface Entry { name: string; data: Uint8Array; method: number; size: number; crc?: number }
 
-/** A zip archive of the entries (no ZIP64, no CRCs). */
+/** The CRC-32 of an entry's uncompressed contents (of what it inflates to; 0 where it does not). */
+function entryCrc(e: Entry): number {
+  if (e.method === 0) return crc32(e.data);
+  try {
+    return crc32(inflateSync(e.data));
+  } catch {
+    return 0; // a corrupt stream, on purpose
+  }
+}
+
+/** A zip archive of the entries (no ZIP64). */
 export function zipOf(entries: Entry[]): Uint8Array {
   const central: number[] = [];
   let offset = 0;
   const chunks: Uint8Array[] = [];
   for (const e of entries) {
     const name = enc(e.name);
-    const local = [...u32(0x04034b50), ...u16(20), ...u16(0), ...u16(e.method), ...u16(0), ...u16(0), ...u32(0), ...u32(e.data.length), ...u32(e.size), ...u16(name.length), ...u16(0), ...name];
-    central.push(...u32(0x02014b50), ...u16(20), ...u16(20), ...u16(0), ...u16(e.method), ...u16(0), ...u16(0), ...u32(0), ...u32(e.data.length), ...u32(e.size), ...u16(name.length), ...u16(0), ...u16(0), ...u16(0), ...u16(0), ...u32(0), ...u32(offset), ...name);
+    const crc = e.crc ?? entryCrc(e);
+    const local = [...u32(0x04034b50), ...u16(20), ...u16(0), ...u16(e.method), ...u16(0), ...u16(0), ...u32(crc), ...u32(e.data.length), ...u32(e.size), ...u16(name.length), ...u16(0), ...name];
+    central.push(...u32(0x02014b50), ...u16(20), ...u16(20), ...u16(0), ...u16(e.method), ...u16(0), ...u16(0), ...u32(crc), ...u32(e.data.length), ...u32(e.size), ...u16(name.length), ...u16(0), ...u16(0), ...u16(0), ...u16(0), ...u32(0), ...u32(offset), ...name);
     chunks.push(Uint8Array.from(local), e.data);
     offset += local.length + e.data.length;
   }

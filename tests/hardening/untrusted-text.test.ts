@@ -75,6 +75,23 @@ describe('regular expressions in tokenizer.json', () => {
     }
   });
 
+  it('a bounded repetition of an optional part is refused: (\\w?){k}\\w{k} doubles its time with each k', () => {
+    const hostile = (k: number) => withSplit(`(\\w?){${k}}\\w{${k}}`);
+    const raw = (k: number) => new HfTokenizer({ normalizer: null, post_processor: null, decoder: null, ...hostile(k) } as never, {});
+    const t12 = ms(() => raw(12).encode('a'.repeat(11) + '!'), 3);
+    const t18 = ms(() => raw(18).encode('a'.repeat(17) + '!'));
+    expect(t18).toBeGreaterThan(8 * Math.max(t12, 0.5));
+    expect(thrownBy(() => loadTokenizer(hostile(24))).message).toMatch(/a repeated group holds an optional part/);
+    const kin = ['(x?){5}', '(x??){3}y', '(x{0,1}){9}', '(?:x?){2,3}', '(a?a)+', '(?:a?b?)+', '(\\r?\\s)+', '(\\r?\\n+)+', '((ab)?c)+', '(?:(?:a?)b){4}', '(?i:a?A)+',
+      '\\w?'.repeat(24) + '\\w'.repeat(24)];
+    for (const p of kin) {
+      expect(nestedQuantifier(p), p).not.toBeNull();
+      expect(thrownBy(() => loadTokenizer(withSplit(p))).message, p).toMatch(/could take exponential time/);
+    }
+    // an optional character guarded by a different one, fixed repetitions and a few optional parts pass
+    for (const p of ['(?:\\r?\\n)+', '(ab){3}', '(\\p{L}){2,4}', 'a?b?c?', ' ?\\p{L}+|\\s+', '(?:-?\\d)+']) expect(nestedQuantifier(p), p).toBeNull();
+  });
+
   it('the patterns the library compiles from the common ones (after its Oniguruma rewrites) pass the check too', () => {
     for (const p of COMMON) {
       const hf = new HfTokenizer({ normalizer: null, post_processor: null, decoder: null, ...withSplit(p) } as never, {}) as unknown as Record<string, unknown>;
