@@ -109,13 +109,13 @@ export class Session implements GenerationSession {
     if (this.feeding) throw new BimambaError('BAD_ARGUMENT', "feed() called on a session from its own feed's onLogits: feed another session, or feed this one after feed() returns");
     this.feeding = true;
     try {
-      return this.feedChunks(g, tokens, onLogits);
+      this.feedChunks(g, tokens, onLogits);
     } finally {
       this.feeding = false;
     }
   }
 
-  private feedChunks(g: Graph, tokens: ArrayLike<number>, onLogits?: (position: number, logits: Float32Array) => void): Float32Array {
+  private feedChunks(g: Graph, tokens: ArrayLike<number>, onLogits?: (position: number, logits: Float32Array) => void): void {
     const V = g.shapes.vocab;
     const states = this.layerStates(g);
     const maxT = g.scratch.maxT;
