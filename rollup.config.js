@@ -30,16 +30,12 @@ export default [
     output: { dir: 'dist/worker', format: 'es', sourcemap: true, chunkFileNames: '[name].js' },
     plugins: [workerHost, nodeResolve({ browser: true }), typescriptPlugin()],
   },
+  // Both entries' types in one build, so that a type both name (Model, Session, ...) is declared once, in a
+  // shared chunk, and a Model from `bimamba` is the Model that `bimamba/server` takes.
   {
-    input: 'src/index.ts',
-    output: { file: 'dist/index.d.ts', format: 'es' },
+    input: { index: 'src/index.ts', server: 'src/server/index.ts' },
+    output: { dir: 'dist', format: 'es', entryFileNames: '[name].d.ts', chunkFileNames: '[name].d.ts' },
     external: (id) => id.startsWith('node:'),
     plugins: [dts({ compilerOptions: { stripInternal: true } })],
-  },
-  {
-    input: 'src/server/index.ts',
-    output: { file: 'dist/server.d.ts', format: 'es' },
-    external: (id) => id.startsWith('node:'),
-    plugins: [dts()],
   },
 ];

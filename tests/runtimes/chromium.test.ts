@@ -8,6 +8,7 @@ import { join, relative } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { GENERATION_DEFAULTS } from '../../src/generate/defaults.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_STOP_SCRIPT, expectDemoStopped, expectStopped, pageStopScript, type DemoStopResult, type StopResult } from '../browsers/stop.js';
 import { chromiumBinary, need, shouldRun } from './hosts.js';
 import { MAX_TOKENS, nodeGreedy, PROMPT, ROOT, tinyModel } from './model.js';
 // @ts-expect-error: a plain ES module without types
@@ -71,6 +72,20 @@ describe.runIf(shouldRun('Chromium', CHROMIUM, HOW))('Chromium', () => {
       return out;
     })()`);
     expect(tokens).toEqual(expected.tokens);
+    await page.close();
+    expect(errors).toEqual([]);
+  });
+
+  it('stops a generation within 100 ms of an abort by a timer, AbortSignal.timeout or a worker\'s message; timers run meanwhile', async () => {
+    const { page, errors } = await open(`/examples/browser/?${new URLSearchParams({ model: modelPath, n: '0' })}`);
+    expectStopped('Chromium', (await page.evaluate(pageStopScript(modelPath))) as StopResult[]);
+    await page.close();
+    expect(errors).toEqual([]);
+  });
+
+  it('demo page: Stop ends the generation within 100 ms of the click', async () => {
+    const { page, errors } = await open('/examples/web/'); // the built-in model: long enough a generation
+    expectDemoStopped('Chromium', (await page.evaluate(DEMO_STOP_SCRIPT)) as DemoStopResult);
     await page.close();
     expect(errors).toEqual([]);
   });
