@@ -15,6 +15,11 @@ export interface PerplexityResult {
   windows: number;
   /** Mean NLL of each window (nats). */
   windowLosses: number[];
+  /**
+   * The token ids the softmax runs over: the model's vocabulary, or the tokenizer's ids where it has fewer
+   * (the embedding's padding rows, which no text encodes to, are not scored).
+   */
+  scoredIds: number;
 }
 
 export interface PerplexityOptions {
@@ -37,6 +42,7 @@ export async function perplexity(model: Model, ids: number[], windowOrOptions: n
   const fullOnly = average === 'full-windows';
   const windows = fullOnly ? Math.floor(ids.length / window) : Math.ceil(ids.length / window);
   if (windows === 0) throw new BimambaError('BAD_ARGUMENT', `the text has ${ids.length} tokens, fewer than one window of ${window} (only full windows are evaluated)`);
+  const scoredIds = model.tokenizer ? Math.min(model.vocabSize, model.tokenizer.vocabSize) : model.vocabSize;
   let nllSum = 0;
   let predicted = 0;
   const windowLosses: number[] = [];
@@ -47,7 +53,7 @@ export async function perplexity(model: Model, ids: number[], windowOrOptions: n
     const session = model.createSession();
     try {
       session.feed(chunk, (t, logits) => {
-        if (t + 1 < chunk.length) windowSum -= logProb(logits, chunk[t + 1]);
+        if (t + 1 < chunk.length) windowSum -= logProb(logits.subarray(0, scoredIds), chunk[t + 1]);
       });
     } finally {
       session.dispose();
@@ -59,5 +65,5 @@ export async function perplexity(model: Model, ids: number[], windowOrOptions: n
     await new Promise((r) => setTimeout(r, 0));
   }
   const nll = fullOnly ? windowLosses.reduce((a, b) => a + b, 0) / windowLosses.length : nllSum / predicted;
-  return { ppl: Math.exp(nll), nll, predicted, windows: windowLosses.length, windowLosses };
+  return { ppl: Math.exp(nll), nll, predicted, windows: windowLosses.length, windowLosses, scoredIds };
 }

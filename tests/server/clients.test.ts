@@ -10,8 +10,9 @@ import { ROOT } from '../runtimes/model.js';
 import { DEFAULT_MODEL, libraryConversation, startServe, type Served } from './serve.js';
 
 const PAGE = join(ROOT, 'docs', 'server-clients.md');
-// inside the project, so that `openai` and @types/node resolve from its node_modules
-const DIR = join(ROOT, 'tests', 'out', 'server-clients');
+// inside the project (ignored, and outside what its tsconfig.json includes), so that `openai` and
+// @types/node resolve from its node_modules
+const DIR = join(ROOT, '.cache', 'server-clients');
 const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 const COMPILER = ['--strict', '--target', 'ES2022', '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--types', 'node', '--skipLibCheck', 'false'];
 
@@ -38,6 +39,7 @@ describe('docs/server-clients.md', () => {
   });
   afterAll(async () => {
     await served?.stop();
+    rmSync(DIR, { recursive: true, force: true });
   });
 
   it("the plain `session` field does not compile with openai's types", async () => {
