@@ -21,6 +21,7 @@
 //   eps                1e-5 (mamba_ssm's RMSNorm default)
 // Binarization (wscale / wbias) is decided later, as for any checkpoint.
 import { BimambaError } from '../errors.js';
+import { paddingRows } from '../format/padding.js';
 import type { StoredTensor } from '../format/torch.js';
 import type { ConfigDraft, Layout } from './config.js';
 
@@ -129,17 +130,6 @@ export async function inferConfig(tensors: Tensors, tokenizerIds: number | null 
       time_step_limit: [0, null], mixer_norm_eps: 1e-5,
     },
   };
-}
-
-/**
- * How many of the embedding's `rows` are padding past a tokenizer's `ids`: the vocabulary rounded up to a
- * multiple of 8 .. 128 (mamba_ssm's pad_vocab_size_multiple; 1000 -> 1008, 50277 -> 50280). 0 when the
- * rows are not such a rounding of the ids (a tokenizer that is not the model's).
- */
-function paddingRows(rows: number, ids: number): number {
-  let multiple = 1;
-  while (multiple < 128 && rows % (2 * multiple) === 0) multiple *= 2;
-  return multiple >= 8 && ids < rows && rows - ids < multiple ? rows - ids : 0;
 }
 
 /** The head is tied when there is no lm_head.weight, or when it holds the embedding's values (torch saves both names of a tied model). */

@@ -3,6 +3,7 @@
 //   'full-windows' (the Bi-Mamba release's protocol, protocol.ts): only full windows, a shorter rest is
 //     not evaluated; ppl = exp(mean over windows of each window's mean NLL).
 import { BimambaError } from '../errors.js';
+import { paddingRows } from '../format/padding.js';
 import { logNormalizer } from '../generate/logprobs.js';
 import type { Model } from '../model/model.js';
 
@@ -16,8 +17,8 @@ export interface PerplexityResult {
   /** Mean NLL of each window (nats). */
   windowLosses: number[];
   /**
-   * The token ids the softmax runs over: the model's vocabulary, or the tokenizer's ids where it has fewer
-   * (the embedding's padding rows, which no text encodes to, are not scored).
+   * The token ids the softmax runs over: the model's vocabulary, or the tokenizer's ids where the rest are
+   * padding (src/format/padding.ts; no text encodes to them, as none is sampled).
    */
   scoredIds: number;
 }
@@ -42,7 +43,7 @@ export async function perplexity(model: Model, ids: number[], windowOrOptions: n
   const fullOnly = average === 'full-windows';
   const windows = fullOnly ? Math.floor(ids.length / window) : Math.ceil(ids.length / window);
   if (windows === 0) throw new BimambaError('BAD_ARGUMENT', `the text has ${ids.length} tokens, fewer than one window of ${window} (only full windows are evaluated)`);
-  const scoredIds = model.tokenizer ? Math.min(model.vocabSize, model.tokenizer.vocabSize) : model.vocabSize;
+  const scoredIds = model.vocabSize - (model.tokenizer ? paddingRows(model.vocabSize, model.tokenizer.vocabSize) : 0);
   let nllSum = 0;
   let predicted = 0;
   const windowLosses: number[] = [];

@@ -1,7 +1,9 @@
 // Padded vocabularies: a checkpoint without a config whose embedding has more rows than its tokenizer has
 // ids, by less than the padding multiple (bimamba-tiny: 1000 ids, 1008 rows), converts with the real
-// vocabulary, and the log says the rest is padding; where a model's rows outnumber its tokenizer's ids
-// anyway, perplexity's softmax runs over the tokenizer's ids only, as sampling does.
+// vocabulary, and the log says the rest is padding; where a model file counts them as vocabulary anyway
+// (converted without a tokenizer, one given at load time), perplexity's softmax leaves them out, and
+// sampling never picks them.
+import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +12,7 @@ import { convertCheckpoint } from '../../src/convert/convert.js';
 import { perplexity } from '../../src/eval/perplexity.js';
 import { logNormalizer } from '../../src/generate/logprobs.js';
 import { loadModel } from '../../src/model/model.js';
+import { loadTokenizer } from '../../src/tokenizer/index.js';
 import { byteTokenizerJson, checkpointDir, maxDiff, readExpected } from '../util/fixtures.js';
 import { WASM } from '../util/wasm.js';
 
@@ -59,25 +62,40 @@ describe('converting without a config', () => {
   });
 });
 
-describe('a model with more rows than its tokenizer has ids', () => {
-  it("ppl's softmax runs over the tokenizer's ids; sampling never picks another", async () => {
-    const { out } = await convertBare('bytes-ppl', await tokenizerWith(257)); // 1008 rows, 257 ids
-    const model = await loadModel(out, { wasm: WASM });
-    const ids = model.tokenizer!.encode('In the beginning God created the heaven and the earth.');
-    const r = await perplexity(model, ids, { window: 64 });
-    expect(r.scoredIds).toBe(257);
-    // by hand from the logits: log softmax over the first 257 of each position's 1008
-    const logits = model.logits(ids);
-    let nll = 0, nllAllRows = 0;
-    for (let t = 0; t + 1 < ids.length; t++) {
-      const row = logits.subarray(t * 1008, (t + 1) * 1008);
-      nll -= row[ids[t + 1]] - logNormalizer(row.subarray(0, 257));
-      nllAllRows -= row[ids[t + 1]] - logNormalizer(row);
-    }
-    expect(r.nll).toBeCloseTo(nll / (ids.length - 1), 6);
-    expect(Math.abs(r.nll - nllAllRows / (ids.length - 1))).toBeGreaterThan(1e-3); // the padding rows did weigh
+describe('a model file whose vocabulary counts the padding rows (converted without a tokenizer)', () => {
+  it("ppl's softmax runs over the tokenizer's ids where the rest is padding, over every row where not", async () => {
+    const { out } = await convertBare('rows-ppl'); // vocab_size 1008
+    const text = 'In the beginning God created the heaven and the earth.';
+    const nllOf = async (tokenizerIds: number, expectScored: number) => {
+      const tokenizer = loadTokenizer(readFileSync(await tokenizerWith(tokenizerIds), 'utf8'));
+      const model = await loadModel(out, { wasm: WASM, tokenizer });
+      expect(model.vocabSize).toBe(1008);
+      const ids = tokenizer.encode(text);
+      const r = await perplexity(model, ids, { window: 64 });
+      expect(r.scoredIds).toBe(expectScored);
+      // by hand from the logits: log softmax over the first expectScored of each position's 1008
+      const logits = model.logits(ids);
+      let nll = 0, nllAllRows = 0;
+      for (let t = 0; t + 1 < ids.length; t++) {
+        const row = logits.subarray(t * 1008, (t + 1) * 1008);
+        nll -= row[ids[t + 1]] - logNormalizer(row.subarray(0, expectScored));
+        nllAllRows -= row[ids[t + 1]] - logNormalizer(row);
+      }
+      expect(r.nll).toBeCloseTo(nll / (ids.length - 1), 6);
+      model.dispose();
+      return { nll: r.nll, nllAllRows: nllAllRows / (ids.length - 1) };
+    };
+    const padded = await nllOf(1000, 1000);
+    expect(Math.abs(padded.nll - padded.nllAllRows)).toBeGreaterThan(1e-4); // the padding rows would have weighed
+    await nllOf(257, 1008); // not the model's tokenizer: every row counts, as in the reference
+  });
+
+  it('sampling never picks an id the tokenizer cannot decode', async () => {
+    const { out } = await convertBare('rows-sample');
+    const tokenizer = loadTokenizer(readFileSync(await tokenizerWith(257), 'utf8'));
+    const model = await loadModel(out, { wasm: WASM, tokenizer });
     const drawn: number[] = [];
-    for await (const { token } of model.generate(ids, { maxTokens: 200, temperature: 5, topK: 0, topP: 1, seed: 3, stopAtEos: false })) drawn.push(token);
+    for await (const { token } of model.generate('Once upon a time', { maxTokens: 200, temperature: 5, topK: 0, topP: 1, seed: 3, stopAtEos: false })) drawn.push(token);
     expect(Math.max(...drawn)).toBeLessThan(257);
     model.dispose();
   });
