@@ -34,7 +34,7 @@ const STEPS = [
   {
     name: 'JS bundles and types',
     sources: () => [at('rollup.config.js'), at('tsconfig.json'), at('package.json'), ...['package-lock.json'].map((f) => at(f)).filter(existsSync), ...filesUnder(at('src'), ['.ts'])],
-    outputs: ['index.js', 'server.js', 'cli.js', 'index.d.ts', 'server.d.ts', 'worker/index.js', 'worker/server.js'].map((f) => at('dist', f)),
+    outputs: ['index.js', 'server.js', 'cli.js', 'browser.js', 'index.d.ts', 'server.d.ts', 'worker/index.js', 'worker/server.js'].map((f) => at('dist', f)),
     command: [at('node_modules', 'rollup', 'dist', 'bin', 'rollup'), '-c', 'rollup.config.js'],
   },
 ];

@@ -10,7 +10,7 @@ import { run } from './hosts.js';
 import { ROOT } from './model.js';
 
 const SOURCES = ['package.json', 'asconfig.json', 'rollup.config.js', 'tsconfig.json', 'scripts', 'src', 'assembly'];
-const OUTPUTS = ['bimamba.wasm', 'bimamba-relaxed.wasm', 'bimamba-threads.wasm', 'bimamba-threads-relaxed.wasm', 'index.js', 'server.js', 'cli.js', 'index.d.ts', 'server.d.ts', 'worker/index.js', 'worker/server.js'];
+const OUTPUTS = ['bimamba.wasm', 'bimamba-relaxed.wasm', 'bimamba-threads.wasm', 'bimamba-threads-relaxed.wasm', 'index.js', 'server.js', 'cli.js', 'browser.js', 'index.d.ts', 'server.d.ts', 'worker/index.js', 'worker/server.js'];
 
 let dir = '';
 const mtimes = () => OUTPUTS.map((f) => statSync(join(dir, 'dist', f)).mtimeMs);
