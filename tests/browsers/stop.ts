@@ -6,6 +6,12 @@ import { expect } from 'vitest';
 
 /** How long after the abort (or the click on Stop) the generation may still run. */
 export const STOP_MS = 100;
+/**
+ * How late a timer may run while the page generates. Not a speed target (the figure is printed): a host
+ * that starves timers (scheduler.yield in Chromium did) runs them only once the generation is over, seconds
+ * late; a shared, busy machine can make a healthy page some tens of ms late.
+ */
+const TIMER_LATENESS_MS = 500;
 /** When the page's abort comes, after the generation started. */
 const ABORT_AFTER_MS = 200;
 
@@ -14,8 +20,10 @@ export interface StopResult {
   /** Tokens generated before the end. */
   tokens: number;
   finishReason: string | null;
-  /** From the moment the abort was due to the generation's end. */
+  /** From the abort (its event in the page) to the generation's end. */
   stopMs: number;
+  /** From the moment the abort was due (ABORT_AFTER_MS after the start) to the generation's end. */
+  afterDueMs: number;
   /** The latest a 10 ms timer ran during the generation, beyond its due time. */
   timerLatenessMs: number;
   error?: string;
@@ -48,6 +56,8 @@ export function pageStopScript(modelPath: string): string {
     for (const [way, arm] of Object.entries(ways)) {
       const started = performance.now();
       const signal = arm(new AbortController());
+      let abortedAt = NaN;
+      signal.addEventListener('abort', () => { abortedAt = performance.now(); });
       let lateness = 0;
       let due = started + 10;
       let timer = 0;
@@ -71,7 +81,8 @@ export function pageStopScript(modelPath: string): string {
       } finally {
         clearTimeout(timer);
       }
-      results.push({ way, tokens, finishReason, stopMs: performance.now() - (started + DELAY), timerLatenessMs: lateness });
+      const ended = performance.now();
+      results.push({ way, tokens, finishReason, stopMs: ended - abortedAt, afterDueMs: ended - (started + DELAY), timerLatenessMs: lateness });
     }
     worker.terminate();
     model.dispose();
@@ -119,14 +130,17 @@ export interface DemoStopResult {
 
 /** Every way stopped the generation in time, and timers ran meanwhile. */
 export function expectStopped(browser: string, results: StopResult[]): void {
-  for (const r of results) console.log(`${browser}, abort by ${r.way}: ${r.tokens} tokens, ended ${r.stopMs?.toFixed(1)} ms after the abort; timer lateness at most ${r.timerLatenessMs?.toFixed(1)} ms`);
+  for (const r of results) {
+    console.log(`${browser}, abort by ${r.way}: ${r.tokens} tokens, ended ${r.stopMs?.toFixed(1)} ms after the abort (${r.afterDueMs?.toFixed(1)} ms after it was due); timer lateness at most ${r.timerLatenessMs?.toFixed(1)} ms`);
+  }
   expect(results.map((r) => r.way)).toEqual(['setTimeout', 'AbortSignal.timeout', 'MessageChannel message from a worker']);
   for (const r of results) {
     expect(r.error, r.way).toBeUndefined();
-    expect(r.finishReason, r.way).toBe('abort');
+    expect(r.finishReason, r.way).toBe('abort'); // not 'length': the abort came while it generated
     expect(r.tokens, r.way).toBeGreaterThan(0);
     expect(r.stopMs, r.way).toBeLessThan(STOP_MS);
-    expect(r.timerLatenessMs, r.way).toBeLessThan(STOP_MS);
+    expect(r.afterDueMs, r.way).toBeLessThan(TIMER_LATENESS_MS); // the abort's timer or message was not held back
+    expect(r.timerLatenessMs, r.way).toBeLessThan(TIMER_LATENESS_MS);
   }
 }
 
