@@ -63,16 +63,19 @@ describe.runIf(shouldRun('Chromium', CHROMIUM, HOW))('Chromium', () => {
     await page.waitForSelector('#output[data-done]', { timeout: 30_000 });
     expect(await page.textContent('#output')).toBe(expected.text);
 
-    // the ids, from a direct import of the bundle (a string: the test runner must not rewrite import())
-    const tokens = await page.evaluate(`(async () => {
-      const { loadModel } = await import('/dist/index.js');
-      const model = await loadModel(new URL(${JSON.stringify(modelPath)}, location.href));
-      const out = [];
-      for await (const { token } of model.generate(${JSON.stringify(PROMPT)}, { maxTokens: ${MAX_TOKENS}, temperature: 0 })) out.push(token);
-      model.dispose();
-      return out;
-    })()`);
-    expect(tokens).toEqual(expected.tokens);
+    // the ids, from a direct import of the bundle (a string: the test runner must not rewrite import()),
+    // and of the browser build (the `browser` condition: no node: module in its graph)
+    for (const bundle of ['/dist/index.js', '/dist/browser.js']) {
+      const tokens = await page.evaluate(`(async () => {
+        const { loadModel } = await import('${bundle}');
+        const model = await loadModel(new URL(${JSON.stringify(modelPath)}, location.href));
+        const out = [];
+        for await (const { token } of model.generate(${JSON.stringify(PROMPT)}, { maxTokens: ${MAX_TOKENS}, temperature: 0 })) out.push(token);
+        model.dispose();
+        return out;
+      })()`);
+      expect(tokens, bundle).toEqual(expected.tokens);
+    }
     await page.close();
     expect(errors).toEqual([]);
   });
