@@ -17,7 +17,8 @@ const workerHost = {
 const typescriptPlugin = () => typescript({ tsconfig: './tsconfig.json', noEmit: false, declaration: false, include: ['src/**/*.ts'] });
 
 // The library bundle and the HTTP app (every runtime; Hono bundled in), the CLI (Node), the same two
-// for Workers (dist/worker/: the `workerd` and `worker` export conditions), and their .d.ts.
+// for Workers (dist/worker/: the `workerd` and `worker` export conditions), the library for browsers
+// (dist/browser.js: the `browser` condition), and their .d.ts.
 export default [
   {
     input: { index: 'src/index.ts', server: 'src/server/index.ts', cli: 'src/cli/main.ts' },
@@ -30,16 +31,19 @@ export default [
     output: { dir: 'dist/worker', format: 'es', sourcemap: true, chunkFileNames: '[name].js' },
     plugins: [workerHost, nodeResolve({ browser: true }), typescriptPlugin()],
   },
+  // The Worker build's host without node: modules, so that a bundler (Vite, webpack, esbuild) finds none in
+  // a page's module graph; beside the WASM files and the built-in model, which it finds by import.meta.url.
   {
-    input: 'src/index.ts',
-    output: { file: 'dist/index.d.ts', format: 'es' },
+    input: { browser: 'src/index.ts' },
+    output: { dir: 'dist', format: 'es', sourcemap: true, chunkFileNames: 'browser-[name].js' },
+    plugins: [workerHost, nodeResolve({ browser: true }), typescriptPlugin()],
+  },
+  // Both entries' types in one build, so that a type both name (Model, Session, ...) is declared once, in a
+  // shared chunk, and a Model from `bimamba` is the Model that `bimamba/server` takes.
+  {
+    input: { index: 'src/index.ts', server: 'src/server/index.ts' },
+    output: { dir: 'dist', format: 'es', entryFileNames: '[name].d.ts', chunkFileNames: '[name].d.ts' },
     external: (id) => id.startsWith('node:'),
     plugins: [dts({ compilerOptions: { stripInternal: true } })],
-  },
-  {
-    input: 'src/server/index.ts',
-    output: { file: 'dist/server.d.ts', format: 'es' },
-    external: (id) => id.startsWith('node:'),
-    plugins: [dts()],
   },
 ];

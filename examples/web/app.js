@@ -58,6 +58,12 @@ worker.onmessage = ({ data }) => {
       $('model-status').textContent = `${data.name}: ${data.summary}; loaded in ${Math.round(data.ms)} ms, ${data.threads} thread${data.threads > 1 ? 's' : ''}`;
       showMemory(data.memory);
       setBusy(false);
+      if (!data.hasTokenizer) {
+        // text cannot become token ids: say what to do instead of failing at Generate
+        $('model-status').textContent += ` — this file holds no tokenizer, so it cannot read a prompt here. Convert it again with its tokenizer (bimamba convert CHECKPOINT OUT --tokenizer tokenizer.json), or run it on token ids: bimamba generate -m ${data.name} --ids 1,2,3`;
+        $('generate').disabled = true;
+        document.body.dataset.state = 'no-tokenizer';
+      }
       break;
     case 'token':
       $('output-text').textContent += data.text;

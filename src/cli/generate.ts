@@ -1,10 +1,12 @@
 // `bimamba generate [flags] [PROMPT...]`: stream a continuation to stdout. The prompt comes from the
-// arguments, -p, or stdin (when none is given and stdin is not a terminal, or when it is `-`).
+// arguments, -p, or stdin (when none is given and stdin is not a terminal, or when it is `-`); or as token
+// ids (--ids), which is how a model file without a tokenizer is run: its output is then token ids too.
 import type { Command } from 'commander';
-import { GENERATION_DEFAULTS as D } from '../generate/defaults.js';
+import { GENERATION_DEFAULTS as D, MAX_TEMPERATURE } from '../generate/defaults.js';
+import { BimambaError } from '../errors.js';
 import type { Usage } from '../generate/generate.js';
 import { addModelOptions, loadModelFromFlags } from './model-options.js';
-import { collect, integerAtLeast, parseInteger, samplingFlag, unescape, UsageError } from './options.js';
+import { collect, integerAtLeast, parseInteger, samplingFlag, temperatureFlag, unescape, UsageError } from './options.js';
 import { dataToStdout, toStderr } from './terminal.js';
 
 const SAMPLE_PROMPT = 'The history of the world';
@@ -24,9 +26,22 @@ async function readPrompt(words: string[], flag: string | undefined): Promise<st
     if (text) return text;
     // nothing piped in (stdin is /dev/null, say): the sample prompt, unless '-' asked for stdin
     if (given === '-') throw new UsageError('the prompt read from stdin is empty');
+    toStderr(`no prompt given and stdin is empty: using the sample prompt "${SAMPLE_PROMPT}"\n`);
   }
   if (given === '') throw new UsageError('the prompt is empty');
   return given ?? SAMPLE_PROMPT;
+}
+
+/** --ids: token ids separated by commas or spaces; checked before the model loads. */
+function parseIds(v: string, words: string[], flag: string | undefined): number[] {
+  if (flag !== undefined || words.length) throw new UsageError('give the prompt either as text or as token ids (--ids), not both');
+  const parts = v.split(/[\s,]+/).filter(Boolean);
+  if (parts.length === 0) throw new UsageError('--ids: no token ids given (for example --ids 1,2,3)');
+  return parts.map((p) => {
+    const id = Number(p);
+    if (!/^\d+$/.test(p) || !Number.isSafeInteger(id)) throw new UsageError(`--ids: '${p}' is not a token id (a whole number ≥ 0)`);
+    return id;
+  });
 }
 
 function statsLine(usage: Usage, loadS: number, finish: string): string {
@@ -39,10 +54,11 @@ export function registerGenerate(program: Command): void {
     .command('generate')
     .description('generate text from a prompt, streamed to stdout')
     .argument('[prompt...]', `the prompt; '-' or none with a piped stdin reads it from stdin (default: "${SAMPLE_PROMPT}")`)
-    .option('-p, --prompt <text>', 'the prompt, as one argument');
+    .option('-p, --prompt <text>', 'the prompt, as one argument')
+    .option('--ids <ids>', 'the prompt as token ids, separated by commas or spaces (a model without a tokenizer prints ids too)');
   addModelOptions(cmd)
     .option('-n, --max-tokens <n>', 'most tokens to generate', integerAtLeast(0), D.maxTokens)
-    .option('-t, --temperature <t>', 'sampling temperature; 0 is greedy', samplingFlag('temperature'), D.temperature)
+    .option('-t, --temperature <t>', `sampling temperature in [0, ${MAX_TEMPERATURE}]; 0 is greedy`, temperatureFlag, D.temperature)
     .option('--top-k <k>', 'keep the k most likely tokens (0: off)', samplingFlag('topK', true), D.topK)
     .option('--top-p <p>', 'nucleus sampling threshold (1: off)', samplingFlag('topP'), D.topP)
     .option('--min-p <p>', 'drop tokens under p times the best (0: off)', samplingFlag('minP'), D.minP)
@@ -54,11 +70,17 @@ export function registerGenerate(program: Command): void {
     .option('--no-stats', 'do not print the stats line')
     .action(async (words: string[], o) => {
       const esc = (s: string) => (o.escape ? unescape(s) : s);
-      const prompt = esc(await readPrompt(words, o.prompt));
+      const prompt: string | number[] = o.ids !== undefined ? parseIds(o.ids, words, o.prompt) : esc(await readPrompt(words, o.prompt));
       const stop = (o.stop as string[]).map(esc);
       const t0 = performance.now();
       const model = await loadModelFromFlags(o);
       const loadS = (performance.now() - t0) / 1000;
+      const tokenizer = model.tokenizer;
+      if (!tokenizer && (typeof prompt === 'string' || stop.length)) {
+        model.dispose();
+        const what = typeof prompt === 'string' ? 'give the prompt as token ids (--ids 1,2,3)' : '--stop needs text to match';
+        throw new BimambaError('UNSUPPORTED', `the model file has no tokenizer, so it cannot read text: ${what}, or give a tokenizer (--tokenizer tokenizer.json)`);
+      }
       // Ctrl-C ends the generation with what it has (and the stats line); a second one ends the process.
       const ac = new AbortController();
       const onSigint = () => {
@@ -66,13 +88,16 @@ export function registerGenerate(program: Command): void {
         ac.abort();
       };
       process.on('SIGINT', onSigint);
-      dataToStdout(prompt);
+      let ids = 0;
       try {
+        // the prompt as text, then the text generated; without a tokenizer, the ids generated
+        if (tokenizer) dataToStdout(typeof prompt === 'string' ? prompt : tokenizer.decode(prompt));
         for await (const item of model.generate(prompt, {
           maxTokens: o.maxTokens, temperature: o.temperature, topK: o.topK, topP: o.topP, minP: o.minP,
           repetitionPenalty: o.repetitionPenalty, seed: o.seed, stop, signal: ac.signal, abort: 'finish',
         })) {
-          dataToStdout(item.text);
+          if (tokenizer) dataToStdout(item.text);
+          else if (item.token >= 0) dataToStdout(`${ids++ ? ' ' : ''}${item.token}`);
           if (item.finishReason) {
             dataToStdout('\n');
             if (o.stats) toStderr(statsLine(item.usage!, loadS, item.finishReason));

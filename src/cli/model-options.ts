@@ -1,14 +1,18 @@
-// The options every command that runs a model shares: which file, checksums, threads, exact kernels,
-// the state type.
+// The options every command that runs a model shares: which file, its tokenizer, checksums, threads,
+// exact kernels, the state type.
+import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { BimambaError } from '../errors.js';
 import { loadModel, type Model } from '../model/model.js';
+import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import { defaultModelPath } from './default-model.js';
-import { checkFile } from './files.js';
+import { checkFile, fileError } from './files.js';
 import { toStderr } from './terminal.js';
 
 export interface ModelFlags {
   model?: string;
+  tokenizer?: string;
   verify: boolean;
   threads: 'auto' | number;
   exact?: boolean;
@@ -31,6 +35,7 @@ function parseThreads(v: string): 'auto' | number {
 export function addModelOptions(cmd: Command): Command {
   return cmd
     .option('-m, --model <file>', 'the .bimamba model file (default: the built-in model)')
+    .option('--tokenizer <file>', "a tokenizer.json or tokenizer.model to use in place of the model file's (for a file without one)")
     .option('--threads <n>', "threads for the big kernels: 'auto' or a number up to the core count", parseThreads, 'auto')
     .option('--exact', 'run the exact f32 kernels instead of the fast ones')
     .addOption(new Option('--state-type <type>', 'how sessions store the SSM state (default: bf16, f32 with --exact)').choices(['f32', 'bf16']))
@@ -44,6 +49,24 @@ export async function modelPath(o: ModelFlags): Promise<string> {
   return path;
 }
 
+/** The --tokenizer file, loaded (a wrong one fails here, before the model loads). */
+export async function tokenizerFromFlags(o: ModelFlags): Promise<Tokenizer | undefined> {
+  if (o.tokenizer === undefined) return undefined;
+  await checkFile(o.tokenizer, 'a tokenizer.json or tokenizer.model');
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(o.tokenizer));
+  } catch (e) {
+    throw fileError(o.tokenizer, e);
+  }
+  try {
+    return loadTokenizer(bytes);
+  } catch (e) {
+    throw new BimambaError('BAD_FORMAT', `--tokenizer ${o.tokenizer}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
 export async function loadModelFromFlags(o: ModelFlags): Promise<Model> {
-  return loadModel(await modelPath(o), { verify: o.verify, threads: o.threads, exact: o.exact ?? false, stateType: o.stateType });
+  const tokenizer = await tokenizerFromFlags(o);
+  return loadModel(await modelPath(o), { verify: o.verify, threads: o.threads, exact: o.exact ?? false, stateType: o.stateType, tokenizer });
 }

@@ -2,6 +2,7 @@
 // loads, with exit code 2 (a runtime failure exits with 1).
 import { InvalidArgumentError } from 'commander';
 import { BimambaError } from '../errors.js';
+import { MAX_TEMPERATURE } from '../generate/defaults.js';
 import { resolveSampling, type SamplingOptions } from '../generate/sampler.js';
 
 /** A mistake in how the command was called (exit code 2). */
@@ -45,6 +46,13 @@ export const samplingFlag = (name: keyof SamplingOptions, integer = false) => (v
   }
   return n;
 };
+
+/** -t/--temperature: the library's rule, and at most MAX_TEMPERATURE, as the server takes it. */
+export function temperatureFlag(v: string): number {
+  const t = samplingFlag('temperature')(v);
+  if (t > MAX_TEMPERATURE) throw new InvalidArgumentError(`it must be in [0, ${MAX_TEMPERATURE}] (as the server takes it)`);
+  return t;
+}
 
 /** Flags given more than once gather into a list: `--stop a --stop b`. */
 export const collect = (v: string, list: string[]): string[] => [...list, v];

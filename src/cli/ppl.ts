@@ -39,6 +39,7 @@ export function registerPpl(program: Command): void {
         else {
           const rest = o.protocol && ids.length % window ? `; the last ${ids.length % window} tokens, short of a window, are not evaluated` : '';
           toStdout(`perplexity ${r.ppl.toFixed(3)} over ${r.predicted} predicted tokens in ${r.windows} window(s) of ${window}${rest} (${seconds.toFixed(1)} s)\n`);
+          if (r.scoredIds < model.vocabSize) toStdout(`(the softmax runs over the tokenizer's ${r.scoredIds} ids; the model's other ${model.vocabSize - r.scoredIds} rows are padding, not scored)\n`);
         }
       } finally {
         model.dispose();

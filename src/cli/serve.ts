@@ -2,7 +2,6 @@
 // HTTP server (src/server/app.ts) on Node's HTTP server, until SIGINT or SIGTERM.
 import type { Command } from 'commander';
 import { stat } from 'node:fs/promises';
-import { basename } from 'node:path';
 import { BimambaError, printable } from '../errors.js';
 import { createApp } from '../server/app.js';
 import { DirectoryStore } from '../server/directory-store.js';
@@ -18,7 +17,7 @@ export function registerServe(program: Command): void {
   addModelOptions(cmd)
     .option('-p, --port <n>', 'TCP port (0: any free port)', integerIn(0, 65535), 8080)
     .option('--host <address>', 'address to listen on', '127.0.0.1')
-    .option('--name <id>', 'the model id clients name (default: the file name without .bimamba)')
+    .option('--name <id>', 'the model id clients name', 'default')
     .option('--sessions <dir>', 'park idle sessions as files in this directory (default: in memory)')
     .option('--redis <url>', 'park idle sessions in Redis (redis://host:port), shared by several servers')
     .option('--session-memory <MiB>', 'memory for parked sessions when they stay in memory', integerAtLeast(1), 512)
@@ -34,7 +33,7 @@ export function registerServe(program: Command): void {
         await closeStore();
         throw e;
       }
-      const modelName: string = o.name ?? (o.model ? basename(o.model).replace(/\.bimamba$/, '') : 'default');
+      const modelName: string = o.name;
       const app = createApp({ model, modelName, store, maxActive: o.maxActive, maxWaiting: o.maxWaiting });
       const server = await listen(app, o.port, o.host).catch(async (e: NodeJS.ErrnoException) => {
         await closeStore();

@@ -1,13 +1,24 @@
-// `bimamba tokenize [--model FILE] [--decode] [--json] [text]`: the model's tokenizer on the command line,
-// to see the ids a text gets (and check them against another tokenizer). The text is the argument, or
-// stdin when there is none.
+// `bimamba tokenize [--model FILE | --tokenizer FILE] [--decode] [--json] [text]`: the model's tokenizer on
+// the command line, to see the ids a text gets (and check them against another tokenizer). The text is the
+// argument, or stdin when there is none. Only the tokenizer is read: the model's header, not its weights.
 //   default   one text in, its ids out as a JSON array (no BOS: the model adds it when it generates)
-//   --decode  ids in (a JSON array, or numbers separated by spaces), the text out
+//   --decode  ids in (a JSON array, or numbers separated by spaces), the text out (and a newline)
 //   --json    a JSON array of texts in, a JSON array of {"ids": [...], "decoded": "..."} out
 import type { Command } from 'commander';
 import { BimambaError } from '../errors.js';
-import { addModelOptions, loadModelFromFlags } from './model-options.js';
+import { readBimambaFileHeader } from '../format/bimamba.js';
+import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
+import { modelPath, tokenizerFromFlags } from './model-options.js';
 import { dataToStdout, toStdout } from './terminal.js';
+
+/** The --tokenizer file's tokenizer, else the one the model file's header holds. */
+async function tokenizerOf(o: { model?: string; tokenizer?: string }): Promise<Tokenizer> {
+  const given = await tokenizerFromFlags({ ...o, verify: false, threads: 1 });
+  if (given) return given;
+  const { header } = await readBimambaFileHeader(await modelPath({ model: o.model, verify: false, threads: 1 }));
+  if (!header.tokenizerJson) throw new BimambaError('UNSUPPORTED', 'this model file has no tokenizer: give one with --tokenizer tokenizer.json (or tokenizer.model)');
+  return loadTokenizer(header.tokenizerJson);
+}
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -32,32 +43,28 @@ export function registerTokenize(program: Command): void {
     .command('tokenize')
     .description("encode text to token ids (or decode ids) with the model's tokenizer")
     .argument('[text]', 'the text (default: read stdin)');
-  addModelOptions(cmd)
+  cmd
+    .option('-m, --model <file>', 'the .bimamba model file whose tokenizer to use (default: the built-in model)')
+    .option('--tokenizer <file>', "a tokenizer.json or tokenizer.model to use instead of a model file's")
     .option('--decode', 'decode token ids to text instead')
     .option('--json', 'input: a JSON array of texts; output: a JSON array of {ids, decoded}')
     .action(async (text: string | undefined, o) => {
       const input = text ?? (await readStdin());
-      const model = await loadModelFromFlags(o);
-      try {
-        const tok = model.tokenizer;
-        if (!tok) throw new BimambaError('UNSUPPORTED', 'this model file has no tokenizer');
-        if (o.decode) {
-          dataToStdout(tok.decode(parseIds(input)));
-        } else if (o.json) {
-          let texts: unknown;
-          try {
-            texts = JSON.parse(input);
-          } catch (e) {
-            throw new BimambaError('BAD_ARGUMENT', `--json: the input is not JSON (${(e as Error).message})`);
-          }
-          if (!Array.isArray(texts) || !texts.every((t) => typeof t === 'string')) throw new BimambaError('BAD_ARGUMENT', '--json: expected a JSON array of strings');
-          const out = texts.map((t: string) => { const ids = tok.encode(t); return { ids, decoded: tok.decode(ids) }; });
-          toStdout(JSON.stringify(out) + '\n');
-        } else {
-          toStdout(JSON.stringify(tok.encode(input)) + '\n');
+      const tok = await tokenizerOf(o);
+      if (o.decode) {
+        dataToStdout(tok.decode(parseIds(input)) + '\n');
+      } else if (o.json) {
+        let texts: unknown;
+        try {
+          texts = JSON.parse(input);
+        } catch (e) {
+          throw new BimambaError('BAD_ARGUMENT', `--json: the input is not JSON (${(e as Error).message})`);
         }
-      } finally {
-        model.dispose();
+        if (!Array.isArray(texts) || !texts.every((t) => typeof t === 'string')) throw new BimambaError('BAD_ARGUMENT', '--json: expected a JSON array of strings');
+        const out = texts.map((t: string) => { const ids = tok.encode(t); return { ids, decoded: tok.decode(ids) }; });
+        toStdout(JSON.stringify(out) + '\n');
+      } else {
+        toStdout(JSON.stringify(tok.encode(input)) + '\n');
       }
     });
 }

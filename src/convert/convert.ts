@@ -214,7 +214,7 @@ export async function convertCheckpoint(dir: string, outPath: string, opts: Conv
     if (ckpt.rawConfig && ckpt.configPath) {
       ({ layout, draft } = normalizeConfig(ckpt.rawConfig, ckpt.configPath));
     } else {
-      ({ layout, draft, inferred } = await inferConfig(tensors));
+      ({ layout, draft, inferred } = await inferConfig(tensors, ckpt.tokenizerJson ? tokenizerSize(ckpt.tokenizerJson) : null));
       opts.onInfo?.(`no config.json: the config is read off the tensor shapes (mamba_ssm defaults where they cannot tell):`);
       for (const line of formatInferred(inferred)) opts.onInfo?.(`  ${line}`);
     }

@@ -2,7 +2,10 @@
 // only a state dict), read off its tensor shapes. What shapes cannot tell takes the default of mamba_ssm's
 // module, as the release's own loader builds the model with those defaults:
 //
-//   d_model, vocab     embedding                  [vocab, d_model]   (vocab = its rows: no padding is assumed)
+//   d_model, vocab     embedding                  [vocab, d_model]   (vocab = its rows, unless a tokenizer is
+//                                                                   given whose ids fall short of them by less
+//                                                                   than the rows' padding multiple: then those
+//                                                                   rows are padding, never sampled or scored)
 //   n_layer            the layers.<i>. keys       0 .. n_layer-1
 //   Mamba-2:
 //   nheads             A_log                      [nheads]
@@ -18,6 +21,7 @@
 //   eps                1e-5 (mamba_ssm's RMSNorm default)
 // Binarization (wscale / wbias) is decided later, as for any checkpoint.
 import { BimambaError } from '../errors.js';
+import { paddingRows } from '../format/padding.js';
 import type { StoredTensor } from '../format/torch.js';
 import type { ConfigDraft, Layout } from './config.js';
 
@@ -38,7 +42,7 @@ function fail(what: string): never {
 }
 
 /** Infer the config from the tensors (normalised names, src/convert/names.ts). */
-export async function inferConfig(tensors: Tensors): Promise<{ layout: Layout; draft: ConfigDraft; inferred: InferredValue[] }> {
+export async function inferConfig(tensors: Tensors, tokenizerIds: number | null = null): Promise<{ layout: Layout; draft: ConfigDraft; inferred: InferredValue[] }> {
   const inferred: InferredValue[] = [];
   const describe = (t: { key: string; tensor: StoredTensor }) => `${t.key} [${t.tensor.shape.join(', ')}]`;
   const get = (name: string, rank: number, what: string) => {
@@ -53,7 +57,11 @@ export async function inferConfig(tensors: Tensors): Promise<{ layout: Layout; d
 
   const embedding = get('embedding', 2, 'the vocabulary and d_model');
   const layout: Layout = embedding.key.endsWith('embeddings.weight') ? 'hf' : 'mamba_ssm';
-  const vocab_size = fromTensor('vocab_size', embedding.tensor.shape[0], embedding);
+  const embeddingRows = embedding.tensor.shape[0];
+  const padding = tokenizerIds === null ? 0 : paddingRows(embeddingRows, tokenizerIds);
+  const vocab_size = padding > 0
+    ? note('vocab_size', tokenizerIds!, `from the tokenizer's ${tokenizerIds} ids; the other ${padding} of ${describe(embedding)}'s rows are padding, never sampled nor counted in ppl`)
+    : fromTensor('vocab_size', embeddingRows, embedding);
   const d_model = fromTensor('d_model', embedding.tensor.shape[1], embedding);
 
   const layerIds = new Set<number>();
@@ -78,7 +86,7 @@ export async function inferConfig(tensors: Tensors): Promise<{ layout: Layout; d
   note('in_proj_bias', bias, bias ? `from ${describe(tensors.get('layers.0.in_proj.bias')!)}` : `no ${inProj.key.replace(/weight$/, 'bias')}`);
   const tie_embeddings = await tiedHead(tensors, embedding, note);
   const common = {
-    d_model, n_layer, vocab_size, pad_vocab_size_multiple: 1,
+    d_model, n_layer, vocab_size, pad_vocab_size_multiple: padding > 0 ? embeddingRows : 1, // padded to the rows exactly
     norm_eps: note('norm_eps', 1e-5, DEFAULT),
     tie_embeddings, bos_token_id: null, eos_token_id: null, pad_token_id: null,
     d_conv, conv_bias, in_proj_bias: bias, out_proj_bias: bias,

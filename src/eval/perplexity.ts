@@ -3,6 +3,7 @@
 //   'full-windows' (the Bi-Mamba release's protocol, protocol.ts): only full windows, a shorter rest is
 //     not evaluated; ppl = exp(mean over windows of each window's mean NLL).
 import { BimambaError } from '../errors.js';
+import { paddingRows } from '../format/padding.js';
 import { logNormalizer } from '../generate/logprobs.js';
 import type { Model } from '../model/model.js';
 
@@ -15,6 +16,11 @@ export interface PerplexityResult {
   windows: number;
   /** Mean NLL of each window (nats). */
   windowLosses: number[];
+  /**
+   * The token ids the softmax runs over: the model's vocabulary, or the tokenizer's ids where the rest are
+   * padding (src/format/padding.ts; no text encodes to them, as none is sampled).
+   */
+  scoredIds: number;
 }
 
 export interface PerplexityOptions {
@@ -37,6 +43,7 @@ export async function perplexity(model: Model, ids: number[], windowOrOptions: n
   const fullOnly = average === 'full-windows';
   const windows = fullOnly ? Math.floor(ids.length / window) : Math.ceil(ids.length / window);
   if (windows === 0) throw new BimambaError('BAD_ARGUMENT', `the text has ${ids.length} tokens, fewer than one window of ${window} (only full windows are evaluated)`);
+  const scoredIds = model.vocabSize - (model.tokenizer ? paddingRows(model.vocabSize, model.tokenizer.vocabSize) : 0);
   let nllSum = 0;
   let predicted = 0;
   const windowLosses: number[] = [];
@@ -47,7 +54,7 @@ export async function perplexity(model: Model, ids: number[], windowOrOptions: n
     const session = model.createSession();
     try {
       session.feed(chunk, (t, logits) => {
-        if (t + 1 < chunk.length) windowSum -= logProb(logits, chunk[t + 1]);
+        if (t + 1 < chunk.length) windowSum -= logProb(logits.subarray(0, scoredIds), chunk[t + 1]);
       });
     } finally {
       session.dispose();
@@ -59,5 +66,5 @@ export async function perplexity(model: Model, ids: number[], windowOrOptions: n
     await new Promise((r) => setTimeout(r, 0));
   }
   const nll = fullOnly ? windowLosses.reduce((a, b) => a + b, 0) / windowLosses.length : nllSum / predicted;
-  return { ppl: Math.exp(nll), nll, predicted, windows: windowLosses.length, windowLosses };
+  return { ppl: Math.exp(nll), nll, predicted, windows: windowLosses.length, windowLosses, scoredIds };
 }

@@ -20,3 +20,9 @@ export const MAX_RECENT_TOKENS = 4096;
 
 /** How many of the session's latest tokens the repetition penalty looks at (a library option; the CLI has no flag for it). */
 export const DEFAULT_REPETITION_WINDOW = 256;
+
+/**
+ * The highest temperature `bimamba generate` and the server take (OpenAI's bound; above it a draw is close to
+ * uniform noise): one rule for both. The library takes any finite temperature ≥ 0.
+ */
+export const MAX_TEMPERATURE = 2;

@@ -1,9 +1,10 @@
-// node.ts for the Worker build: the same names, no `node:` import. A Worker reads no files and starts no
-// threads: it passes the model's bytes and the compiled WASM module instead (see the README's Workers section).
+// node.ts for the Worker and browser builds: the same names, no `node:` import. A Worker reads no files and
+// starts no threads: it passes the model's bytes and the compiled WASM module instead (see the README's
+// Workers section); a page passes URLs, Blobs or bytes, and its threads are Web Workers.
 import { BimambaError } from '../errors.js';
 
 function missing(what: string): never {
-  throw new BimambaError('UNSUPPORTED', `${what} needs Node, Deno or Bun; the Worker build of bimamba has no node: modules (pass bytes instead of a path)`);
+  throw new BimambaError('UNSUPPORTED', `${what} needs Node, Deno or Bun; the Worker and browser builds of bimamba have no node: modules (pass a URL, a Blob or bytes instead of a path)`);
 }
 
 export const fsPromises = async (): Promise<typeof import('node:fs/promises')> => missing('reading or writing files');

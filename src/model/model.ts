@@ -40,6 +40,11 @@ export interface LoadOptions extends CoreOptions {
    * llama.cpp keeps its KV cache in f16 by default.
    */
   stateType?: StateType;
+  /**
+   * The tokenizer to use in place of the file's own (or for a file that holds none), from
+   * `loadTokenizer(tokenizer.json or tokenizer.model)`.
+   */
+  tokenizer?: Tokenizer;
   /** @internal time every operation of the graph into this map (ms by operation): the bench's per-kernel breakdown */
   opTimes?: Map<string, number>;
 }
@@ -209,6 +214,10 @@ export async function loadModel(source?: ModelSource, options: LoadOptions = {})
   if (options.stateType !== undefined && !STATE_TYPES.includes(options.stateType)) {
     throw new BimambaError('BAD_ARGUMENT', `invalid stateType: ${JSON.stringify(options.stateType)} (${STATE_TYPES.map((t) => `'${t}'`).join(' or ')})`);
   }
+  const t = options.tokenizer as Partial<Tokenizer> | undefined;
+  if (t !== undefined && (typeof t !== 'object' || t === null || typeof t.encode !== 'function' || typeof t.createStreamDecoder !== 'function')) {
+    throw new BimambaError('BAD_ARGUMENT', 'tokenizer must be a Tokenizer (from loadTokenizer)');
+  }
   const core = await createCore(options);
   try {
     return await loadInto(core, source ?? defaultModelUrl(), options, chunk);
@@ -235,7 +244,7 @@ async function loadInto(core: Core, source: ModelSource, options: LoadOptions, c
   const shapes = shapesOf(cfg);
   const weights = weightsFrom(file, cfg, core.heap);
   const scratch = allocScratch(core.heap, shapes, chunk);
-  const tokenizer = file.tokenizerJson ? loadTokenizer(file.tokenizerJson) : null;
+  const tokenizer = options.tokenizer ?? (file.tokenizerJson ? loadTokenizer(file.tokenizerJson) : null);
   // the weights are covered by their checksums (part of the metadata) or, without them, by a CRC of the data
   const fingerprint = fnv1a(JSON.stringify(file.metadata) + JSON.stringify([...file.tensors].map(([n, t]) => [n, t.dtype, t.shape])) + String(file.dataCrc));
   const kernelOps = createOps(core, kernelSetOptions(shapes, chunk, exact, stateType));

@@ -20,7 +20,7 @@ import { MemoryStore, type SnapshotStore } from './store.js';
 export interface AppOptions {
   /** The loaded model. The app does not dispose it. */
   model: Model;
-  /** The model's id in /v1/models and the `model` field requests must name (default 'bimamba'). */
+  /** The model's id in /v1/models and the `model` field requests must name (default 'default', as `bimamba serve`'s). */
   modelName?: string;
   /** Where idle sessions are parked (default: a MemoryStore of 512 MiB). */
   store?: SnapshotStore;
@@ -71,7 +71,7 @@ function usageOf(u: Usage | undefined) {
 
 export function createApp(options: AppOptions): Hono {
   const { model } = options;
-  const modelName = options.modelName ?? 'bimamba';
+  const modelName = options.modelName ?? 'default';
   const engine: Engine = {
     model,
     store: options.store ?? new MemoryStore(),

@@ -1,5 +1,6 @@
 // The body of POST /v1/completions, checked field by field into generation options. Unknown fields and
 // values we do not support are refused with OpenAI's error shape naming the field, never ignored.
+import { MAX_TEMPERATURE } from '../generate/defaults.js';
 import type { GenerateOptions } from '../generate/generate.js';
 
 /** An error the client gets as `{ error: { message, type, param, code } }` with this HTTP status. */
@@ -124,7 +125,7 @@ export function parseCompletionRequest(body: unknown, header: { session?: string
   const maxTokens = integer(b, 'max_tokens', 0, limits.maxTokens) ?? 16;
   const options: CompletionRequest['options'] = {
     maxTokens,
-    temperature: number(b, 'temperature', (v) => v >= 0 && v <= 2, 'a number in [0, 2]') ?? 1,
+    temperature: number(b, 'temperature', (v) => v >= 0 && v <= MAX_TEMPERATURE, `a number in [0, ${MAX_TEMPERATURE}]`) ?? 1,
     topP: number(b, 'top_p', (v) => v > 0 && v <= 1, 'a number in (0, 1]') ?? 1,
     topK: integer(b, 'top_k', 0, 1_000_000) ?? 0,
     minP: number(b, 'min_p', (v) => v >= 0 && v < 1, 'a number in [0, 1)') ?? 0,

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { need, shouldRun } from '../runtimes/hosts.js';
 import { MAX_TOKENS, nodeGreedy, PROMPT, ROOT, tinyModel } from '../runtimes/model.js';
 import { FIREFOX, HOW_FIREFOX, inPage } from './browsers.js';
+import { DEMO_STOP_SCRIPT, expectDemoStopped, expectStopped, pageStopScript, type DemoStopResult, type StopResult } from './stop.js';
 // @ts-expect-error: a plain ES module without types
 import { serve } from '../../examples/web/serve.mjs';
 
@@ -43,6 +44,26 @@ describe.runIf(shouldRun('Firefox', FIREFOX, HOW_FIREFOX))('Firefox', () => {
     console.log(`Firefox: ${got.agent}; cross-origin isolated ${got.isolated}, ${got.threads} thread(s)`);
     expect(got.tokens).toEqual(expected.tokens);
     expect(got.threads >= 1).toBe(true);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('stops a generation within 100 ms of an abort by a timer, AbortSignal.timeout or a worker’s message; timers run meanwhile', async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(`${base}/examples/browser/?${new URLSearchParams({ model: modelPath, n: '0' })}`);
+    expectStopped('Firefox', (await page.evaluate(pageStopScript(modelPath))) as StopResult[]);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('demo page: Stop ends the generation within 100 ms of the click', async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(`${base}/examples/web/`); // the built-in model: long enough a generation
+    expectDemoStopped('Firefox', (await page.evaluate(DEMO_STOP_SCRIPT)) as DemoStopResult);
     expect(errors).toEqual([]);
     await page.close();
   });

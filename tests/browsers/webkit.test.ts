@@ -9,6 +9,7 @@ import { freePort, need, shouldRun, startService, waitForPort, type Service } fr
 import { MAX_TOKENS, nodeGreedy, PROMPT, ROOT, tinyModel } from '../runtimes/model.js';
 import { waitForLine } from '../server/serve.js';
 import { HOW_WEBKIT, inPage, WEBKIT_DRIVER, XVFB } from './browsers.js';
+import { DEMO_STOP_SCRIPT, expectDemoStopped, expectStopped, pageStopScript, type DemoStopResult, type StopResult } from './stop.js';
 // @ts-expect-error: a plain ES module without types
 import { serve } from '../../examples/web/serve.mjs';
 
@@ -61,5 +62,24 @@ describe.runIf(shouldRun('WebKit', WEBKIT_DRIVER, HOW_WEBKIT))('WebKit', () => {
     expect(got.error).toBeUndefined();
     console.log(`WebKit: ${got.agent}; cross-origin isolated ${got.isolated}, ${got.threads} thread(s)`);
     expect(got.tokens).toEqual(expected.tokens);
+  });
+
+  /** Run a page script (an expression whose value is a promise) and return what it resolves to. */
+  async function inPageAsync<T>(script: string): Promise<T> {
+    await driver.manage().setTimeouts({ script: 60_000 });
+    return (await driver.executeAsyncScript(`const done = arguments[arguments.length - 1]; ${script}.then(done, (e) => done({ error: String(e) }));`)) as T;
+  }
+
+  it('stops a generation within 100 ms of an abort by a timer, AbortSignal.timeout or a worker’s message; timers run meanwhile', async () => {
+    await driver.get(`${base}/examples/browser/?${new URLSearchParams({ model: modelPath, n: '0' })}`);
+    await driver.wait(until.elementLocated(By.css('#output[data-done]')), 60_000);
+    const results = await inPageAsync<StopResult[] | { error: string }>(pageStopScript(modelPath));
+    expect((results as { error?: string }).error).toBeUndefined();
+    expectStopped('WebKit', results as StopResult[]);
+  });
+
+  it('demo page: Stop ends the generation within 100 ms of the click', async () => {
+    await driver.get(`${base}/examples/web/`); // the built-in model: long enough a generation
+    expectDemoStopped('WebKit', await inPageAsync<DemoStopResult>(DEMO_STOP_SCRIPT));
   });
 });

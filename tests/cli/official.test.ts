@@ -65,7 +65,7 @@ describe('the official Bi-Mamba form through the CLI', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).not.toMatch(/inferred|read off/);
     const a = await bimamba(['tokenize', '-m', out, '--decode', '[15043, 3186]']);
-    expect(a.stdout).toBe('Hello world');
+    expect(a.stdout).toBe('Hello world\n');
   });
 
   it('tokenize: every SentencePiece fixture text gets sentencepiece\'s ids and decoded text', async () => {
@@ -82,7 +82,7 @@ describe('the official Bi-Mamba form through the CLI', () => {
   it('tokenize --decode: byte fallback, control and unknown tokens as sentencepiece decodes them', async () => {
     for (const c of FIXTURE.decode.filter((d) => d.ids.length > 1).slice(0, 6)) {
       const r = await bimamba(['tokenize', '-m', model, '--decode', c.ids.join(' ')]);
-      expect(r.stdout, JSON.stringify(c.ids)).toBe(c.decoded);
+      expect(r.stdout, JSON.stringify(c.ids)).toBe(c.decoded + '\n');
     }
     const piped = await bimamba(['tokenize', '-m', model], 'Hello world'); // text from stdin
     expect(JSON.parse(piped.stdout)).toEqual([15043, 3186]);

@@ -1,15 +1,17 @@
 // Headless Chromium (Debian's chromium, driven by playwright-core) runs the built package in a page:
 // the browser example and a direct import must give Node's greedy tokens; then the demo page
 // (examples/web) is used as a person would: type a prompt, generate, watch the text stream in.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { GENERATION_DEFAULTS } from '../../src/generate/defaults.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_STOP_SCRIPT, expectDemoStopped, expectStopped, pageStopScript, type DemoStopResult, type StopResult } from '../browsers/stop.js';
 import { chromiumBinary, need, shouldRun } from './hosts.js';
-import { MAX_TOKENS, nodeGreedy, PROMPT, ROOT, tinyModel } from './model.js';
+import { convertFixture } from '../util/fixtures.js';
+import { MAX_TOKENS, nodeGreedy, OUT, PROMPT, ROOT, tinyModel } from './model.js';
 // @ts-expect-error: a plain ES module without types
 import { serve } from '../../examples/web/serve.mjs';
 
@@ -61,16 +63,57 @@ describe.runIf(shouldRun('Chromium', CHROMIUM, HOW))('Chromium', () => {
     await page.waitForSelector('#output[data-done]', { timeout: 30_000 });
     expect(await page.textContent('#output')).toBe(expected.text);
 
-    // the ids, from a direct import of the bundle (a string: the test runner must not rewrite import())
-    const tokens = await page.evaluate(`(async () => {
-      const { loadModel } = await import('/dist/index.js');
-      const model = await loadModel(new URL(${JSON.stringify(modelPath)}, location.href));
-      const out = [];
-      for await (const { token } of model.generate(${JSON.stringify(PROMPT)}, { maxTokens: ${MAX_TOKENS}, temperature: 0 })) out.push(token);
-      model.dispose();
-      return out;
-    })()`);
-    expect(tokens).toEqual(expected.tokens);
+    // the ids, from a direct import of the bundle (a string: the test runner must not rewrite import()),
+    // and of the browser build (the `browser` condition: no node: module in its graph)
+    for (const bundle of ['/dist/index.js', '/dist/browser.js']) {
+      const tokens = await page.evaluate(`(async () => {
+        const { loadModel } = await import('${bundle}');
+        const model = await loadModel(new URL(${JSON.stringify(modelPath)}, location.href));
+        const out = [];
+        for await (const { token } of model.generate(${JSON.stringify(PROMPT)}, { maxTokens: ${MAX_TOKENS}, temperature: 0 })) out.push(token);
+        model.dispose();
+        return out;
+      })()`);
+      expect(tokens, bundle).toEqual(expected.tokens);
+    }
+    await page.close();
+    expect(errors).toEqual([]);
+  });
+
+  it('stops a generation within 100 ms of an abort by a timer, AbortSignal.timeout or a worker\'s message; timers run meanwhile', async () => {
+    const { page, errors } = await open(`/examples/browser/?${new URLSearchParams({ model: modelPath, n: '0' })}`);
+    expectStopped('Chromium', (await page.evaluate(pageStopScript(modelPath))) as StopResult[]);
+    await page.close();
+    expect(errors).toEqual([]);
+  });
+
+  it('the browser example: the built-in model without ?model=, and an error on the page for a wrong one', async () => {
+    const builtIn = await open('/examples/browser/?n=4');
+    await builtIn.page.waitForSelector('#output[data-done], #output[data-error]', { timeout: 30_000 });
+    expect(await builtIn.page.getAttribute('#output', 'data-error')).toBeNull();
+    expect((await builtIn.page.textContent('#output'))!.length).toBeGreaterThan(0);
+    await builtIn.page.close();
+    expect(builtIn.errors).toEqual([]);
+    const wrong = await open('/examples/browser/?model=/no-such.bimamba');
+    await wrong.page.waitForSelector('#output[data-error]', { timeout: 30_000 });
+    expect(await wrong.page.textContent('#output')).toMatch(/^error: .*no-such\.bimamba/);
+    await wrong.page.close();
+  });
+
+  it('demo page: a model file without a tokenizer says so, and what to do', async () => {
+    const bare = join(OUT, 'no-tokenizer.bimamba');
+    copyFileSync(await convertFixture('bimamba-tiny'), bare);
+    const { page, errors } = await open(`/examples/web/?model=${encodeURIComponent('/' + relative(ROOT, bare).split('\\').join('/'))}`);
+    await page.waitForSelector('body[data-state=no-tokenizer]', { timeout: 30_000 });
+    expect(await page.textContent('#model-status')).toMatch(/no tokenizer.*--tokenizer tokenizer\.json.*--ids/);
+    expect(await page.isDisabled('#generate')).toBe(true);
+    await page.close();
+    expect(errors).toEqual([]);
+  });
+
+  it('demo page: Stop ends the generation within 100 ms of the click', async () => {
+    const { page, errors } = await open('/examples/web/'); // the built-in model: long enough a generation
+    expectDemoStopped('Chromium', (await page.evaluate(DEMO_STOP_SCRIPT)) as DemoStopResult);
     await page.close();
     expect(errors).toEqual([]);
   });

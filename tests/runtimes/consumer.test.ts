@@ -85,6 +85,7 @@ describe.each(SOURCES)('installed from %s', (name, spec) => {
     expect(out.complete).toMatchObject({ reason: 'length' });
     expect(out.complete.tokens).toHaveLength(8);
     expect(out.error).toEqual(['BAD_ARGUMENT', 'invalid maxTokens: "5" is not a number']);
+    expect(out.server).toEqual({ models: ['default'], status: 200, same: true });
   });
 
   it.runIf(shouldRun('Deno', DENO, 'the deno dev dependency: npm ci'))('runs in Deno, with the same output', async () => {

@@ -69,7 +69,7 @@ describe('the Worker build', () => {
     const err = await loadModel(join(ROOT, 'models', 'default.bimamba')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BimambaError);
     expect(err.code).toBe('UNSUPPORTED');
-    expect(err.message).toMatch(/Worker build/);
+    expect(err.message).toMatch(/Worker and browser builds/);
   });
 
   it('the Worker examples import the package by name, so wrangler picks the workerd condition', () => {

@@ -20,7 +20,7 @@ beforeAll(async () => {
 afterAll(() => model?.dispose());
 
 const post = async (app: ReturnType<typeof createApp>, body: Record<string, unknown>, init: RequestInit = {}): Promise<Response> =>
-  app.fetch(new Request('http://local/v1/completions', { method: 'POST', body: JSON.stringify({ model: 'bimamba', ...body }), ...init }));
+  app.fetch(new Request('http://local/v1/completions', { method: 'POST', body: JSON.stringify({ model: 'default', ...body }), ...init }));
 const health = async (app: ReturnType<typeof createApp>) => (await app.fetch(new Request('http://local/health'))).json() as Promise<{ running: number; waiting: number }>;
 
 /** The library's text for a prompt in a fresh session (greedy unless `options` say otherwise). */
@@ -92,7 +92,7 @@ describe('a client that disconnects mid-stream', () => {
       const gone = new AbortController();
       const r = await fetch(`${url}/v1/completions`, {
         method: 'POST',
-        body: JSON.stringify({ model: 'bimamba', prompt: 'Once upon a time', max_tokens: 4000, temperature: 0, stream: true }),
+        body: JSON.stringify({ model: 'default', prompt: 'Once upon a time', max_tokens: 4000, temperature: 0, stream: true }),
         signal: gone.signal,
       });
       const reader = r.body!.getReader();
@@ -110,7 +110,7 @@ describe('a client that disconnects mid-stream', () => {
       expect(running).toBe(0);
       expect(freedMs).toBeLessThan(Math.min(2000, 4000 * msPerToken / 4));
       // and the next request gets the turn
-      const next = await fetch(`${url}/v1/completions`, { method: 'POST', body: JSON.stringify({ model: 'bimamba', prompt: 'The queen', max_tokens: 8, temperature: 0 }) });
+      const next = await fetch(`${url}/v1/completions`, { method: 'POST', body: JSON.stringify({ model: 'default', prompt: 'The queen', max_tokens: 8, temperature: 0 }) });
       expect((await next.json()).choices[0].text).toBe(await libraryText('The queen', 8));
     } finally {
       await server.close();

@@ -7,6 +7,7 @@ import {
   type Completion, type ErrorCode, type FinishReason, type GeneratedToken, type GenerateOptions, type LoadOptions,
   type ModelConfig, type ModelSource, type Session, type TokenLogprob, type Tokenizer, type Usage,
 } from 'bimamba';
+import { createApp, type AppOptions } from 'bimamba/server';
 
 const out: Record<string, unknown> = {};
 
@@ -68,5 +69,17 @@ try {
   const code: ErrorCode | null = e instanceof BimambaError ? e.code : null;
   out.error = [code, (e as Error).message];
 }
+// The HTTP app over the same model (a Model from 'bimamba' is what 'bimamba/server' takes), under its
+// default model name.
+const appOptions: AppOptions = { model };
+const app = createApp(appOptions);
+const listed = (await (await app.fetch(new Request('http://local/v1/models'))).json()) as { data: { id: string }[] };
+const answer = await app.fetch(new Request('http://local/v1/completions', {
+  method: 'POST', headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ model: 'default', prompt: 'In the beginning', max_tokens: 8, temperature: 0 }),
+}));
+const completion = (await answer.json()) as { choices: { text: string }[] };
+out.server = { models: listed.data.map((m) => m.id), status: answer.status, same: completion.choices[0].text === done.text };
+
 model.dispose();
 console.log(JSON.stringify(out));
