@@ -37,3 +37,15 @@ export async function readTextFile(path: string): Promise<string> {
   }
   return bytes.toString('utf8');
 }
+
+/** Standard input, whole, up to the cap a `--text` file has (`generate < /dev/zero` ends with an error). */
+export async function readStdin(limit: number = INPUT_LIMITS.text): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new BimambaError('BAD_ARGUMENT', `standard input is over ${limit / 1024 / 1024} MiB; give a shorter text`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -2,6 +2,7 @@
 // arguments, -p, or stdin (when none is given and stdin is not a terminal, or when it is `-`); or as token
 // ids (--ids), which is how a model file without a tokenizer is run: its output is then token ids too.
 import type { Command } from 'commander';
+import { readStdin } from './files.js';
 import { GENERATION_DEFAULTS as D, MAX_TEMPERATURE } from '../generate/defaults.js';
 import { BimambaError } from '../errors.js';
 import type { Usage } from '../generate/generate.js';
@@ -10,12 +11,6 @@ import { collect, integerAtLeast, parseInteger, samplingFlag, temperatureFlag, u
 import { dataToStdout, toStderr } from './terminal.js';
 
 const SAMPLE_PROMPT = 'The history of the world';
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 /** The prompt from the arguments, -p or stdin; checked before the model loads. */
 async function readPrompt(words: string[], flag: string | undefined): Promise<string> {

@@ -5,6 +5,7 @@
 //   --decode  ids in (a JSON array, or numbers separated by spaces), the text out (and a newline)
 //   --json    a JSON array of texts in, a JSON array of {"ids": [...], "decoded": "..."} out
 import type { Command } from 'commander';
+import { readStdin } from './files.js';
 import { BimambaError } from '../errors.js';
 import { readBimambaFileHeader } from '../format/bimamba.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
@@ -18,12 +19,6 @@ async function tokenizerOf(o: { model?: string; tokenizer?: string }): Promise<T
   const { header } = await readBimambaFileHeader(await modelPath({ model: o.model, verify: false, threads: 1 }));
   if (!header.tokenizerJson) throw new BimambaError('UNSUPPORTED', 'this model file has no tokenizer: give one with --tokenizer tokenizer.json (or tokenizer.model)');
   return loadTokenizer(header.tokenizerJson);
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 function parseIds(text: string): number[] {

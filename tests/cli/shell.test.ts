@@ -76,6 +76,11 @@ describe('error paths: one line, exit 1 at run time', () => {
     oneLineError(await sh('B generate -m README.md hi'), 1, /README\.md: not a \.bimamba file/);
   });
 
+  it('an endless stdin (/dev/zero) for generate and tokenize ends with an error at the cap, not unbounded memory', async () => {
+    oneLineError(await sh('B generate - < /dev/zero', 120_000), 1, /standard input is over 128 MiB/);
+    oneLineError(await sh('B tokenize < /dev/zero', 120_000), 1, /standard input is over 128 MiB/);
+  });
+
   it('ppl --text missing, a directory, or the model (swapped flags) fails at once, before loading', async () => {
     oneLineError(await sh('B ppl --text nope.txt'), 1, /cannot read nope\.txt: no such file/);
     oneLineError(await sh(`B ppl --text ${q(tmp)}`), 1, /is a directory, not a text file/);
