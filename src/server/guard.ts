@@ -178,7 +178,8 @@ export function guard(options: GuardOptions, open: (path: string) => boolean): M
 
     let streaming = false;
     try {
-      await Promise.race([limitBody(c, next), timedOut]);
+      const refused = await Promise.race([limitBody(c, next), timedOut]);
+      if (refused instanceof Response) c.res = refused; // the body was over the limit
       const body = c.res.body;
       if (body && (c.res.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
         streaming = true;
