@@ -77,6 +77,7 @@ export async function* runCompletion(
     session = snapshot ? model.restoreSession(snapshot) : model.createSession();
     const continuing = session.tokensSeen > 0;
     if (key !== null) outcome.status = snapshot ? 'continued' : 'new';
+    if (req.prompt.length === 0 && !continuing) throw new ApiError(400, 'the prompt is empty (an empty prompt only continues a session)', 'prompt');
     let prompt: string | number[] = req.prompt;
     if (ids !== null) {
       // BOS starts a conversation, never the middle of one

@@ -57,18 +57,10 @@ export class Gate {
   /** Wait for a turn; the returned function ends it (call it exactly once). `client`: its address, if known. */
   async enter(signal?: AbortSignal, client: string | null = null): Promise<() => void> {
     if (signal?.aborted) throw signal.reason;
-    if (this.queue.length >= this.waiting) throw new Busy(`${this.running} requests running and ${this.queue.length} waiting`);
-    if (client !== null && (this.waitingBy.get(client) ?? 0) >= this.waitingPerClient) {
-      throw new Busy(`this client has ${this.waitingPerClient} requests waiting already`);
-    }
     let admitted = false;
     await new Promise<void>((resolve, reject) => {
       const gone = () => {
-        const i = this.queue.indexOf(waiter);
-        if (i >= 0) {
-          this.queue.splice(i, 1);
-          Gate.bump(this.waitingBy, client, -1);
-        }
+        if (!this.unqueue(waiter)) return;
         reject(signal!.reason);
       };
       const waiter: Waiter = {
@@ -79,10 +71,19 @@ export class Gate {
           resolve();
         },
       };
-      signal?.addEventListener('abort', gone, { once: true });
       this.queue.push(waiter);
       Gate.bump(this.waitingBy, client, 1);
       this.pump();
+      if (admitted) return;
+      // it has to wait: is there room?
+      const others = this.queue.length - 1;
+      const mine = (client === null ? 0 : (this.waitingBy.get(client) ?? 0)) - 1;
+      if (others >= this.waiting || (client !== null && mine >= this.waitingPerClient)) {
+        this.unqueue(waiter);
+        reject(new Busy(others >= this.waiting ? `${this.running} requests running and ${others} waiting` : `this client has ${mine} requests waiting already`));
+        return;
+      }
+      signal?.addEventListener('abort', gone, { once: true });
     });
     if (!admitted) throw new Error('unreachable');
     let left = false;
@@ -93,6 +94,14 @@ export class Gate {
       Gate.bump(this.runningBy, client, -1);
       this.pump();
     };
+  }
+
+  private unqueue(w: Waiter): boolean {
+    const i = this.queue.indexOf(w);
+    if (i < 0) return false;
+    this.queue.splice(i, 1);
+    Gate.bump(this.waitingBy, w.client, -1);
+    return true;
   }
 
   /** Hand free turns to waiters: the one whose client runs the fewest, the earliest among those. */

@@ -155,7 +155,8 @@ describe('1. slow readers', () => {
     const a2 = gate.enter(undefined, 'a'); // a is at its cap: waits though a turn is free
     const b1 = await gate.enter(undefined, 'b'); // b gets the free turn past a's waiter
     const a3 = gate.enter(undefined, 'a');
-    await expect(gate.enter(undefined, 'a')).rejects.toThrow(/2 requests waiting/);
+    await expect(gate.enter(undefined, "a")).rejects.toThrow(/2 requests waiting/);
+    await expect(new Gate(1, 0).enter()).resolves.toBeTypeOf("function"); // --max-waiting 0: a free turn is still taken
     expect(gate.waitingCount).toBe(2);
     a1();
     const second = await a2;
