@@ -65,7 +65,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   const snapshotBytes = o.model.createSession().snapshot().length;
   const maxSessions = 48;
   const store = new MemoryStore(maxSessions * snapshotBytes);
-  const app = createApp({ model: o.model, store, maxActive: 6, maxWaiting: 32, maxActivePerClient: 2, maxWaitingPerClient: 4, maxSessionsPerOwner: 16, writeTimeout: 2, requestTimeout: 60 });
+  const app = createApp({ model: o.model, store, maxActive: 4, maxWaiting: 32, maxActivePerClient: 1, maxWaitingPerClient: 4, maxSessionsPerOwner: 16, writeTimeout: 2, requestTimeout: 60 });
   const server = await listen(app, 0, '127.0.0.1', { maxConnectionsPerClient: 32 });
   const report: LoadReport = {
     idle: { count: 0, p50: 0, p99: 0 },
@@ -77,19 +77,21 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   const open = new Set<http.IncomingMessage>();
   let phase: 'idle' | 'load' | 'done' = 'idle';
   try {
-    const normalRequest = async (): Promise<number | null> => {
+    // each normal client from its own address (127.0.0.1, .4, .5, ...), as separate users are
+    const normalAddress = (i: number) => (i === 0 ? '127.0.0.1' : `127.0.0.${i + 3}`);
+    const normalRequest = async (from = '127.0.0.1'): Promise<number | null> => {
       const t0 = performance.now();
       try {
-        const res = await post(server.port, '127.0.0.1', { model: 'bimamba', prompt: 'The queen said', max_tokens: 16, temperature: 0 });
+        const res = await post(server.port, from, { model: 'bimamba', prompt: 'The queen said', max_tokens: 16, temperature: 0 });
         await drain(res);
         return res.statusCode === 200 ? performance.now() - t0 : null;
       } catch {
         return null;
       }
     };
-    const normalLoop = async (into: number[], until: () => boolean, failed: { n: number }) => {
+    const normalLoop = async (from: string, into: number[], until: () => boolean, failed: { n: number }) => {
       while (!until()) {
-        const ms = await normalRequest();
+        const ms = await normalRequest(from);
         if (ms === null) failed.n++;
         else into.push(ms);
         if (o.verbose && phase === 'load') console.error(`normal ${ms === null ? 'failed' : Math.round(ms)} ms`);
@@ -98,7 +100,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     await normalRequest(); // warm up
     const idle: number[] = [];
     const idleEnd = Date.now() + o.idleMs;
-    await Promise.all(Array.from({ length: normalCount }, () => normalLoop(idle, () => Date.now() >= idleEnd, { n: 0 })));
+    await Promise.all(Array.from({ length: normalCount }, (_, i) => normalLoop(normalAddress(i), idle, () => Date.now() >= idleEnd, { n: 0 })));
 
     global.gc?.();
     const sample = () => {
@@ -170,7 +172,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     await Promise.all([
       ...Array.from({ length: stalledCount }, stalledLoop),
       ...Array.from({ length: flooderCount }, floodLoop),
-      sleep(1000).then(() => Promise.all(Array.from({ length: normalCount }, () => normalLoop(loaded, over, failed)))), // once the attack is on
+      sleep(1000).then(() => Promise.all(Array.from({ length: normalCount }, (_, i) => normalLoop(normalAddress(i), loaded, over, failed)))), // once the attack is on
     ]);
     clearInterval(sampler);
     phase = 'done';
