@@ -117,7 +117,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     let ticks = 0;
     const sampler = setInterval(() => {
       sample();
-      if (o.verbose && ++ticks % 4 === 0) void app.fetch(new Request('http://127.0.0.1/health')).then((r) => r.json()).then((h) => console.error(`health ${JSON.stringify(h)} store ${store.size}`));
+      if (o.verbose && ++ticks % 4 === 0) void Promise.resolve(app.fetch(new Request('http://127.0.0.1/health'))).then((r) => r.json()).then((h: unknown) => console.error(`health ${JSON.stringify(h)} store ${store.size}`));
     }, 250);
 
     phase = 'load';
