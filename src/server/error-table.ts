@@ -23,6 +23,7 @@ const server = (status: number, code: string | null, message?: Answer['message']
 export const BIMAMBA_ERRORS: Partial<Record<ErrorCode, Answer>> = {
   BAD_TOKEN: client(400, 'prompt', 'invalid_token'),
   BAD_ARGUMENT: client(400, null, 'invalid_value'),
+  UNSUPPORTED: client(400, null, 'unsupported'), // a text prompt to a model without a tokenizer, say
   BAD_FORMAT: client(409, 'session', 'session_unusable', (e) => `the session's parked state cannot be used: ${e.message}`),
   CONFLICT: client(409, 'session', 'session_conflict', () => 'another request continued this session at the same time and was saved first; this continuation was not saved (the session stays as that request left it)'),
   ABORTED: client(499, null, 'client_closed', () => 'the client closed the request'), // nobody reads it

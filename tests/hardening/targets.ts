@@ -16,7 +16,7 @@ import { bytesSource, readZipDirectory, readZipEntry } from '../../src/format/zi
 import { loadModel, type Model } from '../../src/model/model.js';
 import { loadTokenizer } from '../../src/tokenizer/index.js';
 import { Heap } from '../../src/wasm/heap.js';
-import { byteTokenizerJson, checkpointDir, convertFixture, FIXTURE_NAMES, tokenizerPath } from '../util/fixtures.js';
+import { byteTokenizerJson, checkpointDir, convertFixture, FIXTURE_NAMES, loadWithByteTokenizer, tokenizerPath } from '../util/fixtures.js';
 import { WASM } from '../util/wasm.js';
 import { createApp } from '../../src/server/app.js';
 import { MemoryStore } from '../../src/server/store.js';
@@ -210,8 +210,10 @@ export async function buildTargets(): Promise<Targets> {
   const models: Model[] = [snapshotModel];
   // the HTTP server with every guard on: keys, a Host list, one CORS origin, small caps and timeouts
   const httpStore = new MemoryStore(8 * 1024 * 1024);
+  const httpModel = await loadWithByteTokenizer('bimamba-tiny');
+  models.push(httpModel);
   const httpApp = createApp({
-    model: snapshotModel, store: httpStore, apiKeys: ['fuzz-key-0001'], allowedHosts: ['bimamba.test'], corsOrigins: ['https://ok.example'],
+    model: httpModel, store: httpStore, apiKeys: ['fuzz-key-0001'], allowedHosts: ['bimamba.test'], corsOrigins: ['https://ok.example'],
     maxTokens: 4, maxPromptLength: 256, requestTimeout: 1.5, writeTimeout: 1, maxSessionsPerOwner: 4,
   });
 
@@ -358,7 +360,7 @@ export async function buildTargets(): Promise<Targets> {
         const r = input as FuzzRequest;
         const quiet = console.error;
         let logged = false;
-        console.error = () => void (logged = true);
+        console.error = (...a: unknown[]) => { logged = true; quiet(...a); };
         let response: Response;
         let text: string;
         try {

@@ -417,6 +417,8 @@ describe('one error table', () => {
     expect(apiErrorOf(new BimambaError('BAD_FORMAT', 'x'))).toMatchObject({ status: 409, param: 'session' });
     expect(apiErrorOf(new BimambaError('CONFLICT', 'x'))).toMatchObject({ status: 409, code: 'session_conflict' });
     expect(apiErrorOf(new BimambaError('OUT_OF_MEMORY', 'x'))).toMatchObject({ status: 503, type: 'server_error' });
+    // found by the fuzzer: a text prompt to a model without a tokenizer was a 500
+    expect(apiErrorOf(new BimambaError('UNSUPPORTED', 'this model file has no tokenizer'))).toMatchObject({ status: 400, type: 'invalid_request_error' });
     const quiet = console.error;
     console.error = () => {};
     try {
