@@ -84,13 +84,22 @@ export async function* runCompletion(
       if (!continuing && model.addBosByDefault && model.bosTokenId !== null && ids.length > 0) ids.unshift(model.bosTokenId);
       prompt = ids;
     }
-    yield* generate(model, prompt, {
+    const tokens = generate(model, prompt, {
       ...req.options,
       session,
       signal,
       addBos: continuing ? false : undefined,
       logprobs: req.logprobs === null ? false : req.logprobs || true,
     }, seat.feed);
+    try {
+      for (let r = await tokens.next(); !r.done; r = await tokens.next()) {
+        seat.away(true); // until the client asks for the next token, the batch does not wait for this one
+        yield r.value;
+        seat.away(false);
+      }
+    } finally {
+      await tokens.return(undefined);
+    }
     seat.leave(); // before parking: the other completions' steps need not wait for this one's store
     if (key !== null) {
       await store.set(key, wrapOwned(who.owner, session.snapshot()), parked); // CONFLICT if another server saved it meanwhile
