@@ -59,7 +59,8 @@ export class WorkerEncoder {
       signal.addEventListener('abort', () => {
         const i = this.queue.indexOf(job);
         if (i >= 0) this.queue.splice(i, 1);
-        if (this.current === job) this.restart(); // its encoding is nobody's business any more
+        // one being encoded runs on (its budget bounds it) and its ids are dropped: ending the worker here
+        // would let a client that connects and leaves make the server reload the tokenizer again and again
         reject(signal.reason);
       }, { once: true });
       this.queue.push(job);
