@@ -1,15 +1,28 @@
 // `bimamba serve [--model FILE] [--port N] [--host H] [--sessions DIR | --redis URL]`: the OpenAI-compatible
-// HTTP server (src/server/app.ts) on Node's HTTP server, until SIGINT or SIGTERM.
-import type { Command } from 'commander';
+// HTTP server (src/server/app.ts) on Node's HTTP server, until SIGINT or SIGTERM. Prompts are encoded in
+// a worker thread with a time budget (src/server/encoder-node.ts), so the process answers (and stops on
+// SIGTERM) whatever a tokenizer does with a prompt.
+import { InvalidArgumentError, type Command } from 'commander';
 import { stat } from 'node:fs/promises';
 import { BimambaError, printable } from '../errors.js';
+import { readBimambaFileHeader } from '../format/bimamba.js';
 import { createApp } from '../server/app.js';
 import { DirectoryStore } from '../server/directory-store.js';
+import { WorkerEncoder } from '../server/encoder-node.js';
 import { listen } from '../server/node.js';
 import { RedisStore } from '../server/redis-store.js';
-import { MemoryStore, type SnapshotStore } from '../server/store.js';
-import { addModelOptions, loadModelFromFlags } from './model-options.js';
-import { integerAtLeast, integerIn } from './options.js';
+import { DEFAULT_TTL_SECONDS, MemoryStore, type SnapshotStore } from '../server/store.js';
+import { addModelOptions, loadModelFromFlags, modelPath } from './model-options.js';
+import { collect, integerAtLeast, integerIn, parseNumber, UsageError } from './options.js';
+
+/** A positive number of seconds. */
+const secondsFlag = (v: string): number => {
+  const n = parseNumber(v);
+  if (!(n > 0)) throw new InvalidArgumentError(`${n} is not a positive number of seconds`);
+  return n;
+};
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 import { toStderr, toStdout } from './terminal.js';
 
 export function registerServe(program: Command): void {
@@ -22,41 +35,97 @@ export function registerServe(program: Command): void {
     .option('--redis <url>', 'park idle sessions in Redis (redis://host:port), shared by several servers')
     .option('--session-memory <MiB>', 'memory for parked sessions when they stay in memory', integerAtLeast(1), 512)
     .option('--max-active <n>', 'completions generating at once', integerAtLeast(1), 4)
-    .option('--max-waiting <n>', 'requests waiting for a turn before 503', integerAtLeast(1), 16)
+    .option('--max-waiting <n>', 'requests waiting for a turn before 503 (0: none wait)', integerAtLeast(0), 16)
+    .option('--api-key <key>', 'require "Authorization: Bearer KEY" (repeat for several keys; or BIMAMBA_API_KEY)', collect, [])
+    .option('--host-allow <name>', "a Host name clients may use besides IP literals and localhost (repeatable; '*': any)", collect, [])
+    .option('--cors <origin>', "let pages of this origin call the API (repeatable; '*': any page)", collect, [])
+    .option('--request-timeout <s>', 'wall-clock cap of a request, its stream included, in seconds', secondsFlag, 600)
+    .option('--write-timeout <s>', 'end a stream whose client takes no data for this many seconds', secondsFlag, 10)
+    .option('--tokenize-timeout <s>', 'longest a prompt may take to tokenize, in seconds', secondsFlag, 5)
+    .option('--session-ttl <s>', 'forget a parked session this many seconds after its last request', integerAtLeast(1), DEFAULT_TTL_SECONDS)
+    .option('--sessions-max-mib <MiB>', 'most MiB of snapshots in the --sessions directory', integerAtLeast(1), 1024)
+    .option('--sessions-max-files <n>', 'most snapshots in the --sessions directory', integerAtLeast(1), 10_000)
+    .option('--max-sessions-per-client <n>', "parked sessions per API key (per client address without keys); past it its oldest goes", integerAtLeast(1), 64)
+    .option('--max-active-per-client <n>', 'completions one client address runs at once (default: half of --max-active)', integerAtLeast(1))
+    .option('--max-waiting-per-client <n>', 'requests one client address has waiting (default: a quarter of --max-waiting)', integerAtLeast(0))
+    .option('--max-connections-per-client <n>', 'open connections per client address', integerAtLeast(1), 32)
     .action(async (o) => {
+      if (o.redis && o.sessions) throw new UsageError('--redis and --sessions both say where sessions are parked: give one of them');
+      const apiKeys: string[] = [...o.apiKey, ...(process.env.BIMAMBA_API_KEY ? [process.env.BIMAMBA_API_KEY] : [])];
+      if (apiKeys.some((k) => k.length < 8 || /\s/.test(k))) throw new UsageError('an API key must be at least 8 characters, without spaces');
       // the store first: a wrong --sessions or an unreachable --redis fails before the model loads
       const { store, closeStore } = await openStore(o);
       let model;
+      let encoder: WorkerEncoder | null = null;
       try {
+        const path = await modelPath(o);
         model = await loadModelFromFlags(o);
+        if (model.tokenizer) {
+          const { header } = await readBimambaFileHeader(path);
+          encoder = new WorkerEncoder({ tokenizerJson: header.tokenizerJson, library: new URL('./index.js', import.meta.url).href, budgetMs: o.tokenizeTimeout * 1000 });
+        }
       } catch (e) {
         await closeStore();
         throw e;
       }
       const modelName: string = o.name;
-      const app = createApp({ model, modelName, store, maxActive: o.maxActive, maxWaiting: o.maxWaiting });
-      const server = await listen(app, o.port, o.host).catch(async (e: NodeJS.ErrnoException) => {
+      const hostAllow: string[] = o.hostAllow;
+      const app = createApp({
+        model, modelName, store, maxActive: o.maxActive, maxWaiting: o.maxWaiting,
+        maxActivePerClient: o.maxActivePerClient, maxWaitingPerClient: o.maxWaitingPerClient, maxSessionsPerOwner: o.maxSessionsPerClient,
+        apiKeys, allowedHosts: hostAllow.includes('*') ? '*' : hostAllow.map((h) => h.toLowerCase()), corsOrigins: o.cors,
+        requestTimeout: o.requestTimeout, writeTimeout: o.writeTimeout,
+        ...(encoder ? { encodePrompt: encoder.encode } : {}),
+      });
+      const server = await listen(app, o.port, o.host, { maxConnectionsPerClient: o.maxConnectionsPerClient }).catch(async (e: NodeJS.ErrnoException) => {
         await closeStore();
+        await encoder?.close();
         model.dispose();
         const why = e.code === 'EADDRINUSE' ? 'the address is in use' : e.code === 'EADDRNOTAVAIL' ? 'no such address on this machine' : e.message;
         throw new BimambaError('BAD_ARGUMENT', `cannot listen on ${o.host} port ${o.port}: ${why}`, { cause: e });
       });
       const where = o.host.includes(':') ? `[${o.host}]` : o.host;
       toStdout(`bimamba serve: model ${modelName} on http://${where}:${server.port}/v1\n`);
-      // Ctrl-C exits 130 as every command does; SIGTERM (a service manager's stop) is a clean exit, 0
+      if (apiKeys.length === 0 && !LOOPBACK.has(o.host)) {
+        toStderr('bimamba serve: no --api-key: anyone who reaches this address can use it, and a session name is all it takes to continue a session (for trusted clients only)\n');
+      }
+      // Ctrl-C exits 130 as every command does; SIGTERM (a service manager's stop) is a clean exit, 0.
+      // Open streams may finish (up to --request-timeout); a second signal ends them at once.
+      let stopping = false;
       const stop = (code: number) => async () => {
-        await server.close();
+        if (stopping) {
+          toStderr('bimamba serve: stopping now\n');
+          server.closeAll();
+          process.exit(code);
+        }
+        stopping = true;
+        const open = server.connections();
+        if (open > 0) toStderr(`bimamba serve: stopping; waiting for ${open} open connection${open === 1 ? '' : 's'} to finish (signal again to stop at once)\n`);
+        const drained = server.close();
+        const cap = new Promise<void>((r) => setTimeout(r, o.requestTimeout * 1000).unref());
+        await Promise.race([drained, cap]);
+        server.closeAll();
+        await encoder?.close();
         await closeStore();
         model.dispose();
         process.exit(code);
       };
-      process.once('SIGINT', stop(130));
-      process.once('SIGTERM', stop(0));
+      process.on('SIGINT', stop(130));
+      process.on('SIGTERM', stop(0));
     });
 }
 
 /** Where idle sessions are parked: Redis, a directory, or memory (the default). */
-async function openStore(o: { redis?: string; sessions?: string; sessionMemory: number }): Promise<{ store: SnapshotStore; closeStore: () => Promise<void> }> {
+interface StoreFlags {
+  redis?: string;
+  sessions?: string;
+  sessionMemory: number;
+  sessionTtl: number;
+  sessionsMaxMib: number;
+  sessionsMaxFiles: number;
+}
+
+async function openStore(o: StoreFlags): Promise<{ store: SnapshotStore; closeStore: () => Promise<void> }> {
   if (o.redis) {
     const { createClient } = await import('redis');
     let connected = false;
@@ -72,12 +141,13 @@ async function openStore(o: { redis?: string; sessions?: string; sessionMemory: 
       throw new BimambaError('BAD_ARGUMENT', `cannot connect to Redis at ${o.redis}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
     }
     const c = client;
-    return { store: new RedisStore(c), closeStore: async () => void (await c.quit()) };
+    return { store: new RedisStore(c, { ttlSeconds: o.sessionTtl }), closeStore: async () => void (await c.quit()) };
   }
   if (o.sessions) {
     const s = await stat(o.sessions).catch(() => null); // a missing directory is made on first use
     if (s && !s.isDirectory()) throw new BimambaError('BAD_ARGUMENT', `--sessions ${o.sessions} is not a directory`);
-    return { store: new DirectoryStore(o.sessions), closeStore: async () => {} };
+    const store = new DirectoryStore(o.sessions, { ttlSeconds: o.sessionTtl, maxBytes: o.sessionsMaxMib * 1024 * 1024, maxFiles: o.sessionsMaxFiles });
+    return { store, closeStore: async () => {} };
   }
-  return { store: new MemoryStore(o.sessionMemory * 1024 * 1024), closeStore: async () => {} };
+  return { store: new MemoryStore(o.sessionMemory * 1024 * 1024, { ttlSeconds: o.sessionTtl }), closeStore: async () => {} };
 }

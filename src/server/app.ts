@@ -5,16 +5,23 @@
 //   GET  /v1/models        the one model this server runs
 //   POST /v1/completions   OpenAI's legacy completions, streamed as server-sent events with `stream: true`;
 //                          a `session` field or `bimamba-session` header continues a parked conversation
+//
+// Every route but /health goes through the guard (guard.ts: Host, CORS, API key, content type, body
+// size, the request's clock); a failure anywhere is answered through one table (error-table.ts).
 import type { Context } from 'hono';
 import { Hono } from 'hono/tiny';
-import { bodyLimit } from 'hono/body-limit';
 import { BimambaError } from '../errors.js';
+import { checkJsonShape } from '../format/json-shape.js';
 import type { FinishReason, GeneratedToken, Usage } from '../generate/generate.js';
 import type { Model } from '../model/model.js';
 import { DecodeBatcher } from './batcher.js';
-import { runCompletion, type Engine } from './completion.js';
-import { Busy, Gate, Locks } from './gate.js';
-import { ApiError, parseCompletionRequest, type CompletionRequest } from './request.js';
+import { runCompletion, type Engine, type SessionOutcome } from './completion.js';
+import { inThreadEncoder, type PromptEncoder } from './encoder.js';
+import { apiErrorOf, errorBody } from './error-table.js';
+import { Gate, Locks } from './gate.js';
+import { clientOf, guard, nodeClientAddress, ownerOf, requestSignal } from './guard.js';
+import { ParkedIndex } from './parked.js';
+import { ApiError, parseCompletionRequest, shown, type CompletionRequest } from './request.js';
 import { MemoryStore, type SnapshotStore } from './store.js';
 
 export interface AppOptions {
@@ -30,37 +37,59 @@ export interface AppOptions {
   maxWaiting?: number;
   /** Largest max_tokens (default 4096). */
   maxTokens?: number;
-  /** Longest prompt in characters or token ids (default 65536). */
+  /** Longest prompt in characters or token ids, and in tokens once encoded (default 65536). */
   maxPromptLength?: number;
+  /** Completions one client address runs at once (default: half of maxActive, at least 1). */
+  maxActivePerClient?: number;
+  /** Requests one client address has waiting (default: a quarter of maxWaiting, at least 1). */
+  maxWaitingPerClient?: number;
+  /** Sessions one API key (one client address without keys) keeps parked; past it its oldest goes (default 64). */
+  maxSessionsPerOwner?: number;
+  /** API keys (`Authorization: Bearer KEY`); empty or absent: no authentication, for trusted clients only. */
+  apiKeys?: string[];
+  /** Host names allowed in the Host header besides IP literals and localhost; '*' (the default here): any. */
+  allowedHosts?: string[] | '*';
+  /** Origins allowed to call the API from a page (CORS); '*' for any (default: none). */
+  corsOrigins?: string[];
+  /** Largest request body in bytes (default 4 MiB). */
+  maxBodyBytes?: number;
+  /** Wall-clock cap of a request, streaming included, in seconds (default 600). */
+  requestTimeout?: number;
+  /** A stream whose client takes no chunk for this many seconds is ended (default 10). */
+  writeTimeout?: number;
+  /** The client's address for the per-client caps (default: what Node's server saw; null: none). */
+  clientAddress?: (c: Context) => string | null;
+  /** How text prompts become ids (default: the model's tokenizer, in this thread). */
+  encodePrompt?: PromptEncoder;
+}
+
+/** Deepest nesting a request body may have (OpenAI's bodies need 3). */
+const MAX_BODY_DEPTH = 16;
+
+/** A request body as JSON, its nesting checked before JSON.parse (4 MB of "[[[[" cost it most of a second). */
+export function parseJsonBody(text: string): unknown {
+  try {
+    checkJsonShape(text, 'the request body', { maxDepth: MAX_BODY_DEPTH });
+  } catch {
+    throw new ApiError(400, `the request body nests deeper than ${MAX_BODY_DEPTH} levels`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ApiError(400, 'the request body is not valid JSON');
+  }
 }
 
 const OPENAI_FINISH: Record<FinishReason, string> = { eos: 'stop', stop: 'stop', length: 'length', abort: 'stop' };
 
-function positiveInteger(name: string, v: number): number {
-  if (!(Number.isSafeInteger(v) && v > 0)) throw new BimambaError('BAD_ARGUMENT', `invalid ${name}: ${v} (a positive integer)`);
+function positiveInteger(name: string, v: number, min = 1): number {
+  if (!(Number.isSafeInteger(v) && v >= min)) throw new BimambaError('BAD_ARGUMENT', `invalid ${name}: ${v} (an integer >= ${min})`);
   return v;
 }
 
-function errorBody(e: ApiError) {
-  return { error: { message: e.message, type: e.type, param: e.param, code: e.code } };
-}
-
-/** What a failure inside generation means for the client. */
-function apiErrorOf(e: unknown): ApiError {
-  if (e instanceof ApiError) return e;
-  if (e instanceof Busy) return new ApiError(503, `the server is busy (${e.message}); retry later`, null, 'server_error', 'busy');
-  if (e instanceof BimambaError) {
-    if (e.code === 'BAD_TOKEN' || e.code === 'BAD_ARGUMENT') return new ApiError(400, e.message, 'prompt');
-    if (e.code === 'BAD_FORMAT') return new ApiError(409, `the session's parked state cannot be used: ${e.message}`, 'session');
-    if (e.code === 'ABORTED') return new ApiError(499, 'the client closed the request'); // nobody reads it
-    if (e.code === 'CONFLICT') {
-      return new ApiError(409, 'another request continued this session at the same time and was saved first; this continuation was not saved (the session stays as that request left it)', 'session', 'invalid_request_error', 'session_conflict');
-    }
-    if (e.code === 'OUT_OF_MEMORY') return new ApiError(503, e.message, null, 'server_error', 'out_of_memory');
-  }
-  // not the client's doing: the operator needs to see it (the client gets no internals)
-  console.error('bimamba serve: internal error:', e);
-  return new ApiError(500, 'internal error', null, 'server_error');
+function seconds(name: string, v: number): number {
+  if (!(Number.isFinite(v) && v > 0)) throw new BimambaError('BAD_ARGUMENT', `invalid ${name}: ${v} (a positive number of seconds)`);
+  return Math.round(v * 1000);
 }
 
 function usageOf(u: Usage | undefined) {
@@ -72,16 +101,24 @@ function usageOf(u: Usage | undefined) {
 export function createApp(options: AppOptions): Hono {
   const { model } = options;
   const modelName = options.modelName ?? 'default';
-  const engine: Engine = {
-    model,
-    store: options.store ?? new MemoryStore(),
-    gate: new Gate(positiveInteger('maxActive', options.maxActive ?? 4), positiveInteger('maxWaiting', options.maxWaiting ?? 16)),
-    locks: new Locks(),
-    batcher: new DecodeBatcher(),
-  };
   const limits = {
     maxTokens: positiveInteger('maxTokens', options.maxTokens ?? 4096),
     maxPromptLength: positiveInteger('maxPromptLength', options.maxPromptLength ?? 65536),
+  };
+  const maxActive = positiveInteger('maxActive', options.maxActive ?? 4);
+  const maxWaiting = positiveInteger('maxWaiting', options.maxWaiting ?? 16, 0);
+  const engine: Engine = {
+    model,
+    store: options.store ?? new MemoryStore(),
+    gate: new Gate(maxActive, maxWaiting, {
+      active: positiveInteger('maxActivePerClient', options.maxActivePerClient ?? Math.max(1, Math.floor(maxActive / 2))),
+      waiting: positiveInteger('maxWaitingPerClient', options.maxWaitingPerClient ?? Math.max(1, Math.floor(maxWaiting / 4)), 0),
+    }),
+    locks: new Locks(),
+    batcher: new DecodeBatcher(),
+    parked: new ParkedIndex(positiveInteger('maxSessionsPerOwner', options.maxSessionsPerOwner ?? 64)),
+    encode: options.encodePrompt ?? inThreadEncoder(model),
+    limits,
   };
   const created = Math.floor(Date.now() / 1000);
   const decodeOne = (token: number) => model.tokenizer?.decode([token]) ?? '';
@@ -106,6 +143,16 @@ export function createApp(options: AppOptions): Hono {
 
   const app = new Hono();
 
+  app.use('*', guard({
+    apiKeys: options.apiKeys ?? [],
+    allowedHosts: options.allowedHosts ?? '*',
+    corsOrigins: options.corsOrigins ?? [],
+    maxBodyBytes: positiveInteger('maxBodyBytes', options.maxBodyBytes ?? 4 * 1024 * 1024),
+    requestTimeoutMs: seconds('requestTimeout', options.requestTimeout ?? 600),
+    writeTimeoutMs: seconds('writeTimeout', options.writeTimeout ?? 10),
+    clientAddress: options.clientAddress ?? nodeClientAddress,
+  }, (path) => path === '/health'));
+
   app.onError((e, c) => {
     const api = apiErrorOf(e);
     if (api.status === 503) c.header('Retry-After', '1');
@@ -121,24 +168,21 @@ export function createApp(options: AppOptions): Hono {
 
   app.post(
     '/v1/completions',
-    bodyLimit({ maxSize: 4 * 1024 * 1024, onError: (c) => c.json(errorBody(new ApiError(413, 'the request body is over 4 MiB')), 413) }),
     async (c: Context) => {
-      let body: unknown;
-      try {
-        body = await c.req.json();
-      } catch {
-        throw new ApiError(400, 'the request body is not valid JSON');
-      }
+      const body = parseJsonBody(await c.req.text());
       const req = parseCompletionRequest(body, { session: c.req.header('bimamba-session') }, limits);
-      if (req.model !== modelName) throw new ApiError(404, `model ${JSON.stringify(req.model)} is not served here; this server runs ${JSON.stringify(modelName)}`, 'model', 'invalid_request_error', 'model_not_found');
+      if (req.model !== modelName) throw new ApiError(404, `model ${shown(req.model)} is not served here; this server runs ${JSON.stringify(modelName)}`, 'model', 'invalid_request_error', 'model_not_found');
 
-      // Generation stops as soon as the client goes away, or when the stream is cancelled.
+      // Generation stops as soon as the client goes away, its time is up, or the stream is cancelled.
       const abort = new AbortController();
-      const clientGone = () => abort.abort(new BimambaError('ABORTED', 'the client went away'));
-      c.req.raw.signal?.addEventListener('abort', clientGone, { once: true });
-      const items = runCompletion(engine, req, abort.signal);
+      const clientGone = () => abort.abort(requestSignal(c).reason ?? new BimambaError('ABORTED', 'the client went away'));
+      const signal = requestSignal(c);
+      if (signal.aborted) clientGone();
+      signal.addEventListener('abort', clientGone, { once: true });
+      const outcome: SessionOutcome = { status: null };
+      const items = runCompletion(engine, req, abort.signal, { owner: ownerOf(c), client: clientOf(c) }, outcome);
       const id = `cmpl-${crypto.randomUUID()}`;
-      const head = { id, object: 'text_completion', created: Math.floor(Date.now() / 1000), model: modelName };
+      const head: Record<string, unknown> = { id, object: 'text_completion', created: Math.floor(Date.now() / 1000), model: modelName };
 
       // The first item decides the status: a busy server, bad token ids or an unusable session are
       // answered with an error status, before any event is sent.
@@ -146,8 +190,13 @@ export function createApp(options: AppOptions): Hono {
       try {
         first = await items.next();
       } catch (e) {
-        c.req.raw.signal?.removeEventListener('abort', clientGone);
+        signal.removeEventListener('abort', clientGone);
         throw e;
+      }
+      // a named session that was not found (new, expired or evicted) starts afresh: the client is told
+      if (outcome.status !== null) {
+        c.header('bimamba-session-status', outcome.status);
+        head.session_status = outcome.status;
       }
 
       if (!req.stream) {
@@ -155,7 +204,7 @@ export function createApp(options: AppOptions): Hono {
         try {
           for (let r = first; !r.done; r = await items.next()) all.push(r.value);
         } finally {
-          c.req.raw.signal?.removeEventListener('abort', clientGone);
+          signal.removeEventListener('abort', clientGone);
         }
         const last = all.at(-1);
         return c.json({
@@ -176,7 +225,7 @@ export function createApp(options: AppOptions): Hono {
             const r = pending ?? (await items.next());
             pending = null;
             if (r.done) {
-              c.req.raw.signal?.removeEventListener('abort', clientGone);
+              signal.removeEventListener('abort', clientGone);
               controller.close();
               return;
             }
@@ -191,8 +240,8 @@ export function createApp(options: AppOptions): Hono {
               controller.enqueue(utf8.encode('data: [DONE]\n\n'));
             }
           } catch (e) {
-            c.req.raw.signal?.removeEventListener('abort', clientGone);
-            if (abort.signal.aborted) return; // the client is gone: nobody to tell
+            signal.removeEventListener('abort', clientGone);
+            if (abort.signal.aborted) return; // the client is gone or its time is up: the stream ends
             controller.enqueue(event(errorBody(apiErrorOf(e))));
             controller.close();
           }
@@ -202,7 +251,9 @@ export function createApp(options: AppOptions): Hono {
           await items.return(undefined);
         },
       });
-      return new Response(stream, { headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } });
+      c.header('content-type', 'text/event-stream');
+      c.header('cache-control', 'no-cache');
+      return c.body(stream);
     },
   );
   return app;

@@ -22,6 +22,11 @@ export interface Seat {
   feed: TokenFeeder<Session>;
   /** Give the seat up (the generation ended); safe to call twice. */
   leave(): void;
+  /**
+   * The generation waits for its client to take a token (set true) or goes on (false). A waiting one
+   * holds no step up: a client that stopped reading costs the others nothing until its write timeout.
+   */
+  away(waiting: boolean): void;
 }
 
 interface Waiting {
@@ -41,6 +46,7 @@ export class DecodeBatcher {
   seat(signal: AbortSignal): Seat {
     let joined = false; // a generation reading its prompt holds no one up
     let left = false;
+    let isAway = false;
     let current: Waiting | null = null;
     const drop = () => {
       if (!current) return;
@@ -70,7 +76,13 @@ export class DecodeBatcher {
         left = true;
         signal.removeEventListener('abort', drop);
         drop();
-        if (joined) this.seated--;
+        if (joined && !isAway) this.seated--;
+        this.schedule();
+      },
+      away: (waiting) => {
+        if (left || !joined || waiting === isAway) return;
+        isAway = waiting;
+        this.seated += waiting ? -1 : 1;
         this.schedule();
       },
     };

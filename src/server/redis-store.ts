@@ -7,7 +7,7 @@
 // the tag is still the one read, checked and written in one Lua script (atomic in Redis). The second
 // server to finish gets a CONFLICT error instead of silently replacing the first one's continuation.
 import { BimambaError } from '../errors.js';
-import type { SnapshotStore } from './store.js';
+import { checkTtlSeconds, type SnapshotStore } from './store.js';
 
 /** The calls of a node-redis client (the `redis` npm package, v5) this store uses. */
 export interface RedisLike {
@@ -38,21 +38,20 @@ const BLOB_STRING = 36;
 export interface RedisStoreOptions {
   /** Key prefix (default 'bimamba:session:'). */
   prefix?: string;
-  /** Forget a session this many seconds after it was last written (default: never). */
+  /** Forget a session this many seconds after it was last written (default one day). */
   ttlSeconds?: number;
 }
 
 export class RedisStore implements SnapshotStore {
   private readonly client: RedisLike;
   private readonly prefix: string;
-  private readonly ttl?: number;
+  private readonly ttl: number;
   /** The tag each snapshot get() returned was stored with. */
   private readonly tags = new WeakMap<Uint8Array, string>();
 
   constructor(client: RedisLike, options: RedisStoreOptions = {}) {
     if (!client || typeof client.get !== 'function' || typeof client.eval !== 'function') throw new BimambaError('BAD_ARGUMENT', 'RedisStore needs a redis client');
-    const ttl = options.ttlSeconds;
-    if (ttl !== undefined && !(Number.isInteger(ttl) && ttl > 0)) throw new BimambaError('BAD_ARGUMENT', `invalid ttlSeconds: ${ttl} (a positive integer)`);
+    const ttl = checkTtlSeconds(options.ttlSeconds);
     this.client = client.withTypeMapping?.({ [BLOB_STRING]: Buffer }) ?? client;
     this.prefix = options.prefix ?? 'bimamba:session:';
     this.ttl = ttl;
@@ -77,7 +76,7 @@ export class RedisStore implements SnapshotStore {
       expected = tag;
     }
     const value = Buffer.concat([Buffer.from(newTag(), 'latin1'), bytes]);
-    const args = [expected, value, this.ttl ? String(this.ttl) : ''];
+    const args = [expected, value, String(this.ttl)];
     const written = await this.client.eval(SET_IF_TAG, { keys: [this.prefix + key], arguments: args });
     if (written !== 1) {
       throw new BimambaError('CONFLICT', `session ${JSON.stringify(key)} was written by another server since it was read; this continuation was not saved`);

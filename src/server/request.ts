@@ -40,8 +40,13 @@ export function checkSessionName(name: unknown, param: string): string {
 export interface Limits {
   /** Largest max_tokens a request may ask for. */
   maxTokens: number;
-  /** Longest prompt, in characters or token ids. */
+  /** Longest prompt, in characters or token ids; a text prompt is checked again in tokens once encoded. */
   maxPromptLength: number;
+}
+
+/** The token count of an encoded prompt against the same cap (65,536 CJK characters can be 196,608 tokens). */
+export function checkPromptTokens(count: number, limits: Limits): void {
+  if (count > limits.maxPromptLength) throw bad('prompt', `prompt is ${count} tokens long; this server takes at most ${limits.maxPromptLength}`);
 }
 
 const FIELDS = new Set([
@@ -50,12 +55,27 @@ const FIELDS = new Set([
   'logit_bias', 'stream', 'stream_options', 'user', 'session',
 ]);
 
-const bad = (param: string, message: string) => new ApiError(400, message, param);
+const bad = (param: string, message: string) => new ApiError(400, message, param.length > ECHO_CHARS ? `${param.slice(0, ECHO_CHARS)}...` : param);
+
+/** Longest piece of a client's value echoed in an error message. */
+const ECHO_CHARS = 100;
+
+/**
+ * A client's value as an error message shows it: a primitive as JSON, cut to ~100 characters, an
+ * object or array by its kind only. Never JSON.stringify of the whole: a 4 MB nested value would cost
+ * seconds (or a stack overflow) to print and be echoed whole.
+ */
+export function shown(v: unknown): string {
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (typeof v === 'object' && v !== null) return 'an object';
+  const text = typeof v === 'string' ? JSON.stringify(v.length > ECHO_CHARS ? v.slice(0, ECHO_CHARS) : v) : String(v);
+  return typeof v === 'string' && v.length > ECHO_CHARS ? `${text.slice(0, -1)}..." (${v.length} characters)` : text;
+}
 
 function number(body: Record<string, unknown>, param: string, ok: (v: number) => boolean, rule: string): number | undefined {
   const v = body[param];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw bad(param, `${param} must be ${rule}; got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw bad(param, `${param} must be ${rule}; got ${shown(v)}`);
   return v;
 }
 
@@ -63,11 +83,17 @@ function integer(body: Record<string, unknown>, param: string, min: number, max:
   return number(body, param, (v) => Number.isSafeInteger(v) && v >= min && v <= max, `an integer in [${min}, ${max}]`);
 }
 
+/** `v` is `off`: the same primitive, or (for `{}`) an object with no keys. A type check, never a serialization. */
+function isOff(v: unknown, off: unknown): boolean {
+  if (typeof off !== 'object' || off === null) return v === off;
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0;
+}
+
 /** A field we accept only at the value that means "off" (OpenAI features this server does not have). */
 function onlyOff(body: Record<string, unknown>, param: string, off: unknown[], what: string): void {
   const v = body[param];
-  if (v === undefined || v === null || off.some((o) => JSON.stringify(o) === JSON.stringify(v))) return;
-  throw bad(param, `${param} is not supported (${what}); got ${JSON.stringify(v)}`);
+  if (v === undefined || v === null || off.some((o) => isOff(v, o))) return;
+  throw bad(param, `${param} is not supported (${what}); got ${shown(v)}`);
 }
 
 function prompt(v: unknown, limits: Limits): string | number[] {
@@ -85,7 +111,7 @@ function prompt(v: unknown, limits: Limits): string | number[] {
 export function parseCompletionRequest(body: unknown, header: { session?: string }, limits: Limits): CompletionRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ApiError(400, 'the request body must be a JSON object');
   const b = body as Record<string, unknown>;
-  for (const key of Object.keys(b)) if (!FIELDS.has(key)) throw bad(key, `unknown field: ${key}`);
+  for (const key of Object.keys(b)) if (!FIELDS.has(key)) throw bad(key, `unknown field: ${shown(key)}`);
 
   if (typeof b.model !== 'string') throw bad('model', 'model is required (a string: GET /v1/models lists it)');
   if (b.prompt === undefined || b.prompt === null) throw bad('prompt', 'prompt is required');
@@ -102,7 +128,7 @@ export function parseCompletionRequest(body: unknown, header: { session?: string
   if (b.stream_options !== undefined && b.stream_options !== null) {
     const so = b.stream_options as Record<string, unknown>;
     if (typeof so !== 'object' || Array.isArray(so)) throw bad('stream_options', 'stream_options must be an object');
-    for (const key of Object.keys(so)) if (key !== 'include_usage') throw bad(`stream_options.${key}`, `unknown field: stream_options.${key}`);
+    for (const key of Object.keys(so)) if (key !== 'include_usage') throw bad(`stream_options.${key}`, `unknown field: stream_options.${shown(key)}`);
     if (so.include_usage !== undefined && typeof so.include_usage !== 'boolean') throw bad('stream_options.include_usage', 'stream_options.include_usage must be true or false');
     includeUsage = so.include_usage === true;
   }

@@ -19,18 +19,36 @@ export interface SnapshotStore {
   delete(key: string): Promise<void>;
 }
 
+/** How long a parked session is kept after it was last written, unless a store is told otherwise: one day. */
+export const DEFAULT_TTL_SECONDS = 24 * 60 * 60;
+
+function checkTtl(ttl: number | undefined): number {
+  const t = ttl ?? DEFAULT_TTL_SECONDS;
+  if (!(Number.isSafeInteger(t) && t > 0)) throw new BimambaError('BAD_ARGUMENT', `invalid ttlSeconds: ${t} (a positive integer)`);
+  return t;
+}
+export { checkTtl as checkTtlSeconds };
+
+export interface MemoryStoreOptions {
+  /** Forget a session this many seconds after it was last written (default one day). */
+  ttlSeconds?: number;
+}
+
 /**
- * Snapshots in this process's memory, the least recently used dropped first once they pass `maxBytes`.
- * A session dropped this way starts afresh at its next request.
+ * Snapshots in this process's memory, the least recently used dropped first once they pass `maxBytes`,
+ * and any one `ttlSeconds` after it was last written. A session dropped either way starts afresh at its
+ * next request (the app says so: `bimamba-session-status: new`).
  */
 export class MemoryStore implements SnapshotStore {
   readonly maxBytes: number;
-  private readonly entries = new Map<string, Uint8Array>(); // insertion order = least recently used first
+  readonly ttlSeconds: number;
+  private readonly entries = new Map<string, { bytes: Uint8Array; written: number }>(); // insertion order = least recently used first
   private total = 0;
 
-  constructor(maxBytes = 512 * 1024 * 1024) {
+  constructor(maxBytes = 512 * 1024 * 1024, options: MemoryStoreOptions = {}) {
     if (!(Number.isSafeInteger(maxBytes) && maxBytes > 0)) throw new BimambaError('BAD_ARGUMENT', `invalid maxBytes: ${maxBytes} (a positive integer)`);
     this.maxBytes = maxBytes;
+    this.ttlSeconds = checkTtl(options.ttlSeconds);
   }
 
   /** Bytes held now. */
@@ -42,12 +60,20 @@ export class MemoryStore implements SnapshotStore {
     return this.entries.size;
   }
 
+  private expired(written: number): boolean {
+    return Date.now() - written > this.ttlSeconds * 1000;
+  }
+
   async get(key: string): Promise<Uint8Array | null> {
-    const bytes = this.entries.get(key);
-    if (!bytes) return null;
+    const entry = this.entries.get(key);
+    if (!entry) return null;
+    if (this.expired(entry.written)) {
+      await this.delete(key);
+      return null;
+    }
     this.entries.delete(key); // move to the most recently used end
-    this.entries.set(key, bytes);
-    return bytes;
+    this.entries.set(key, entry);
+    return entry.bytes;
   }
 
   async set(key: string, bytes: Uint8Array): Promise<void> {
@@ -55,12 +81,12 @@ export class MemoryStore implements SnapshotStore {
     if (bytes.length > this.maxBytes) {
       throw new BimambaError('OUT_OF_MEMORY', `a ${bytes.length}-byte snapshot does not fit the session store's ${this.maxBytes}-byte cap`);
     }
-    this.entries.set(key, bytes.slice());
+    this.entries.set(key, { bytes: bytes.slice(), written: Date.now() });
     this.total += bytes.length;
     for (const [oldest, old] of this.entries) {
-      if (this.total <= this.maxBytes) break;
+      if (this.total <= this.maxBytes && !this.expired(old.written)) break;
       this.entries.delete(oldest);
-      this.total -= old.length;
+      this.total -= old.bytes.length;
     }
   }
 
@@ -68,6 +94,6 @@ export class MemoryStore implements SnapshotStore {
     const old = this.entries.get(key);
     if (!old) return;
     this.entries.delete(key);
-    this.total -= old.length;
+    this.total -= old.bytes.length;
   }
 }

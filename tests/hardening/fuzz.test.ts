@@ -16,7 +16,7 @@ beforeAll(async () => {
 });
 afterAll(() => built?.dispose());
 
-const NAMES = ['safetensors header', '.bimamba header and config', '.bimamba load (verified)', 'model load and run', 'pickle', 'torch zip checkpoint', 'tokenizer.json', 'tokenizer.model (SentencePiece)', 'tokenizer.json from scratch', 'pickle integers and strings', 'zip storage sharing', 'header nesting', 'checkpoint config.json', 'regex bounded repetition', 'session snapshot'];
+const NAMES = ['safetensors header', '.bimamba header and config', '.bimamba load (verified)', 'model load and run', 'pickle', 'torch zip checkpoint', 'tokenizer.json', 'tokenizer.model (SentencePiece)', 'tokenizer.json from scratch', 'pickle integers and strings', 'zip storage sharing', 'header nesting', 'checkpoint config.json', 'regex bounded repetition', 'HTTP request', 'session snapshot'];
 
 describe('fuzz: every input loads or raises a BimambaError', () => {
   it('covers every target, 2,000 cases or more in all', () => {

@@ -213,3 +213,64 @@ export const boundedRepetitionRegex: fc.Arbitrary<string> = fc.tuple(fc.array(re
 /** Prompts that make such patterns backtrack: a run just short of, at, and past the counts, then a mismatch. */
 export const repetitionPrompt: fc.Arbitrary<string> = fc.tuple(fc.constantFrom('a', '1', ' ', '\r\n', 'ab'), fc.constantFrom(5, 11, 23, 24, 25, 48), fc.constantFrom('', '!', '\u0000'))
   .map(([unit, n, tail]) => unit.repeat(n) + tail);
+
+// ---- HTTP requests to the server ----
+
+/** Values that once cost the server: deep nesting, long strings, wrong types, numbers at the edges. */
+const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
+  fc.constantFrom(null, true, 0, -1, 1, 1.5, 1e308, -0, 2 ** 53, '', 'x', {}, []),
+  fc.constantFrom(10, 100_000).map((depth) => JSON.parse(`${'['.repeat(depth > 1000 ? 10 : depth)}${']'.repeat(depth > 1000 ? 10 : depth)}`)),
+  fc.constant('y'.repeat(200_000)),
+  fc.jsonValue({ maxDepth: 3 }),
+);
+
+const FIELDS = ['model', 'prompt', 'max_tokens', 'temperature', 'top_p', 'top_k', 'min_p', 'repetition_penalty', 'seed', 'stop', 'n', 'best_of', 'echo', 'logprobs', 'suffix', 'logit_bias', 'stream', 'stream_options', 'user', 'session', 'frequency_penalty', 'presence_penalty'];
+
+/** A completions body: mostly valid, with some fields hostile, unknown or missing. */
+const completionBody = fc.record({
+  base: fc.record({
+    model: fc.constantFrom('default', 'other'),
+    prompt: fc.oneof(fc.string({ maxLength: 20 }), fc.array(fc.oneof(fc.nat({ max: 300 }), fc.integer()), { maxLength: 5 }), fc.constant('東'.repeat(300))),
+    max_tokens: fc.oneof(fc.constant(0), fc.nat({ max: 4 })),
+    stream: fc.boolean(),
+  }),
+  hostile: fc.dictionary(fc.oneof(fc.constantFrom(...FIELDS), fc.string({ maxLength: 6 }), fc.constant('k'.repeat(5000))), hostileValue, { maxKeys: 3 }),
+  session: fc.option(fc.oneof(fc.constantFrom('s1', 's2', '../x', '.hidden', 'a'.repeat(129), 'ok.name-1'), fc.string({ maxLength: 8 }))),
+}).map(({ base, hostile, session }) => ({ ...base, ...hostile, ...(session === null ? {} : { session }) }));
+
+export interface FuzzRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: string | null;
+}
+
+/**
+ * Requests of every shape the server's guard and parser see. Most keep a valid envelope (method, path,
+ * key, Host, content type) so that their bodies reach the parser and the generation; the others break
+ * one part of it at a time.
+ */
+export const httpRequest: fc.Arbitrary<FuzzRequest> = fc.record({
+  broken: fc.constantFrom('none', 'none', 'none', 'none', 'none', 'none', 'method', 'path', 'contentType', 'host', 'origin', 'authorization', 'sessionHeader'),
+  method: fc.constantFrom('GET', 'OPTIONS', 'PUT', 'DELETE'),
+  path: fc.constantFrom('/v1/models', '/health', '/v1/../health', '/nope', '/v1/completions?x=1'),
+  contentType: fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data', '', 'APPLICATION/JSON', 'application/json; charset=utf-8'),
+  host: fc.constantFrom('localhost', '[::1]:1', 'attacker.example', '', 'bimamba.test', '127.0.0.1.nip.io'),
+  origin: fc.constantFrom('https://ok.example', 'https://evil.example', 'null'),
+  authorization: fc.constantFrom('Bearer wrong', 'bearer fuzz-key-0001', 'Basic abc', 'Bearer ', '', `Bearer ${'k'.repeat(10_000)}`),
+  sessionHeader: fc.constantFrom('s1', '../etc', 'x'.repeat(300), ''),
+  body: fc.oneof(
+    { arbitrary: completionBody.map((b) => JSON.stringify(b)), weight: 5 },
+    { arbitrary: fc.constantFrom('', '{', 'null', '[]', '"x"', '{"model":"bimamba","prompt":"x"', `{"model":"bimamba","prompt":"x","n":${'['.repeat(100_000)}${']'.repeat(100_000)}}`), weight: 1 },
+  ),
+}).map(({ broken, method, path, contentType, host, origin, authorization, sessionHeader, body }) => {
+  const headers: Record<string, string> = { 'content-type': 'application/json', host: '127.0.0.1:8080', authorization: 'Bearer fuzz-key-0001' };
+  if (broken === 'contentType') headers['content-type'] = contentType;
+  if (broken === 'host') headers.host = host;
+  if (broken === 'origin') headers.origin = origin;
+  if (broken === 'authorization') headers.authorization = authorization;
+  if (broken === 'sessionHeader') headers['bimamba-session'] = sessionHeader;
+  for (const [k, v] of Object.entries(headers)) if (v === '') delete headers[k];
+  const m = broken === 'method' ? method : 'POST';
+  return { method: m, path: broken === 'path' ? path : '/v1/completions', headers, body: m === 'GET' || m === 'OPTIONS' ? null : body };
+});

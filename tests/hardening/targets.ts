@@ -16,10 +16,11 @@ import { bytesSource, readZipDirectory, readZipEntry } from '../../src/format/zi
 import { loadModel, type Model } from '../../src/model/model.js';
 import { loadTokenizer } from '../../src/tokenizer/index.js';
 import { Heap } from '../../src/wasm/heap.js';
-import { byteTokenizerJson, checkpointDir, convertFixture, FIXTURE_NAMES, tokenizerPath } from '../util/fixtures.js';
+import { byteTokenizerJson, checkpointDir, convertFixture, FIXTURE_NAMES, loadWithByteTokenizer, tokenizerPath } from '../util/fixtures.js';
 import { WASM } from '../util/wasm.js';
-import { nestedHeader, picklePayload, sharedStorageZip, tokenizerDoc, tokenizerPrompt } from './generators.js';
-import { boundedRepetitionRegex, repetitionPrompt } from './generators.js';
+import { createApp } from '../../src/server/app.js';
+import { MemoryStore } from '../../src/server/store.js';
+import { boundedRepetitionRegex, httpRequest, nestedHeader, picklePayload, repetitionPrompt, sharedStorageZip, tokenizerDoc, tokenizerPrompt, type FuzzRequest } from './generators.js';
 import { editedJson, encodeWithHeader, mutatedBytes, type Seed } from './mutate.js';
 
 export interface Target {
@@ -207,6 +208,14 @@ export async function buildTargets(): Promise<Targets> {
   const sentencePieceSeeds: Seed[] = [{ name: 'llama2.tokenizer.model', bytes: llamaModel, hot: [[0, 4096], [llamaModel.length - 4096, llamaModel.length]] }];
   const snapshotSeeds: Seed[] = [{ name: 'snapshot', bytes: snapshotSession.snapshot(), hot: [[0, 64]] }];
   const models: Model[] = [snapshotModel];
+  // the HTTP server with every guard on: keys, a Host list, one CORS origin, small caps and timeouts
+  const httpStore = new MemoryStore(8 * 1024 * 1024);
+  const httpModel = await loadWithByteTokenizer('bimamba-tiny');
+  models.push(httpModel);
+  const httpApp = createApp({
+    model: httpModel, store: httpStore, apiKeys: ['fuzz-key-0001'], allowedHosts: ['bimamba.test'], corsOrigins: ['https://ok.example'],
+    maxTokens: 4, maxPromptLength: 256, requestTimeout: 1.5, writeTimeout: 1, maxSessionsPerOwner: 4,
+  });
 
   const targets: Target[] = [
     {
@@ -353,6 +362,34 @@ export async function buildTargets(): Promise<Targets> {
           pretokenizers: [{ type: 'Split', pattern: { Regex: regex }, behavior: 'Isolated', invert: false }, { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false }],
         };
         loadTokenizer(t).encode(prompt); // the screen refuses it, or the prompt encodes within the case's time
+      },
+    },
+    {
+      // every answer is a status the client can act on (never a 500), an error in OpenAI's shape that
+      // echoes no more than a few hundred characters, and the store stays within its cap
+      name: 'HTTP request',
+      testRuns: 150,
+      input: httpRequest,
+      run: async (input) => {
+        const r = input as FuzzRequest;
+        const quiet = console.error;
+        let logged = false;
+        console.error = (...a: unknown[]) => { logged = true; quiet(...a); };
+        let response: Response;
+        let text: string;
+        try {
+          response = await httpApp.fetch(new Request(`http://127.0.0.1${r.path}`, { method: r.method, headers: r.headers, body: r.body }));
+          text = await response.text();
+        } finally {
+          console.error = quiet;
+        }
+        if (response.status >= 500 && response.status !== 503 && response.status !== 504 || logged) throw new Error(`HTTP ${response.status} (internal error logged: ${logged}) for ${JSON.stringify(r).slice(0, 300)}`);
+        if (response.status >= 400 && response.status !== 499) {
+          const e = (JSON.parse(text) as { error?: { message?: unknown; type?: unknown } }).error;
+          if (typeof e?.message !== 'string' || typeof e.type !== 'string') throw new Error(`HTTP ${response.status} without an OpenAI error: ${text.slice(0, 200)}`);
+          if (text.length > 1000) throw new Error(`an error of ${text.length} characters echoes too much`);
+        }
+        if (httpStore.bytes > httpStore.maxBytes) throw new Error('the store passed its cap');
       },
     },
     {

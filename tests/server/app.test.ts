@@ -20,7 +20,7 @@ beforeAll(async () => {
 afterAll(() => model?.dispose());
 
 const post = async (app: ReturnType<typeof createApp>, body: Record<string, unknown>, init: RequestInit = {}): Promise<Response> =>
-  app.fetch(new Request('http://local/v1/completions', { method: 'POST', body: JSON.stringify({ model: 'default', ...body }), ...init }));
+  app.fetch(new Request('http://local/v1/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'default', ...body }), ...init }));
 const health = async (app: ReturnType<typeof createApp>) => (await app.fetch(new Request('http://local/health'))).json() as Promise<{ running: number; waiting: number }>;
 
 /** The library's text for a prompt in a fresh session (greedy unless `options` say otherwise). */
@@ -92,6 +92,7 @@ describe('a client that disconnects mid-stream', () => {
       const gone = new AbortController();
       const r = await fetch(`${url}/v1/completions`, {
         method: 'POST',
+        headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ model: 'default', prompt: 'Once upon a time', max_tokens: 4000, temperature: 0, stream: true }),
         signal: gone.signal,
       });
@@ -110,7 +111,7 @@ describe('a client that disconnects mid-stream', () => {
       expect(running).toBe(0);
       expect(freedMs).toBeLessThan(Math.min(2000, 4000 * msPerToken / 4));
       // and the next request gets the turn
-      const next = await fetch(`${url}/v1/completions`, { method: 'POST', body: JSON.stringify({ model: 'default', prompt: 'The queen', max_tokens: 8, temperature: 0 }) });
+      const next = await fetch(`${url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'default', prompt: 'The queen', max_tokens: 8, temperature: 0 }) });
       expect((await next.json()).choices[0].text).toBe(await libraryText('The queen', 8));
     } finally {
       await server.close();
@@ -273,7 +274,7 @@ describe('DirectoryStore', () => {
       const r = await post(app, { prompt: 'x', max_tokens: 1, session });
       expect(r.status).toBe(400);
       expect((await r.json()).error.param).toBe('session');
-      const h = await post(app, { prompt: 'x', max_tokens: 1 }, { headers: { 'bimamba-session': session } });
+      const h = await post(app, { prompt: 'x', max_tokens: 1 }, { headers: { 'content-type': 'application/json', 'bimamba-session': session } });
       expect(h.status).toBe(400);
     }
     expect(existsSync(join(root, 'sessions'))).toBe(false);

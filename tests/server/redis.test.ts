@@ -111,4 +111,25 @@ describe.runIf(shouldRun('redis-server', REDIS, HOW))('two servers on one Redis'
       await connection.quit();
     }
   });
+
+  it('every session key expires: a default of one day, --session-ttl in serve', async () => {
+    const connection = createClient({ url: `redis://127.0.0.1:${port}` });
+    await connection.connect();
+    const served = await startServe(['--redis', `redis://127.0.0.1:${port}`, '--session-ttl', '120']);
+    try {
+      await new RedisStore(connection, { prefix: 'ttl:' }).set('k', new Uint8Array([1]));
+      const day = await connection.ttl('ttl:k');
+      expect(day).toBeGreaterThan(86_000);
+      expect(day).toBeLessThanOrEqual(86_400);
+      await client(served.url).completions.create({ model: 'default', prompt: 'The king', max_tokens: 2, session: 'ttl-session' } as OpenAI.CompletionCreateParamsNonStreaming);
+      const keys = await connection.keys('bimamba:session:*.ttl-session');
+      expect(keys.length).toBe(1);
+      const ttl = await connection.ttl(keys[0]);
+      expect(ttl).toBeGreaterThan(100);
+      expect(ttl).toBeLessThanOrEqual(120);
+    } finally {
+      await served.stop();
+      await connection.quit();
+    }
+  });
 });

@@ -1,0 +1,193 @@
+// The acceptance load: one server on 127.0.0.1 in this process; normal clients measured alone (idle),
+// then again while 20 stalled readers and 20 store-flooding clients hammer it, each kind from its own
+// loopback address (127.0.0.2, .3: Linux routes all of 127/8 to lo). Bounded: it stops by itself after
+// `idleMs + loadMs`. Run in the suite shortened (tests/server/load.test.ts) and in full, 60 s under
+// load, by `npx tsx scripts/server-load.ts`.
+import http from 'node:http';
+import type { Model } from '../../src/index.js';
+import { createApp } from '../../src/server/app.js';
+import { listen } from '../../src/server/node.js';
+import { MemoryStore } from '../../src/server/store.js';
+
+export interface LoadOptions {
+  model: Model;
+  idleMs: number;
+  loadMs: number;
+  stalled?: number;
+  flooders?: number;
+  normal?: number;
+  /** Print the server's running/waiting counts and each normal request's time as it goes. */
+  verbose?: boolean;
+}
+
+export interface LoadReport {
+  idle: { count: number; p50: number; p99: number };
+  loaded: { count: number; p50: number; p99: number; failed: number };
+  stalledOpened: number;
+  stalledRefused: number;
+  floodRequests: number;
+  flood503: number;
+  storeMaxBytes: number;
+  storePeakBytes: number;
+  storeMaxSessions: number;
+  storePeakSessions: number;
+  heapMiB: { start: number; peak: number; end: number };
+  rssMiB: { start: number; peak: number; end: number };
+}
+
+const JSON_TYPE = { 'content-type': 'application/json' };
+
+function post(port: number, from: string, body: unknown): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, localAddress: from, path: '/v1/completions', method: 'POST', agent: false, headers: JSON_TYPE }, resolve);
+    req.on('error', reject);
+    req.setTimeout(60_000, () => req.destroy(new Error('client timeout')));
+    req.end(JSON.stringify(body));
+  });
+}
+
+async function drain(res: http.IncomingMessage): Promise<void> {
+  for await (const _ of res);
+}
+
+const percentile = (xs: number[], p: number) => {
+  if (xs.length === 0) return NaN;
+  const s = xs.slice().sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const MiB = (n: number) => Math.round((n / 2 ** 20) * 10) / 10;
+
+export async function runLoad(o: LoadOptions): Promise<LoadReport> {
+  const stalledCount = o.stalled ?? 20;
+  const flooderCount = o.flooders ?? 20;
+  const normalCount = o.normal ?? 2;
+  const snapshotBytes = o.model.createSession().snapshot().length;
+  const maxSessions = 48;
+  const store = new MemoryStore(maxSessions * snapshotBytes);
+  const app = createApp({ model: o.model, store, maxActive: 4, maxWaiting: 32, maxActivePerClient: 1, maxWaitingPerClient: 4, maxSessionsPerOwner: 16, writeTimeout: 2, requestTimeout: 60 });
+  const server = await listen(app, 0, '127.0.0.1', { maxConnectionsPerClient: 32 });
+  const report: LoadReport = {
+    idle: { count: 0, p50: 0, p99: 0 },
+    loaded: { count: 0, p50: 0, p99: 0, failed: 0 },
+    stalledOpened: 0, stalledRefused: 0, floodRequests: 0, flood503: 0,
+    storeMaxBytes: store.maxBytes, storePeakBytes: 0, storeMaxSessions: maxSessions, storePeakSessions: 0,
+    heapMiB: { start: 0, peak: 0, end: 0 }, rssMiB: { start: 0, peak: 0, end: 0 },
+  };
+  const open = new Set<http.IncomingMessage>();
+  let phase: 'idle' | 'load' | 'done' = 'idle';
+  try {
+    // each normal client from its own address (127.0.0.1, .4, .5, ...), as separate users are
+    const normalAddress = (i: number) => (i === 0 ? '127.0.0.1' : `127.0.0.${i + 3}`);
+    const normalRequest = async (from = '127.0.0.1'): Promise<number | null> => {
+      const t0 = performance.now();
+      try {
+        const res = await post(server.port, from, { model: 'default', prompt: 'The queen said', max_tokens: 16, temperature: 0 });
+        await drain(res);
+        return res.statusCode === 200 ? performance.now() - t0 : null;
+      } catch {
+        return null;
+      }
+    };
+    const normalLoop = async (from: string, into: number[], until: () => boolean, failed: { n: number }) => {
+      while (!until()) {
+        const ms = await normalRequest(from);
+        if (ms === null) failed.n++;
+        else into.push(ms);
+        if (o.verbose && phase === 'load') console.error(`normal ${ms === null ? 'failed' : Math.round(ms)} ms`);
+      }
+    };
+    await normalRequest(); // warm up
+    const idle: number[] = [];
+    const idleEnd = Date.now() + o.idleMs;
+    await Promise.all(Array.from({ length: normalCount }, (_, i) => normalLoop(normalAddress(i), idle, () => Date.now() >= idleEnd, { n: 0 })));
+
+    global.gc?.();
+    const sample = () => {
+      const m = process.memoryUsage();
+      report.heapMiB.peak = Math.max(report.heapMiB.peak, MiB(m.heapUsed));
+      report.rssMiB.peak = Math.max(report.rssMiB.peak, MiB(m.rss));
+      report.storePeakBytes = Math.max(report.storePeakBytes, store.bytes);
+      report.storePeakSessions = Math.max(report.storePeakSessions, store.size);
+      return m;
+    };
+    const m0 = sample();
+    report.heapMiB.start = MiB(m0.heapUsed);
+    report.rssMiB.start = MiB(m0.rss);
+    let ticks = 0;
+    const sampler = setInterval(() => {
+      sample();
+      if (o.verbose && ++ticks % 4 === 0) void Promise.resolve(app.fetch(new Request('http://127.0.0.1/health'))).then((r) => r.json()).then((h: unknown) => console.error(`health ${JSON.stringify(h)} store ${store.size}`));
+    }, 250);
+
+    phase = 'load';
+    const loadEnd = Date.now() + o.loadMs;
+    const over = () => Date.now() >= loadEnd;
+    // stalled readers: read the headers, then nothing; when the server ends one, open another
+    const stalledLoop = async () => {
+      while (!over()) {
+        try {
+          const res = await post(server.port, '127.0.0.2', { model: 'default', prompt: 'Once upon a time', max_tokens: 4000, stream: true });
+          if (res.statusCode !== 200) {
+            // refused (this address is at its caps): come back a second later, as a patient attacker would
+            report.stalledRefused++;
+            res.destroy();
+            await sleep(1000);
+            continue;
+          }
+          report.stalledOpened++;
+          open.add(res);
+          res.pause();
+          await new Promise<void>((r) => {
+            res.socket.once('close', () => r());
+            const t = setInterval(() => over() && (clearInterval(t), r()), 100);
+            res.socket.once('close', () => clearInterval(t));
+          });
+          open.delete(res);
+          res.destroy();
+        } catch {
+          await sleep(100);
+        }
+      }
+    };
+    // flooders: max_tokens 0 under a fresh session name every time
+    let serial = 0;
+    const floodLoop = async () => {
+      while (!over()) {
+        try {
+          const res = await post(server.port, '127.0.0.3', { model: 'default', prompt: 'x', max_tokens: 0, session: `flood-${serial++}` });
+          report.floodRequests++;
+          if (res.statusCode === 503) {
+            report.flood503++;
+            await sleep(20);
+          }
+          await drain(res);
+        } catch {
+          await sleep(50);
+        }
+      }
+    };
+    const loaded: number[] = [];
+    const failed = { n: 0 };
+    await Promise.all([
+      ...Array.from({ length: stalledCount }, stalledLoop),
+      ...Array.from({ length: flooderCount }, floodLoop),
+      sleep(1000).then(() => Promise.all(Array.from({ length: normalCount }, (_, i) => normalLoop(normalAddress(i), loaded, over, failed)))), // once the attack is on
+    ]);
+    clearInterval(sampler);
+    phase = 'done';
+    for (const res of open) res.destroy();
+    global.gc?.();
+    const m1 = sample();
+    report.heapMiB.end = MiB(m1.heapUsed);
+    report.rssMiB.end = MiB(m1.rss);
+    report.idle = { count: idle.length, p50: percentile(idle, 50), p99: percentile(idle, 99) };
+    report.loaded = { count: loaded.length, p50: percentile(loaded, 50), p99: percentile(loaded, 99), failed: failed.n };
+    return report;
+  } finally {
+    void phase;
+    for (const res of open) res.destroy();
+    server.closeAll();
+    await server.close();
+  }
+}
