@@ -105,8 +105,8 @@ describe('usage mistakes: one line, exit 2, before anything loads', () => {
     }
   });
 
-  it('serve: a port outside 0-65535 or a count below 1 is a usage error naming the flag, before loading', async () => {
-    for (const [flag, value] of [['--port', '99999'], ['--port', '-1'], ['--max-active', '0'], ['--max-waiting', '0'], ['--session-memory', '-5']]) {
+  it('serve: a port outside 0-65535 or a count out of range is a usage error naming the flag, before loading', async () => {
+    for (const [flag, value] of [['--port', '99999'], ['--port', '-1'], ['--max-active', '0'], ['--max-waiting', '-1'], ['--session-memory', '-5']]) {
       oneLineError(await sh(`B serve -m nope.bimamba ${flag} ${value}`), 2, new RegExp(`option '[^']*${flag}[^']*' argument '${value}' is invalid`));
     }
   });
