@@ -12,7 +12,8 @@ export type ErrorCode =
   | 'DISPOSED' // use of a model or session after dispose()
   | 'ABORTED' // generation stopped by an AbortSignal
   | 'CONFLICT' // a shared session store's entry changed since it was read (another server continued the session)
-  | 'THREADS'; // worker threads could not start, or one stopped answering
+  | 'THREADS' // worker threads could not start, or one stopped answering
+  | 'QUOTA'; // no room to store a cached model (the origin's quota, a full disk): the model loads without a copy
 
 /**
  * `text` with control characters (C0 but newline and tab, DEL, C1) written as `\u001b` escapes:

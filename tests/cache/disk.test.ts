@@ -1,0 +1,234 @@
+// loadModel(url, { cache }) in Node: the cache on disk ($BIMAMBA_CACHE), and a CacheObject of one's own.
+// A real HTTP server on 127.0.0.1 (server.ts) counts the requests and misbehaves where asked.
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { deleteCachedModel, listCachedModels } from '../../src/cache/index.js';
+import type { CacheObject } from '../../src/cache/types.js';
+import type { BimambaError } from '../../src/errors.js';
+import { loadModel } from '../../src/model/model.js';
+import { tinyModel } from '../runtimes/model.js';
+import { convertFixture } from '../util/fixtures.js';
+import { WASM } from '../util/wasm.js';
+import { readBytes, startModelServer, type ModelServer } from './server.js';
+
+const PATH = '/models/tiny.bimamba';
+let server: ModelServer;
+let fileBytes: Uint8Array;
+let other: Uint8Array; // another model's file
+let expected: number[];
+let dir: string;
+let warnings: BimambaError[];
+
+const greedy = async (model: Awaited<ReturnType<typeof loadModel>>) => {
+  const out: number[] = [];
+  for await (const t of model.generate('The history of', { maxTokens: 8, temperature: 0 })) out.push(t.token);
+  model.dispose();
+  return out;
+};
+const load = (cache: true | 'revalidate' | CacheObject = true, onProgress?: (p: { source?: string }) => void) =>
+  loadModel(server.base + PATH, { wasm: WASM, cache, onWarning: (w) => warnings.push(w), onProgress });
+const cachedFiles = () => readdirSync(dir).filter((n) => n.endsWith('.bimamba'));
+
+beforeAll(async () => {
+  const path = await tinyModel();
+  fileBytes = readBytes(path);
+  other = readBytes(await convertFixture('mamba2-tiny-hf'));
+  expected = await greedy(await loadModel(path, { wasm: WASM }));
+  server = await startModelServer();
+});
+afterAll(() => server?.close());
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'bimamba-cache-'));
+  process.env.BIMAMBA_CACHE = dir;
+  server.serveFile(PATH, fileBytes, '"tiny-1"');
+  server.seen.length = 0;
+  server.misbehave = {};
+  warnings = [];
+});
+afterEach(() => {
+  delete process.env.BIMAMBA_CACHE;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the disk cache', () => {
+  it('the second load makes no request, reads the cache (onProgress says so), and gives the same tokens', async () => {
+    const sources = new Set<string | undefined>();
+    expect(await greedy(await load(true, (p) => sources.add(p.source)))).toEqual(expected);
+    expect([...sources]).toEqual(['network']);
+    expect(server.count(PATH)).toBe(1);
+    expect(cachedFiles()).toHaveLength(1);
+    expect(new Uint8Array(readFileSync(join(dir, cachedFiles()[0])))).toEqual(fileBytes);
+    sources.clear();
+    expect(await greedy(await load(true, (p) => sources.add(p.source)))).toEqual(expected);
+    expect([...sources]).toEqual(['cache']);
+    expect(server.count(PATH)).toBe(1);
+    expect(warnings).toEqual([]);
+    const listed = await listCachedModels();
+    expect(listed).toMatchObject([{ url: server.base + PATH, bytes: fileBytes.length, totalBytes: fileBytes.length, complete: true, etag: '"tiny-1"' }]);
+    expect(readdirSync(dir).filter((n) => /\.(lock|tmp|partial)/.test(n))).toEqual([]);
+  });
+
+  it('loads from the cache with the server gone', async () => {
+    await greedy(await load());
+    const stopped = await startModelServer();
+    const url = stopped.base + PATH;
+    stopped.serveFile(PATH, fileBytes);
+    await greedy(await loadModel(url, { wasm: WASM, cache: true }));
+    await stopped.close();
+    expect(await greedy(await loadModel(url, { wasm: WASM, cache: true }))).toEqual(expected);
+    expect(await greedy(await loadModel(url, { wasm: WASM, cache: 'revalidate', onWarning: (w) => warnings.push(w) }))).toEqual(expected);
+    expect(warnings.map((w) => w.message).join('\n')).toMatch(/cannot fetch .*loading the cached copy/);
+  });
+
+  it('a flipped byte, a truncated file or another model\'s file in the cache: dropped with a warning, fetched again', async () => {
+    await greedy(await load());
+    const file = join(dir, cachedFiles()[0]);
+    const damages: [string, (b: Uint8Array) => Uint8Array, RegExp][] = [
+      ['flipped', (b) => { const c = b.slice(); c[c.length - 100] ^= 1; return c; }, /does not match its checksum/],
+      ['truncated', (b) => b.subarray(0, b.length - 1000), /truncated|size/],
+      ['swapped', () => other, /another model's file/],
+    ];
+    for (const [what, damage, message] of damages) {
+      writeFileSync(file, damage(fileBytes));
+      warnings = [];
+      const before = server.count(PATH);
+      expect(await greedy(await load()), what).toEqual(expected);
+      expect(server.count(PATH), what).toBe(before + 1);
+      expect(warnings.map((w) => w.message).join('\n'), what).toMatch(message);
+      expect(new Uint8Array(readFileSync(file)), what).toEqual(fileBytes);
+    }
+  });
+
+  it("'revalidate' asks with If-None-Match: 304 reads the cache; a new ETag brings the new file", async () => {
+    await greedy(await load());
+    expect(await greedy(await load('revalidate'))).toEqual(expected);
+    expect(server.seen.at(-1)).toMatchObject({ status: 304 });
+    expect(server.seen.at(-1)!.headers['if-none-match']).toBe('"tiny-1"');
+    server.serveFile(PATH, other, '"other-1"');
+    const m = await load('revalidate');
+    expect(m.config.arch).not.toBe('bimamba'); // the new file (mamba2)
+    m.dispose();
+    expect((await listCachedModels())[0]).toMatchObject({ etag: '"other-1"', bytes: other.length });
+    await load(true).then((x) => x.dispose());
+    expect(server.count(PATH)).toBe(3);
+  });
+
+  it('an interrupted download resumes with Range + If-Range and equals an uninterrupted one', async () => {
+    server.misbehave.cutAfter = Math.floor(fileBytes.length / 2);
+    await expect(load()).rejects.toThrow();
+    const partial = await listCachedModels();
+    expect(partial).toHaveLength(1);
+    expect(partial[0].complete).toBe(false);
+    expect(partial[0].bytes).toBeGreaterThan(0);
+    expect(await greedy(await load())).toEqual(expected);
+    const last = server.seen.at(-1)!;
+    expect(last.status).toBe(206);
+    expect(last.headers.range).toBe(`bytes=${partial[0].bytes}-`);
+    expect(last.headers['if-range']).toBe('"tiny-1"');
+    expect(new Uint8Array(readFileSync(join(dir, cachedFiles()[0])))).toEqual(fileBytes);
+    expect(readdirSync(dir).filter((n) => n.includes('partial'))).toEqual([]);
+  });
+
+  it('a new ETag between the two parts restarts the download (If-Range), and so does a server that gives 206 anyway', async () => {
+    for (const ignoreIfRange of [false, true]) {
+      server.serveFile(PATH, fileBytes, '"tiny-1"');
+      server.misbehave = { cutAfter: Math.floor(fileBytes.length / 2) };
+      await expect(load()).rejects.toThrow();
+      server.serveFile(PATH, other, '"other-2"'); // the file changed on the server
+      server.misbehave = { ignoreIfRange };
+      warnings = [];
+      const m = await load();
+      expect(m.config.arch).not.toBe('bimamba');
+      m.dispose();
+      expect(new Uint8Array(readFileSync(join(dir, cachedFiles()[0])))).toEqual(other);
+      if (ignoreIfRange) expect(warnings.map((w) => w.message).join('\n')).toMatch(/cannot continue the stored part|another file/);
+      await deleteCachedModel(server.base + PATH);
+    }
+  });
+
+  it('a server without ranges: the download restarts and is whole', async () => {
+    server.misbehave = { cutAfter: Math.floor(fileBytes.length / 2) };
+    await expect(load()).rejects.toThrow();
+    server.misbehave = { noRanges: true };
+    expect(await greedy(await load())).toEqual(expected);
+    expect(server.seen.at(-1)!.status).toBe(200);
+    expect(new Uint8Array(readFileSync(join(dir, cachedFiles()[0])))).toEqual(fileBytes);
+  });
+
+  it('a lying Content-Range: refused as a resume, downloaded whole', async () => {
+    server.misbehave = { cutAfter: Math.floor(fileBytes.length / 2) };
+    await expect(load()).rejects.toThrow();
+    server.misbehave = { contentRange: (start, size) => `bytes ${start + 10}-${size - 1}/${size}` };
+    expect(await greedy(await load())).toEqual(expected);
+    expect(warnings.map((w) => w.message).join('\n')).toMatch(/Content-Range says bytes/);
+    expect(new Uint8Array(readFileSync(join(dir, cachedFiles()[0])))).toEqual(fileBytes);
+  });
+
+  it('a lying Content-Length: a clear error, nothing cached', async () => {
+    for (const length of [fileBytes.length - 100, fileBytes.length + 100]) {
+      server.misbehave = { contentLength: length };
+      const e = await load().then(() => null, (x: BimambaError) => x);
+      expect(e?.code, String(length)).toMatch(/BAD_FORMAT|BAD_ARGUMENT/);
+      expect(e?.message).toMatch(/server says the file has|truncated|reading .* failed|fetch/);
+      expect(cachedFiles()).toEqual([]);
+    }
+    server.misbehave = {};
+    expect(await greedy(await load())).toEqual(expected);
+  });
+
+  it('deleteCachedModel removes the entry; a path or bytes are never cached', async () => {
+    await greedy(await load());
+    expect(await deleteCachedModel(server.base + PATH)).toBe(true);
+    expect(await deleteCachedModel(server.base + PATH)).toBe(false);
+    expect(await listCachedModels()).toEqual([]);
+    (await loadModel(fileBytes, { wasm: WASM, cache: true })).dispose();
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('refuses a cache option that is none', async () => {
+    await expect(loadModel(server.base + PATH, { wasm: WASM, cache: 'yes' as never })).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+    expect(existsSync(join(dir, 'x'))).toBe(false);
+  });
+});
+
+describe('a CacheObject of ones own', () => {
+  const mapCache = (failPut?: () => Error) => {
+    const entries = new Map<string, { bytes: Uint8Array; headers: [string, string][] }>();
+    const cache: CacheObject = {
+      async get(key) {
+        const e = entries.get(key);
+        return e && new Response(e.bytes, { headers: e.headers });
+      },
+      async put(key, response) {
+        if (failPut) {
+          await response.body?.cancel();
+          throw failPut();
+        }
+        entries.set(key, { bytes: new Uint8Array(await response.arrayBuffer()), headers: [...response.headers] });
+      },
+      delete: async (key) => entries.delete(key),
+      keys: async () => [...entries.keys()],
+    };
+    return { cache, entries };
+  };
+
+  it('stores there, and the second load makes no request', async () => {
+    const { cache, entries } = mapCache();
+    expect(await greedy(await load(cache))).toEqual(expected);
+    expect(entries.get(server.base + PATH)?.bytes).toEqual(fileBytes);
+    expect(await greedy(await load(cache))).toEqual(expected);
+    expect(server.count(PATH)).toBe(1);
+    expect(await listCachedModels({ cache })).toMatchObject([{ url: server.base + PATH, bytes: fileBytes.length }]);
+    expect(readdirSync(dir)).toEqual([]); // nothing on disk
+  });
+
+  it('a quota error is a QUOTA warning, and the model loads from the network', async () => {
+    const { cache } = mapCache(() => new DOMException('the quota is exceeded', 'QuotaExceededError'));
+    expect(await greedy(await load(cache))).toEqual(expected);
+    expect(warnings.map((w) => w.code)).toContain('QUOTA');
+    expect(await greedy(await load(cache))).toEqual(expected);
+    expect(server.count(PATH)).toBe(2);
+  });
+});
