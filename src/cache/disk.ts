@@ -133,7 +133,14 @@ function fileStream(path: string, bytes: number): ReadableStream<Uint8Array> {
   });
 }
 
-export function diskStore(dir: string = cacheDirectory()): Store {
+/** The disk store, plus what the CLI needs: the directory, where an entry's file lies, renaming an entry. */
+export interface DiskStore extends Store {
+  readonly directory: string;
+  fileOf(url: string): string;
+  setName(url: string, name: string): Promise<void>;
+}
+
+export function diskStore(dir: string = cacheDirectory()): DiskStore {
   const paths = (url: string) => {
     const key = urlKey(url);
     const base = join(dir, key);
@@ -146,6 +153,13 @@ export function diskStore(dir: string = cacheDirectory()): Store {
   };
   return {
     kind: 'disk',
+    directory: dir,
+    fileOf: (url) => paths(url).file,
+    async setName(url, name) {
+      const p = paths(url);
+      const info = await infoAt(p.info, url);
+      if (info) await writeAtomic(p.info, JSON.stringify({ ...info, name }));
+    },
     async get(url): Promise<StoredEntry | null> {
       const p = paths(url);
       const info = await infoAt(p.info, url);

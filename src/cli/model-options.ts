@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { loadModel, type Model } from '../model/model.js';
 import { defaultModelPath } from './default-model.js';
+import { cachedModelPath } from './cached-model.js';
 import { checkFile } from './files.js';
 
 export interface ModelFlags {
@@ -29,7 +30,7 @@ function parseThreads(v: string): 'auto' | number {
 
 export function addModelOptions(cmd: Command): Command {
   return cmd
-    .option('-m, --model <file>', 'the .bimamba model file (default: the built-in model)')
+    .option('-m, --model <file>', 'the .bimamba model file, or the name of one `bimamba pull` cached (default: the built-in model)')
     .option('--threads <n>', "threads for the big kernels: 'auto' or a number up to the core count", parseThreads, 'auto')
     .option('--exact', 'run the exact f32 kernels instead of the fast ones')
     .addOption(new Option('--state-type <type>', 'how sessions store the SSM state (default: bf16, f32 with --exact)').choices(['f32', 'bf16']))
@@ -39,6 +40,8 @@ export function addModelOptions(cmd: Command): Command {
 /** The model file the flags name (or the built-in one), checked to be a file before anything loads. */
 export async function modelPath(o: ModelFlags): Promise<string> {
   const path = o.model ?? defaultModelPath();
+  const cached = o.model === undefined ? null : await cachedModelPath(o.model);
+  if (cached) return cached;
   await checkFile(path, 'a .bimamba file');
   return path;
 }

@@ -20,6 +20,8 @@ export interface Misbehaviour {
   contentLength?: number;
   /** Answer a Range request with this Content-Range (and the bytes it names, or what fits). */
   contentRange?: (start: number, size: number) => string;
+  /** Send bodies in 16 KiB pieces this many ms apart (a slow network). */
+  throttleMs?: number;
   /** Ignore Range headers (a server without ranges). */
   noRanges?: boolean;
   /** Answer a Range request with 206 even when If-Range does not match. */
@@ -109,7 +111,16 @@ export async function startModelServer(root: string | null = null, port = 0): Pr
       res.write(body.subarray(0, cut), () => setTimeout(() => res.destroy(), 50));
       return;
     }
-    res.end(body.subarray(0, Math.min(body.length, m.contentLength ?? body.length)));
+    const send = body.subarray(0, Math.min(body.length, m.contentLength ?? body.length));
+    if (m.throttleMs) {
+      for (let at = 0; at < send.length && !res.destroyed; at += 16384) {
+        res.write(send.subarray(at, at + 16384));
+        await new Promise((r) => setTimeout(r, m.throttleMs));
+      }
+      res.end();
+      return;
+    }
+    res.end(send);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
