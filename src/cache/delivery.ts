@@ -99,7 +99,10 @@ export function deliver<T>(url: URL, options: DeliveryOptions, consume: Consume<
   const href = url.href;
   const { store, warn } = options;
   return store.exclusive(href, async () => {
-    const entry = await store.get(href).catch(() => null);
+    const entry = await store.get(href).catch((e) => {
+      warn(new BimambaError('BAD_FORMAT', `the cached copy of ${href} cannot be read (${messageOf(e)}): it is fetched again`, { cause: e }));
+      return null;
+    });
     if (entry) {
       let fresh: Response | null = null;
       if (options.revalidate) fresh = await revalidate(url, entry.info, warn);
