@@ -9,7 +9,8 @@ import { chromiumBinary, need, shouldRun } from '../runtimes/hosts.js';
 import { tinyModel } from '../runtimes/model.js';
 import { WASM } from '../util/wasm.js';
 import { cacheScenario } from './browser-scenario.js';
-import { readBytes } from './server.js';
+import { readBytes, startModelServer } from './server.js';
+import { ROOT } from '../runtimes/model.js';
 
 const CHROMIUM = chromiumBinary();
 const HOW = 'apt-get install chromium';
@@ -40,5 +41,71 @@ describe.runIf(shouldRun('Chromium', CHROMIUM, HOW))('the model cache in Chromiu
     model.dispose();
     await cacheScenario('Chromium', { open: async (url) => void (await page.goto(url)), evaluate: (script) => page.evaluate(script) }, readBytes(path), expected);
     expect(errors).toEqual([]);
+  });
+
+  it('the SharedWorker example: two pages, one model load, each its own token stream; without SharedWorker a page loads its own from the cache', async () => {
+    const path = await tinyModel();
+    const greedy = async (prompt: string) => {
+      const m = await loadModel(path, { wasm: WASM });
+      const out: number[] = [];
+      for await (const t of m.generate(prompt, { maxTokens: 12, temperature: 0 })) out.push(t.token);
+      m.dispose();
+      return out;
+    };
+    const prompts = ['The history of', 'Once upon a time'];
+    const expected = await Promise.all(prompts.map(greedy));
+    expect(expected[0]).not.toEqual(expected[1]);
+    const server = await startModelServer(ROOT);
+    server.serveFile('/models/tiny.bimamba', readBytes(path));
+    try {
+      const at = (prompt: string) => `${server.base}/examples/shared-worker/?${new URLSearchParams({ model: '/models/tiny.bimamba', prompt, n: '12' })}`;
+      const pages = await Promise.all(prompts.map(() => context.newPage()));
+      await Promise.all(pages.map((p, i) => p.goto(at(prompts[i]))));
+      const results = await Promise.all(pages.map(async (p) => {
+        await p.waitForSelector('#output[data-done]', { timeout: 60_000 });
+        return p.evaluate(() => ({ tokens: JSON.parse(document.getElementById("output")!.dataset.tokens!), ...document.body.dataset }) as { tokens: number[]; shared?: string; loads?: string; worker?: string });
+      }));
+      expect(results.map((r) => r.tokens)).toEqual(expected); // each page its own stream
+      expect(results.map((r) => r.shared)).toEqual(['true', 'true']);
+      expect(results[0].worker).toMatch(/^[0-9a-z]+$/);
+      expect(results[1].worker).toBe(results[0].worker); // one worker for both pages
+      expect(results.map((r) => r.loads)).toEqual(['1', '1']); // one load, shared
+      expect(server.count('/models/tiny.bimamba')).toBe(1);
+
+      // where SharedWorker is missing, the page loads the model itself: from the cache the worker filled
+      const alone = await context.newPage();
+      await alone.addInitScript(() => {
+        delete (globalThis as { SharedWorker?: unknown }).SharedWorker;
+      });
+      await alone.goto(at(prompts[1]));
+      await alone.waitForSelector('#output[data-done]', { timeout: 60_000 });
+      const solo = await alone.evaluate(() => ({ tokens: JSON.parse(document.getElementById('output')!.dataset.tokens!), ...document.body.dataset }));
+      expect(solo).toMatchObject({ shared: 'false', source: 'cache', tokens: expected[1] });
+      expect(server.count('/models/tiny.bimamba')).toBe(1);
+      for (const p of [...pages, alone]) await p.close();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('the demo page says "loaded from cache" on a second visit, and fetches nothing', async () => {
+    const path = await tinyModel();
+    const server = await startModelServer(ROOT);
+    server.serveFile('/models/demo.bimamba', readBytes(path));
+    try {
+      const status: string[] = [];
+      for (let visit = 0; visit < 2; visit++) {
+        const p = await context.newPage();
+        await p.goto(`${server.base}/examples/web/?model=${encodeURIComponent('/models/demo.bimamba')}`);
+        await p.waitForSelector('body[data-state=ready]', { timeout: 60_000 });
+        status.push((await p.textContent('#model-status'))!);
+        await p.close();
+      }
+      expect(status[0]).not.toMatch(/from cache/);
+      expect(status[1]).toMatch(/demo\.bimamba: .*; loaded from cache in \d+ ms/);
+      expect(server.count('/models/demo.bimamba')).toBe(1);
+    } finally {
+      await server.close();
+    }
   });
 });
