@@ -255,8 +255,9 @@ async function download<T>(url: URL, options: DeliveryOptions, consume: Consume<
     if (!wrongFile) await flush();
     const w = writer as EntryWriter | null;
     if (w) await w.abort(!wrongFile).catch(() => {});
-    if (resumedOtherFile) {
-      warn(new BimambaError('BAD_FORMAT', `${href}: the stored part of the download belongs to another file: downloading it whole`));
+    if (resumedOtherFile || (resumed && wrongFile)) {
+      // the stored part was another file's, or damaged (the whole failed its checksums): start again, once
+      warn(new BimambaError('BAD_FORMAT', `${href}: the stored part of the download does not continue into this file (${messageOf(e)}): downloading it whole`, { cause: e }));
       await store.delete(href).catch(() => false);
       return download(url, options, consume, null, null);
     }

@@ -4,7 +4,8 @@
 // (created with O_EXCL, so one process downloads a URL at a time; a lock whose process is gone is stale).
 // Files become entries by rename, so a reader never sees half of one. Reached only through host/node.ts,
 // so the browser and Worker builds never include it.
-import { open, readdir, readFile, rename, rm, stat, statfs, writeFile, mkdir } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, readdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { BimambaError } from '../errors.js';
@@ -26,6 +27,8 @@ const READ_CHUNK = 1 << 20;
 const errno = (e: unknown) => (e as NodeJS.ErrnoException)?.code;
 
 async function readText(path: string): Promise<string | null> {
+  const size = await sizeOf(path);
+  if (size === null || size > 1 << 20) return null; // a link, a FIFO, a huge file: not an info file of ours
   try {
     return await readFile(path, 'utf8');
   } catch {
@@ -33,9 +36,10 @@ async function readText(path: string): Promise<string | null> {
   }
 }
 
+/** The size of a regular file (a symlink or anything else planted in the cache is not one of ours). */
 async function sizeOf(path: string): Promise<number | null> {
   try {
-    const s = await stat(path);
+    const s = await lstat(path);
     return s.isFile() ? s.size : null;
   } catch {
     return null;
@@ -45,7 +49,8 @@ async function sizeOf(path: string): Promise<number | null> {
 /** Write a small file atomically: a temporary beside it, then rename. */
 async function writeAtomic(path: string, text: string): Promise<void> {
   const temp = `${path}.${process.pid}.tmp`;
-  await writeFile(temp, text);
+  await rm(temp, { force: true });
+  await writeFile(temp, text, { flag: 'wx' }); // never through a link someone left there
   await rename(temp, path);
 }
 
@@ -177,7 +182,9 @@ export function diskStore(dir: string = cacheDirectory()): DiskStore {
       const p = paths(info.url);
       await mkdir(dir, { recursive: true });
       await writeAtomic(p.partialInfo, JSON.stringify(info));
-      const fh = await open(p.partial, resumeFrom > 0 ? 'r+' : 'w');
+      // a fresh file is created (O_EXCL: not through a link planted there); a resumed one is opened without following links
+      if (resumeFrom === 0) await rm(p.partial, { force: true });
+      const fh = await open(p.partial, resumeFrom > 0 ? constants.O_RDWR | (constants.O_NOFOLLOW ?? 0) : 'wx');
       if (resumeFrom > 0) await fh.truncate(resumeFrom);
       let pos = resumeFrom;
       let closed = false;

@@ -1,10 +1,11 @@
 // loadModel(url, { cache }) in Node: the cache on disk ($BIMAMBA_CACHE), and a CacheObject of one's own.
 // A real HTTP server on 127.0.0.1 (server.ts) counts the requests and misbehaves where asked.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deleteCachedModel, listCachedModels } from '../../src/cache/index.js';
+import { urlKey } from '../../src/cache/store.js';
 import type { CacheObject } from '../../src/cache/types.js';
 import type { BimambaError } from '../../src/errors.js';
 import { loadModel } from '../../src/model/model.js';
@@ -148,6 +149,18 @@ describe('the disk cache', () => {
     }
   });
 
+  it('a damaged partial download (its first part is another file): downloaded whole', async () => {
+    server.misbehave = { cutAfter: Math.floor(fileBytes.length / 2) };
+    await expect(load()).rejects.toThrow();
+    const partial = join(dir, readdirSync(dir).find((n) => n.endsWith('.partial'))!);
+    const part = readFileSync(partial);
+    part[20] ^= 0x55; // inside the header's JSON
+    writeFileSync(partial, part);
+    expect(await greedy(await load())).toEqual(expected);
+    expect(warnings.map((w) => w.message).join('\n')).toMatch(/does not continue into this file/);
+    expect(new Uint8Array(readFileSync(join(dir, cachedFiles()[0])))).toEqual(fileBytes);
+  });
+
   it('a server without ranges: the download restarts and is whole', async () => {
     server.misbehave = { cutAfter: Math.floor(fileBytes.length / 2) };
     await expect(load()).rejects.toThrow();
@@ -176,6 +189,33 @@ describe('the disk cache', () => {
     }
     server.misbehave = {};
     expect(await greedy(await load())).toEqual(expected);
+  });
+
+  it('links planted in the cache directory are never written through', async () => {
+    const outside = mkdtempSync(join(tmpdir(), 'bimamba-outside-'));
+    try {
+      const victim = join(outside, 'victim.txt');
+      writeFileSync(victim, 'precious');
+      const key = urlKey(server.base + PATH);
+      const info = JSON.stringify({ url: server.base + PATH, totalBytes: fileBytes.length, etag: '"tiny-1"', lastModified: null, storedAt: 0, fingerprint: 'x', name: null });
+      // a "partial download" that is a link to a file outside: not resumed, not written; nor a temporary file's name
+      symlinkSync(victim, join(dir, `${key}.partial`));
+      symlinkSync(victim, join(dir, `${key}.partial.json.${process.pid}.tmp`));
+      writeFileSync(join(dir, `${key}.partial.json`), info);
+      expect(await greedy(await load())).toEqual(expected);
+      expect(readFileSync(victim, 'utf8')).toBe('precious');
+      expect(server.seen.at(-1)!.headers.range).toBeUndefined();
+      // a "cached file" that is a link: not read, replaced by the real file
+      rmSync(join(dir, `${key}.bimamba`));
+      symlinkSync(victim, join(dir, `${key}.bimamba`));
+      writeFileSync(join(dir, `${key}.json`), info);
+      expect(await greedy(await load())).toEqual(expected);
+      expect(readFileSync(victim, 'utf8')).toBe('precious');
+      expect(lstatSync(join(dir, `${key}.bimamba`)).isFile()).toBe(true);
+      expect(new Uint8Array(readFileSync(join(dir, `${key}.bimamba`)))).toEqual(fileBytes);
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
   });
 
   it('deleteCachedModel removes the entry; a path or bytes are never cached', async () => {
