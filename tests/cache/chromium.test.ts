@@ -108,4 +108,36 @@ describe.runIf(shouldRun('Chromium', CHROMIUM, HOW))('the model cache in Chromiu
       await server.close();
     }
   });
+
+  it('a quota too small for the model: a QUOTA warning, the model loads from the network, nothing is stored', async () => {
+    const path = await tinyModel();
+    const server = await startModelServer(ROOT);
+    server.serveFile('/models/tiny.bimamba', readBytes(path));
+    const p = await context.newPage();
+    try {
+      await p.goto(`${server.base}/tests/cache/page.html`);
+      const cdp = await context.newCDPSession(p);
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin: server.base, quotaSize: 100_000 }); // bytes: less than the model
+      const script = `(async () => {
+        const { loadModel, listCachedModels } = await import('/dist/index.js');
+        const warnings = [];
+        const model = await loadModel(new URL('/models/tiny.bimamba', location.href), { cache: true, threads: 1, onWarning: (w) => warnings.push({ code: w.code, name: w.name, message: w.message }) });
+        const vocab = model.vocabSize;
+        model.dispose();
+        return { vocab, warnings, listed: await listCachedModels() };
+      })()`;
+      for (let i = 1; i <= 2; i++) {
+        const got = (await p.evaluate(script)) as { vocab: number; warnings: { code: string; name: string; message: string }[]; listed: unknown[] };
+        expect(got.vocab).toBe(1000);
+        expect(got.warnings).toHaveLength(1);
+        expect(got.warnings[0]).toMatchObject({ code: 'QUOTA', name: 'BimambaError' });
+        expect(got.warnings[0].message).toMatch(/no room to cache .*tiny\.bimamba/);
+        expect(got.listed).toEqual([]);
+        expect(server.count('/models/tiny.bimamba')).toBe(i);
+      }
+    } finally {
+      await p.close();
+      await server.close();
+    }
+  });
 });
