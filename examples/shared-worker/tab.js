@@ -1,5 +1,5 @@
 // A tab's side of the shared model: connect to the SharedWorker that holds it (model-worker.js), or,
-// where there is no SharedWorker (Chrome on Android, say), load the model in this tab (from the cache
+// where there is no SharedWorker, load the model in this tab (from the cache
 // after the first visit). Either way `generate()` streams this tab's own tokens.
 import { loadModel } from '../../dist/index.js';
 

@@ -64,8 +64,11 @@ describe('bimamba pull, list, rm', () => {
     const run = await bimamba(['generate', '-m', 'tiny', '-n', '6', '-t', '0', '--no-stats', 'The history of']);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout.startsWith('The history of')).toBe(true);
-    const info = await bimamba(['info', '-m', 'tiny']).catch(() => null);
-    expect(info).not.toBeNull();
+    const info = await bimamba(['info', 'tiny', '--no-tensors']);
+    expect(info.code, info.stderr).toBe(0);
+    expect(info.stdout).toMatch(/^tiny: \.bimamba v1, 279\.8 KiB[\s\S]*checksums: verified/);
+    const tokenized = await bimamba(['tokenize', '-m', 'tiny', 'ab']);
+    expect(tokenized.code, tokenized.stderr).toBe(0);
 
     const again = await bimamba(['pull', server.base + PATH, '--name', 'tiny']);
     expect(again.code).toBe(0);
