@@ -26,7 +26,11 @@ export interface DeliveryOptions {
   warn: (warning: BimambaError) => void;
   /** The name the entry gets (`bimamba pull --name`). */
   name?: string | null;
+  /** A download that receives nothing for this long stops (what arrived stays, to resume); default 60 s. */
+  stallMs?: number;
 }
+
+const STALL_MS = 60_000;
 
 /** Identifies a file's content: the CRC of its checksums entry (which covers every tensor and the metadata), and its size. */
 export function fingerprintOf(header: BimambaHeader, where: string): string {
@@ -92,6 +96,22 @@ function resumeProblem(r: Response, partial: PartialEntry): string | null {
   const length = bodyLength(r);
   if (length !== null && length !== end - start + 1) return `its Content-Length is ${length}, not the ${end - start + 1} bytes of its range`;
   return null;
+}
+
+/** The next chunk of a body, or an error when none comes within `ms` (a server that stalls must not hold the load, and the lock, forever). */
+async function readWithin(body: ReadableStreamDefaultReader<Uint8Array>, ms: number, url: string): Promise<ReadableStreamReadResult<Uint8Array>> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new BimambaError('BAD_ARGUMENT', `${url}: no data arrived for ${ms / 1000} s: the download stopped (it resumes on the next load)`)), ms);
+  });
+  try {
+    return await Promise.race([body.read(), stalled]);
+  } catch (e) {
+    body.cancel().catch(() => {});
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Read `url` through `options.store`; see the top of this file. */
@@ -231,7 +251,7 @@ async function download<T>(url: URL, options: DeliveryOptions, consume: Consume<
         if (!r.done) return controller.enqueue(r.value);
         prefix = null;
       }
-      const r = await body.read();
+      const r = await readWithin(body, options.stallMs ?? STALL_MS, href);
       if (r.done) return controller.close();
       if (storing) {
         held.push(r.value);

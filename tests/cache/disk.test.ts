@@ -4,7 +4,10 @@ import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { diskStore } from '../../src/cache/disk.js';
+import { deliver } from '../../src/cache/delivery.js';
 import { deleteCachedModel, listCachedModels } from '../../src/cache/index.js';
+import { verifyBimambaFile } from '../../src/format/bimamba.js';
 import { urlKey } from '../../src/cache/store.js';
 import type { CacheObject } from '../../src/cache/types.js';
 import type { BimambaError } from '../../src/errors.js';
@@ -158,6 +161,20 @@ describe('the disk cache', () => {
     writeFileSync(partial, part);
     expect(await greedy(await load())).toEqual(expected);
     expect(warnings.map((w) => w.message).join('\n')).toMatch(/does not continue into this file/);
+    expect(new Uint8Array(readFileSync(join(dir, cachedFiles()[0])))).toEqual(fileBytes);
+  });
+
+  it('a server that stalls mid-body: the download stops with a clear error, keeps what arrived, and resumes', async () => {
+    server.misbehave = { stallAfter: Math.floor(fileBytes.length / 2) };
+    const url = new URL(server.base + PATH);
+    const options = { store: diskStore(dir), revalidate: false, warn: (w: BimambaError) => warnings.push(w), stallMs: 500 };
+    const read = () => deliver(url, options, (src, check) => verifyBimambaFile(src, { onHeader: check }));
+    const started = Date.now();
+    await expect(read()).rejects.toThrow(/no data arrived for 0.5 s/);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect((await listCachedModels())[0]).toMatchObject({ complete: false });
+    expect((await read()).dataBytes).toBeGreaterThan(0);
+    expect(server.seen.at(-1)!.status).toBe(206);
     expect(new Uint8Array(readFileSync(join(dir, cachedFiles()[0])))).toEqual(fileBytes);
   });
 

@@ -22,6 +22,8 @@ export interface Misbehaviour {
   contentRange?: (start: number, size: number) => string;
   /** Send bodies in 16 KiB pieces this many ms apart (a slow network). */
   throttleMs?: number;
+  /** Send this many bytes of the next body, then nothing more, keeping the connection open (once). */
+  stallAfter?: number;
   /** Ignore Range headers (a server without ranges). */
   noRanges?: boolean;
   /** Answer a Range request with 206 even when If-Range does not match. */
@@ -105,6 +107,12 @@ export async function startModelServer(root: string | null = null, port = 0): Pr
     record(status);
     res.writeHead(status, headers);
     if (req.method === 'HEAD') return void res.end();
+    if (m.stallAfter !== undefined) {
+      const stall = m.stallAfter;
+      m.stallAfter = undefined;
+      res.write(body.subarray(0, stall));
+      return; // the connection stays open, silent, until the server closes
+    }
     if (m.cutAfter !== undefined) {
       const cut = m.cutAfter;
       m.cutAfter = undefined;
