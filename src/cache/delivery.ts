@@ -114,28 +114,42 @@ async function readWithin(body: ReadableStreamDefaultReader<Uint8Array>, ms: num
   }
 }
 
-/** Read `url` through `options.store`; see the top of this file. */
-export function deliver<T>(url: URL, options: DeliveryOptions, consume: Consume<T>): Promise<T> {
+/**
+ * Read `url` through `options.store`; see the top of this file. A stored copy is read without the lock
+ * (readers of one copy do not wait for each other); a download holds it, so that two tabs or processes
+ * loading one URL at once download it once: the second finds the first's copy.
+ */
+export async function deliver<T>(url: URL, options: DeliveryOptions, consume: Consume<T>): Promise<T> {
   const href = url.href;
   const { store, warn } = options;
-  return store.exclusive(href, async () => {
+  /** The stored copy, read (or, revalidated, replaced by the server's new file); null when there is none to read. */
+  const fromStore = async (): Promise<{ value: T } | null> => {
     const entry = await store.get(href).catch((e) => {
       warn(new BimambaError('BAD_FORMAT', `the cached copy of ${href} cannot be read (${messageOf(e)}): it is fetched again`, { cause: e }));
       return null;
     });
-    if (entry) {
-      let fresh: Response | null = null;
-      if (options.revalidate) fresh = await revalidate(url, entry.info, warn);
-      if (fresh) return download(url, options, consume, fresh, null);
-      try {
-        return await consume(entry.source, (h) => checkStored(h, entry.info, href), 'cache');
-      } catch (e) {
-        // a damaged, truncated or swapped copy (or one that can no longer be read): drop it, fetch again
-        if (!(e instanceof BimambaError && (e.code === 'BAD_FORMAT' || e.code === 'BAD_ARGUMENT'))) throw e;
-        warn(new BimambaError('BAD_FORMAT', `the cached copy of ${href} was dropped and is fetched again: ${e.message}`, { cause: e }));
-        await store.delete(href).catch(() => false);
-      }
+    if (!entry) return null;
+    if (options.revalidate) {
+      const fresh = await revalidate(url, entry.info, warn);
+      if (fresh) return { value: await download(url, options, consume, fresh, null) };
     }
+    try {
+      return { value: await consume(entry.source, (h) => checkStored(h, entry.info, href), 'cache') };
+    } catch (e) {
+      // a damaged, truncated or swapped copy (or one that can no longer be read): drop it, fetch again
+      if (!(e instanceof BimambaError && (e.code === 'BAD_FORMAT' || e.code === 'BAD_ARGUMENT'))) throw e;
+      warn(new BimambaError('BAD_FORMAT', `the cached copy of ${href} was dropped and is fetched again: ${e.message}`, { cause: e }));
+      await store.delete(href).catch(() => false);
+      return null;
+    }
+  };
+  if (!options.revalidate) {
+    const hit = await fromStore();
+    if (hit) return hit.value;
+  }
+  return store.exclusive(href, async () => {
+    const hit = await fromStore(); // another tab or process may have stored it while this one waited
+    if (hit) return hit.value;
     return download(url, options, consume, null, await store.partial(href).catch(() => null));
   });
 }
