@@ -15,7 +15,7 @@ export function registerList(program: Command): void {
         return;
       }
       const rows = models.map((m) => [m.name ?? '-', m.complete ? size(m.bytes) : `${size(m.bytes)} of ${size(m.totalBytes)} (partial)`, m.url]);
-      const widths = [0, 1].map((i) => Math.max(i === 0 ? 4 : 4, ...rows.map((r) => r[i].length)));
+      const widths = [0, 1].map((i) => Math.max(4, ...rows.map((r) => r[i].length))); // at least the headings' 4 letters
       const line = (r: string[]) => `${r[0].padEnd(widths[0])}  ${r[1].padEnd(widths[1])}  ${r[2]}\n`;
       process.stdout.write(line(['NAME', 'SIZE', 'URL']) + rows.map(line).join(''));
     });

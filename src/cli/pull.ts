@@ -14,7 +14,7 @@ const MB = 1024 * 1024;
 export function registerPull(program: Command): void {
   program
     .command('pull')
-    .description(`download a model into the cache (${'$'}BIMAMBA_CACHE, else ${'$'}XDG_CACHE_HOME/bimamba, else ~/.cache/bimamba); -m NAME runs it`)
+    .description('download a model into the cache ($BIMAMBA_CACHE, else $XDG_CACHE_HOME/bimamba, else ~/.cache/bimamba); -m NAME runs it')
     .argument('<url>', 'http(s) URL of a .bimamba file')
     .option('--name <name>', 'the name to run it by (default: the file name without .bimamba)')
     .action(async (source: string, o: { name?: string }) => {

@@ -140,4 +140,28 @@ describe.runIf(shouldRun('Chromium', CHROMIUM, HOW))('the model cache in Chromiu
       await server.close();
     }
   });
+
+  it('two pages loading one URL at the same moment download it once (a Web Lock per URL)', async () => {
+    const path = await tinyModel();
+    const server = await startModelServer(ROOT);
+    server.serveFile('/models/tiny.bimamba', readBytes(path));
+    server.misbehave = { throttleMs: 15 }; // a slow network: the two loads overlap
+    const pages = [await context.newPage(), await context.newPage()];
+    try {
+      for (const p of pages) await p.goto(`${server.base}/tests/cache/page.html`);
+      const script = `(async () => {
+        const { loadModel } = await import('/dist/index.js');
+        let source = null;
+        const model = await loadModel(new URL('/models/tiny.bimamba', location.href), { cache: true, threads: 1, onProgress: (p) => (source = p.source) });
+        model.dispose();
+        return source;
+      })()`;
+      const sources = await Promise.all(pages.map((p) => p.evaluate(script)));
+      expect(sources.sort()).toEqual(['cache', 'network']);
+      expect(server.count('/models/tiny.bimamba')).toBe(1);
+    } finally {
+      for (const p of pages) await p.close();
+      await server.close();
+    }
+  });
 });
