@@ -10,6 +10,15 @@ const INFO_HEADER = 'x-bimamba-info';
 
 type Stored = EntryInfo & { complete: boolean };
 
+/** `promise`, or an error saying `what` when it takes longer than `ms`. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(what)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 /** Run `task` holding a Web Lock on the URL (one download per URL across tabs and workers), where there are locks. */
 function withWebLock<T>(url: string, task: () => Promise<T>): Promise<T> {
   const locks = (globalThis.navigator as Navigator | undefined)?.locks;
@@ -145,7 +154,7 @@ function opfsStore(dir: FileSystemDirectoryHandle): Store {
 }
 
 /** A store over Responses kept by key: the Cache API's, or a CacheObject of the caller's. No partial downloads. */
-export function responseStore(cache: CacheObject, kind: 'cache-api' | 'custom'): Store {
+export function responseStore(cache: CacheObject, kind: 'cache-api' | 'custom', stallMs = 60_000): Store {
   const infoOf = (r: Response): EntryInfo | null => {
     const text = r.headers.get(INFO_HEADER);
     if (text === null) return null;
@@ -167,23 +176,30 @@ export function responseStore(cache: CacheObject, kind: 'cache-api' | 'custom'):
       return null;
     },
     async open(info): Promise<EntryWriter> {
+      // the body streams into put() as the model loads, a few chunks ahead at most: a cache that stops
+      // taking bytes for stallMs is given up (a warning), so it can neither hold the load nor fill memory
       let controller!: ReadableStreamDefaultController<Uint8Array>;
-      const body = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+      let room: (() => void) | null = null;
+      const body = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c), pull: () => { room?.(); room = null; } }, { highWaterMark: 8 });
       const headers = { 'content-type': 'application/octet-stream', 'content-length': String(info.totalBytes), [INFO_HEADER]: encodeURIComponent(JSON.stringify(info)) };
       let failure: unknown = null;
-      const stored = cache.put(info.url, new Response(body, { headers })).catch((e) => {
-        failure = e ?? new Error('the cache refused the entry');
-        throw failure;
-      });
+      const stored = Promise.resolve()
+        .then(() => cache.put(info.url, new Response(body, { headers })))
+        .catch((e) => {
+          failure = e ?? new Error('the cache refused the entry');
+          throw failure;
+        });
       stored.catch(() => {}); // seen through write() and commit()
+      const stalled = `the cache took no bytes for ${stallMs / 1000} s`;
       return {
         async write(chunk) {
           if (failure) throw failure;
           controller.enqueue(chunk);
+          if ((controller.desiredSize ?? 1) <= 0) await within(Promise.race([new Promise<void>((r) => (room = r)), stored]), stallMs, stalled);
         },
         async commit() {
           controller.close();
-          await stored;
+          await within(stored, stallMs, `the cache did not finish storing within ${stallMs / 1000} s`);
         },
         async abort() {
           try {
@@ -191,8 +207,8 @@ export function responseStore(cache: CacheObject, kind: 'cache-api' | 'custom'):
           } catch {
             // already closed or errored
           }
-          await stored.catch(() => {});
-          await Promise.resolve(cache.delete(info.url)).catch(() => {});
+          await within(stored, stallMs, stalled).catch(() => {});
+          await within(Promise.resolve(cache.delete(info.url)), stallMs, stalled).catch(() => {});
         },
       };
     },

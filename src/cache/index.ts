@@ -88,6 +88,6 @@ export async function throughCache<T>(source: ModelSource, options: CacheLoadOpt
     warn(new BimambaError('UNSUPPORTED', `this host has no storage for a model cache: ${url.href} loads without a cached copy`));
     return load(source, null);
   }
-  if (store.kind !== 'disk') offerPersistence();
+  if (store.kind === 'opfs' || store.kind === 'cache-api') offerPersistence();
   return deliver(url, { store, revalidate: options.cache === 'revalidate', warn }, (src, check, origin) => load(src, { origin, check }));
 }

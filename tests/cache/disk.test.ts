@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { diskStore } from '../../src/cache/disk.js';
+import { responseStore } from '../../src/cache/browser.js';
 import { deliver } from '../../src/cache/delivery.js';
 import { deleteCachedModel, listCachedModels } from '../../src/cache/index.js';
 import { verifyBimambaFile } from '../../src/format/bimamba.js';
@@ -279,6 +280,25 @@ describe('a CacheObject of ones own', () => {
     expect(server.count(PATH)).toBe(1);
     expect(await listCachedModels({ cache })).toMatchObject([{ url: server.base + PATH, bytes: fileBytes.length }]);
     expect(readdirSync(dir)).toEqual([]); // nothing on disk
+  });
+
+  it('a cache whose put() never reads the body is given up with a warning: the load neither hangs nor buffers the file', async () => {
+    let puts = 0;
+    const stuck: CacheObject = {
+      get: async () => undefined,
+      put: () => {
+        puts++;
+        return new Promise<void>(() => {}); // never reads, never settles
+      },
+      delete: async () => true,
+      keys: async () => [],
+    };
+    const url = new URL(server.base + PATH);
+    const options = { store: responseStore(stuck, 'custom', 300), revalidate: false, warn: (w: BimambaError) => warnings.push(w) };
+    const header = await deliver(url, options, (src, check) => verifyBimambaFile(src, { onHeader: check }));
+    expect(header.dataBytes).toBeGreaterThan(0);
+    expect(puts).toBe(1);
+    expect(warnings.map((w) => w.message).join('\n')).toMatch(/the cache (took no bytes|did not finish storing) within 0.3 s|the cache took no bytes for 0.3 s/);
   });
 
   it('a quota error is a QUOTA warning, and the model loads from the network', async () => {
