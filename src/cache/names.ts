@@ -6,9 +6,12 @@ import type { CachedModel } from './types.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
-/** Check a model name: letters, digits, '.', '_' and '-', starting with a letter or digit, no '..'. */
+/** Whether `name` is a model name: letters, digits, '.', '_' and '-', starting with a letter or digit, no '..'. */
+export const isName = (name: string): boolean => NAME.test(name) && !name.includes('..');
+
+/** `name`, checked to be a model name. */
 export function checkName(name: string): string {
-  if (!NAME.test(name) || name.includes('..')) {
+  if (!isName(name)) {
     throw new BimambaError('BAD_ARGUMENT', `invalid model name ${JSON.stringify(name)}: a name is up to 100 letters, digits, '.', '_' or '-', starting with a letter or digit, without '..' (it is never a path)`);
   }
   return name;
