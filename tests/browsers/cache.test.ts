@@ -9,16 +9,17 @@ import { readBytes } from '../cache/server.js';
 import { freePort, need, shouldRun, startService, waitForPort, type Service } from '../runtimes/hosts.js';
 import { tinyModel } from '../runtimes/model.js';
 import { waitForLine } from '../server/serve.js';
+import { convertFixture } from '../util/fixtures.js';
 import { WASM } from '../util/wasm.js';
 import { FIREFOX, HOW_FIREFOX, HOW_WEBKIT, WEBKIT_DRIVER, XVFB } from './browsers.js';
 
-async function reference(): Promise<{ bytes: Uint8Array; expected: number[] }> {
+async function reference(): Promise<{ bytes: Uint8Array; expected: number[]; other: Uint8Array }> {
   const path = await tinyModel();
   const model = await loadModel(path, { wasm: WASM });
   const expected: number[] = [];
   for await (const t of model.generate('The history of', { maxTokens: 8, temperature: 0 })) expected.push(t.token);
   model.dispose();
-  return { bytes: readBytes(path), expected };
+  return { bytes: readBytes(path), expected, other: readBytes(await convertFixture('mamba2-tiny-hf')) };
 }
 
 describe.runIf(shouldRun('Firefox', FIREFOX, HOW_FIREFOX))('the model cache in Firefox', () => {
@@ -26,10 +27,10 @@ describe.runIf(shouldRun('Firefox', FIREFOX, HOW_FIREFOX))('the model cache in F
   afterAll(() => browser?.close());
 
   it('second load without a request, offline, a flipped byte refetched, an interrupted download resumed', async () => {
-    const { bytes, expected } = await reference();
+    const { bytes, expected, other } = await reference();
     browser = await puppeteer.launch({ browser: 'firefox', executablePath: need('Firefox', FIREFOX, HOW_FIREFOX), headless: true, protocol: 'webDriverBiDi' });
     const page: Page = await browser.newPage();
-    await cacheScenario('Firefox', { open: async (url) => void (await page.goto(url)), evaluate: (script) => page.evaluate(script) }, bytes, expected);
+    await cacheScenario('Firefox', { open: async (url) => void (await page.goto(url)), evaluate: (script) => page.evaluate(script) }, bytes, expected, other);
   });
 });
 
@@ -44,7 +45,7 @@ describe.runIf(shouldRun('WebKit', WEBKIT_DRIVER, HOW_WEBKIT))('the model cache 
   });
 
   it('second load without a request, offline, a flipped byte refetched, an interrupted download resumed (where it keeps partial files)', async () => {
-    const { bytes, expected } = await reference();
+    const { bytes, expected, other } = await reference();
     const port = await freePort();
     let display = process.env.DISPLAY;
     if (!display) {
@@ -64,6 +65,6 @@ describe.runIf(shouldRun('WebKit', WEBKIT_DRIVER, HOW_WEBKIT))('the model cache 
         if (got.e !== undefined) throw new Error(got.e);
         return got.v;
       },
-    }, bytes, expected);
+    }, bytes, expected, other);
   });
 });

@@ -1,7 +1,7 @@
 // The browser half of the cache tests, the same in Chromium, Firefox and WebKit: a page loads the tiny
 // model with `cache: true` through a real server that counts requests, and the scenario checks what the
 // issue asks: the second load makes no request, a load with the server stopped works, a flipped byte is
-// refetched and gives the right tokens, an interrupted download resumes with a Range request (where the
+// refetched and gives the right tokens (and so is another model's file put in its place), an interrupted download resumes with a Range request (where the
 // browser's store keeps partial downloads: OPFS) and equals an uninterrupted one, 'revalidate' gets a 304.
 import { createHash } from 'node:crypto';
 import { expect } from 'vitest';
@@ -66,18 +66,22 @@ const hashScript = `(async () => { ${STORED}; const s = await stored(); if (!s.r
   const bytes = await s.read(); const digest = await crypto.subtle.digest('SHA-256', bytes);
   return { kind: s.kind, hash: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join(''), bytes: bytes.length }; })()`;
 
+const swapScript = (other: string) => `(async () => { ${STORED}; const s = await stored(); await s.write(new Uint8Array(await (await fetch(${JSON.stringify(other)})).arrayBuffer())); return s.kind; })()`;
+
 const flipScript = `(async () => { ${STORED}; const s = await stored(); const bytes = await s.read(); bytes[bytes.length - 200] ^= 1; await s.write(bytes); return s.kind; })()`;
 
 const listScript = `(async () => { const { listCachedModels } = await import('/dist/index.js'); return listCachedModels(); })()`;
 const clearScript = (url: string) => `(async () => { const { deleteCachedModel } = await import('/dist/index.js'); return deleteCachedModel(${JSON.stringify(url)}); })()`;
 
-export async function cacheScenario(browser: string, driver: PageDriver, fileBytes: Uint8Array, expected: number[]): Promise<void> {
+/** `other`: another model's file (a valid .bimamba of its own), put in place of the stored copy. */
+export async function cacheScenario(browser: string, driver: PageDriver, fileBytes: Uint8Array, expected: number[], other: Uint8Array): Promise<void> {
   let server: ModelServer = await startModelServer(ROOT);
   const port = Number(new URL(server.base).port);
   const url = server.base + MODEL_PATH;
   const page = `${server.base}/tests/cache/page.html`;
   const fileHash = createHash('sha256').update(fileBytes).digest('hex');
   server.serveFile(MODEL_PATH, fileBytes, '"tiny-1"');
+  server.serveFile('/models/other.bimamba', other);
   const load = async (cache: true | 'revalidate' = true) => (await driver.evaluate(loadScript(url, cache))) as LoadResult;
   try {
     await driver.open(page);
@@ -113,6 +117,7 @@ export async function cacheScenario(browser: string, driver: PageDriver, fileByt
     expect(offline.tokens).toEqual(expected);
     server = await startModelServer(ROOT, port);
     server.serveFile(MODEL_PATH, fileBytes, '"tiny-1"');
+    server.serveFile('/models/other.bimamba', other);
 
     // 4. 'revalidate' asks with If-None-Match and gets a 304
     const fresh = await load('revalidate');
@@ -126,6 +131,14 @@ export async function cacheScenario(browser: string, driver: PageDriver, fileByt
     expect(flipped.tokens).toEqual(expected);
     expect(flipped.warnings.map((w) => w.message).join('\n')).toMatch(/does not match its checksum/);
     expect(server.count(MODEL_PATH)).toBe(2);
+    expect(((await driver.evaluate(hashScript)) as { hash: string }).hash).toBe(fileHash);
+
+    // 5b. another model's file in place of the stored copy (its own checksums hold): refused, fetched again
+    await driver.evaluate(swapScript(`${server.base}/models/other.bimamba`));
+    const swapped = await load();
+    expect(swapped.tokens).toEqual(expected);
+    expect(swapped.warnings.map((w) => w.message).join('\n')).toMatch(/another model's file/);
+    expect(server.count(MODEL_PATH)).toBe(3);
     expect(((await driver.evaluate(hashScript)) as { hash: string }).hash).toBe(fileHash);
 
     // 6. a download cut in the middle resumes with a Range request and ends as the uninterrupted one

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/model/model.js';
 import { chromiumBinary, need, shouldRun } from '../runtimes/hosts.js';
 import { tinyModel } from '../runtimes/model.js';
+import { convertFixture } from '../util/fixtures.js';
 import { WASM } from '../util/wasm.js';
 import { cacheScenario } from './browser-scenario.js';
 import { readBytes, startModelServer } from './server.js';
@@ -39,7 +40,8 @@ describe.runIf(shouldRun('Chromium', CHROMIUM, HOW))('the model cache in Chromiu
     const expected: number[] = [];
     for await (const t of model.generate('The history of', { maxTokens: 8, temperature: 0 })) expected.push(t.token);
     model.dispose();
-    await cacheScenario('Chromium', { open: async (url) => void (await page.goto(url)), evaluate: (script) => page.evaluate(script) }, readBytes(path), expected);
+    const other = readBytes(await convertFixture('mamba2-tiny-hf'));
+    await cacheScenario('Chromium', { open: async (url) => void (await page.goto(url)), evaluate: (script) => page.evaluate(script) }, readBytes(path), expected, other);
     expect(errors).toEqual([]);
   });
 
