@@ -13,7 +13,8 @@ export type ErrorCode =
   | 'DISPOSED' // use of a model or session after dispose()
   | 'ABORTED' // generation stopped by an AbortSignal
   | 'CONFLICT' // a shared session store's entry changed since it was read (another server continued the session)
-  | 'THREADS'; // worker threads could not start, or one stopped answering
+  | 'THREADS' // worker threads could not start, or one stopped answering
+  | 'QUOTA'; // no room to store a cached model (the origin's quota, a full disk): the model loads without a copy
 
 const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 const CONTROLS_AND_BREAKS = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;

@@ -11,3 +11,5 @@ export type { ModelSource } from './format/bimamba.js';
 export { loadTokenizer, type Tokenizer, type StreamDecoder } from './tokenizer/index.js';
 export { BimambaError, type ErrorCode } from './errors.js';
 export { compileCore, type WasmSource } from './wasm/loader.js';
+export { listCachedModels, deleteCachedModel } from './cache/index.js';
+export type { CacheObject, CacheOption, CachedModel } from './cache/types.js';

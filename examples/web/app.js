@@ -55,7 +55,8 @@ worker.onmessage = ({ data }) => {
       break;
     case 'loaded':
       $('load-progress').hidden = true;
-      $('model-status').textContent = `${data.name}: ${data.summary}; loaded in ${Math.round(data.ms)} ms, ${data.threads} thread${data.threads > 1 ? 's' : ''}`;
+      $('model-status').textContent = `${data.name}: ${data.summary}; ${data.source === 'cache' ? 'loaded from cache' : 'loaded'} in ${Math.round(data.ms)} ms, ${data.threads} thread${data.threads > 1 ? 's' : ''}`;
+      $('model-status').dataset.source = data.source;
       showMemory(data.memory);
       setBusy(false);
       if (!data.hasTokenizer) {

@@ -21,17 +21,21 @@ async function load({ url, file }) {
   send('status', { text: `loading ${name}…` });
   const started = performance.now();
   // a dropped File is read as a stream, straight into WASM memory; progress goes to the page's bar
+  // a URL is kept in the browser's storage (OPFS, else the Cache API): a second visit reads it from there
   let shown = -1;
-  const onProgress = ({ loaded, total }) => {
+  let source = 'file';
+  const onProgress = ({ loaded, total, source: from }) => {
+    source = from ?? source;
     const percent = Math.floor((100 * loaded) / total);
-    if (percent !== shown) send('progress', { loaded, total });
+    if (percent !== shown) send('progress', { loaded, total, source });
     shown = percent;
   };
-  model = await loadModel(file ?? new URL(url), { onProgress });
+  model = await loadModel(file ?? new URL(url), { onProgress, cache: !file });
   const c = model.config;
   send('loaded', {
     name,
     ms: performance.now() - started,
+    source,
     summary: `${c.arch}${c.binarized ? ', 1-bit' : ''}, ${c.n_layer} layers, d_model ${c.d_model}, vocab ${c.vocab_size}`,
     threads: model.threads,
     hasTokenizer: model.tokenizer !== null,

@@ -8,13 +8,16 @@ import { BimambaError } from '../errors.js';
 import { registerConvert } from './convert.js';
 import { registerGenerate } from './generate.js';
 import { registerInfo } from './info.js';
+import { registerList } from './list.js';
 import { UsageError } from './options.js';
 import { registerPpl } from './ppl.js';
+import { registerPull } from './pull.js';
+import { registerRm } from './rm.js';
 import { registerServe } from './serve.js';
 import { toStderr } from './terminal.js';
 import { registerTokenize } from './tokenize.js';
 
-const COMMANDS = [registerConvert, registerInfo, registerGenerate, registerPpl, registerTokenize, registerServe];
+const COMMANDS = [registerConvert, registerInfo, registerGenerate, registerPpl, registerTokenize, registerServe, registerPull, registerList, registerRm];
 
 /** The package's version: package.json is one folder above the bundle (dist/cli.js), two above src/cli/. */
 function version(): string {

@@ -7,6 +7,7 @@ import { BimambaError } from '../errors.js';
 import { loadModel, type Model } from '../model/model.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import { defaultModelPath } from './default-model.js';
+import { cachedModelPath } from './cached-model.js';
 import { checkFile, fileError } from './files.js';
 import { toStderr } from './terminal.js';
 
@@ -34,7 +35,7 @@ function parseThreads(v: string): 'auto' | number {
 
 export function addModelOptions(cmd: Command): Command {
   return cmd
-    .option('-m, --model <file>', 'the .bimamba model file (default: the built-in model)')
+    .option('-m, --model <file>', 'the .bimamba model file, or the name of one `bimamba pull` cached (default: the built-in model)')
     .option('--tokenizer <file>', "a tokenizer.json or tokenizer.model to use in place of the model file's (for a file without one)")
     .option('--threads <n>', "threads for the big kernels: 'auto' or a number up to the core count", parseThreads, 'auto')
     .option('--exact', 'run the exact f32 kernels instead of the fast ones')
@@ -45,6 +46,8 @@ export function addModelOptions(cmd: Command): Command {
 /** The model file the flags name (or the built-in one), checked to be a file before anything loads. */
 export async function modelPath(o: ModelFlags): Promise<string> {
   const path = o.model ?? defaultModelPath();
+  const cached = o.model === undefined ? null : await cachedModelPath(o.model);
+  if (cached) return cached;
   await checkFile(path, 'a .bimamba file');
   return path;
 }

@@ -240,16 +240,17 @@ export async function loadBimambaFile(source: ModelSource, heap: Heap, opts: Loa
  * Check a .bimamba file's checksums without loading it: the header, then the data streamed through a
  * small buffer. Returns the header; throws a BAD_FORMAT error naming the first corrupt tensor.
  */
-export async function verifyBimambaFile(source: ModelSource): Promise<BimambaHeader> {
+export async function verifyBimambaFile(source: ModelSource, opts: Pick<LoadOptions, 'onHeader' | 'onProgress'> = {}): Promise<BimambaHeader> {
   const { reader, where } = await openByteReader(source);
   try {
     const header = await readHeader(reader, where);
+    opts.onHeader?.(header);
     let buffer = new Uint8Array(0); // reused for every chunk; grows to the reader's chunk size
     const dest = (_offset: number, length: number) => {
       if (buffer.length < length) buffer = new Uint8Array(length);
       return buffer.subarray(0, length);
     };
-    await readData(reader, header, where, true, dest);
+    await readData(reader, header, where, true, dest, opts.onProgress);
     return header;
   } finally {
     await reader.close();

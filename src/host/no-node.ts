@@ -11,3 +11,4 @@ export const fsPromises = async (): Promise<typeof import('node:fs/promises')> =
 export const path = async (): Promise<typeof import('node:path')> => missing('file paths');
 export const os = async (): Promise<typeof import('node:os')> => missing('counting cores with node:os');
 export const workerThreads = async (): Promise<typeof import('node:worker_threads')> => missing('worker threads');
+export const diskCache = async (): Promise<typeof import('../cache/disk.js')> => missing('a model cache on disk');

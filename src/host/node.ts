@@ -5,3 +5,5 @@ export const fsPromises = () => import('node:fs/promises');
 export const path = () => import('node:path');
 export const os = () => import('node:os');
 export const workerThreads = () => import('node:worker_threads');
+/** The model cache on disk (src/cache/disk.ts): only hosts with files have one. */
+export const diskCache = () => import('../cache/disk.js');

@@ -1,4 +1,6 @@
 // A loaded model: its WASM instance and memory, weights, tokenizer, and the sessions that run on it.
+import { throughCache } from '../cache/index.js';
+import type { CacheOption } from '../cache/types.js';
 import { BimambaError } from '../errors.js';
 import { loadBimambaFile, type BimambaHeader, type ModelSource } from '../format/bimamba.js';
 import { checkSupported, type ModelConfig } from '../format/config.js';
@@ -30,8 +32,19 @@ export interface LoadOptions extends CoreOptions {
    * (error bounds in assembly/README.md); the exact path gives the reference results.
    */
   exact?: boolean;
-  /** Called as the file arrives: bytes read so far and the file's size (header included). */
-  onProgress?: (progress: { loaded: number; total: number }) => void;
+  /**
+   * Called as the file arrives: bytes read so far and the file's size (header included); `source` says,
+   * for a load with `cache`, whether the bytes come from the network or the cached copy.
+   */
+  onProgress?: (progress: { loaded: number; total: number; source?: 'network' | 'cache' }) => void;
+  /**
+   * Keep an http(s) model so that later loads read it without a request (docs/caching.md): `true`,
+   * `'revalidate'` (ask the server whether the copy is current), or a CacheObject of your own. A cached
+   * load always verifies the file's checksums; a damaged copy is dropped and fetched again.
+   */
+  cache?: CacheOption;
+  /** Problems that do not stop a load (a damaged cached copy refetched, no room to cache); default console.warn. */
+  onWarning?: (warning: BimambaError) => void;
   /**
    * How sessions store the SSM state: 'bf16' (the default on the fast path) or 'f32' (the default with
    * `exact`). bf16 halves every session's state and snapshot (the 780M's from 75 MB to 38 MB) and the
@@ -232,14 +245,19 @@ async function loadInto(core: Core, source: ModelSource, options: LoadOptions, c
   const exact = options.exact ?? false;
   const stateType = options.stateType ?? (exact ? 'f32' : 'bf16');
   let dataStart = 0;
+  let origin: { source?: 'network' | 'cache' } = {}; // set for a load through the cache
   const onHeader = (h: BimambaHeader) => {
     checkSupported(h.config);
     checkMemoryNeed(h, core, chunk, options.maxMemoryBytes, exact, stateType);
     dataStart = h.dataStart;
-    options.onProgress?.({ loaded: dataStart, total: dataStart + h.dataBytes });
+    options.onProgress?.({ loaded: dataStart, total: dataStart + h.dataBytes, ...origin });
   };
-  const onProgress = options.onProgress && ((done: number, total: number) => options.onProgress!({ loaded: dataStart + done, total: dataStart + total }));
-  const file = await loadBimambaFile(source, core.heap, { verify: options.verify, onHeader, onProgress });
+  const onProgress = options.onProgress && ((done: number, total: number) => options.onProgress!({ loaded: dataStart + done, total: dataStart + total, ...origin }));
+  const file = await throughCache(source, options, (from, via) => {
+    origin = via ? { source: via.origin } : {};
+    const checked = via ? (h: BimambaHeader) => { via.check(h); onHeader(h); } : onHeader;
+    return loadBimambaFile(from, core.heap, { verify: via ? true : options.verify, onHeader: checked, onProgress });
+  });
   const cfg = file.config;
   const shapes = shapesOf(cfg);
   const weights = weightsFrom(file, cfg, core.heap);
