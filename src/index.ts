@@ -11,3 +11,5 @@ export type { ModelSource } from './format/bimamba.js';
 export { loadTokenizer, type Tokenizer, type StreamDecoder } from './tokenizer/index.js';
 export { BimambaError, type ErrorCode } from './errors.js';
 export { compileCore, type WasmSource } from './wasm/loader.js';
+export { ChatTemplate, DEFAULT_CHAT_TEMPLATE, DEFAULT_CHAT_STOP, type ChatMessage, type RenderOptions, type TemplateBudget } from './chat/template.js';
+export type { ChatOptions } from './chat/chat.js';

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { BimambaError, printable } from '../errors.js';
+import { ChatTemplate } from '../chat/template.js';
 import { createApp } from '../server/app.js';
 import { DirectoryStore } from '../server/directory-store.js';
 import { listen } from '../server/node.js';
@@ -13,7 +14,7 @@ import { addModelOptions, loadModelFromFlags } from './model-options.js';
 import { integerAtLeast, integerIn } from './options.js';
 
 export function registerServe(program: Command): void {
-  const cmd = program.command('serve').description('serve the model over an OpenAI-compatible HTTP API (/v1/completions, /v1/models, /health)');
+  const cmd = program.command('serve').description('serve the model over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/models, /health)');
   addModelOptions(cmd)
     .option('-p, --port <n>', 'TCP port (0: any free port)', integerIn(0, 65535), 8080)
     .option('--host <address>', 'address to listen on', '127.0.0.1')
@@ -23,8 +24,11 @@ export function registerServe(program: Command): void {
     .option('--session-memory <MiB>', 'memory for parked sessions when they stay in memory', integerAtLeast(1), 512)
     .option('--max-active <n>', 'completions generating at once', integerAtLeast(1), 4)
     .option('--max-waiting <n>', 'requests waiting for a turn before 503', integerAtLeast(1), 16)
+    .option('--prompt-cache <MiB>', 'memory for the prompt cache (0: off); with --sessions or --redis it lives in that store', integerAtLeast(0), 256)
+    .option('--chat-template <file>', "a Jinja chat template for /v1/chat/completions instead of the model file's")
     .action(async (o) => {
       // the store first: a wrong --sessions or an unreachable --redis fails before the model loads
+      const chatTemplate = o.chatTemplate === undefined ? undefined : await readChatTemplate(o.chatTemplate);
       const { store, closeStore } = await openStore(o);
       let model;
       try {
@@ -34,7 +38,15 @@ export function registerServe(program: Command): void {
         throw e;
       }
       const modelName: string = o.name ?? (o.model ? basename(o.model).replace(/\.bimamba$/, '') : 'default');
-      const app = createApp({ model, modelName, store, maxActive: o.maxActive, maxWaiting: o.maxWaiting });
+      const promptCache = o.promptCache === 0 ? null : o.redis || o.sessions ? store : new MemoryStore(o.promptCache * 1024 * 1024);
+      let app;
+      try {
+        app = createApp({ model, modelName, store, maxActive: o.maxActive, maxWaiting: o.maxWaiting, promptCache, chatTemplate });
+      } catch (e) {
+        await closeStore();
+        model.dispose();
+        throw e;
+      }
       const server = await listen(app, o.port, o.host).catch(async (e: NodeJS.ErrnoException) => {
         await closeStore();
         model.dispose();
@@ -53,6 +65,19 @@ export function registerServe(program: Command): void {
       process.once('SIGINT', stop(130));
       process.once('SIGTERM', stop(0));
     });
+}
+
+/** The --chat-template file, parsed before the model loads (a broken one fails at once, naming the file). */
+async function readChatTemplate(file: string): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  let source: string;
+  try {
+    source = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new BimambaError('BAD_ARGUMENT', `cannot read the chat template ${file}: ${(e as Error).message}`, { cause: e });
+  }
+  new ChatTemplate(source, file);
+  return source;
 }
 
 /** Where idle sessions are parked: Redis, a directory, or memory (the default). */

@@ -4,15 +4,21 @@
 //   GET  /health           { status, model, running, waiting }
 //   GET  /v1/models        the one model this server runs
 //   POST /v1/completions   OpenAI's legacy completions, streamed as server-sent events with `stream: true`;
-//                          a `session` field or `bimamba-session` header continues a parked conversation
+//                          a `session` field or `bimamba-session` header continues a parked conversation;
+//                          `echo: true` returns the prompt with its tokens' logprobs (echo.ts)
+//   POST /v1/chat/completions  OpenAI's chat completions (chat.ts)
 import type { Context } from 'hono';
 import { Hono } from 'hono/tiny';
 import { bodyLimit } from 'hono/body-limit';
 import { BimambaError } from '../errors.js';
 import type { FinishReason, GeneratedToken, Usage } from '../generate/generate.js';
 import type { Model } from '../model/model.js';
+import { chatTemplateOf } from '../chat/template.js';
 import { DecodeBatcher } from './batcher.js';
-import { runCompletion, type Engine } from './completion.js';
+import { registerChat } from './chat.js';
+import { runCompletion, type CompletionInfo, type Engine } from './completion.js';
+import { echoedPrompt } from './echo.js';
+import { PromptCache } from './prompt-cache.js';
 import { Busy, Gate, Locks } from './gate.js';
 import { ApiError, parseCompletionRequest, type CompletionRequest } from './request.js';
 import { MemoryStore, type SnapshotStore } from './store.js';
@@ -32,6 +38,13 @@ export interface AppOptions {
   maxTokens?: number;
   /** Longest prompt in characters or token ids (default 65536). */
   maxPromptLength?: number;
+  /**
+   * Where the prompt cache keeps its states (src/server/prompt-cache.ts); null turns it off. Default: a
+   * MemoryStore of 256 MiB of its own. A store shared with the sessions' is fine: the keys never meet.
+   */
+  promptCache?: SnapshotStore | null;
+  /** A Jinja chat template for /v1/chat/completions instead of the model file's (or the default one). */
+  chatTemplate?: string;
 }
 
 const OPENAI_FINISH: Record<FinishReason, string> = { eos: 'stop', stop: 'stop', length: 'length', abort: 'stop' };
@@ -63,10 +76,10 @@ function apiErrorOf(e: unknown): ApiError {
   return new ApiError(500, 'internal error', null, 'server_error');
 }
 
-function usageOf(u: Usage | undefined) {
+function usageOf(u: Usage | undefined, cachedTokens = 0) {
   const prompt = u?.promptTokens ?? 0;
   const completion = u?.generatedTokens ?? 0;
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, prompt_tokens_details: { cached_tokens: cachedTokens } };
 }
 
 export function createApp(options: AppOptions): Hono {
@@ -78,7 +91,11 @@ export function createApp(options: AppOptions): Hono {
     gate: new Gate(positiveInteger('maxActive', options.maxActive ?? 4), positiveInteger('maxWaiting', options.maxWaiting ?? 16)),
     locks: new Locks(),
     batcher: new DecodeBatcher(),
+    counters: { requests: 0, promptTokens: 0, generatedTokens: 0 },
   };
+  const cacheStore = options.promptCache === undefined ? new MemoryStore(256 * 1024 * 1024) : options.promptCache;
+  engine.promptCache = cacheStore ? new PromptCache(cacheStore, model) : null;
+  const chatTemplate = chatTemplateOf(model.chatTemplate, options.chatTemplate);
   const limits = {
     maxTokens: positiveInteger('maxTokens', options.maxTokens ?? 4096),
     maxPromptLength: positiveInteger('maxPromptLength', options.maxPromptLength ?? 65536),
@@ -136,7 +153,8 @@ export function createApp(options: AppOptions): Hono {
       const abort = new AbortController();
       const clientGone = () => abort.abort(new BimambaError('ABORTED', 'the client went away'));
       c.req.raw.signal?.addEventListener('abort', clientGone, { once: true });
-      const items = runCompletion(engine, req, abort.signal);
+      const info: CompletionInfo = {};
+      const items = runCompletion(engine, req, abort.signal, info);
       const id = `cmpl-${crypto.randomUUID()}`;
       const head = { id, object: 'text_completion', created: Math.floor(Date.now() / 1000), model: modelName };
 
@@ -158,10 +176,17 @@ export function createApp(options: AppOptions): Hono {
           c.req.raw.signal?.removeEventListener('abort', clientGone);
         }
         const last = all.at(-1);
+        const echo = req.echo ? echoedPrompt(model.tokenizer, info.promptIds ?? [], info.promptLogprobs, req.logprobs) : null;
+        const text = all.map((i) => i.text).join('');
+        let logprobs = logprobsOf(req, all, echo?.text.length ?? 0);
+        if (echo?.logprobs && logprobs) {
+          const p = echo.logprobs;
+          logprobs = { tokens: [...p.tokens, ...logprobs.tokens], token_logprobs: [...p.token_logprobs, ...logprobs.token_logprobs] as number[], top_logprobs: [...p.top_logprobs, ...logprobs.top_logprobs] as Record<string, number>[], text_offset: [...p.text_offset, ...logprobs.text_offset] };
+        }
         return c.json({
           ...head,
-          choices: [{ index: 0, text: all.map((i) => i.text).join(''), logprobs: logprobsOf(req, all, 0), finish_reason: OPENAI_FINISH[last?.finishReason ?? 'stop'] }],
-          usage: usageOf(last?.usage),
+          choices: [{ index: 0, text: (echo?.text ?? '') + text, logprobs, finish_reason: OPENAI_FINISH[last?.finishReason ?? 'stop'] }],
+          usage: usageOf(last?.usage, info.cachedTokens),
         });
       }
 
@@ -187,7 +212,7 @@ export function createApp(options: AppOptions): Hono {
             controller.enqueue(event({ ...head, choices: [{ index: 0, text: item.text, logprobs: logprobsOf(req, [item], offset), finish_reason: finish }] }));
             offset += item.text.length;
             if (finish) {
-              if (req.includeUsage) controller.enqueue(event({ ...head, choices: [], usage: usageOf(item.usage) }));
+              if (req.includeUsage) controller.enqueue(event({ ...head, choices: [], usage: usageOf(item.usage, info.cachedTokens) }));
               controller.enqueue(utf8.encode('data: [DONE]\n\n'));
             }
           } catch (e) {
@@ -205,5 +230,6 @@ export function createApp(options: AppOptions): Hono {
       return new Response(stream, { headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } });
     },
   );
+  registerChat(app, { engine, modelName, limits, apiErrorOf, errorBody }, { template: chatTemplate });
   return app;
 }

@@ -1,12 +1,17 @@
-// One completion: wait for a turn, take the named session's lock, restore its parked snapshot (or start
-// afresh), generate (its decoding steps batched with the other running completions'), and park the
-// session again. Only an in-flight request holds a live session in WASM memory, so the live sessions never
-// outnumber the gate's `active` turns.
-import { generate, type GeneratedToken } from '../generate/generate.js';
+// One completion: wait for a turn, take the named session's lock, restore its parked snapshot (or the
+// longest cached prefix of the prompt, or start afresh), feed the rest of the prompt in its fixed cuts
+// (prompt-cache.ts), saving the prompt cache's entries on the way, generate (the decoding steps batched
+// with the other running completions'), and park the session again. Only an in-flight request holds a
+// live session in WASM memory, so the live sessions never outnumber the gate's `active` turns.
+import { BimambaError } from '../errors.js';
+import { generate, promptIds, type GeneratedToken } from '../generate/generate.js';
+import { logNormalizer, topIds } from '../generate/logprobs.js';
 import type { Model } from '../model/model.js';
 import type { Session } from '../model/session.js';
 import type { DecodeBatcher } from './batcher.js';
 import type { Gate, Locks } from './gate.js';
+import { FEED_SLICE, feedCuts, feedInCuts } from '../chat/feed.js';
+import type { PromptCache } from './prompt-cache.js';
 import type { CompletionRequest } from './request.js';
 import type { SnapshotStore } from './store.js';
 
@@ -16,6 +21,33 @@ export interface Engine {
   gate: Gate;
   locks: Locks;
   batcher: DecodeBatcher;
+  /** The prompt cache, or null when it is off. */
+  promptCache?: PromptCache | null;
+  /** Counters for /metrics. */
+  counters?: EngineCounters;
+}
+
+export interface EngineCounters {
+  requests: number;
+  promptTokens: number;
+  generatedTokens: number;
+}
+
+/** One prompt token's log-probability under the tokens before it (null for the first), with `top` alternatives. */
+export interface PromptLogprob {
+  token: number;
+  logprob: number | null;
+  top: Array<{ token: number; logprob: number }> | null;
+}
+
+/** What a completion tells its route besides the generated items. */
+export interface CompletionInfo {
+  /** The prompt as token ids. */
+  promptIds?: number[];
+  /** Prompt tokens restored from the prompt cache. */
+  cachedTokens?: number;
+  /** With `req.echo`: every prompt token's log-probability. */
+  promptLogprobs?: PromptLogprob[];
 }
 
 /** Store key of a session: the model's fingerprint first, so a store shared by two models never mixes them. */
@@ -23,12 +55,22 @@ export function sessionKey(model: Model, name: string): string {
   return `${model.fingerprint.toString(16).padStart(8, '0')}.${name}`;
 }
 
+/** Keep a prompt-cache entry; the cache only saves work, so a full or failing store costs the entry, not the request. */
+async function saveEntry(cache: PromptCache, ids: number[], length: number, cuts: number[], session: Session): Promise<void> {
+  try {
+    await cache.save(ids, length, cuts, session.snapshot());
+  } catch (e) {
+    if (!(e instanceof BimambaError && e.code === 'OUT_OF_MEMORY')) console.error('bimamba serve: prompt cache:', e);
+  }
+}
+
 /**
  * The generated items, the last one carrying finishReason and usage. The session is parked only when
  * the generation ran to its end: one aborted or failed midway leaves the session as it was before.
  */
-export async function* runCompletion(engine: Engine, req: CompletionRequest, signal: AbortSignal): AsyncGenerator<GeneratedToken> {
+export async function* runCompletion(engine: Engine, req: CompletionRequest, signal: AbortSignal, info: CompletionInfo = {}): AsyncGenerator<GeneratedToken> {
   const { model, store } = engine;
+  const cache = engine.promptCache ?? null;
   const leave = await engine.gate.enter(signal);
   let unlock = () => {};
   let session: Session | null = null;
@@ -37,15 +79,68 @@ export async function* runCompletion(engine: Engine, req: CompletionRequest, sig
     const key = req.session === null ? null : sessionKey(model, req.session);
     if (req.session !== null) unlock = await engine.locks.acquire(req.session);
     const parked = key === null ? null : await store.get(key);
-    session = parked ? model.restoreSession(parked) : model.createSession();
-    const continuing = session.tokensSeen > 0;
-    yield* generate(model, req.prompt, {
+    if (parked) session = model.restoreSession(parked);
+    const continuing = session !== null && session.tokensSeen > 0;
+    const ids = promptIds(model, req.prompt, continuing ? false : undefined); // BOS starts a conversation, never the middle of one
+    info.promptIds = ids;
+    const points = req.cachePoints ?? [];
+    const cuts = feedCuts(ids.length, points);
+    // From a fresh start, the longest cached cut of the prompt (echo needs every position's logits: none)
+    let from = 0;
+    if (!continuing && cache && !req.echo && ids.length > 0) {
+      const hit = await cache.lookup(ids, cuts, [...points, ids.length], ids.length);
+      if (hit) {
+        session?.dispose();
+        session = model.restoreSession(hit.bytes);
+        if (session.tokensSeen === hit.length) from = hit.length;
+        else session.reset(); // not what its key says (a tampered shared store): start afresh
+      }
+    }
+    session ??= model.createSession();
+    info.cachedTokens = from;
+    // The entries this prompt leaves: its last message's end, its last full slice, and its end.
+    const saves = new Set<number>();
+    if (cache && !continuing && ids.length > 0) {
+      const lastPoint = points.filter((p) => p < ids.length).at(-1);
+      if (lastPoint !== undefined) saves.add(lastPoint);
+      if (ids.length > FEED_SLICE) saves.add(Math.floor((ids.length - 1) / FEED_SLICE) * FEED_SLICE);
+      saves.add(ids.length);
+    }
+
+    const t0 = performance.now();
+    const top = req.logprobs ?? 0;
+    if (req.echo) info.promptLogprobs = ids.length ? [{ token: ids[0], logprob: null, top: null }] : [];
+    // position t's logits give token t+1's log-probability
+    const onLogits = req.echo
+      ? (t: number, logits: Float32Array) => {
+          if (t + 1 >= ids.length) return;
+          const logZ = logNormalizer(logits);
+          const best = top > 0 ? topIds(logits, top).map((id) => ({ token: id, logprob: logits[id] - logZ })) : [];
+          info.promptLogprobs!.push({ token: ids[t + 1], logprob: logits[ids[t + 1]] - logZ, top: best });
+        }
+      : undefined;
+    const live = session;
+    await feedInCuts(live, ids, cuts, from, { signal, onLogits, atCut: (cut) => (saves.has(cut) && cache ? saveEntry(cache, ids, cut, cuts, live) : undefined) });
+    const prefillMs = performance.now() - t0;
+    if (engine.counters) {
+      engine.counters.requests++;
+      engine.counters.promptTokens += ids.length - (info.cachedTokens ?? 0);
+    }
+
+    for await (const item of generate(model, [], {
       ...req.options,
       session,
       signal,
-      addBos: continuing ? false : undefined, // BOS starts a conversation, never the middle of one
+      addBos: false,
       logprobs: req.logprobs === null ? false : req.logprobs || true,
-    }, seat.feed);
+    }, seat.feed)) {
+      if (item.usage) {
+        item.usage.promptTokens = ids.length; // fed above, cached or not
+        item.usage.prefillMs = prefillMs;
+        if (engine.counters) engine.counters.generatedTokens += item.usage.generatedTokens;
+      }
+      yield item;
+    }
     seat.leave(); // before parking: the other completions' steps need not wait for this one's store
     if (key !== null) await store.set(key, session.snapshot(), parked); // CONFLICT if another server saved it meanwhile
   } finally {
