@@ -10,6 +10,7 @@ import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import { createCore, type Core, type CoreOptions } from '../wasm/core.js';
 import { createOps, timedOps } from '../wasm/kernel-set.js';
 import type { Graph } from './forward.js';
+import { embedding } from './embed.js';
 import { checkMemoryNeed, STATE_TYPES, stateLayout, type StateType } from './memory.js';
 import { allocScratch } from './scratch.js';
 import { Session, type ModelRuntime } from './session.js';
@@ -182,6 +183,15 @@ export class Model {
   complete(prompt: string | ArrayLike<number>, options: GenerateOptions = {}): Promise<Completion> {
     this.graph();
     return complete(this, prompt, options);
+  }
+
+  /**
+   * An embedding of a text (or token ids): the mean of the last hidden states after the final norm,
+   * L2-normalised; `config.d_model` floats.
+   */
+  embed(input: string | ArrayLike<number>): Float32Array {
+    this.graph();
+    return embedding(this, input);
   }
 
   /**

@@ -7,6 +7,9 @@
 //                          a `session` field or `bimamba-session` header continues a parked conversation;
 //                          `echo: true` returns the prompt with its tokens' logprobs (echo.ts)
 //   POST /v1/chat/completions  OpenAI's chat completions (chat.ts)
+//   POST /v1/embeddings    OpenAI's embeddings (embeddings.ts)
+//   POST /tokenize, POST /detokenize, GET /tokenizer_info  the tokenizer (tokenize.ts)
+//   GET  /metrics          Prometheus text (metrics.ts)
 import type { Context } from 'hono';
 import { Hono } from 'hono/tiny';
 import { bodyLimit } from 'hono/body-limit';
@@ -18,6 +21,9 @@ import { DecodeBatcher } from './batcher.js';
 import { registerChat } from './chat.js';
 import { runCompletion, type CompletionInfo, type Engine } from './completion.js';
 import { echoedPrompt } from './echo.js';
+import { registerEmbeddings } from './embeddings.js';
+import { registerMetrics } from './metrics.js';
+import { registerTokenize } from './tokenize.js';
 import { PromptCache } from './prompt-cache.js';
 import { Busy, Gate, Locks } from './gate.js';
 import { ApiError, parseCompletionRequest, type CompletionRequest } from './request.js';
@@ -230,6 +236,10 @@ export function createApp(options: AppOptions): Hono {
       return new Response(stream, { headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } });
     },
   );
-  registerChat(app, { engine, modelName, limits, apiErrorOf, errorBody }, { template: chatTemplate });
+  const routes = { engine, modelName, limits, apiErrorOf, errorBody };
+  registerChat(app, routes, { template: chatTemplate });
+  registerEmbeddings(app, routes);
+  registerTokenize(app, routes, chatTemplate);
+  registerMetrics(app, routes);
   return app;
 }
