@@ -46,7 +46,7 @@ export interface AppOptions {
   maxPromptLength?: number;
   /**
    * Where the prompt cache keeps its states (src/server/prompt-cache.ts); null turns it off. Default: a
-   * MemoryStore of 256 MiB of its own. A store shared with the sessions' is fine: the keys never meet.
+   * MemoryStore of 64 MiB of its own. A store shared with the sessions' is fine: the keys never meet.
    */
   promptCache?: SnapshotStore | null;
   /** A Jinja chat template for /v1/chat/completions instead of the model file's (or the default one). */
@@ -99,7 +99,7 @@ export function createApp(options: AppOptions): Hono {
     batcher: new DecodeBatcher(),
     counters: { requests: 0, promptTokens: 0, generatedTokens: 0 },
   };
-  const cacheStore = options.promptCache === undefined ? new MemoryStore(256 * 1024 * 1024) : options.promptCache;
+  const cacheStore = options.promptCache === undefined ? new MemoryStore(64 * 1024 * 1024) : options.promptCache;
   engine.promptCache = cacheStore ? new PromptCache(cacheStore, model) : null;
   const chatTemplate = chatTemplateOf(model.chatTemplate, options.chatTemplate);
   const limits = {

@@ -141,14 +141,20 @@ export function registerChat(app: Hono, ctx: RouteContext, options: ChatRouteOpt
               controller.enqueue(event({ ...chunkHead, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }] }));
               return;
             }
-            const r = pending ?? (await items.next());
-            pending = null;
-            if (r.done) {
-              done();
-              controller.close();
-              return;
+            // an item whose text is held back (a possible stop string) sends nothing: go on to the next,
+            // since a pull that enqueues nothing is not called again
+            let item: GeneratedToken;
+            for (;;) {
+              const r = pending ?? (await items.next());
+              pending = null;
+              if (r.done) {
+                done();
+                controller.close();
+                return;
+              }
+              item = r.value;
+              if (item.text || item.logprob !== undefined || item.finishReason) break;
             }
-            const item = r.value;
             if (item.finishReason) await items.next(); // park the session before saying it is done
             const finish = item.finishReason ? FINISH[item.finishReason] : null;
             if (item.text || item.logprob !== undefined) {

@@ -7,7 +7,7 @@ import { BimambaError } from '../errors.js';
 import { generate, promptIds, type GeneratedToken } from '../generate/generate.js';
 import { logNormalizer, topIds } from '../generate/logprobs.js';
 import type { Model } from '../model/model.js';
-import type { Session } from '../model/session.js';
+import { MAX_RECENT_TOKENS, type Session } from '../model/session.js';
 import type { DecodeBatcher } from './batcher.js';
 import type { Gate, Locks } from './gate.js';
 import { FEED_SLICE, feedCuts, feedInCuts } from '../chat/feed.js';
@@ -92,7 +92,10 @@ export async function* runCompletion(engine: Engine, req: CompletionRequest, sig
       if (hit) {
         session?.dispose();
         session = model.restoreSession(hit.bytes);
-        if (session.tokensSeen === hit.length) from = hit.length;
+        if (session.tokensSeen === hit.length) {
+          from = hit.length;
+          session.restoreCounters(from, ids.slice(Math.max(0, from - MAX_RECENT_TOKENS), from)); // the repetition penalty's window, as if fed
+        }
         else session.reset(); // not what its key says (a tampered shared store): start afresh
       }
     }

@@ -213,3 +213,35 @@ describe('the prompt cache', () => {
     expect(r.choices[0].logprobs!.token_logprobs).toEqual(p.choices[0].logprobs!.token_logprobs);
   });
 });
+
+describe('the prompt cache and the repetition penalty', () => {
+  it('gives the penalty the same recent tokens as a server without the cache', async () => {
+    const on = clientOf({ promptCache: new MemoryStore(64 * 1024 * 1024) }).openai;
+    const off = clientOf({ promptCache: null }).openai;
+    const body = { model: 'default', prompt: 'Once upon a time there was a king', max_tokens: 16, temperature: 0.9, repetition_penalty: 1.3, seed: 3 };
+    const first = await on.completions.create(body as OpenAI.CompletionCreateParamsNonStreaming);
+    const again = await on.completions.create(body as OpenAI.CompletionCreateParamsNonStreaming); // from the cache
+    const plain = await off.completions.create(body as OpenAI.CompletionCreateParamsNonStreaming);
+    expect((again.usage as { prompt_tokens_details?: { cached_tokens: number } }).prompt_tokens_details!.cached_tokens).toBe(again.usage!.prompt_tokens);
+    expect(again.choices[0].text).toBe(plain.choices[0].text);
+    expect(first.choices[0].text).toBe(plain.choices[0].text);
+  });
+});
+
+describe('a streamed reply', () => {
+  it('ends even when its last tokens are held back as a possible stop string (the default template stops at "\\nUser:")', async () => {
+    const { openai } = clientOf();
+    // greedy replies of the built-in model to this start with newlines, which "\nUser:" holds back
+    const messages: ChatMessage[] = [{ role: 'system', content: 'You tell stories.' }, { role: 'user', content: 'Tell me about the king.' }];
+    const expected = await model.completeChat(messages, { maxTokens: 16, temperature: 0 });
+    const stream = await openai.chat.completions.create({ model: 'default', messages, max_tokens: 16, temperature: 0, stream: true });
+    let text = '';
+    let finish = null;
+    for await (const c of stream) {
+      text += c.choices[0]?.delta.content ?? '';
+      finish = c.choices[0]?.finish_reason ?? finish;
+    }
+    expect(text).toBe(expected.text);
+    expect(finish).toBe('length');
+  });
+});
