@@ -5,7 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { BimambaError } from '../errors.js';
+import { registerChat } from './chat.js';
 import { registerConvert } from './convert.js';
+import { registerEval } from './eval.js';
 import { registerGenerate } from './generate.js';
 import { registerInfo } from './info.js';
 import { UsageError } from './options.js';
@@ -13,7 +15,7 @@ import { registerPpl } from './ppl.js';
 import { registerServe } from './serve.js';
 import { registerTokenize } from './tokenize.js';
 
-const COMMANDS = [registerConvert, registerInfo, registerGenerate, registerPpl, registerTokenize, registerServe];
+const COMMANDS = [registerConvert, registerInfo, registerGenerate, registerPpl, registerTokenize, registerServe, registerChat, registerEval];
 
 /** The package's version: package.json is one folder above the bundle (dist/cli.js), two above src/cli/. */
 function version(): string {
