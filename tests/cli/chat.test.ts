@@ -12,7 +12,7 @@ const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
 function bimamba(args: string[], input: string, onStdout?: (text: string, child: ReturnType<typeof spawn>) => void): Promise<{ stdout: string; stderr: string; code: number | null }> {
   return new Promise((resolve) => {
-    const child = spawn('/bin/sh', ['-c', `"${process.execPath}" "${CLI}" "$@"`, 'sh', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('/bin/sh', ['-c', `exec "${process.execPath}" "${CLI}" "$@"`, 'sh', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {
