@@ -6,8 +6,8 @@
 // .cache/bench) unless --model is given. Each turn a new user message of about --message-tokens tokens;
 // the reply (--reply-tokens, greedy) joins the history as the client got it. Per turn: time to first
 // token and the prompt tokens the server read (prompt_tokens - cached_tokens). Checks that both servers
-// give the same tokens (logprobs) every turn. Prints the machine's load average: on a shared machine the
-// figures mean something only next to it. Bounded to 10 minutes.
+// give the same tokens (logprobs) every turn. Prints each turn as it ends, and the machine's load average:
+// on a shared machine the figures mean something only next to it. Bounded to --max-minutes (default 30).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -23,10 +23,11 @@ const replyTokens = Number(option('--reply-tokens') ?? 16);
 const threads = option('--threads') ?? 'auto';
 if (!(turns >= 1 && turns <= 50 && messageTokens >= 1 && messageTokens <= 2000 && replyTokens >= 1 && replyTokens <= 256)) throw new Error('--turns in [1, 50], --message-tokens in [1, 2000], --reply-tokens in [1, 256]');
 const root = fileURLToPath(new URL('..', import.meta.url));
+const maxMinutes = Number(option('--max-minutes') ?? 30);
 setTimeout(() => {
-  console.error('bench:chat: over 10 minutes, stopping');
+  console.error(`bench:chat: over ${maxMinutes} minutes, stopping`);
   process.exit(1);
-}, 600_000).unref();
+}, maxMinutes * 60_000).unref();
 
 let model = option('--model');
 if (!model) {
@@ -81,6 +82,7 @@ async function conversation(cacheMiB: number): Promise<Turn[]> {
       }
       const cached = usage?.prompt_tokens_details?.cached_tokens ?? 0;
       out.push({ ttftMs, promptTokens: usage!.prompt_tokens, read: usage!.prompt_tokens - cached, logprobs });
+      console.log(`  cache ${cacheMiB ? 'on ' : 'off'} turn ${turn + 1}: ${usage!.prompt_tokens} prompt tokens, ${usage!.prompt_tokens - cached} read, TTFT ${ttftMs.toFixed(0)} ms`);
       messages.push({ role: 'assistant', content: reply });
     }
     return out;

@@ -4,7 +4,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-import { OUT, ROOT } from '../runtimes/model.js';
+import { ROOT } from '../runtimes/model.js';
 
 const DOCS = join(ROOT, 'docs');
 
@@ -14,7 +14,7 @@ describe('docs/ snippets', () => {
     const text = readFileSync(join(DOCS, file), 'utf8');
     const blocks = [...text.matchAll(/^ *```ts\n([\s\S]*?)^ *```$/gm)].map((m) => m[1].replace(/^ {2}/gm, ''));
     expect(blocks.length).toBeGreaterThan(0);
-    const dir = join(OUT, 'docs-snippets', file.replace(/\.md$/, ''));
+    const dir = join(ROOT, '.cache', 'docs-snippets', file.replace(/\.md$/, '')); // outside the project's tsconfig
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     const names = blocks.map((code, i) => {
