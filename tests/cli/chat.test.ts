@@ -74,3 +74,17 @@ describe('bimamba eval', () => {
     expect(bad.stderr).toMatch(/line 2: needs "choices"/);
   });
 });
+
+describe('bimamba serve --chat-template', () => {
+  it('refuses a template that does not parse before the model loads, naming the file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bimamba-serve-template-'));
+    const file = join(dir, 'broken.jinja');
+    writeFileSync(file, '{% for m in messages %}{{ m.content }}');
+    const r = await bimamba(['serve', '--port', '0', '--chat-template', file], '');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/BAD_TEMPLATE.*broken\.jinja does not parse/);
+    const missing = await bimamba(['chat', '--chat-template', join(dir, 'none.jinja')], '');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/cannot read the chat template/);
+  });
+});
