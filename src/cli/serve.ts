@@ -24,12 +24,12 @@ export function registerServe(program: Command): void {
     .option('--session-memory <MiB>', 'memory for parked sessions when they stay in memory', integerAtLeast(1), 512)
     .option('--max-active <n>', 'completions generating at once', integerAtLeast(1), 4)
     .option('--max-waiting <n>', 'requests waiting for a turn before 503', integerAtLeast(1), 16)
-    .option('--prompt-cache <MiB>', 'memory for the prompt cache (0: off); with --sessions or --redis it lives in that store', integerAtLeast(0), 256)
+    .option('--prompt-cache <MiB>', 'memory for the prompt cache (0: off); with --sessions it lives in that directory, with --redis in Redis (entries kept an hour)', integerAtLeast(0), 256)
     .option('--chat-template <file>', "a Jinja chat template for /v1/chat/completions instead of the model file's")
     .action(async (o) => {
       // the store first: a wrong --sessions or an unreachable --redis fails before the model loads
       const chatTemplate = o.chatTemplate === undefined ? undefined : await readChatTemplate(o.chatTemplate);
-      const { store, closeStore } = await openStore(o);
+      const { store, closeStore, sharedCache } = await openStore(o);
       let model;
       try {
         model = await loadModelFromFlags(o);
@@ -38,7 +38,7 @@ export function registerServe(program: Command): void {
         throw e;
       }
       const modelName: string = o.name ?? (o.model ? basename(o.model).replace(/\.bimamba$/, '') : 'default');
-      const promptCache = o.promptCache === 0 ? null : o.redis || o.sessions ? store : new MemoryStore(o.promptCache * 1024 * 1024);
+      const promptCache = o.promptCache === 0 ? null : (sharedCache ?? new MemoryStore(o.promptCache * 1024 * 1024));
       let app;
       try {
         app = createApp({ model, modelName, store, maxActive: o.maxActive, maxWaiting: o.maxWaiting, promptCache, chatTemplate });
@@ -81,7 +81,7 @@ async function readChatTemplate(file: string): Promise<string> {
 }
 
 /** Where idle sessions are parked: Redis, a directory, or memory (the default). */
-async function openStore(o: { redis?: string; sessions?: string; sessionMemory: number }): Promise<{ store: SnapshotStore; closeStore: () => Promise<void> }> {
+async function openStore(o: { redis?: string; sessions?: string; sessionMemory: number }): Promise<{ store: SnapshotStore; closeStore: () => Promise<void>; sharedCache?: SnapshotStore }> {
   if (o.redis) {
     const { createClient } = await import('redis');
     let connected = false;
@@ -97,12 +97,15 @@ async function openStore(o: { redis?: string; sessions?: string; sessionMemory: 
       throw new BimambaError('BAD_ARGUMENT', `cannot connect to Redis at ${o.redis}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
     }
     const c = client;
-    return { store: new RedisStore(c), closeStore: async () => void (await c.quit()) };
+    // the prompt cache beside the sessions, under its own prefix, each entry forgotten an hour after it was written
+    const sharedCache = new RedisStore(c, { prefix: 'bimamba:prompt-cache:', ttlSeconds: 3600 });
+    return { store: new RedisStore(c), closeStore: async () => void (await c.quit()), sharedCache };
   }
   if (o.sessions) {
     const s = await stat(o.sessions).catch(() => null); // a missing directory is made on first use
     if (s && !s.isDirectory()) throw new BimambaError('BAD_ARGUMENT', `--sessions ${o.sessions} is not a directory`);
-    return { store: new DirectoryStore(o.sessions), closeStore: async () => {} };
+    const store = new DirectoryStore(o.sessions);
+    return { store, closeStore: async () => {}, sharedCache: store };
   }
   return { store: new MemoryStore(o.sessionMemory * 1024 * 1024), closeStore: async () => {} };
 }
