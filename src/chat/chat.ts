@@ -30,6 +30,8 @@ export interface ChatHost extends GenerationHost {
 
 /** Rendering every prefix costs about messages x length: past this many characters, one render only. */
 const PREFIX_RENDER_BUDGET = 32_000_000;
+/** ... and past this many milliseconds of rendering prefixes (a template's own budget is per render). */
+const PREFIX_RENDER_MS = 2000;
 
 /** The text of a special token for the template's bos_token / eos_token. */
 function tokenText(host: ChatHost, id: number | null): string {
@@ -56,7 +58,9 @@ export function chatPrompt(host: ChatHost, template: ChatTemplate, messages: rea
   if (messages.length * full.length <= PREFIX_RENDER_BUDGET) {
     parts = [];
     let done = '';
+    const t0 = performance.now();
     for (let i = 1; i <= messages.length; i++) {
+      if (performance.now() - t0 > PREFIX_RENDER_MS) { parts = null; break; } // a slow template: one render is enough
       const upTo = template.render(messages.slice(0, i), { ...vars, addGenerationPrompt: false });
       if (!upTo.startsWith(done)) { parts = null; break; }
       parts.push(upTo.slice(done.length));

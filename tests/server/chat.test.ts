@@ -149,6 +149,18 @@ describe('/v1/chat/completions', () => {
   });
 });
 
+describe('a long conversation', () => {
+  it('of 300 short messages is rendered and answered in bounded time (prefix renders give up after 2 s)', async () => {
+    const { openai } = clientOf({ promptCache: null });
+    const messages = Array.from({ length: 300 }, (_, i) => ({ role: (i % 2 ? 'assistant' : 'user') as 'user' | 'assistant', content: `m${i}` }));
+    messages.push({ role: 'user', content: 'last' });
+    const t0 = performance.now();
+    const r = await openai.chat.completions.create({ model: 'default', messages, max_tokens: 1, temperature: 0 });
+    expect(performance.now() - t0).toBeLessThan(60_000);
+    expect(r.usage!.prompt_tokens).toBeGreaterThan(300);
+  }, 120_000);
+});
+
 describe('the prompt cache', () => {
   /** A conversation of `turns` turns, each re-sending the whole history, as chat clients do. */
   async function conversation(openai: OpenAI, turns: number, extra: Record<string, unknown>) {
@@ -203,7 +215,7 @@ describe('the prompt cache', () => {
   it('serves a completion prompt that extends an earlier one from its cut, with the text of no cache', async () => {
     const { openai } = clientOf();
     const plain = clientOf({ promptCache: null }).openai;
-    const ids = Array.from({ length: 600 }, (_, i) => 100 + ((i * 37) % 900));
+    const ids = Array.from({ length: 300 }, (_, i) => 100 + ((i * 37) % 900));
     const first = await openai.completions.create({ model: 'default', prompt: ids.slice(0, 520), max_tokens: 2, temperature: 0 });
     expect(first.usage!.prompt_tokens).toBe(520);
     const r = await openai.completions.create({ model: 'default', prompt: ids, max_tokens: 6, temperature: 0, logprobs: 1 });
