@@ -215,7 +215,7 @@ describe('the prompt cache', () => {
   it('serves a completion prompt that extends an earlier one from its cut, with the text of no cache', async () => {
     const { openai } = clientOf();
     const plain = clientOf({ promptCache: null }).openai;
-    const ids = Array.from({ length: 300 }, (_, i) => 100 + ((i * 37) % 900));
+    const ids = Array.from({ length: 600 }, (_, i) => 100 + ((i * 37) % 900));
     const first = await openai.completions.create({ model: 'default', prompt: ids.slice(0, 520), max_tokens: 2, temperature: 0 });
     expect(first.usage!.prompt_tokens).toBe(520);
     const r = await openai.completions.create({ model: 'default', prompt: ids, max_tokens: 6, temperature: 0, logprobs: 1 });
