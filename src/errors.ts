@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'BAD_ARGUMENT' // an invalid option or argument
   | 'IO' // a file could not be read or written (missing, permission denied, a failing disk)
   | 'BAD_TOKEN' // a token id outside the vocabulary
+  | 'BAD_TEMPLATE' // a chat template that does not parse, or fails or runs past its budget while rendering
   | 'DISPOSED' // use of a model or session after dispose()
   | 'ABORTED' // generation stopped by an AbortSignal
   | 'CONFLICT' // a shared session store's entry changed since it was read (another server continued the session)

@@ -13,3 +13,5 @@ export { BimambaError, type ErrorCode } from './errors.js';
 export { compileCore, type WasmSource } from './wasm/loader.js';
 export { listCachedModels, deleteCachedModel } from './cache/index.js';
 export type { CacheObject, CacheOption, CachedModel } from './cache/types.js';
+export { ChatTemplate, DEFAULT_CHAT_TEMPLATE, DEFAULT_CHAT_STOP, type ChatMessage, type RenderOptions, type TemplateBudget } from './chat/template.js';
+export type { ChatOptions } from './chat/chat.js';

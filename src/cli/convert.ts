@@ -28,6 +28,7 @@ export function registerConvert(program: Command): void {
     .addOption(new Option('--head <type>', 'embedding / LM head (int8: per-row scale; q4: 4 bits, a scale per 32 columns)').choices(['f32', 'f16', 'int8', 'q4']).default('f32'))
     .addOption(new Option('--binarize <method>', 'binarize in_proj/out_proj of a full-precision model post-training').choices(['ptb']))
     .option('--tokenizer <file>', 'tokenizer.json or SentencePiece tokenizer.model to embed (default: the one beside the weights)')
+    .option('--chat-template <file>', "a Jinja chat template to store (default: tokenizer_config.json's chat_template, if any)")
     .option('--config <file>', "the model's config (config.json, or the Bi-Mamba release's mamba_config/*.json); default: config.json beside the weights, else inferred from the tensor shapes")
     .option('--follow-symlinks', 'read files of the checkpoint directory that are symbolic links to places outside it (refused by default)')
     .action(async (dir: string, out: string, o) => {
@@ -36,7 +37,7 @@ export function registerConvert(program: Command): void {
       let started = false;
       const t0 = performance.now();
       const result = await convertCheckpoint(dir, out, {
-        dtype: o.dtype, head: o.head, binarize: o.binarize, tokenizer: o.tokenizer, config: o.config, followSymlinks: o.followSymlinks === true,
+        dtype: o.dtype, head: o.head, binarize: o.binarize, tokenizer: o.tokenizer, config: o.config, followSymlinks: o.followSymlinks === true, chatTemplate: o.chatTemplate,
         onWarning: (m) => toStderr(`warning: ${printable(m, true)}\n`), // names from the checkpoint's files: one line each
         onInfo: (m) => toStderr(`${printable(m, true)}\n`),
         onProgress: (done, total, name) => {

@@ -63,6 +63,7 @@ export function formatInfo(path: string, header: BimambaHeader, fileBytes: numbe
       (c.arch === 'mamba1' ? `, dt_rank ${c.dt_rank}` : `, headdim ${c.headdim}, nheads ${c.nheads}, ngroups ${c.ngroups}`),
     `  tied embeddings: ${c.tie_embeddings}; bos ${c.bos_token_id}, eos ${c.eos_token_id}, pad ${c.pad_token_id}`,
     `tokenizer: ${header.tokenizerJson ? `embedded ${header.tokenizerJson.startsWith('{"sentencepiece"') ? 'SentencePiece model' : 'tokenizer.json'} (${size(header.tokenizerJson.length)})` : 'none'}`,
+    `chat template: ${header.metadata.chat_template ? `the file's own (${size(header.metadata.chat_template.length)})` : 'none in the file: chat uses the default template (User: / Assistant: paragraphs)'}`,
     // the file's own strings, each on its one line: escaped here, whatever prints the report
     `converted from: ${printable(withoutInferred(header.metadata.source) ?? 'unknown', true)}`,
     ...inferredLines(header.metadata.source).map((l) => printable(l, true)),

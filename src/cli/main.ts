@@ -5,7 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { BimambaError } from '../errors.js';
+import { registerChat } from './chat.js';
 import { registerConvert } from './convert.js';
+import { registerEval } from './eval.js';
 import { registerGenerate } from './generate.js';
 import { registerInfo } from './info.js';
 import { registerList } from './list.js';
@@ -17,7 +19,7 @@ import { registerServe } from './serve.js';
 import { toStderr } from './terminal.js';
 import { registerTokenize } from './tokenize.js';
 
-const COMMANDS = [registerConvert, registerInfo, registerGenerate, registerPpl, registerTokenize, registerServe, registerPull, registerList, registerRm];
+const COMMANDS = [registerConvert, registerInfo, registerGenerate, registerPpl, registerTokenize, registerServe, registerPull, registerList, registerRm, registerChat, registerEval];
 
 /** The package's version: package.json is one folder above the bundle (dist/cli.js), two above src/cli/. */
 function version(): string {

@@ -5,6 +5,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { stat } from 'node:fs/promises';
 import { BimambaError, printable } from '../errors.js';
+import { ChatTemplate } from '../chat/template.js';
 import { readBimambaFileHeader } from '../format/bimamba.js';
 import { createApp } from '../server/app.js';
 import { DirectoryStore } from '../server/directory-store.js';
@@ -14,6 +15,7 @@ import { RedisStore } from '../server/redis-store.js';
 import { DEFAULT_TTL_SECONDS, MemoryStore, type SnapshotStore } from '../server/store.js';
 import { addModelOptions, loadModelFromFlags, modelPath } from './model-options.js';
 import { collect, integerAtLeast, integerIn, parseNumber, UsageError } from './options.js';
+import { toStderr, toStdout } from './terminal.js';
 
 /** A positive number of seconds. */
 const secondsFlag = (v: string): number => {
@@ -23,10 +25,9 @@ const secondsFlag = (v: string): number => {
 };
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
-import { toStderr, toStdout } from './terminal.js';
 
 export function registerServe(program: Command): void {
-  const cmd = program.command('serve').description('serve the model over an OpenAI-compatible HTTP API (/v1/completions, /v1/models, /health)');
+  const cmd = program.command('serve').description('serve the model over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/models, /health)');
   addModelOptions(cmd)
     .option('-p, --port <n>', 'TCP port (0: any free port)', integerIn(0, 65535), 8080)
     .option('--host <address>', 'address to listen on', '127.0.0.1')
@@ -49,20 +50,24 @@ export function registerServe(program: Command): void {
     .option('--max-active-per-client <n>', 'completions one client address runs at once (default: half of --max-active)', integerAtLeast(1))
     .option('--max-waiting-per-client <n>', 'requests one client address has waiting (default: a quarter of --max-waiting)', integerAtLeast(0))
     .option('--max-connections-per-client <n>', 'open connections per client address', integerAtLeast(1), 32)
+    .option('--prompt-cache <MiB>', 'memory for the prompt cache (0: off); with --sessions it lives in that directory, with --redis in Redis (entries kept an hour)', integerAtLeast(0), 256)
+    .option('--chat-template <file>', "a Jinja chat template for /v1/chat/completions instead of the model file's")
     .action(async (o) => {
       if (o.redis && o.sessions) throw new UsageError('--redis and --sessions both say where sessions are parked: give one of them');
       const apiKeys: string[] = [...o.apiKey, ...(process.env.BIMAMBA_API_KEY ? [process.env.BIMAMBA_API_KEY] : [])];
       if (apiKeys.some((k) => k.length < 8 || /\s/.test(k))) throw new UsageError('an API key must be at least 8 characters, without spaces');
       // the store first: a wrong --sessions or an unreachable --redis fails before the model loads
-      const { store, closeStore } = await openStore(o);
+      const chatTemplate = o.chatTemplate === undefined ? undefined : await readChatTemplate(o.chatTemplate);
+      const { store, closeStore, sharedCache } = await openStore(o);
       let model;
       let encoder: WorkerEncoder | null = null;
       try {
         const path = await modelPath(o);
         model = await loadModelFromFlags(o);
-        if (model.tokenizer) {
+        // the file's own tokenizer is encoded in a worker with a time budget (a --tokenizer file is the operator's own)
+        if (model.tokenizer && o.tokenizer === undefined) {
           const { header } = await readBimambaFileHeader(path);
-          encoder = new WorkerEncoder({ tokenizerJson: header.tokenizerJson, library: new URL('./index.js', import.meta.url).href, budgetMs: o.tokenizeTimeout * 1000 });
+          if (header.tokenizerJson) encoder = new WorkerEncoder({ tokenizerJson: header.tokenizerJson, library: new URL('./index.js', import.meta.url).href, budgetMs: o.tokenizeTimeout * 1000 });
         }
       } catch (e) {
         await closeStore();
@@ -70,13 +75,22 @@ export function registerServe(program: Command): void {
       }
       const modelName: string = o.name;
       const hostAllow: string[] = o.hostAllow;
-      const app = createApp({
-        model, modelName, store, maxActive: o.maxActive, maxWaiting: o.maxWaiting,
-        maxActivePerClient: o.maxActivePerClient, maxWaitingPerClient: o.maxWaitingPerClient, maxSessionsPerOwner: o.maxSessionsPerClient,
-        apiKeys, allowedHosts: hostAllow.includes('*') ? '*' : hostAllow.map((h) => h.toLowerCase()), corsOrigins: o.cors,
-        requestTimeout: o.requestTimeout, writeTimeout: o.writeTimeout,
-        ...(encoder ? { encodePrompt: encoder.encode } : {}),
-      });
+      const promptCache = o.promptCache === 0 ? null : (sharedCache ?? new MemoryStore(o.promptCache * 1024 * 1024));
+      let app;
+      try {
+        app = createApp({
+          model, modelName, store, maxActive: o.maxActive, maxWaiting: o.maxWaiting,
+          maxActivePerClient: o.maxActivePerClient, maxWaitingPerClient: o.maxWaitingPerClient, maxSessionsPerOwner: o.maxSessionsPerClient,
+          apiKeys, allowedHosts: hostAllow.includes('*') ? '*' : hostAllow.map((h) => h.toLowerCase()), corsOrigins: o.cors,
+          requestTimeout: o.requestTimeout, writeTimeout: o.writeTimeout,
+          ...(encoder ? { encodePrompt: encoder.encode } : {}),
+          promptCache, chatTemplate,
+        });
+      } catch (e) {
+        await closeStore();
+        model.dispose();
+        throw e;
+      }
       const server = await listen(app, o.port, o.host, { maxConnectionsPerClient: o.maxConnectionsPerClient }).catch(async (e: NodeJS.ErrnoException) => {
         await closeStore();
         await encoder?.close();
@@ -115,6 +129,19 @@ export function registerServe(program: Command): void {
     });
 }
 
+/** The --chat-template file, parsed before the model loads (a broken one fails at once, naming the file). */
+async function readChatTemplate(file: string): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  let source: string;
+  try {
+    source = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new BimambaError('BAD_ARGUMENT', `cannot read the chat template ${file}: ${(e as Error).message}`, { cause: e });
+  }
+  new ChatTemplate(source, file);
+  return source;
+}
+
 /** Where idle sessions are parked: Redis, a directory, or memory (the default). */
 interface StoreFlags {
   redis?: string;
@@ -125,7 +152,7 @@ interface StoreFlags {
   sessionsMaxFiles: number;
 }
 
-async function openStore(o: StoreFlags): Promise<{ store: SnapshotStore; closeStore: () => Promise<void> }> {
+async function openStore(o: StoreFlags): Promise<{ store: SnapshotStore; closeStore: () => Promise<void>; sharedCache?: SnapshotStore }> {
   if (o.redis) {
     const { createClient } = await import('redis');
     let connected = false;
@@ -141,13 +168,15 @@ async function openStore(o: StoreFlags): Promise<{ store: SnapshotStore; closeSt
       throw new BimambaError('BAD_ARGUMENT', `cannot connect to Redis at ${o.redis}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
     }
     const c = client;
-    return { store: new RedisStore(c, { ttlSeconds: o.sessionTtl }), closeStore: async () => void (await c.quit()) };
+    // the prompt cache beside the sessions, under its own prefix, each entry forgotten an hour after it was written
+    const sharedCache = new RedisStore(c, { prefix: 'bimamba:prompt-cache:', ttlSeconds: 3600 });
+    return { store: new RedisStore(c, { ttlSeconds: o.sessionTtl }), closeStore: async () => void (await c.quit()), sharedCache };
   }
   if (o.sessions) {
     const s = await stat(o.sessions).catch(() => null); // a missing directory is made on first use
     if (s && !s.isDirectory()) throw new BimambaError('BAD_ARGUMENT', `--sessions ${o.sessions} is not a directory`);
     const store = new DirectoryStore(o.sessions, { ttlSeconds: o.sessionTtl, maxBytes: o.sessionsMaxMib * 1024 * 1024, maxFiles: o.sessionsMaxFiles });
-    return { store, closeStore: async () => {} };
+    return { store, closeStore: async () => {}, sharedCache: store };
   }
   return { store: new MemoryStore(o.sessionMemory * 1024 * 1024, { ttlSeconds: o.sessionTtl }), closeStore: async () => {} };
 }

@@ -18,6 +18,8 @@ export interface BimambaContents {
   source: Record<string, unknown>;
   /** The tokenizer as a model file embeds it; none when null or left out. */
   tokenizer?: string | null;
+  /** The Jinja chat template; none when null or left out. */
+  chatTemplate?: string | null;
   tensors: BimambaTensor[];
 }
 
@@ -36,6 +38,7 @@ export async function writeBimambaFile(path: string, contents: BimambaContents, 
     source: JSON.stringify(contents.source),
   };
   if (contents.tokenizer) metadata.tokenizer = contents.tokenizer;
+  if (contents.chatTemplate) metadata.chat_template = contents.chatTemplate;
   const plans = contents.tensors.map(({ name, dtype, shape }) => ({ name, dtype, shape }));
   const writer = await SafetensorsWriter.create(path, plans, metadata, { align: ALIGN, checksums: true });
   try {

@@ -21,6 +21,7 @@ import { formatInferred, inferConfig, type InferredValue } from './infer-config.
 import { checkpointName, normaliseTensorName } from './names.js';
 import { quantizeRowsInt8, quantizeRowsQ4 } from './quantize.js';
 import { fillSpecialTokens, tokenizerSize } from './special-tokens.js';
+import { chatTemplateFor } from './chat-template.js';
 
 export interface ConvertOptions {
   /** Full-precision weights other than the head: f32 (default) or f16. */
@@ -31,6 +32,8 @@ export interface ConvertOptions {
   binarize?: 'ptb';
   /** A tokenizer.json or SentencePiece tokenizer.model to embed, instead of the one beside the weights. */
   tokenizer?: string;
+  /** A Jinja chat template file to store, instead of tokenizer_config.json's `chat_template`. */
+  chatTemplate?: string;
   /** A config file (config.json, or the Bi-Mamba release's mamba_config/*.json) instead of the folder's config.json. */
   config?: string;
   /** Called with each config value inferred from the tensor shapes (when there is no config file). */
@@ -248,9 +251,10 @@ export async function convertCheckpoint(dir: string, outPath: string, opts: Conv
       binarize: config.source === 'bimamba' ? 'bimamba' : (opts.binarize ?? 'none'),
       dtype: opts.dtype ?? 'f32', head: opts.head ?? 'f32',
     };
+    const chatTemplate = await chatTemplateFor(opts.chatTemplate, ckpt.tokenizerConfig);
     const total = outputs.reduce((sum, o) => sum + o.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[o.dtype], 0);
     let done = 0;
-    const fileBytes = await writeBimambaFile(outPath, { config, source, tokenizer: ckpt.tokenizerJson, tensors: outputs }, (o, bytes) => {
+    const fileBytes = await writeBimambaFile(outPath, { config, source, tokenizer: ckpt.tokenizerJson, chatTemplate, tensors: outputs }, (o, bytes) => {
       checkFiniteOutput(bytes, o.dtype, o.shape, o.name);
       done += bytes.length;
       opts.onProgress?.(done, total, o.name);

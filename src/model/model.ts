@@ -5,11 +5,14 @@ import { BimambaError } from '../errors.js';
 import { loadBimambaFile, type BimambaHeader, type ModelSource } from '../format/bimamba.js';
 import { checkSupported, type ModelConfig } from '../format/config.js';
 import { defaultModelUrl } from '../default-model.js';
+import { chat, completeChat, type ChatOptions } from '../chat/chat.js';
+import type { ChatMessage } from '../chat/template.js';
 import { complete, generate, type Completion, type GeneratedToken, type GenerateOptions } from '../generate/generate.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import { createCore, type Core, type CoreOptions } from '../wasm/core.js';
 import { createOps, timedOps } from '../wasm/kernel-set.js';
 import type { Graph } from './forward.js';
+import { embedding } from './embed.js';
 import { checkMemoryNeed, kernelSetOptions, STATE_TYPES, stateLayout, type StateType } from './memory.js';
 import { allocScratch } from './scratch.js';
 import { Session, type ModelRuntime } from './session.js';
@@ -84,12 +87,15 @@ export class Model {
   readonly stateType: StateType;
   /** @internal whether a text prompt gets BOS by default (the tokenizer's post-processor) */
   readonly addBosByDefault: boolean;
+  /** The Jinja chat template the model file holds (its `chat_template`), or null: chat then uses DEFAULT_CHAT_TEMPLATE. */
+  readonly chatTemplate: string | null;
   private core: Core | null;
   private readonly runtime: ModelRuntime;
 
   /** Models come from loadModel(). */
-  private constructor(core: Core, g: Graph, tokenizer: Tokenizer | null, fingerprint: number, exact: boolean, stateType: StateType) {
+  private constructor(core: Core, g: Graph, tokenizer: Tokenizer | null, fingerprint: number, exact: boolean, stateType: StateType, chatTemplate: string | null) {
     this.core = core;
+    this.chatTemplate = chatTemplate;
     this.threads = core.pool?.threads ?? 1;
     this.exact = exact;
     this.stateType = stateType;
@@ -103,8 +109,8 @@ export class Model {
   }
 
   /** @internal */
-  static create(core: Core, g: Graph, tokenizer: Tokenizer | null, fingerprint: number, exact: boolean, stateType: StateType): Model {
-    return new Model(core, g, tokenizer, fingerprint, exact, stateType);
+  static create(core: Core, g: Graph, tokenizer: Tokenizer | null, fingerprint: number, exact: boolean, stateType: StateType, chatTemplate: string | null = null): Model {
+    return new Model(core, g, tokenizer, fingerprint, exact, stateType, chatTemplate);
   }
 
   /** Size of the vocabulary the logits cover. */
@@ -198,6 +204,30 @@ export class Model {
   }
 
   /**
+   * An embedding of a text (or token ids): the mean of the last hidden states after the final norm,
+   * L2-normalised; `config.d_model` floats.
+   */
+  embed(input: string | ArrayLike<number>): Float32Array {
+    this.graph();
+    return embedding(this, input);
+  }
+
+  /**
+   * Stream the assistant's reply to a conversation: the messages rendered by the model's chat template
+   * (or `options.chatTemplate`, or DEFAULT_CHAT_TEMPLATE), then generated as generate() does.
+   */
+  chat(messages: readonly ChatMessage[], options: ChatOptions = {}): AsyncGenerator<GeneratedToken> {
+    this.graph();
+    return chat(this, messages, options);
+  }
+
+  /** The whole reply to a conversation, with it as an assistant message. */
+  completeChat(messages: readonly ChatMessage[], options: ChatOptions = {}): Promise<Completion & { message: ChatMessage }> {
+    this.graph();
+    return completeChat(this, messages, options);
+  }
+
+  /**
    * Free everything: the model's blocks are not released one by one, since the whole WASM memory goes with
    * the instance. Sessions of this model become unusable.
    */
@@ -268,5 +298,5 @@ async function loadInto(core: Core, source: ModelSource, options: LoadOptions, c
   const kernelOps = createOps(core, kernelSetOptions(shapes, chunk, exact, stateType));
   const ops = options.opTimes ? timedOps(kernelOps, options.opTimes) : kernelOps;
   const g: Graph = { ops, heap: core.heap, cfg, shapes, weights, scratch };
-  return Model.create(core, g, tokenizer, fingerprint, exact, stateType);
+  return Model.create(core, g, tokenizer, fingerprint, exact, stateType, file.metadata.chat_template || null);
 }

@@ -143,6 +143,28 @@ export class Session implements GenerationSession {
   }
 
   /**
+   * @internal Feed tokens without computing logits, handing `onRows` every position's hidden state after
+   * the final norm (`[T, d_model]` floats per chunk of T, a copy): what embeddings are made of.
+   */
+  feedHidden(tokens: ArrayLike<number>, onRows: (rows: Float32Array, T: number) => void): void {
+    const g = this.live();
+    checkTokens(tokens, g.shapes.vocab);
+    if (tokens.length === 0) throw new BimambaError('BAD_ARGUMENT', 'feedHidden() needs at least one token');
+    const states = this.layerStates(g);
+    const all = Array.from(tokens);
+    const D = g.shapes.dModel;
+    for (let t0 = 0; t0 < all.length; t0 += g.scratch.maxT) {
+      const chunk = all.slice(t0, t0 + g.scratch.maxT);
+      const T = chunk.length;
+      forward(g, [{ state: states, T }], chunk, T, T); // no head
+      g.ops.rmsnorm(g.scratch.normed, g.scratch.residual, g.weights.normF, T, D, g.cfg.norm_eps);
+      this.seen += T;
+      this.remember(chunk);
+      onRows(g.heap.f32(g.scratch.normed, T * D).slice(), T);
+    }
+  }
+
+  /**
    * @internal Feed `tokens[i]` to `sessions[i]` (distinct sessions of one model, one token each) in one
    * forward pass for up to the model's prefill chunk of sessions: the projections and the LM head read
    * their weights once for all of them, and each session gets the same logits and state, bit for bit, as

@@ -4,25 +4,37 @@
 //   GET  /health           { status, model, running, waiting }
 //   GET  /v1/models        the one model this server runs
 //   POST /v1/completions   OpenAI's legacy completions, streamed as server-sent events with `stream: true`;
-//                          a `session` field or `bimamba-session` header continues a parked conversation
+//                          a `session` field or `bimamba-session` header continues a parked conversation;
+//                          `echo: true` returns the prompt with its tokens' logprobs (echo.ts)
+//   POST /v1/chat/completions  OpenAI's chat completions (chat.ts)
+//   POST /v1/embeddings    OpenAI's embeddings (embeddings.ts)
+//   POST /tokenize, POST /detokenize, GET /tokenizer_info  the tokenizer (tokenize.ts)
+//   GET  /metrics          Prometheus text (metrics.ts)
 //
 // Every route but /health goes through the guard (guard.ts: Host, CORS, API key, content type, body
 // size, the request's clock); a failure anywhere is answered through one table (error-table.ts).
 import type { Context } from 'hono';
 import { Hono } from 'hono/tiny';
 import { BimambaError } from '../errors.js';
-import { checkJsonShape } from '../format/json-shape.js';
 import type { FinishReason, GeneratedToken, Usage } from '../generate/generate.js';
 import type { Model } from '../model/model.js';
+import { chatTemplateOf } from '../chat/template.js';
 import { DecodeBatcher } from './batcher.js';
-import { runCompletion, type Engine, type SessionOutcome } from './completion.js';
+import { registerChat } from './chat.js';
+import { runCompletion, type CompletionInfo, type Engine, type SessionOutcome } from './completion.js';
+import { echoedPrompt } from './echo.js';
+import { registerEmbeddings } from './embeddings.js';
 import { inThreadEncoder, type PromptEncoder } from './encoder.js';
 import { apiErrorOf, errorBody } from './error-table.js';
 import { Gate, Locks } from './gate.js';
 import { clientOf, guard, nodeClientAddress, ownerOf, requestSignal } from './guard.js';
+import { parseJsonBody } from './json-body.js';
+import { registerMetrics } from './metrics.js';
 import { ParkedIndex } from './parked.js';
+import { PromptCache } from './prompt-cache.js';
 import { ApiError, parseCompletionRequest, shown, type CompletionRequest } from './request.js';
 import { MemoryStore, type SnapshotStore } from './store.js';
+import { registerTokenize } from './tokenize.js';
 
 export interface AppOptions {
   /** The loaded model. The app does not dispose it. */
@@ -61,23 +73,13 @@ export interface AppOptions {
   clientAddress?: (c: Context) => string | null;
   /** How text prompts become ids (default: the model's tokenizer, in this thread). */
   encodePrompt?: PromptEncoder;
-}
-
-/** Deepest nesting a request body may have (OpenAI's bodies need 3). */
-const MAX_BODY_DEPTH = 16;
-
-/** A request body as JSON, its nesting checked before JSON.parse (4 MB of "[[[[" cost it most of a second). */
-export function parseJsonBody(text: string): unknown {
-  try {
-    checkJsonShape(text, 'the request body', { maxDepth: MAX_BODY_DEPTH });
-  } catch {
-    throw new ApiError(400, `the request body nests deeper than ${MAX_BODY_DEPTH} levels`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new ApiError(400, 'the request body is not valid JSON');
-  }
+  /**
+   * Where the prompt cache keeps its states (src/server/prompt-cache.ts); null turns it off. Default: a
+   * MemoryStore of 64 MiB of its own. A store shared with the sessions' is fine: the keys never meet.
+   */
+  promptCache?: SnapshotStore | null;
+  /** A Jinja chat template for /v1/chat/completions instead of the model file's (or the default one). */
+  chatTemplate?: string;
 }
 
 const OPENAI_FINISH: Record<FinishReason, string> = { eos: 'stop', stop: 'stop', length: 'length', abort: 'stop' };
@@ -92,10 +94,10 @@ function seconds(name: string, v: number): number {
   return Math.round(v * 1000);
 }
 
-function usageOf(u: Usage | undefined) {
+function usageOf(u: Usage | undefined, cachedTokens = 0) {
   const prompt = u?.promptTokens ?? 0;
   const completion = u?.generatedTokens ?? 0;
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, prompt_tokens_details: { cached_tokens: cachedTokens } };
 }
 
 export function createApp(options: AppOptions): Hono {
@@ -119,7 +121,11 @@ export function createApp(options: AppOptions): Hono {
     parked: new ParkedIndex(positiveInteger('maxSessionsPerOwner', options.maxSessionsPerOwner ?? 64)),
     encode: options.encodePrompt ?? inThreadEncoder(model),
     limits,
+    counters: { requests: 0, promptTokens: 0, generatedTokens: 0 },
   };
+  const cacheStore = options.promptCache === undefined ? new MemoryStore(64 * 1024 * 1024) : options.promptCache;
+  engine.promptCache = cacheStore ? new PromptCache(cacheStore, model) : null;
+  const chatTemplate = chatTemplateOf(model.chatTemplate, options.chatTemplate);
   const created = Math.floor(Date.now() / 1000);
   const decodeOne = (token: number) => model.tokenizer?.decode([token]) ?? '';
 
@@ -180,7 +186,8 @@ export function createApp(options: AppOptions): Hono {
       if (signal.aborted) clientGone();
       signal.addEventListener('abort', clientGone, { once: true });
       const outcome: SessionOutcome = { status: null };
-      const items = runCompletion(engine, req, abort.signal, { owner: ownerOf(c), client: clientOf(c) }, outcome);
+      const info: CompletionInfo = {};
+      const items = runCompletion(engine, req, abort.signal, { owner: ownerOf(c), client: clientOf(c) }, outcome, info);
       const id = `cmpl-${crypto.randomUUID()}`;
       const head: Record<string, unknown> = { id, object: 'text_completion', created: Math.floor(Date.now() / 1000), model: modelName };
 
@@ -207,10 +214,17 @@ export function createApp(options: AppOptions): Hono {
           signal.removeEventListener('abort', clientGone);
         }
         const last = all.at(-1);
+        const echo = req.echo ? echoedPrompt(model.tokenizer, info.promptIds ?? [], info.promptLogprobs, req.logprobs) : null;
+        const text = all.map((i) => i.text).join('');
+        let logprobs = logprobsOf(req, all, echo?.text.length ?? 0);
+        if (echo?.logprobs && logprobs) {
+          const p = echo.logprobs;
+          logprobs = { tokens: [...p.tokens, ...logprobs.tokens], token_logprobs: [...p.token_logprobs, ...logprobs.token_logprobs] as number[], top_logprobs: [...p.top_logprobs, ...logprobs.top_logprobs] as Record<string, number>[], text_offset: [...p.text_offset, ...logprobs.text_offset] };
+        }
         return c.json({
           ...head,
-          choices: [{ index: 0, text: all.map((i) => i.text).join(''), logprobs: logprobsOf(req, all, 0), finish_reason: OPENAI_FINISH[last?.finishReason ?? 'stop'] }],
-          usage: usageOf(last?.usage),
+          choices: [{ index: 0, text: (echo?.text ?? '') + text, logprobs, finish_reason: OPENAI_FINISH[last?.finishReason ?? 'stop'] }],
+          usage: usageOf(last?.usage, info.cachedTokens),
         });
       }
 
@@ -236,7 +250,7 @@ export function createApp(options: AppOptions): Hono {
             controller.enqueue(event({ ...head, choices: [{ index: 0, text: item.text, logprobs: logprobsOf(req, [item], offset), finish_reason: finish }] }));
             offset += item.text.length;
             if (finish) {
-              if (req.includeUsage) controller.enqueue(event({ ...head, choices: [], usage: usageOf(item.usage) }));
+              if (req.includeUsage) controller.enqueue(event({ ...head, choices: [], usage: usageOf(item.usage, info.cachedTokens) }));
               controller.enqueue(utf8.encode('data: [DONE]\n\n'));
             }
           } catch (e) {
@@ -256,5 +270,10 @@ export function createApp(options: AppOptions): Hono {
       return c.body(stream);
     },
   );
+  const routes = { engine, modelName, limits };
+  registerChat(app, routes, { template: chatTemplate });
+  registerEmbeddings(app, routes);
+  registerTokenize(app, routes, chatTemplate);
+  registerMetrics(app, routes);
   return app;
 }

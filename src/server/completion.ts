@@ -1,15 +1,22 @@
-// One completion: take the named session's lock, wait for a turn, restore its parked snapshot (or start
-// afresh), generate (its decoding steps batched with the other running completions'), and park the
-// session again. The lock comes first, so a second request of a busy session waits without holding a
-// turn that an unrelated request could use. Only an in-flight request holds a live session in WASM
-// memory, so the live sessions never outnumber the gate's `active` turns.
-import { generate, type GeneratedToken } from '../generate/generate.js';
+// One completion: encode a text prompt (with a time budget under `serve`), take the named session's lock,
+// wait for a turn, restore its parked snapshot (or the longest cached prefix of the prompt, or start
+// afresh), feed the rest of the prompt in its fixed cuts (prompt-cache.ts), saving the prompt cache's
+// entries on the way, generate (the decoding steps batched with the other running completions'), and
+// park the session again. The lock comes first, so a second request of a busy session waits without
+// holding a turn that an unrelated request could use. Only an in-flight request holds a live session in
+// WASM memory, so the live sessions never outnumber the gate's `active` turns.
+import { BimambaError } from '../errors.js';
+import { generate, promptIds, type GeneratedToken } from '../generate/generate.js';
+import { logNormalizer, topIds } from '../generate/logprobs.js';
 import type { Model } from '../model/model.js';
+import { MAX_RECENT_TOKENS } from '../generate/defaults.js';
 import type { Session } from '../model/session.js';
 import type { DecodeBatcher } from './batcher.js';
 import type { PromptEncoder } from './encoder.js';
 import type { Gate, Locks } from './gate.js';
+import { FEED_SLICE, feedCuts, feedInCuts } from '../chat/feed.js';
 import { unwrapOwned, wrapOwned, type ParkedIndex } from './parked.js';
+import type { PromptCache } from './prompt-cache.js';
 import { ApiError, checkPromptTokens, type CompletionRequest, type Limits } from './request.js';
 import type { SnapshotStore } from './store.js';
 
@@ -22,6 +29,16 @@ export interface Engine {
   parked: ParkedIndex;
   encode: PromptEncoder;
   limits: Limits;
+  /** The prompt cache, or null when it is off. */
+  promptCache?: PromptCache | null;
+  /** Counters for /metrics. */
+  counters?: EngineCounters;
+}
+
+export interface EngineCounters {
+  requests: number;
+  promptTokens: number;
+  generatedTokens: number;
 }
 
 /** Who asks, as the guard learned it. */
@@ -37,9 +54,35 @@ export interface SessionOutcome {
   status: 'new' | 'continued' | null;
 }
 
+/** One prompt token's log-probability under the tokens before it (null for the first), with `top` alternatives. */
+export interface PromptLogprob {
+  token: number;
+  logprob: number | null;
+  top: Array<{ token: number; logprob: number }> | null;
+}
+
+/** What a completion tells its route besides the generated items. */
+export interface CompletionInfo {
+  /** The prompt as token ids. */
+  promptIds?: number[];
+  /** Prompt tokens restored from the prompt cache. */
+  cachedTokens?: number;
+  /** With `req.echo`: every prompt token's log-probability. */
+  promptLogprobs?: PromptLogprob[];
+}
+
 /** Store key of a session: the model's fingerprint first, so a store shared by two models never mixes them. */
 export function sessionKey(model: Model, name: string): string {
   return `${model.fingerprint.toString(16).padStart(8, '0')}.${name}`;
+}
+
+/** Keep a prompt-cache entry; the cache only saves work, so a full or failing store costs the entry, not the request. */
+async function saveEntry(cache: PromptCache, ids: number[], length: number, cuts: number[], session: Session): Promise<void> {
+  try {
+    await cache.save(ids, length, cuts, session.snapshot());
+  } catch (e) {
+    if (!(e instanceof BimambaError && e.code === 'OUT_OF_MEMORY')) console.error('bimamba serve: prompt cache:', e);
+  }
 }
 
 /**
@@ -52,13 +95,15 @@ export async function* runCompletion(
   signal: AbortSignal,
   who: Requester = { owner: '', client: null },
   outcome: SessionOutcome = { status: null },
+  info: CompletionInfo = {},
 ): AsyncGenerator<GeneratedToken> {
   const { model, store } = engine;
+  const cache = engine.promptCache ?? null;
   // a text prompt is encoded first (in a worker with a time budget, under `serve`) and counted in tokens
-  let ids: number[] | null = null;
+  let encoded: number[] | null = null;
   if (typeof req.prompt === 'string' && model.tokenizer && req.prompt.length > 0) {
-    ids = await engine.encode(req.prompt, signal);
-    checkPromptTokens(ids.length, engine.limits);
+    encoded = await engine.encode(req.prompt, signal);
+    checkPromptTokens(encoded.length, engine.limits);
   }
   const unlock = req.session === null ? () => {} : await engine.locks.acquire(req.session, signal);
   let leave = () => {};
@@ -74,27 +119,78 @@ export async function* runCompletion(
       if (stored.owner !== who.owner) throw new ApiError(404, `no session ${JSON.stringify(req.session)} for this API key`, 'session', 'invalid_request_error', 'session_not_found');
       snapshot = stored.snapshot;
     }
-    session = snapshot ? model.restoreSession(snapshot) : model.createSession();
-    const continuing = session.tokensSeen > 0;
+    if (snapshot) session = model.restoreSession(snapshot);
+    const continuing = session !== null && session.tokensSeen > 0;
     if (key !== null) outcome.status = snapshot ? 'continued' : 'new';
     if (req.prompt.length === 0 && !continuing) throw new ApiError(400, 'the prompt is empty (an empty prompt only continues a session)', 'prompt');
-    let prompt: string | number[] = req.prompt;
-    if (ids !== null) {
-      // BOS starts a conversation, never the middle of one
-      if (!continuing && model.addBosByDefault && model.bosTokenId !== null && ids.length > 0) ids.unshift(model.bosTokenId);
-      prompt = ids;
+    // BOS starts a conversation, never the middle of one; token ids from the client are fed as given
+    if (encoded !== null && !continuing && model.addBosByDefault && model.bosTokenId !== null) encoded.unshift(model.bosTokenId);
+    const ids = promptIds(model, encoded ?? req.prompt, continuing ? false : undefined);
+    info.promptIds = ids;
+    const points = req.cachePoints ?? [];
+    const cuts = feedCuts(ids.length, points);
+    // From a fresh start, the longest cached cut of the prompt (echo needs every position's logits: none)
+    let from = 0;
+    if (!continuing && cache && !req.echo && ids.length > 0) {
+      const hit = await cache.lookup(ids, cuts, [...points, ids.length], ids.length);
+      if (hit) {
+        session?.dispose();
+        session = model.restoreSession(hit.bytes);
+        if (session.tokensSeen === hit.length) {
+          from = hit.length;
+          session.restoreCounters(from, ids.slice(Math.max(0, from - MAX_RECENT_TOKENS), from)); // the repetition penalty's window, as if fed
+        }
+        else session.reset(); // not what its key says (a tampered shared store): start afresh
+      }
     }
-    const tokens = generate(model, prompt, {
+    session ??= model.createSession();
+    info.cachedTokens = from;
+    // The entries this prompt leaves: its last message's end, its last full slice, and its end.
+    const saves = new Set<number>();
+    if (cache && !continuing && ids.length > 0) {
+      const lastPoint = points.filter((p) => p < ids.length).at(-1);
+      if (lastPoint !== undefined) saves.add(lastPoint);
+      if (ids.length > FEED_SLICE) saves.add(Math.floor((ids.length - 1) / FEED_SLICE) * FEED_SLICE);
+      saves.add(ids.length);
+    }
+
+    const t0 = performance.now();
+    const top = req.logprobs ?? 0;
+    if (req.echo) info.promptLogprobs = ids.length ? [{ token: ids[0], logprob: null, top: null }] : [];
+    // position t's logits give token t+1's log-probability
+    const onLogits = req.echo
+      ? (t: number, logits: Float32Array) => {
+          if (t + 1 >= ids.length) return;
+          const logZ = logNormalizer(logits);
+          const best = top > 0 ? topIds(logits, top).map((id) => ({ token: id, logprob: logits[id] - logZ })) : [];
+          info.promptLogprobs!.push({ token: ids[t + 1], logprob: logits[ids[t + 1]] - logZ, top: best });
+        }
+      : undefined;
+    const live = session;
+    await feedInCuts(live, ids, cuts, from, { signal, onLogits, atCut: (cut) => (saves.has(cut) && cache ? saveEntry(cache, ids, cut, cuts, live) : undefined) });
+    const prefillMs = performance.now() - t0;
+    if (engine.counters) {
+      engine.counters.requests++;
+      engine.counters.promptTokens += ids.length - (info.cachedTokens ?? 0);
+    }
+
+    const tokens = generate(model, [], {
       ...req.options,
       session,
       signal,
-      addBos: continuing ? false : undefined,
+      addBos: false,
       logprobs: req.logprobs === null ? false : req.logprobs || true,
     }, seat.feed);
     try {
       for (let r = await tokens.next(); !r.done; r = await tokens.next()) {
+        const item = r.value;
+        if (item.usage) {
+          item.usage.promptTokens = ids.length; // fed above, cached or not
+          item.usage.prefillMs = prefillMs;
+          if (engine.counters) engine.counters.generatedTokens += item.usage.generatedTokens;
+        }
         seat.away(true); // until the client asks for the next token, the batch does not wait for this one
-        yield r.value;
+        yield item;
         seat.away(false);
       }
     } finally {

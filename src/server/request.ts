@@ -24,6 +24,10 @@ export interface CompletionRequest {
   includeUsage: boolean;
   /** Top alternatives per token for `logprobs`, or null when not asked for. */
   logprobs: number | null;
+  /** Return the prompt with its tokens' log-probabilities before the completion. */
+  echo?: boolean;
+  /** Token counts where the prompt-cache may keep the state (a chat prompt's message ends). */
+  cachePoints?: number[];
   options: GenerateOptions & { maxTokens: number };
 }
 
@@ -117,7 +121,8 @@ export function parseCompletionRequest(body: unknown, header: { session?: string
   if (b.prompt === undefined || b.prompt === null) throw bad('prompt', 'prompt is required');
   onlyOff(b, 'n', [1], 'one completion per request');
   onlyOff(b, 'best_of', [1], 'one completion per request');
-  onlyOff(b, 'echo', [false], 'the prompt is not repeated');
+  if (b.echo !== undefined && b.echo !== null && typeof b.echo !== 'boolean') throw bad('echo', 'echo must be true or false');
+  if (b.echo === true && b.stream === true) throw bad('echo', 'echo is not supported with stream: true');
   onlyOff(b, 'suffix', [''], 'no insertion');
   onlyOff(b, 'logit_bias', [{}], 'no logit bias');
   onlyOff(b, 'frequency_penalty', [0], 'use repetition_penalty');
@@ -166,6 +171,7 @@ export function parseCompletionRequest(body: unknown, header: { session?: string
     stream: b.stream === true,
     includeUsage,
     logprobs: integer(b, 'logprobs', 0, 20) ?? null,
+    echo: b.echo === true,
     options,
   };
 }

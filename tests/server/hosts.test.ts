@@ -9,7 +9,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bunBinary, denoBinary, freePort, need, shouldRun, startService, waitForPort, workerdBinary, type Service } from '../runtimes/hosts.js';
 import { bundleChunks, DIST, OUT, ROOT, WORKER_DIST } from '../runtimes/model.js';
-import { client, DEFAULT_MODEL, libraryConversation, waitForLine } from './serve.js';
+import { client, DEFAULT_MODEL, libraryChat, libraryConversation, waitForLine } from './serve.js';
 
 const EXAMPLES = join(ROOT, 'examples', 'server');
 
@@ -132,6 +132,9 @@ const HOSTS: Host[] = [
   },
 ];
 
+const CHAT = [{ role: 'user' as const, content: 'Tell me about the old king.' }];
+const EMBED_TEXT = 'The king had three sons.';
+
 const TURNS = [
   { prompt: 'Once upon a time', maxTokens: 16 },
   { prompt: ' The end', maxTokens: 12 },
@@ -141,6 +144,7 @@ describe.each(HOSTS)('$name', (host) => {
   let service: Service;
   let openai: OpenAI;
   let expected: string[];
+  let chat: { reply: string; embedding: Float32Array };
   let port: number;
   let checkPort: number;
   const start = async () => {
@@ -154,6 +158,7 @@ describe.each(HOSTS)('$name', (host) => {
   beforeAll(async () => {
     if (!shouldRun(host.name, host.binary, host.how)) return;
     expected = await libraryConversation(DEFAULT_MODEL, TURNS);
+    chat = await libraryChat(DEFAULT_MODEL, CHAT, 12, EMBED_TEXT);
     [port, checkPort] = [await freePort(), await freePort()];
     rmSync(join(OUT, 'server', 'workerd'), { recursive: true, force: true }); // no Durable Object left from an earlier run
     await start();
@@ -183,6 +188,19 @@ describe.each(HOSTS)('$name', (host) => {
       got.push(r.choices[0].text);
     }
     expect(got).toEqual(expected);
+  });
+
+  it.runIf(shouldRun(host.name, host.binary, host.how))('answers chat.completions (streamed and not) and embeddings with the library results', async () => {
+    const r = await openai.chat.completions.create({ model: 'default', messages: CHAT, max_tokens: 12, temperature: 0 });
+    expect(r.choices[0].message.content, service.output()).toBe(chat.reply);
+    const stream = await openai.chat.completions.create({ model: 'default', messages: CHAT, max_tokens: 12, temperature: 0, stream: true });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+    expect(text).toBe(chat.reply);
+    const e = await openai.embeddings.create({ model: 'default', input: [EMBED_TEXT] });
+    const got = e.data[0].embedding;
+    expect(got).toHaveLength(chat.embedding.length);
+    expect(Math.max(...got.map((x, i) => Math.abs(x - chat.embedding[i])))).toBeLessThan(1e-5);
   });
 
   it.runIf(shouldRun(host.name, host.binary, host.how))('names a bad field in a 400', async () => {

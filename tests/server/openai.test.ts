@@ -8,7 +8,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../runtimes/hosts.js';
 import { DIST, OUT } from '../runtimes/model.js';
-import { CLI, client, DEFAULT_MODEL, libraryConversation, libraryText, startServe, type Served } from './serve.js';
+import { CLI, client, DEFAULT_MODEL, libraryChat, libraryConversation, libraryText, startServe, type Served } from './serve.js';
 
 const PROMPT = 'Once upon a time';
 
@@ -108,6 +108,28 @@ describe('bimamba serve with the openai client', () => {
     expect(r.choices[0].finish_reason).toBe('stop');
   });
 
+  it('answers chat.completions, streamed and not, and embeddings.create with the library results', async () => {
+    const messages = [{ role: 'system' as const, content: 'You tell stories.' }, { role: 'user' as const, content: 'Tell me about the king.' }];
+    const lib = await libraryChat(DEFAULT_MODEL, messages, 16, PROMPT);
+    const r = await openai.chat.completions.create({ model: 'default', messages, max_tokens: 16, temperature: 0 });
+    expect(r.object).toBe('chat.completion');
+    expect(r.choices[0].message).toMatchObject({ role: 'assistant', content: lib.reply });
+    expect(r.usage!.prompt_tokens_details!.cached_tokens).toBe(0);
+    const stream = await openai.chat.completions.create({ model: 'default', messages, max_tokens: 16, temperature: 0, stream: true, stream_options: { include_usage: true } });
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe(lib.reply);
+    expect(chunks.at(-1)!.usage!.completion_tokens).toBe(r.usage!.completion_tokens);
+    // the next turn re-sends the conversation: only the new messages are read
+    const next = await openai.chat.completions.create({ model: 'default', messages: [...messages, r.choices[0].message, { role: 'user', content: 'And then?' }], max_tokens: 4, temperature: 0 });
+    expect(next.usage!.prompt_tokens_details!.cached_tokens).toBeGreaterThanOrEqual(r.usage!.prompt_tokens - 8); // all but the generation prompt
+    const e = await openai.embeddings.create({ model: 'default', input: PROMPT });
+    expect(Float32Array.from(e.data[0].embedding)).toEqual(lib.embedding);
+    const tools = await apiError(openai.chat.completions.create({ model: 'default', messages, tools: [{ type: 'function', function: { name: 'f' } }] }));
+    expect(tools.status).toBe(400);
+    expect(tools.message).toMatch(/tool/);
+  });
+
   it('refuses unknown and invalid fields with a 400 naming the field', async () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ temperature: 3 }, 'temperature'],
@@ -170,8 +192,10 @@ describe('bimamba serve --sessions DIR', () => {
     const first = await startServe(['--sessions', dir]);
     const a = await client(first.url).completions.create({ model: 'default', prompt: turns[0].prompt, max_tokens: 10, temperature: 0, session: 'moses' } as OpenAI.CompletionCreateParamsNonStreaming);
     await first.stop();
-    expect(readdirSync(dir).filter((f) => f.endsWith('.bmss'))).toHaveLength(1);
-    expect(readdirSync(dir)[0]).toMatch(/^[0-9a-f]{8}\.moses\.bmss$/);
+    // the session's file, and the prompt cache's entries beside it (the same store, keys that never meet)
+    const files = readdirSync(dir).filter((f) => f.endsWith('.bmss'));
+    expect(files.filter((f) => !f.includes('-pc-'))).toEqual([expect.stringMatching(/^[0-9a-f]{8}\.moses\.bmss$/)]);
+    expect(files.filter((f) => f.includes('-pc-')).length).toBeGreaterThan(0);
     const second = await startServe(['--sessions', dir]);
     try {
       const b = await client(second.url).completions.create({ model: 'default', prompt: turns[1].prompt, max_tokens: 10, temperature: 0, session: 'moses' } as OpenAI.CompletionCreateParamsNonStreaming);

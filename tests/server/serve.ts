@@ -70,3 +70,15 @@ export async function libraryConversation(modelPath: string, turns: Turn[]): Pro
 export async function libraryText(modelPath: string, prompt: string, maxTokens: number): Promise<string> {
   return (await libraryConversation(modelPath, [{ prompt, maxTokens }]))[0];
 }
+
+/** The library's greedy chat reply and the embedding of `embedText`, from the built package. */
+export async function libraryChat(modelPath: string, messages: Array<{ role: 'system' | 'user' | 'assistant'; content: string }>, maxTokens: number, embedText: string): Promise<{ reply: string; embedding: Float32Array }> {
+  const { loadModel } = (await import(pathToFileURL(join(DIST, 'index.js')).href)) as typeof import('../../src/index.js');
+  const model = await loadModel(modelPath);
+  try {
+    const reply = (await model.completeChat(messages, { maxTokens, temperature: 0 })).text;
+    return { reply, embedding: model.embed(embedText) };
+  } finally {
+    model.dispose();
+  }
+}

@@ -116,8 +116,8 @@ function tensorBytes(name: string, shape: number[], dtype: ModelDtype, cfg: Mode
   return f32(0.9, 1.1); // norms and D
 }
 
-/** Write `m` to `path` unless it is there already; returns the file's size in bytes. */
-export async function ensureSyntheticModel(m: SyntheticModel, path: string, onProgress?: (message: string) => void): Promise<number> {
+/** Write `m` to `path` unless it is there already, with `tokenizer` (tokenizer.json text) if given; returns the file's size in bytes. */
+export async function ensureSyntheticModel(m: SyntheticModel, path: string, onProgress?: (message: string) => void, tokenizer?: string): Promise<number> {
   if (existsSync(path)) return (await stat(path)).size;
   onProgress?.(`writing ${path} (random ${m.binarized ? '1-bit' : 'f32'} weights at the ${m.params} shape)`);
   const cfg = syntheticConfig(m);
@@ -131,5 +131,5 @@ export async function ensureSyntheticModel(m: SyntheticModel, path: string, onPr
   }
   const source = { synthetic: m.name, binarize: m.binarized ? 'bimamba' : 'none', dtype: 'f32', head: m.head };
   await mkdir(dirname(path), { recursive: true });
-  return writeBimambaFile(path, { config: cfg, source, tensors });
+  return writeBimambaFile(path, { config: cfg, source, tokenizer, tensors });
 }
