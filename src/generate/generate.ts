@@ -3,6 +3,7 @@ import { BimambaError } from '../errors.js';
 import { Session } from '../model/session.js';
 import { checkTokens } from '../model/tokens.js';
 import type { Tokenizer } from '../tokenizer/index.js';
+import { constraintFor, type StructuredOptions } from '../grammar/constraint.js';
 import { Rng } from './rng.js';
 import { GENERATION_DEFAULTS } from './defaults.js';
 import { logNormalizer, topIds } from './logprobs.js';
@@ -10,7 +11,7 @@ import { resolveSampling, sample, type SamplingOptions } from './sampler.js';
 import { StopMatcher } from './stop.js';
 import { TimeSlicer, yieldToHost } from './yield.js';
 
-export interface GenerateOptions extends SamplingOptions {
+export interface GenerateOptions extends SamplingOptions, StructuredOptions {
   /** Most tokens to generate (default 128). */
   maxTokens?: number;
   /** Seed for sampling: the same seed gives the same tokens in every runtime. Default: random. */
@@ -38,7 +39,10 @@ export interface GenerateOptions extends SamplingOptions {
   stopAtEos?: boolean;
 }
 
-/** Why a generation ended: the end-of-sequence token, a stop string, maxTokens, or an abort ('finish'). */
+/**
+ * Why a generation ended: the end-of-sequence token, a stop string or a complete structured output
+ * (jsonSchema, json, grammar), maxTokens, or an abort ('finish').
+ */
 export type FinishReason = 'eos' | 'stop' | 'length' | 'abort';
 
 /** What a generation cost. */
@@ -219,6 +223,9 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
     const samplable = host.tokenizer ? Math.min(host.vocabSize, host.tokenizer.vocabSize) : host.vocabSize;
     const decoder = host.tokenizer?.createStreamDecoder();
     const stop = new StopMatcher(stops);
+    // Structured output: only tokens that keep the text a valid prefix of the grammar are sampled.
+    const constraint = constraintFor(options, host.tokenizer, samplable, (options.stopAtEos ?? true) ? host.eosTokenId : null);
+    if (constraint?.complete) return yield last({ token: -1, text: '' }, 'stop');
     for (let i = 0; i < maxTokens; i++) {
       await slicer.tick();
       if (aborted()) {
@@ -233,11 +240,14 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
       const raw = topLogprobs >= 0 ? candidates.slice() : null;
       const logZ = raw ? logNormalizer(raw) : 0;
       const top = raw && topLogprobs > 0 ? topIds(raw, topLogprobs) : null;
+      constraint?.mask(candidates);
       const token = sample(candidates, sampling, rng, session.recentTokens(sampling.repetitionWindow), (x) => session.argmax(x));
       const logprob = raw ? raw[token] - logZ : undefined;
       usage.generatedTokens++;
       const isEos = token === host.eosTokenId && (options.stopAtEos ?? true);
-      const isLast = isEos || i === maxTokens - 1;
+      constraint?.accept(token);
+      const done = constraint?.complete === true;
+      const isLast = isEos || done || i === maxTokens - 1;
       let text = isEos ? '' : decoder?.push(token) ?? '';
       if (isLast) text += decoder?.flush() ?? '';
       const { emit, stopped } = stop.push(text);
@@ -247,7 +257,7 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
       // A caller's session takes in every sampled token, so it can go on where this generation ended.
       if (options.session || !(isLast || stopped)) await feedToken(session, token);
       if (isEos) return yield last(item, 'eos');
-      if (stopped) return yield last(item, 'stop');
+      if (stopped || done) return yield last(item, 'stop');
       if (isLast) return yield last(item, 'length');
       yield item;
     }
