@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { GENERATION_DEFAULTS as D } from '../generate/defaults.js';
 import type { Usage } from '../generate/generate.js';
+import { readStructuredFlags } from './structured.js';
 import { addModelOptions, loadModelFromFlags } from './model-options.js';
 import { collect, integerAtLeast, parseInteger, samplingFlag, unescape, UsageError } from './options.js';
 
@@ -48,6 +49,9 @@ export function registerGenerate(program: Command): void {
     .option('--repetition-penalty <r>', 'penalty on recent tokens (1: off)', samplingFlag('repetitionPenalty'), D.repetitionPenalty)
     .option('-s, --seed <n>', 'random seed (same seed, same text; default: random)', parseInteger)
     .option('--stop <text>', 'stop when the text reaches this (repeat the flag for several)', collect, [])
+    .option('--json-schema <file>', 'constrain the output to JSON that this JSON Schema file accepts')
+    .option('--grammar <file>', 'constrain the output to this GBNF grammar file (llama.cpp\'s format)')
+    .option('--json', 'constrain the output to one JSON value')
     .option('-e, --escape', 'read \\n \\t \\\\ \\xHH ... in the prompt and stop strings as escapes')
     .option('--stats', 'print the stats line (tokens/s) to stderr', true)
     .option('--no-stats', 'do not print the stats line')
@@ -55,6 +59,7 @@ export function registerGenerate(program: Command): void {
       const esc = (s: string) => (o.escape ? unescape(s) : s);
       const prompt = esc(await readPrompt(words, o.prompt));
       const stop = (o.stop as string[]).map(esc);
+      const structured = await readStructuredFlags(o);
       const t0 = performance.now();
       const model = await loadModelFromFlags(o);
       const loadS = (performance.now() - t0) / 1000;
@@ -69,7 +74,7 @@ export function registerGenerate(program: Command): void {
       try {
         for await (const item of model.generate(prompt, {
           maxTokens: o.maxTokens, temperature: o.temperature, topK: o.topK, topP: o.topP, minP: o.minP,
-          repetitionPenalty: o.repetitionPenalty, seed: o.seed, stop, signal: ac.signal, abort: 'finish',
+          repetitionPenalty: o.repetitionPenalty, seed: o.seed, stop, signal: ac.signal, abort: 'finish', ...structured,
         })) {
           process.stdout.write(item.text);
           if (item.finishReason) {
