@@ -2,8 +2,6 @@
 // schemas.ts; every output parses and validates with two independent validators (ajv and
 // @cfworker/json-schema). Unsupported keywords and hostile schemas are refused naming the keyword and
 // its JSON pointer.
-import { Validator } from '@cfworker/json-schema';
-import Ajv2020 from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BimambaError, loadModel, type Model } from '../../src/index.js';
 import { compileGrammar } from '../../src/grammar/constraint.js';
@@ -11,18 +9,9 @@ import { jsonSchemaToGbnf } from '../../src/grammar/json-schema.js';
 import { DEFAULT_MODEL } from '../server/serve.js';
 import { WASM_URL } from '../util/wasm.js';
 import { SCHEMAS } from './schemas.js';
+import { validate } from './validate.js';
 
-export const SEEDS = 20;
-
-/** Validate with both validators; returns the errors (none: []). */
-export function validate(schema: object, value: unknown): string[] {
-  const ajv = new Ajv2020({ strict: false, validateFormats: false });
-  const errors: string[] = [];
-  if (!ajv.validate(schema, value)) errors.push(`ajv: ${ajv.errorsText()}`);
-  const cf = new Validator(schema as never, '2020-12', false).validate(value);
-  if (!cf.valid) errors.push(`cfworker: ${cf.errors.map((e) => `${e.instanceLocation} ${e.error}`).join('; ')}`);
-  return errors;
-}
+const SEEDS = 20;
 
 let model: Model;
 beforeAll(async () => {
