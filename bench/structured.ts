@@ -3,8 +3,8 @@
 //   2. decoding tok/s with and without a JSON Schema constraint, the built-in model and the synthetic
 //      Bi-Mamba 780M (random weights, bench/README.md; given LLaMA-2's tokenizer, the one of the Bi-Mamba
 //      releases, since the synthetic file has none), at 1 and 2 threads. Each run is a fresh session fed a
-//      short prompt, then TOKENS tokens sampled as users sample; the constrained runs follow an unbounded
-//      array of the typical schema's objects, so they too run TOKENS tokens. Constrained and unconstrained
+//      short prompt, then TOKENS tokens sampled as users sample; the constrained runs follow an array of the
+//      typical schema's objects that never closes, so they too run TOKENS tokens. Constrained and unconstrained
 //      runs alternate, so a busy spell on the machine slows both alike; the medians are reported, after a
 //      warm-up pair (the first constrained run also fills the mask cache: its tok/s is shown as "cold").
 import { readFileSync } from 'node:fs';
@@ -13,7 +13,9 @@ import { generate, type GenerateOptions, type GenerationHost } from '../src/gene
 import { compileRules } from '../src/grammar/compile.js';
 import { parseGbnf } from '../src/grammar/gbnf.js';
 import { jsonSchemaToGbnf } from '../src/grammar/json-schema.js';
+import { GrammarConstraint } from '../src/grammar/constraint.js';
 import { Recognizer } from '../src/grammar/recognizer.js';
+import { trieOf } from '../src/grammar/vocab.js';
 import { loadModel, loadTokenizer, type Model } from '../src/index.js';
 import { ensureSyntheticModel, MODELS } from '../tests/util/synthetic-model.js';
 import { BUILDS, SAMPLED } from './common.js';
@@ -57,9 +59,9 @@ for (let i = 0; i < 30; i++) {
 console.log(`compile a typical schema (10 properties, nested; 11 here): median ${median(compileMs.slice(5)).toFixed(2)} ms, first (cold JIT) ${compileMs[0].toFixed(1)} ms\n`);
 
 // 2. decoding
-const { $defs, ...item } = TYPICAL;
-const stream = { $defs, type: 'array', items: item }; // never complete: every run decodes `tokens` tokens
-const CONSTRAINED: GenerateOptions = { jsonSchema: stream };
+// an array of the typical schema's objects that never closes, so every run decodes `tokens` tokens
+const stream = `root ::= "[" item ("," " "? item)*\n${jsonSchemaToGbnf(TYPICAL).replace(/^root ::=/, 'item ::=')}`;
+const CONSTRAINED: GenerateOptions = { grammar: stream };
 
 function hostOf(model: Model, tokenizerFile?: string): GenerationHost {
   if (!tokenizerFile) return model;
@@ -70,16 +72,41 @@ function hostOf(model: Model, tokenizerFile?: string): GenerationHost {
   };
 }
 
+let lastTokens: number[] = [];
 /** tok/s of one run: a fresh session, the prompt fed, then `tokens` sampled. */
 async function run(host: GenerationHost, prompt: number[], options: GenerateOptions, seed: number): Promise<number> {
-  let n = 0;
   let ms = 0;
+  lastTokens = [];
   for await (const item of generate(host, prompt, { ...SAMPLED, ...options, maxTokens: tokens, stopAtEos: false, seed })) {
-    n++;
+    lastTokens.push(item.token);
     if (item.usage) ms = item.usage.decodeMs;
   }
-  if (n !== tokens) throw new Error(`a run gave ${n} tokens, not ${tokens}`);
+  if (lastTokens.length !== tokens) throw new Error(`a run gave ${lastTokens.length} tokens, not ${tokens}`);
   return tokens / (ms / 1000);
+}
+
+let coldRun = 0;
+/**
+ * The constraint's own cost, µs per token, without the model: a run's tokens replayed through mask() and
+ * accept() over logits of the vocabulary's size (cold: a grammar never seen, so every mask is computed;
+ * warm: the same tokens again). Less noisy than the tok/s difference on a busy machine.
+ */
+function constraintCost(host: GenerationHost, ids: number[]): { cold: number; warm: number } {
+  const V = Math.min(host.vocabSize, host.tokenizer!.vocabSize);
+  const trie = trieOf(host.tokenizer!, V);
+  const logits = new Float32Array(V);
+  const replay = (text: string) => {
+    const c = new GrammarConstraint(text, trie, host.eosTokenId);
+    const t0 = performance.now();
+    for (const id of ids) {
+      c.mask(logits);
+      c.accept(id);
+    }
+    return ((performance.now() - t0) * 1000) / ids.length;
+  };
+  const text = `${stream}# cold ${coldRun++}\n`;
+  const cold = replay(text);
+  return { cold, warm: replay(text) };
 }
 
 const rows: string[] = [];
@@ -89,7 +116,7 @@ if (!args.includes('--no-780m')) {
   await ensureSyntheticModel(MODELS['bimamba-780m'], file, (m) => console.log(m));
   models.push({ name: 'synthetic 780M', file, tokenizer: `${root}../shared/data/tokenizers/llama2.tokenizer.model` });
 }
-console.log('model                        threads  unconstrained t/s  constrained t/s  ratio  cold constrained t/s');
+console.log('model                        threads  unconstrained t/s  constrained t/s  ratio  cold constrained t/s   warm µs   cold µs  implied');
 for (const m of models) {
   for (const threads of [1, 2]) {
     const model = await loadModel(m.file, { threads, wasm: BUILDS.single, wasmThreads: BUILDS.threads });
@@ -106,12 +133,15 @@ for (const m of models) {
       }
       const f = median(free);
       const c = median(constrained);
-      const row = `${m.name.padEnd(29)}${String(threads).padStart(7)}${f.toFixed(1).padStart(19)}${c.toFixed(1).padStart(17)}${(c / f).toFixed(2).padStart(7)}${cold.toFixed(1).padStart(22)}`;
+      const cost = constraintCost(host, lastTokens);
+      // what the ratio is when the constraint's warm cost adds to each unconstrained token's time
+      const implied = 1 / (1 + (cost.warm / 1e6) * f);
+      const row = `${m.name.padEnd(29)}${String(threads).padStart(7)}${f.toFixed(1).padStart(19)}${c.toFixed(1).padStart(17)}${(c / f).toFixed(2).padStart(7)}${cold.toFixed(1).padStart(22)}${cost.warm.toFixed(0).padStart(10)}${cost.cold.toFixed(0).padStart(10)}${implied.toFixed(2).padStart(9)}`;
       console.log(row);
-      rows.push(`| ${m.name} | ${threads} | ${f.toFixed(1)} | ${c.toFixed(1)} | ${(c / f).toFixed(2)}x | ${cold.toFixed(1)} |`);
+      rows.push(`| ${m.name} | ${threads} | ${f.toFixed(1)} | ${c.toFixed(1)} | ${(c / f).toFixed(2)}x | ${cold.toFixed(1)} | ${cost.warm.toFixed(0)} | ${cost.cold.toFixed(0)} | ${implied.toFixed(2)}x |`);
     } finally {
       model.dispose();
     }
   }
 }
-console.log(`\n| model | threads | unconstrained tok/s | constrained tok/s | ratio | first constrained run tok/s |\n| --- | ---: | ---: | ---: | ---: | ---: |\n${rows.join('\n')}`);
+console.log(`\n| model | threads | unconstrained tok/s | constrained tok/s | ratio | first constrained run tok/s | constraint µs/token, warm | cold | implied ratio |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n${rows.join('\n')}`);
