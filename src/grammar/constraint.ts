@@ -57,6 +57,12 @@ const CACHE_ENTRIES = 32;
 const cache = new Map<string, Compiled>();
 /** Bytes of masks one runner keeps before it forgets them. */
 const MASK_CACHE_BYTES = 16 << 20;
+/**
+ * Most recognizer work (stacks advanced and rules expanded) for one state's mask: a grammar whose parses
+ * stay many for every byte of every token would otherwise take seconds per token. Typical JSON schemas
+ * need well under 1 % of it.
+ */
+export const MAX_MASK_WORK = 20_000_000;
 
 /** Parse and lower GBNF text (cached): errors name the rule and where. */
 export function compileGrammar(text: string): Program {
@@ -138,8 +144,22 @@ export class GrammarConstraint {
     let bits = masks.get(this.state);
     if (bits) return bits;
     bits = new Uint32Array(maskWords);
-    const { edgeStart, edgeByte, edgeChild, tokenStart, tokenIds } = this.trie;
     // depth-first over the trie, carrying the state after each node's bytes; a dead state prunes the subtree
+    recognizer.workStart = recognizer.work;
+    recognizer.workLimit = recognizer.work + MAX_MASK_WORK;
+    try {
+      this.walkTrie(bits);
+    } finally {
+      recognizer.workLimit = Infinity;
+    }
+    if ((masks.size + 1) * maskWords * 4 > MASK_CACHE_BYTES) masks.clear();
+    masks.set(this.state, bits);
+    return bits;
+  }
+
+  private walkTrie(bits: Uint32Array): void {
+    const { recognizer } = this.runner;
+    const { edgeStart, edgeByte, edgeChild, tokenStart, tokenIds } = this.trie;
     const nodes: number[] = [0];
     const states: number[] = [this.state];
     while (nodes.length) {
@@ -159,9 +179,6 @@ export class GrammarConstraint {
         }
       }
     }
-    if ((masks.size + 1) * maskWords * 4 > MASK_CACHE_BYTES) masks.clear();
-    masks.set(this.state, bits);
-    return bits;
   }
 }
 

@@ -37,12 +37,18 @@ export class Recognizer {
   /** Per state: the next state + 1 for each byte, 0 while not computed. */
   private next: Int32Array[] = [];
   readonly initial: number;
+  /** Parse steps so far (stacks advanced, rules expanded, stacks made), and where they must stop. */
+  work = 0;
+  workLimit = Infinity;
+  workStart = 0;
 
   constructor(program: Program) {
     this.program = program;
     this.intern(new Int32Array(0)); // DEAD
     const out = new Set<number>();
+    this.workLimit = 20_000_000; // the start alone must not be a hostile grammar's long computation
     this.expand(0, -1, out, 0);
+    this.workLimit = Infinity;
     this.initial = this.intern(Int32Array.from(out).sort());
   }
 
@@ -70,7 +76,9 @@ export class Recognizer {
     if (known) return known - 1;
     const { kind, arg, sets } = this.program;
     const out = new Set<number>();
-    for (const node of this.states[state]) {
+    const stacks = this.states[state];
+    this.work += stacks.length;
+    for (const node of stacks) {
       if (node === ACCEPT_NODE) continue;
       const pos = this.nodePos[node];
       if (kind[pos] !== BYTES) continue;
@@ -93,6 +101,7 @@ export class Recognizer {
     const { kind, arg, alts } = this.program;
     for (;;) {
       const k = kind[pos];
+      if (++this.work > this.workLimit) throw tooComplex(`too costly: the tokens allowed at one point take more than ${this.workLimit - this.workStart} parse steps (a grammar with many parses alive at once)`);
       if (k === BYTES) {
         out.add(this.node(pos, parent));
         break;

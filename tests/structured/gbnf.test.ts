@@ -131,6 +131,26 @@ describe('generation under a grammar (built-in model, temperature 1)', () => {
     expect(isArithmetic(greedy.text) || greedy.finishReason === 'length').toBe(true);
   });
 
+  it('the repetition penalty, top-k, top-p and min-p never bring back a masked token', async () => {
+    const settings = [
+      { temperature: 0, repetitionPenalty: 5 },
+      { temperature: 1.5, repetitionPenalty: 3, topK: 0, topP: 1 },
+      { temperature: 1, topK: 2, topP: 0.5, minP: 0.2 },
+    ];
+    for (const s of settings) {
+      for (let seed = 0; seed < 3; seed++) {
+        const c = await model.complete('Shopping list:\n- eggs\n- eggs\n', { grammar: grammar('list'), seed, maxTokens: 300, ...s });
+        expect(independent.list(c.text), `${JSON.stringify(s)} seed ${seed}: ${JSON.stringify(c.text)}`).toBe(true);
+      }
+    }
+  });
+
+  it('a grammar whose parses stay many at every byte is stopped by the work bound, naming why', async () => {
+    // 4000 ways to read each letter, at a new depth each time: every trie edge is a new state of 4000 parses
+    const g = `root ::= x{0,1000}\nx ::= ${Array.from({ length: 4000 }, () => '[a-z]').join(' | ')}`;
+    await expect(model.complete('x', { grammar: g, maxTokens: 2 })).rejects.toThrow(/too costly: .* more than 20000000 parse steps/);
+  });
+
   it('reports the model\'s own logprobs (before the mask), and only grammar tokens are sampled', async () => {
     const items = [];
     for await (const t of model.generate('Moves: ', { grammar: 'root ::= [a-h] [1-8]', temperature: 1, seed: 3, logprobs: 5 })) items.push(t);
