@@ -5,8 +5,9 @@
 //      releases, since the synthetic file has none), at 1 and 2 threads. Each run is a fresh session fed a
 //      short prompt, then TOKENS tokens sampled as users sample; the constrained runs follow an array of the
 //      typical schema's objects that never closes, so they too run TOKENS tokens. Constrained and unconstrained
-//      runs alternate, so a busy spell on the machine slows both alike; the medians are reported, after a
-//      warm-up pair (the first constrained run also fills the mask cache: its tok/s is shown as "cold").
+//      runs alternate, so a busy spell on the machine slows both alike; the medians and the best runs are
+//      reported, after a warm-up pair (the first constrained run also fills the mask cache: its tok/s is
+//      shown apart). Then the constraint's own cost per token, without the model (constraintCost).
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { generate, type GenerateOptions, type GenerationHost } from '../src/generate/generate.js';
@@ -106,7 +107,9 @@ function constraintCost(host: GenerationHost, ids: number[]): { cold: number; wa
   };
   const text = `${stream}# cold ${coldRun++}\n`;
   const cold = replay(text);
-  return { cold, warm: replay(text) };
+  let warm = Infinity;
+  for (let i = 0; i < 5; i++) warm = Math.min(warm, replay(text)); // the best of five: a busy machine only adds
+  return { cold, warm };
 }
 
 const rows: string[] = [];
@@ -133,15 +136,17 @@ for (const m of models) {
       }
       const f = median(free);
       const c = median(constrained);
+      const fBest = Math.max(...free);
+      const cBest = Math.max(...constrained);
       const cost = constraintCost(host, lastTokens);
       // what the ratio is when the constraint's warm cost adds to each unconstrained token's time
       const implied = 1 / (1 + (cost.warm / 1e6) * f);
       const row = `${m.name.padEnd(29)}${String(threads).padStart(7)}${f.toFixed(1).padStart(19)}${c.toFixed(1).padStart(17)}${(c / f).toFixed(2).padStart(7)}${cold.toFixed(1).padStart(22)}${cost.warm.toFixed(0).padStart(10)}${cost.cold.toFixed(0).padStart(10)}${implied.toFixed(2).padStart(9)}`;
-      console.log(row);
-      rows.push(`| ${m.name} | ${threads} | ${f.toFixed(1)} | ${c.toFixed(1)} | ${(c / f).toFixed(2)}x | ${cold.toFixed(1)} | ${cost.warm.toFixed(0)} | ${cost.cold.toFixed(0)} | ${implied.toFixed(2)}x |`);
+      console.log(`${row}   best: ${fBest.toFixed(1)} / ${cBest.toFixed(1)} = ${(cBest / fBest).toFixed(2)}`);
+      rows.push(`| ${m.name} | ${threads} | ${f.toFixed(1)} | ${c.toFixed(1)} | ${(c / f).toFixed(2)}x | ${fBest.toFixed(1)} | ${cBest.toFixed(1)} | ${(cBest / fBest).toFixed(2)}x | ${cold.toFixed(1)} | ${cost.warm.toFixed(0)} | ${cost.cold.toFixed(0)} | ${implied.toFixed(2)}x |`);
     } finally {
       model.dispose();
     }
   }
 }
-console.log(`\n| model | threads | unconstrained tok/s | constrained tok/s | ratio | first constrained run tok/s | constraint µs/token, warm | cold | implied ratio |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n${rows.join('\n')}`);
+console.log(`\n| model | threads | unconstrained tok/s (median) | constrained (median) | ratio | unconstrained (best run) | constrained (best run) | ratio | first constrained run | constraint µs/token, warm | cold | implied ratio |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n${rows.join('\n')}`);

@@ -27,7 +27,7 @@ export interface StructuredOptions {
 
 /** The GBNF text the options ask for, or null for unconstrained output. Checks the options. */
 export function grammarText(o: StructuredOptions): string | null {
-  const given = (['jsonSchema', 'json', 'grammar'] as const).filter((k) => o[k] !== undefined && o[k] !== false);
+  const given = (['jsonSchema', 'json', 'grammar'] as const).filter((k) => o[k] !== undefined && !(k === 'json' && o[k] === false));
   if (given.length > 1) throw new BimambaError('BAD_ARGUMENT', `give at most one of jsonSchema, json and grammar, not ${given.join(' and ')}`);
   if (o.json !== undefined && typeof o.json !== 'boolean') throw new BimambaError('BAD_ARGUMENT', `invalid json: ${String(o.json)} (true or false)`);
   if (o.grammar !== undefined && typeof o.grammar !== 'string') throw new BimambaError('BAD_ARGUMENT', 'grammar must be a string of GBNF');

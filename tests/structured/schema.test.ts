@@ -58,6 +58,8 @@ describe('generate(prompt, { jsonSchema })', () => {
   it('refuses bad option combinations', async () => {
     await expect(model.complete('x', { json: true, grammar: 'root ::= "a"' })).rejects.toThrow(/at most one of jsonSchema, json and grammar/);
     await expect(model.complete('x', { grammar: 42 as never })).rejects.toThrow(/grammar must be a string/);
+    await expect(model.complete('x', { jsonSchema: false })).rejects.toThrow(/the schema false \(which nothing matches\) at #/);
+    await expect(model.complete('x', { jsonSchema: 'string' as never })).rejects.toThrow(/jsonSchema must be a JSON Schema/);
   });
 });
 
