@@ -178,6 +178,9 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
   const { maxTokens, seed, stops, abort, topLogprobs } = checkOptions(options);
   const sampling = resolveSampling(options);
   const ids = promptIds(host, prompt, options.addBos);
+  // Structured output: only tokens that keep the text a valid prefix of the grammar are sampled (a bad
+  // grammar or schema is refused here, before the prompt is fed).
+  const constraint = constraintFor(options, host, (options.stopAtEos ?? true) ? host.eosTokenId : null);
   const given = options.session;
   if (given !== undefined) {
     if (!(given instanceof Session)) throw new BimambaError('BAD_ARGUMENT', 'session must be a Session made by model.createSession()');
@@ -223,8 +226,6 @@ export async function* generate(host: GenerationHost, prompt: string | ArrayLike
     const samplable = host.tokenizer ? Math.min(host.vocabSize, host.tokenizer.vocabSize) : host.vocabSize;
     const decoder = host.tokenizer?.createStreamDecoder();
     const stop = new StopMatcher(stops);
-    // Structured output: only tokens that keep the text a valid prefix of the grammar are sampled.
-    const constraint = constraintFor(options, host.tokenizer, samplable, (options.stopAtEos ?? true) ? host.eosTokenId : null);
     if (constraint?.complete) return yield last({ token: -1, text: '' }, 'stop');
     for (let i = 0; i < maxTokens; i++) {
       await slicer.tick();

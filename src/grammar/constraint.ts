@@ -182,11 +182,15 @@ export class GrammarConstraint {
   }
 }
 
-/** The constraint a generation's options ask for, or null. `count`: the ids that may be sampled. */
-export function constraintFor(o: StructuredOptions, tokenizer: Tokenizer | null, count: number, eosTokenId: number | null): GrammarConstraint | null {
+/**
+ * The constraint a generation's options ask for, or null. Its trie holds the ids both the model and the
+ * tokenizer have; the mask refuses every other id (a padded embedding's rows past the vocabulary).
+ */
+export function constraintFor(o: StructuredOptions, host: { tokenizer: Tokenizer | null; vocabSize: number }, eosTokenId: number | null): GrammarConstraint | null {
   const text = grammarText(o);
   if (text === null) return null;
   compiled(text); // grammar errors first
+  const { tokenizer } = host;
   if (!tokenizer) throw new BimambaError('UNSUPPORTED', 'structured output (jsonSchema, json, grammar) needs the model\'s tokenizer');
-  return new GrammarConstraint(text, trieOf(tokenizer, count), eosTokenId);
+  return new GrammarConstraint(text, trieOf(tokenizer, Math.min(host.vocabSize, tokenizer.vocabSize)), eosTokenId);
 }

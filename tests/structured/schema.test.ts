@@ -58,6 +58,8 @@ describe('generate(prompt, { jsonSchema })', () => {
   it('refuses bad option combinations', async () => {
     await expect(model.complete('x', { json: true, grammar: 'root ::= "a"' })).rejects.toThrow(/at most one of jsonSchema, json and grammar/);
     await expect(model.complete('x', { grammar: 42 as never })).rejects.toThrow(/grammar must be a string/);
+    // refused before the prompt is looked at, so before any of it is fed
+    await expect(model.complete('', { grammar: 'root ::= x' })).rejects.toThrow(/"x" is used at line 1, column 10 but never defined/);
     await expect(model.complete('x', { jsonSchema: false })).rejects.toThrow(/the schema false \(which nothing matches\) at #/);
     await expect(model.complete('x', { jsonSchema: 'string' as never })).rejects.toThrow(/jsonSchema must be a JSON Schema/);
   });
