@@ -6,6 +6,7 @@ import { readStdin } from './files.js';
 import { GENERATION_DEFAULTS as D, MAX_TEMPERATURE } from '../generate/defaults.js';
 import { BimambaError } from '../errors.js';
 import type { Usage } from '../generate/generate.js';
+import { readStructuredFlags } from './structured.js';
 import { addModelOptions, loadModelFromFlags } from './model-options.js';
 import { collect, integerAtLeast, parseInteger, samplingFlag, temperatureFlag, unescape, UsageError } from './options.js';
 import { dataToStdout, toStderr } from './terminal.js';
@@ -60,6 +61,9 @@ export function registerGenerate(program: Command): void {
     .option('--repetition-penalty <r>', 'penalty on recent tokens (1: off)', samplingFlag('repetitionPenalty'), D.repetitionPenalty)
     .option('-s, --seed <n>', 'random seed (same seed, same text; default: random)', parseInteger)
     .option('--stop <text>', 'stop when the text reaches this (repeat the flag for several)', collect, [])
+    .option('--json-schema <file>', 'constrain the output to JSON that this JSON Schema file accepts')
+    .option('--grammar <file>', 'constrain the output to this GBNF grammar file (llama.cpp\'s format)')
+    .option('--json', 'constrain the output to one JSON value')
     .option('-e, --escape', 'read \\n \\t \\\\ \\xHH ... in the prompt and stop strings as escapes')
     .option('--stats', 'print the stats line (tokens/s) to stderr', true)
     .option('--no-stats', 'do not print the stats line')
@@ -67,6 +71,7 @@ export function registerGenerate(program: Command): void {
       const esc = (s: string) => (o.escape ? unescape(s) : s);
       const prompt: string | number[] = o.ids !== undefined ? parseIds(o.ids, words, o.prompt) : esc(await readPrompt(words, o.prompt));
       const stop = (o.stop as string[]).map(esc);
+      const structured = await readStructuredFlags(o);
       const t0 = performance.now();
       const model = await loadModelFromFlags(o);
       const loadS = (performance.now() - t0) / 1000;
@@ -89,7 +94,7 @@ export function registerGenerate(program: Command): void {
         if (tokenizer) dataToStdout(typeof prompt === 'string' ? prompt : tokenizer.decode(prompt));
         for await (const item of model.generate(prompt, {
           maxTokens: o.maxTokens, temperature: o.temperature, topK: o.topK, topP: o.topP, minP: o.minP,
-          repetitionPenalty: o.repetitionPenalty, seed: o.seed, stop, signal: ac.signal, abort: 'finish',
+          repetitionPenalty: o.repetitionPenalty, seed: o.seed, stop, signal: ac.signal, abort: 'finish', ...structured,
         })) {
           if (tokenizer) dataToStdout(item.text);
           else if (item.token >= 0) dataToStdout(`${ids++ ? ' ' : ''}${item.token}`);

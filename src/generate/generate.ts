@@ -2,6 +2,7 @@
 import { BimambaError } from '../errors.js';
 import { checkTokens } from './tokens.js';
 import type { Tokenizer } from '../tokenizer/index.js';
+import { constraintFor, type StructuredOptions } from '../grammar/constraint.js';
 import { Rng } from './rng.js';
 import { GENERATION_DEFAULTS } from './defaults.js';
 import { logNormalizer, topIds } from './logprobs.js';
@@ -10,7 +11,7 @@ import { resolveSampling, sample, type SamplingOptions } from './sampler.js';
 import { StopMatcher } from './stop.js';
 import { TimeSlicer, yieldToHost } from './yield.js';
 
-export interface GenerateOptions extends SamplingOptions {
+export interface GenerateOptions extends SamplingOptions, StructuredOptions {
   /** Most tokens to generate (default 128). */
   maxTokens?: number;
   /** Seed for sampling: the same seed gives the same tokens in every runtime. Default: random. */
@@ -45,13 +46,17 @@ export interface GenerateOptions extends SamplingOptions {
 const OPTION_NAMES = [
   'temperature', 'topK', 'topP', 'minP', 'repetitionPenalty', 'repetitionWindow',
   'maxTokens', 'seed', 'stop', 'signal', 'abort', 'logprobs', 'session', 'addBos', 'stopAtEos',
+  'jsonSchema', 'json', 'grammar',
 ] as const satisfies readonly (keyof GenerateOptions)[];
 type UnlistedOption = Exclude<keyof GenerateOptions, (typeof OPTION_NAMES)[number]>;
 const everyOptionListed: [UnlistedOption] extends [never] ? true : UnlistedOption = true;
 void everyOptionListed;
 export const GENERATE_OPTION_NAMES: ReadonlySet<string> = new Set(OPTION_NAMES);
 
-/** Why a generation ended: the end-of-sequence token, a stop string, maxTokens, or an abort ('finish'). */
+/**
+ * Why a generation ended: the end-of-sequence token, a stop string or a complete structured output
+ * (jsonSchema, json, grammar), maxTokens, or an abort ('finish').
+ */
 export type FinishReason = 'eos' | 'stop' | 'length' | 'abort';
 
 /** What a generation cost. */
@@ -214,6 +219,9 @@ export async function* generate<S extends GenerationSession>(
   const { maxTokens, seed, stops, abort, topLogprobs } = checkOptions(options);
   const sampling = resolveSampling(options);
   const ids = promptIds(host, prompt, options.addBos);
+  // Structured output: only tokens that keep the text a valid prefix of the grammar are sampled (a bad
+  // grammar or schema is refused here, before the prompt is fed).
+  const constraint = constraintFor(options, host, (options.stopAtEos ?? true) ? host.eosTokenId : null);
   const given = options.session as S | undefined;
   if (given !== undefined) {
     const owned = host.owns(given);
@@ -260,6 +268,7 @@ export async function* generate<S extends GenerationSession>(
     const samplable = host.tokenizer ? Math.min(host.vocabSize, host.tokenizer.vocabSize) : host.vocabSize;
     const decoder = host.tokenizer?.createStreamDecoder();
     const stop = new StopMatcher(stops);
+    if (constraint?.complete) return yield last({ token: -1, text: '' }, 'stop');
     for (let i = 0; i < maxTokens; i++) {
       await slicer.tick();
       if (aborted()) {
@@ -274,16 +283,19 @@ export async function* generate<S extends GenerationSession>(
       // logit to -Infinity) and by sample() (the repetition penalty); whatever changes the logits must make
       // `writable` true, so that the session's own never change. Nothing awaits until sample() returns, so
       // no other feed comes between. Log-probabilities read the model's own logits, from a copy (asked for).
-      const writable = sampling.repetitionPenalty !== 1;
+      const writable = sampling.repetitionPenalty !== 1 || constraint !== null;
       const candidates = session.samplingLogits(samplable, writable);
       const raw = topLogprobs >= 0 ? candidates.slice() : null;
       const logZ = raw ? logNormalizer(raw) : 0;
       const top = raw && topLogprobs > 0 ? topIds(raw, topLogprobs) : null;
+      constraint?.mask(candidates);
       const token = sample(candidates, sampling, rng, session.recentTokens(sampling.repetitionWindow), (x) => session.argmax(x));
       const logprob = raw ? raw[token] - logZ : undefined;
       usage.generatedTokens++;
       const isEos = token === host.eosTokenId && (options.stopAtEos ?? true);
-      const isLast = isEos || i === maxTokens - 1;
+      constraint?.accept(token);
+      const done = constraint?.complete === true;
+      const isLast = isEos || done || i === maxTokens - 1;
       let text = isEos ? '' : decoder?.push(token) ?? '';
       if (isLast) text += decoder?.flush() ?? '';
       const { emit, stopped } = stop.push(text);
@@ -293,7 +305,7 @@ export async function* generate<S extends GenerationSession>(
       // A caller's session takes in every sampled token, so it can go on where this generation ended.
       if (options.session || !(isLast || stopped)) await feedToken(session, token);
       if (isEos) return yield last(item, 'eos');
-      if (stopped) return yield last(item, 'stop');
+      if (stopped || done) return yield last(item, 'stop');
       if (isLast) return yield last(item, 'length');
       yield item;
     }

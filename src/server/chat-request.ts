@@ -27,6 +27,7 @@ const OWN = new Set(['messages', 'max_completion_tokens', 'logprobs', 'top_logpr
 const SAMPLING = new Set([
   'model', 'max_tokens', 'temperature', 'top_p', 'top_k', 'min_p', 'repetition_penalty', 'frequency_penalty',
   'presence_penalty', 'seed', 'stop', 'n', 'logit_bias', 'stream', 'stream_options', 'user', 'session',
+  'response_format', 'grammar', // structured output (response-format.ts)
 ]);
 /** Tool calling: refused unless empty or off. */
 const TOOLS = ['tools', 'tool_choice', 'functions', 'function_call', 'parallel_tool_calls'];

@@ -2,6 +2,7 @@
 // values we do not support are refused with OpenAI's error shape naming the field, never ignored.
 import { MAX_TEMPERATURE } from '../generate/defaults.js';
 import type { GenerateOptions } from '../generate/generate.js';
+import { parseResponseFormat } from './response-format.js';
 
 /** An error the client gets as `{ error: { message, type, param, code } }` with this HTTP status. */
 export class ApiError extends Error {
@@ -56,7 +57,7 @@ export function checkPromptTokens(count: number, limits: Limits): void {
 const FIELDS = new Set([
   'model', 'prompt', 'max_tokens', 'temperature', 'top_p', 'top_k', 'min_p', 'repetition_penalty',
   'frequency_penalty', 'presence_penalty', 'seed', 'stop', 'n', 'best_of', 'echo', 'logprobs', 'suffix',
-  'logit_bias', 'stream', 'stream_options', 'user', 'session',
+  'logit_bias', 'stream', 'stream_options', 'user', 'session', 'response_format', 'grammar',
 ]);
 
 const bad = (param: string, message: string) => new ApiError(400, message, param.length > ECHO_CHARS ? `${param.slice(0, ECHO_CHARS)}...` : param);
@@ -163,6 +164,7 @@ export function parseCompletionRequest(body: unknown, header: { session?: string
     repetitionPenalty: number(b, 'repetition_penalty', (v) => v > 0 && v <= 10, 'a number in (0, 10]') ?? 1,
     seed: integer(b, 'seed', -(2 ** 53 - 1), 2 ** 53 - 1),
     stop,
+    ...parseResponseFormat(b),
   };
   return {
     model: b.model,
