@@ -3,8 +3,7 @@
 // same whatever follows them: a client re-sending a longer history gets the same leading ids, and the
 // state at the end of a message (a prompt-cache entry, a session) can be resumed exactly.
 import { BimambaError } from '../errors.js';
-import { Session } from '../model/session.js';
-import { feedCuts, feedInCuts } from './feed.js';
+import { feedCuts, feedInCuts, type FeedableSession } from './feed.js';
 import { generate, type Completion, type GeneratedToken, type GenerateOptions, type GenerationHost } from '../generate/generate.js';
 import { ChatTemplate, chatTemplateOf, checkMessages, DEFAULT_CHAT_STOP, type ChatMessage } from './template.js';
 
@@ -24,7 +23,7 @@ export interface ChatPrompt {
 }
 
 /** What chat needs of a model beyond what generation needs. */
-export interface ChatHost extends GenerationHost<Session> {
+export interface ChatHost extends GenerationHost<FeedableSession> {
   readonly chatTemplate: string | null;
 }
 
@@ -113,9 +112,9 @@ function prepare(host: ChatHost, messages: unknown, options: ChatOptions): { pro
  * server's), into `options.session` if given (it then holds the conversation and the reply), else a
  * session of its own.
  */
-export async function* generateAfter(host: GenerationHost<Session>, prompt: ChatPrompt, options: GenerateOptions): AsyncGenerator<GeneratedToken> {
+export async function* generateAfter(host: GenerationHost<FeedableSession>, prompt: ChatPrompt, options: GenerateOptions): AsyncGenerator<GeneratedToken> {
   const given = options.session;
-  if (given !== undefined && !(given instanceof Session && host.owns(given) === true)) throw new BimambaError('BAD_ARGUMENT', 'session must be a Session made by this model');
+  if (given !== undefined && host.owns(given) !== true) throw new BimambaError('BAD_ARGUMENT', 'session must be a Session made by this model');
   if (given?.generating) throw new BimambaError('BAD_ARGUMENT', 'this session is already generating: wait for that generation to end, or fork() the session');
   const session = given ?? host.createSession();
   try {

@@ -5,7 +5,12 @@
 // reach the same state and give the same tokens.
 import { BimambaError } from '../errors.js';
 import { yieldToHost } from '../generate/yield.js';
-import type { Session } from '../model/session.js';
+import type { GenerationSession } from '../generate/generate.js';
+
+/** A session that feed() can read a prompt into (a model's Session). */
+export interface FeedableSession extends GenerationSession {
+  feed(tokens: ArrayLike<number>, onLogits?: (position: number, logits: Float32Array) => void): unknown;
+}
 
 /** Tokens fed in one call between two turns given to the host (as generate() slices prompts). */
 export const FEED_SLICE = 256;
@@ -26,7 +31,7 @@ export function feedCuts(length: number, points: readonly number[]): number[] {
  * otherwise it returns false (the caller's generation then ends as aborted).
  */
 export async function feedInCuts(
-  session: Session,
+  session: FeedableSession,
   ids: readonly number[],
   cuts: readonly number[],
   from: number,

@@ -11,6 +11,7 @@ import { BimambaError } from '../errors.js';
 import { GENERATION_DEFAULTS as D } from '../generate/defaults.js';
 import { addModelOptions, loadModelFromFlags } from './model-options.js';
 import { integerAtLeast, parseInteger, samplingFlag } from './options.js';
+import { dataToStdout, toStderr, toStdout } from './terminal.js';
 
 export function registerChat(program: Command): void {
   const cmd = program.command('chat').description('chat with the model in the terminal (/reset starts over, Ctrl-C ends a reply, Ctrl-D quits)');
@@ -66,7 +67,7 @@ export function registerChat(program: Command): void {
       let reply: AbortController | null = null;
       rl.on('SIGINT', () => {
         if (reply) reply.abort();
-        else process.stdout.write('\n(Ctrl-D or /bye quits)\n');
+        else toStdout('\n(Ctrl-D or /bye quits)\n');
         if (!reply) rl.prompt();
       });
       // without a terminal (input piped in) Ctrl-C is a signal: it still ends a reply, else the command (130)
@@ -75,7 +76,7 @@ export function registerChat(program: Command): void {
         else process.exit(130);
       };
       if (!tty) process.on('SIGINT', onSigint);
-      if (tty) process.stdout.write(`chat with ${o.model ?? 'the built-in model'} (${template.isDefault ? 'default template' : 'its chat template'}); /reset starts over, Ctrl-D quits\n`);
+      if (tty) toStdout(`chat with ${o.model ?? 'the built-in model'} (${template.isDefault ? 'default template' : 'its chat template'}); /reset starts over, Ctrl-D quits\n`);
       rl.prompt();
       try {
         for await (const line of rl) {
@@ -85,7 +86,7 @@ export function registerChat(program: Command): void {
             messages = [...start];
             read = '';
             session.reset();
-            process.stdout.write('(the conversation starts over)\n');
+            toStdout('(the conversation starts over)\n');
             rl.prompt();
             continue;
           }
@@ -105,14 +106,14 @@ export function registerChat(program: Command): void {
             })) {
               const piece = answer ? item.text : item.text.trimStart();
               answer += piece;
-              process.stdout.write(piece);
-              if (item.finishReason && o.stats) process.stderr.write(`[read ${fed} new tokens; ${item.usage!.generatedTokens} generated; ${item.finishReason}]\n`);
+              dataToStdout(piece);
+              if (item.finishReason && o.stats) toStderr(`[read ${fed} new tokens; ${item.usage!.generatedTokens} generated; ${item.finishReason}]\n`);
             }
           } finally {
             branch.dispose();
             reply = null;
           }
-          process.stdout.write('\n');
+          toStdout('\n');
           messages.push({ role: 'assistant', content: answer.trim() });
           readUpTo(template.render(messages, { ...vars, addGenerationPrompt: false }));
           rl.prompt();
@@ -123,6 +124,6 @@ export function registerChat(program: Command): void {
         session.dispose();
         model.dispose();
       }
-      if (tty) process.stdout.write('\n');
+      if (tty) toStdout('\n');
     });
 }

@@ -5,6 +5,7 @@ import { evaluateMultipleChoice, readTasks } from '../eval/multiple-choice.js';
 import { readTextFile } from './files.js';
 import { addModelOptions, loadModelFromFlags } from './model-options.js';
 import { integerAtLeast } from './options.js';
+import { progressToStderr, toStderr, toStdout } from './terminal.js';
 
 export function registerEval(program: Command): void {
   const cmd = program
@@ -21,12 +22,12 @@ export function registerEval(program: Command): void {
       try {
         const t0 = performance.now();
         const r = await evaluateMultipleChoice(model, items, (done) => {
-          if (!o.json && process.stderr.isTTY) process.stderr.write(`\r${done}/${items.length} questions`);
+          if (!o.json && process.stderr.isTTY) progressToStderr(`${done}/${items.length} questions`);
         });
-        if (!o.json && process.stderr.isTTY) process.stderr.write('\n');
+        if (!o.json && process.stderr.isTTY) toStderr('\n');
         const seconds = (performance.now() - t0) / 1000;
-        if (o.json) console.log(JSON.stringify({ tasks: o.tasks, model: o.model ?? 'built-in', ...r, seconds }, null, 2));
-        else console.log(`${r.n} questions: acc ${(100 * r.acc).toFixed(2)} ± ${(100 * r.accStderr).toFixed(2)}, acc_norm ${(100 * r.accNorm).toFixed(2)} ± ${(100 * r.accNormStderr).toFixed(2)} (${seconds.toFixed(1)} s)`);
+        if (o.json) toStdout(JSON.stringify({ tasks: o.tasks, model: o.model ?? 'built-in', ...r, seconds }, null, 2) + '\n');
+        else toStdout(`${r.n} questions: acc ${(100 * r.acc).toFixed(2)} ± ${(100 * r.accStderr).toFixed(2)}, acc_norm ${(100 * r.accNorm).toFixed(2)} ± ${(100 * r.accNormStderr).toFixed(2)} (${seconds.toFixed(1)} s)\n`);
       } finally {
         model.dispose();
       }

@@ -20,3 +20,8 @@ export function toStderr(text: string): void {
 export function dataToStdout(text: string): void {
   process.stdout.write(process.stdout.isTTY ? printable(text) : text);
 }
+
+/** A progress line on stderr that overwrites the last one (a carriage return, then the text escaped). */
+export function progressToStderr(text: string): void {
+  process.stderr.write('\r' + printable(text));
+}

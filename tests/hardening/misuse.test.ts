@@ -47,7 +47,7 @@ describe('generate() options', () => {
       stop: ['x'], abort: 'finish', logprobs: 2, addBos: false, stopAtEos: true, signal: new AbortController().signal, session: undefined,
     });
     expect(done.usage.generatedTokens).toBe(2);
-    expect([...GENERATE_OPTION_NAMES].sort()).toEqual(['abort', 'addBos', 'logprobs', 'maxTokens', 'minP', 'repetitionPenalty', 'repetitionWindow', 'seed', 'session', 'signal', 'stop', 'stopAtEos', 'temperature', 'topK', 'topP']);
+    expect([...GENERATE_OPTION_NAMES].sort()).toEqual(['abort', 'addBos', 'grammar', 'json', 'jsonSchema', 'logprobs', 'maxTokens', 'minP', 'repetitionPenalty', 'repetitionWindow', 'seed', 'session', 'signal', 'stop', 'stopAtEos', 'temperature', 'topK', 'topP']);
     expect(nearestName('x'.repeat(100_000), [...GENERATE_OPTION_NAMES])).toBeTypeOf('string'); // a long key costs no more than 100 characters
   });
 });

@@ -14,12 +14,15 @@ const MAY_IMPORT: Record<string, string[]> = {
   wasm: ['host'],
   format: ['wasm', 'host'],
   tokenizer: ['format'],
-  generate: ['tokenizer'],
-  model: ['wasm', 'format', 'tokenizer', 'generate'],
-  convert: ['format', 'tokenizer', 'host'],
-  eval: ['model', 'generate'],
-  server: ['model', 'generate', 'host', 'tokenizer'],
-  cli: ['host', 'format', 'tokenizer', 'generate', 'model', 'convert', 'eval', 'server'],
+  grammar: ['tokenizer'],
+  generate: ['tokenizer', 'grammar'],
+  chat: ['generate', 'tokenizer'],
+  cache: ['format', 'host'],
+  model: ['wasm', 'format', 'tokenizer', 'generate', 'chat', 'cache'],
+  convert: ['format', 'tokenizer', 'host', 'chat'],
+  eval: ['model', 'generate', 'format'],
+  server: ['model', 'generate', 'host', 'tokenizer', 'format', 'chat', 'grammar'],
+  cli: ['host', 'format', 'tokenizer', 'generate', 'model', 'convert', 'eval', 'server', 'chat', 'grammar', 'cache'],
 };
 
 /** Every relative import of every file of src/: [importing folder, imported folder or '' for top level, file]. */

@@ -156,7 +156,7 @@ describe.runIf(shouldRun('wrangler', existsSync(WRANGLER) ? WRANGLER : null, 'th
       `wrangler deploy --dry-run, built-in model: ${(total / MB).toFixed(2)} MB, ${(gzip / MB).toFixed(2)} MB gzip ` +
         `(the model ${(statSync(DEFAULT_MODEL).size / MB).toFixed(2)} MB, ${(modelGzip / MB).toFixed(2)} MB gzip; code and WASM ${(ours / KB).toFixed(0)} KiB gzip)`,
     );
-    expect(ours).toBeLessThan(100 * KB); // what is ours besides the model stays small
+    expect(ours).toBeLessThan(160 * KB); // what is ours besides the model stays small (124 KiB with chat templates and grammars)
     expect(modelGzip).toBeGreaterThan(FREE_PLAN); // the model alone is over the free plan: the README says so
     expect(gzip).toBeLessThan(PAID_PLAN);
   }, 180_000);

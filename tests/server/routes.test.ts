@@ -96,8 +96,11 @@ describe('the tokenizer routes', () => {
       expect(r.status, `${path} ${JSON.stringify(body).slice(0, 80)}`).toBe(400);
       expect(r.json.error.param).toBe(param);
     }
-    const notJson = await app.fetch(new Request('http://local/tokenize', { method: 'POST', body: '{"content": ' }));
+    const notJson = await app.fetch(new Request('http://local/tokenize', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"content": ' }));
     expect(notJson.status).toBe(400);
+    // a body that is not declared JSON (a page's text/plain POST needs no preflight) is refused before it is read
+    const plain = await app.fetch(new Request('http://local/tokenize', { method: 'POST', body: '{"content": "x"}' }));
+    expect(plain.status).toBe(415);
   });
 
   it('/tokenizer_info names the special tokens and the chat template', async () => {
