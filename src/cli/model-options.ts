@@ -12,6 +12,7 @@ export interface ModelFlags {
   threads: 'auto' | number;
   exact?: boolean;
   stateType?: 'f32' | 'bf16';
+  activationBits?: '8' | '12';
 }
 
 /** 'auto' or a positive integer; more threads than cores only slow loading and decoding, so they are cut to the cores. */
@@ -33,6 +34,7 @@ export function addModelOptions(cmd: Command): Command {
     .option('--threads <n>', "threads for the big kernels: 'auto' or a number up to the core count", parseThreads, 'auto')
     .option('--exact', 'run the exact f32 kernels instead of the fast ones')
     .addOption(new Option('--state-type <type>', 'how sessions store the SSM state (default: bf16, f32 with --exact)').choices(['f32', 'bf16']))
+    .addOption(new Option('--activation-bits <bits>', "bits of the 1-bit layers' lookup tables on the fast path (default: 12)").choices(['8', '12']))
     .option('--no-verify', "skip checking the file's checksums while loading");
 }
 
@@ -44,5 +46,5 @@ export async function modelPath(o: ModelFlags): Promise<string> {
 }
 
 export async function loadModelFromFlags(o: ModelFlags): Promise<Model> {
-  return loadModel(await modelPath(o), { verify: o.verify, threads: o.threads, exact: o.exact ?? false, stateType: o.stateType });
+  return loadModel(await modelPath(o), { verify: o.verify, threads: o.threads, exact: o.exact ?? false, stateType: o.stateType, activationBits: o.activationBits === '8' ? 8 : 12 });
 }
