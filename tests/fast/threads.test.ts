@@ -56,13 +56,14 @@ describe('threads', () => {
     'exact int8': ['onebit_rows', 'i8_rows', 'scan2_heads'],
     'fast q4': ['onebit_fast_rows', 'q4_fast_rows', 'scan2_heads_bf16'],
     'exact q4': ['onebit_rows', 'q4_rows', 'scan2_heads'],
+    'fast8 int8': ['onebit_fast8_rows', 'i8_fast_rows', 'scan2_heads_bf16'],
   };
-  for (const [exact, head] of [[false, 'int8'], [true, 'int8'], [false, 'q4'], [true, 'q4']] as const) {
-    const path = `${exact ? 'exact' : 'fast'} ${head}` as const;
-    it(`2 threads split ${SPLIT_BY[path].join(', ')} and give the same bits as 1 (${exact ? 'exact' : 'fast'} path, ${head} head)`, async () => {
+  for (const [exact, head, activationBits] of [[false, 'int8', 12], [true, 'int8', 12], [false, 'q4', 12], [true, 'q4', 12], [false, 'int8', 8]] as const) {
+    const path = `${exact ? 'exact' : activationBits === 8 ? 'fast8' : 'fast'} ${head}` as keyof typeof SPLIT_BY;
+    it(`2 threads split ${SPLIT_BY[path].join(', ')} and give the same bits as 1 (${path.split(' ')[0]} path, ${head} head)`, async () => {
       const file = head === 'q4' ? smallQ4Path : smallPath;
-      const one = await loadModel(file, { wasm: WASM, threads: 1, exact });
-      const two = await loadModel(file, { wasm: WASM, wasmThreads: WASM_THREADS, threads: 2, exact });
+      const one = await loadModel(file, { wasm: WASM, threads: 1, exact, activationBits });
+      const two = await loadModel(file, { wasm: WASM, wasmThreads: WASM_THREADS, threads: 2, exact, activationBits });
       expect(one.threads).toBe(1);
       expect(two.threads).toBe(2);
       const a = run(one), b = run(two);
