@@ -10,7 +10,7 @@ import { BimambaError } from '../../src/errors.js';
 import { loadModel } from '../../src/model/model.js';
 import { SPLIT_KERNELS, type Core } from '../../src/wasm/core.js';
 import { compileCore, instantiateCore } from '../../src/wasm/loader.js';
-import { ThreadPool } from '../../src/wasm/pool.js';
+import { LINGER_MS, ThreadPool, workerCount } from '../../src/wasm/pool.js';
 import { rejection } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { ensureSyntheticModel, type SyntheticModel } from '../util/synthetic-model.js';
@@ -97,15 +97,19 @@ describe('threads', () => {
     }
   });
 
-  it('a model used after dispose() fails cleanly, and its workers are gone', async () => {
+  it('a model used after dispose() fails cleanly, and its workers end once no model uses them', async () => {
     const terminate = vi.spyOn(NodeWorker.prototype, 'terminate');
     const model = await loadModel(smallPath, { wasm: WASM, wasmThreads: WASM_THREADS, threads: 3 });
     const s = model.createSession();
     s.feed(tokens(3));
-    expect(terminate).not.toHaveBeenCalled();
+    expect(workerCount()).toBe(2);
     model.dispose();
-    expect(terminate).toHaveBeenCalledTimes(2);
     expect(() => s.feed(tokens(1))).toThrow(BimambaError);
+    // the workers wait LINGER_MS for a next model (src/wasm/pool.ts), then end
+    expect(terminate).not.toHaveBeenCalled();
+    await new Promise((r) => setTimeout(r, LINGER_MS + 500));
+    expect(terminate).toHaveBeenCalledTimes(2);
+    expect(workerCount()).toBe(0);
     terminate.mockRestore();
   });
 
