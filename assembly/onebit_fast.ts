@@ -61,7 +61,7 @@ export function onebit_fast_scratch_bytes(K: i32, T: i32): i32 {
   return T * tokenBytes(K);
 }
 
-@inline function swizzle(table: v128, index: v128): v128 {
+@inline export function swizzle(table: v128, index: v128): v128 {
   // indices are nibbles (< 16), where the relaxed form is defined and maps to one pshufb
   if (ASC_FEATURE_RELAXED_SIMD) return i8x16.relaxed_swizzle(table, index);
   return i8x16.swizzle(table, index);
@@ -72,7 +72,7 @@ export function onebit_fast_scratch_bytes(K: i32, T: i32): i32 {
  * bit j of m is set. Returns ±q0 ±q1 ±q2 for m = 0..7 (i16x8); entries 0..7 are that minus q3, entries
  * 8..15 that plus q3 (splatQ3).
  */
-@inline function lowSums(q: v128): v128 {
+@inline export function lowSums(q: v128): v128 {
   const q16 = i16x8.narrow_i32x4_s(q, q); // [q0 q1 q2 q3 q0 q1 q2 q3]
   const q0 = v128.shuffle<i16>(q16, q16, 0, 0, 0, 0, 0, 0, 0, 0);
   const q1 = v128.shuffle<i16>(q16, q16, 1, 1, 1, 1, 1, 1, 1, 1);
@@ -83,7 +83,7 @@ export function onebit_fast_scratch_bytes(K: i32, T: i32): i32 {
   );
 }
 
-@inline function splatQ3(q: v128): v128 {
+@inline export function splatQ3(q: v128): v128 {
   return i16x8.splat(<i16>i32x4.extract_lane(q, 3));
 }
 
@@ -230,7 +230,7 @@ export function onebit_fast_prepare(scratch: usize, x: usize, alpha: usize, beta
 }
 
 /** Store lane j of v at p + j * stride for the first `count` lanes. */
-@inline function storeStrided(p: usize, stride: usize, v: v128, count: i32): void {
+@inline export function storeStrided(p: usize, stride: usize, v: v128, count: i32): void {
   if (count > 0) store<f32>(p, f32x4.extract_lane(v, 0));
   if (count > 1) store<f32>(p + stride, f32x4.extract_lane(v, 1));
   if (count > 2) store<f32>(p + 2 * stride, f32x4.extract_lane(v, 2));
@@ -238,7 +238,7 @@ export function onebit_fast_prepare(scratch: usize, x: usize, alpha: usize, beta
 }
 
 /** Lanes j < count of v from p + j * stride (the others 0). */
-@inline function loadStrided(p: usize, stride: usize, count: i32): v128 {
+@inline export function loadStrided(p: usize, stride: usize, count: i32): v128 {
   let v = f32x4.splat(0);
   if (count > 0) v = f32x4.replace_lane(v, 0, load<f32>(p));
   if (count > 1) v = f32x4.replace_lane(v, 1, load<f32>(p + stride));

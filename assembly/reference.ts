@@ -4,6 +4,7 @@
 export * from './index';
 export { onebit_gemv, onebit_gemm } from './onebit';
 export { onebit_fast_gemm } from './onebit_fast';
+export { onebit_fast8_gemm } from './onebit_fast8';
 export { matmul_f32, matmul_f16, matmul_i8 } from './matmul';
 export { i8_fast_gemm } from './i8_fast';
 export { matmul_q4 } from './q4';

@@ -113,7 +113,7 @@ function prepare(host: ChatHost, messages: unknown, options: ChatOptions): { pro
  * session of its own.
  */
 export async function* generateAfter(host: GenerationHost<FeedableSession>, prompt: ChatPrompt, options: GenerateOptions): AsyncGenerator<GeneratedToken> {
-  const given = options.session;
+  const given = options.session as FeedableSession | undefined; // owns() below: a session of this model, so a Session
   if (given !== undefined && host.owns(given) !== true) throw new BimambaError('BAD_ARGUMENT', 'session must be a Session made by this model');
   if (given?.generating) throw new BimambaError('BAD_ARGUMENT', 'this session is already generating: wait for that generation to end, or fork() the session');
   const session = given ?? host.createSession();

@@ -18,6 +18,7 @@ export interface ModelFlags {
   threads: 'auto' | number;
   exact?: boolean;
   stateType?: 'f32' | 'bf16';
+  activationBits?: '8' | '12';
 }
 
 /** 'auto' or a positive integer; more threads than cores only slow loading and decoding, so they are cut to the cores. */
@@ -40,6 +41,7 @@ export function addModelOptions(cmd: Command): Command {
     .option('--threads <n>', "threads for the big kernels: 'auto' or a number up to the core count", parseThreads, 'auto')
     .option('--exact', 'run the exact f32 kernels instead of the fast ones')
     .addOption(new Option('--state-type <type>', 'how sessions store the SSM state (default: bf16, f32 with --exact)').choices(['f32', 'bf16']))
+    .addOption(new Option('--activation-bits <bits>', "bits of the 1-bit layers' lookup tables on the fast path (default: 12)").choices(['8', '12']))
     .option('--no-verify', "skip checking the file's checksums while loading");
 }
 
@@ -71,5 +73,5 @@ export async function tokenizerFromFlags(o: ModelFlags): Promise<Tokenizer | und
 
 export async function loadModelFromFlags(o: ModelFlags): Promise<Model> {
   const tokenizer = await tokenizerFromFlags(o);
-  return loadModel(await modelPath(o), { verify: o.verify, threads: o.threads, exact: o.exact ?? false, stateType: o.stateType, tokenizer });
+  return loadModel(await modelPath(o), { verify: o.verify, threads: o.threads, exact: o.exact ?? false, stateType: o.stateType, tokenizer, activationBits: o.activationBits === '8' ? 8 : 12 });
 }

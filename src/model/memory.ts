@@ -60,19 +60,19 @@ export function sessionStateBytes(cfg: ModelConfig, stateType: StateType = 'f32'
 }
 
 /** The kernel set's options for a model of these shapes (loadModel creates it with them; memoryNeed sizes its scratch with them). */
-export function kernelSetOptions(shapes: Shapes, prefillChunk: number, exact: boolean, stateType: StateType): KernelSetOptions {
-  return { exact, maxT: prefillChunk, maxK: Math.max(shapes.dModel, shapes.dInner), stateType, stateValues: shapes.ssmStateFloats };
+export function kernelSetOptions(shapes: Shapes, prefillChunk: number, exact: boolean, stateType: StateType, activationBits: 8 | 12 = 12): KernelSetOptions {
+  return { exact, activationBits, maxT: prefillChunk, maxK: Math.max(shapes.dModel, shapes.dInner), stateType, stateValues: shapes.ssmStateFloats };
 }
 
 /** What loading the model of `header` allocates, with a prefill chunk of `prefillChunk` (`exact`: LoadOptions.exact). */
-export function memoryNeed(header: BimambaHeader, k: Kernels, prefillChunk: number, exact = false, stateType: StateType = 'f32'): MemoryNeed {
+export function memoryNeed(header: BimambaHeader, k: Kernels, prefillChunk: number, exact = false, stateType: StateType = 'f32', activationBits: 8 | 12 = 12): MemoryNeed {
   const cfg = header.config;
   const shapes = shapesOf(cfg);
   const need = {
     weights: header.dataBytes,
     derived: derivedBytes(cfg),
     activations: scratchBytes(shapes, prefillChunk),
-    kernelScratch: kernelSetScratchBytes(k, kernelSetOptions(shapes, prefillChunk, exact, stateType)),
+    kernelScratch: kernelSetScratchBytes(k, kernelSetOptions(shapes, prefillChunk, exact, stateType, activationBits)),
     session: sessionStateBytes(cfg, stateType),
   };
   const total = Object.values(need).reduce((sum, n) => sum + roundUp(n), 0);
@@ -82,9 +82,9 @@ export function memoryNeed(header: BimambaHeader, k: Kernels, prefillChunk: numb
 const MiB = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
 
 /** Refuse, with the numbers, a model that would not fit in `core`'s memory under its cap. */
-export function checkMemoryNeed(header: BimambaHeader, core: Core, prefillChunk: number, maxMemoryBytes: number | undefined, exact = false, stateType: StateType = 'f32'): void {
+export function checkMemoryNeed(header: BimambaHeader, core: Core, prefillChunk: number, maxMemoryBytes: number | undefined, exact = false, stateType: StateType = 'f32', activationBits: 8 | 12 = 12): void {
   const limit = memoryCap(maxMemoryBytes);
-  const n = memoryNeed(header, core.kernels, prefillChunk, exact, stateType);
+  const n = memoryNeed(header, core.kernels, prefillChunk, exact, stateType, activationBits);
   // the figure is the memory's size once loaded with one session: the core's own data below the heap
   // and every block, in whole 64 KiB pages; a cap of exactly this many bytes fits
   const bytes = core.heap.memoryBytesWith(n.total);

@@ -36,6 +36,12 @@ export interface LoadOptions extends CoreOptions {
    */
   exact?: boolean;
   /**
+   * Bits of the fast path's 1-bit-layer lookup tables: 12 (the default) or 8, whose tables are one byte
+   * plane (half the lookups) for activations of |q| <= 31 per block, a bound 66 times looser (docs/speed.md
+   * for what it costs in accuracy). Ignored with `exact`.
+   */
+  activationBits?: 8 | 12;
+  /**
    * Called as the file arrives: bytes read so far and the file's size (header included); `source` says,
    * for a load with `cache`, whether the bytes come from the network or the cached copy.
    */
@@ -261,6 +267,9 @@ export async function loadModel(source?: ModelSource, options: LoadOptions = {})
   if (t !== undefined && (typeof t !== 'object' || t === null || typeof t.encode !== 'function' || typeof t.createStreamDecoder !== 'function')) {
     throw new BimambaError('BAD_ARGUMENT', 'tokenizer must be a Tokenizer (from loadTokenizer)');
   }
+  if (options.activationBits !== undefined && options.activationBits !== 8 && options.activationBits !== 12) {
+    throw new BimambaError('BAD_ARGUMENT', `invalid activationBits: ${JSON.stringify(options.activationBits)} (8 or 12)`);
+  }
   const core = await createCore(options);
   try {
     return await loadInto(core, source ?? defaultModelUrl(), options, chunk);
@@ -278,7 +287,7 @@ async function loadInto(core: Core, source: ModelSource, options: LoadOptions, c
   let origin: { source?: 'network' | 'cache' } = {}; // set for a load through the cache
   const onHeader = (h: BimambaHeader) => {
     checkSupported(h.config);
-    checkMemoryNeed(h, core, chunk, options.maxMemoryBytes, exact, stateType);
+    checkMemoryNeed(h, core, chunk, options.maxMemoryBytes, exact, stateType, options.activationBits);
     dataStart = h.dataStart;
     options.onProgress?.({ loaded: dataStart, total: dataStart + h.dataBytes, ...origin });
   };
@@ -295,7 +304,7 @@ async function loadInto(core: Core, source: ModelSource, options: LoadOptions, c
   const tokenizer = options.tokenizer ?? (file.tokenizerJson ? loadTokenizer(file.tokenizerJson) : null);
   // the weights are covered by their checksums (part of the metadata) or, without them, by a CRC of the data
   const fingerprint = fnv1a(JSON.stringify(file.metadata) + JSON.stringify([...file.tensors].map(([n, t]) => [n, t.dtype, t.shape])) + String(file.dataCrc));
-  const kernelOps = createOps(core, kernelSetOptions(shapes, chunk, exact, stateType));
+  const kernelOps = createOps(core, kernelSetOptions(shapes, chunk, exact, stateType, options.activationBits));
   const ops = options.opTimes ? timedOps(kernelOps, options.opTimes) : kernelOps;
   const g: Graph = { ops, heap: core.heap, cfg, shapes, weights, scratch };
   return Model.create(core, g, tokenizer, fingerprint, exact, stateType, file.metadata.chat_template || null);

@@ -64,6 +64,8 @@ export interface Ops {
 export interface KernelSetOptions {
   /** Run the exact f32 kernels (false: the fast paths). */
   exact: boolean;
+  /** The fast 1-bit path's activations: 12-bit (default) or 8-bit lookup tables (onebit_fast8.ts). */
+  activationBits?: 8 | 12;
   /** Most tokens one call handles (the prefill chunk). */
   maxT: number;
   /** Largest input size of a 1-bit or int8 projection. */
@@ -93,10 +95,11 @@ type Storage = Projection['kind'];
 type ProjectionOf<S extends Storage> = Projection & { kind: S };
 
 /** The parts of the kernel set's scratch: activations prepared for a projection's rows kernel. */
-type ScratchPart = 'onebitTables' | 'onebitFastTables' | 'activations16';
+type ScratchPart = 'onebitTables' | 'onebitFastTables' | 'onebitFast8Tables' | 'activations16';
 const SCRATCH_BYTES: Record<ScratchPart, (k: Kernels, K: number, T: number) => number> = {
   onebitTables: (k, K, T) => k.onebit_scratch_bytes(K, T),
   onebitFastTables: (k, K, T) => k.onebit_fast_scratch_bytes(K, T),
+  onebitFast8Tables: (k, K, T) => k.onebit_fast8_scratch_bytes(K, T),
   activations16: (k, K, T) => k.i8_fast_scratch_bytes(K, T),
 };
 
@@ -129,8 +132,12 @@ const rows16 = <S extends 'i8' | 'q4'>(rows: SplitKernel): ProjectionKernel<S> =
   args: (p, y, q, T) => [y, q, p.w, p.scale, T, p.N, p.K],
 });
 
-/** Every storage on each path: `exact` the f32 kernels, `fast` the quantized activations (assembly/README.md). */
-const PROJECTIONS: { exact: ProjectionKernels; fast: ProjectionKernels } = {
+/**
+ * Every storage on each path: `exact` the f32 kernels, `fast` the quantized activations (assembly/README.md),
+ * `fast8` the same with the 1-bit layers' 8-bit tables (`activationBits: 8`).
+ */
+type Path = 'exact' | 'fast' | 'fast8';
+const PROJECTIONS: Record<Path, ProjectionKernels> = {
   exact: {
     f32: dense(SPLIT.f32),
     f16: dense(SPLIT.f16),
@@ -153,18 +160,32 @@ const PROJECTIONS: { exact: ProjectionKernels; fast: ProjectionKernels } = {
       args: (p, y, tables, T) => [y, tables, p.bits, T, p.N, p.K],
     },
   },
+  fast8: {
+    f32: dense(SPLIT.f32),
+    f16: dense(SPLIT.f16),
+    i8: rows16(SPLIT.i8Fast),
+    q4: rows16(SPLIT.q4Fast),
+    onebit: {
+      rows: SPLIT.onebitFast8,
+      prepare: { part: 'onebitFast8Tables', write: (k, scratch, p, x, T, xs) => k.onebit_fast8_prepare(scratch, x, p.alpha, p.beta, T, p.K, xs), batch: ONEBIT_BATCH },
+      args: (p, y, tables, T) => [y, tables, p.bits, T, p.N, p.K],
+    },
+  },
 };
 
+/** The path these options run. */
+const pathOf = (options: KernelSetOptions): Path => (options.exact ? 'exact' : options.activationBits === 8 ? 'fast8' : 'fast');
+
 /** The scratch parts of a path, in their order in the scratch block. */
-function scratchParts(exact: boolean): ScratchPart[] {
-  const parts = Object.values(exact ? PROJECTIONS.exact : PROJECTIONS.fast).map((k: ProjectionKernel<Storage>) => k.prepare?.part);
+function scratchParts(path: Path): ScratchPart[] {
+  const parts = Object.values(PROJECTIONS[path]).map((k: ProjectionKernel<Storage>) => k.prepare?.part);
   return [...new Set(parts.filter((p): p is ScratchPart => p !== undefined))];
 }
 
 /** Bytes of the kernel set's scratch block for these options: the path's prepared activations, then a widened bf16 state. */
 export function kernelSetScratchBytes(k: Kernels, options: KernelSetOptions): number {
   const scan = options.stateType === 'bf16' ? 4 * options.stateValues : 0;
-  return scratchParts(options.exact).reduce((sum, part) => sum + SCRATCH_BYTES[part](k, options.maxK, options.maxT), 0) + scan;
+  return scratchParts(pathOf(options)).reduce((sum, part) => sum + SCRATCH_BYTES[part](k, options.maxK, options.maxT), 0) + scan;
 }
 
 const SPLIT_ID = new Map(SPLIT_KERNELS.map((name, i) => [name, i]));
@@ -208,13 +229,13 @@ export function createOps(core: Core, options: KernelSetOptions): Ops {
   const scratch = core.heap.alloc(kernelSetScratchBytes(raw, options), 'kernel scratch');
   const partAt = {} as Record<ScratchPart, Ptr>;
   let at = scratch;
-  for (const part of scratchParts(options.exact)) {
+  for (const part of scratchParts(pathOf(options))) {
     partAt[part] = at;
     at += SCRATCH_BYTES[part](raw, maxK, maxT);
   }
   const wideState = at; // a bf16 state widened, at the end
 
-  const projections = options.exact ? PROJECTIONS.exact : PROJECTIONS.fast;
+  const projections = PROJECTIONS[pathOf(options)];
   /** The tokens a projection computes for T: T, or T padded to whole batches where that is cheaper and fits. */
   const paddedTokens = (T: number, batch: number) => {
     const padded = Math.ceil(T / batch) * batch;

@@ -15,6 +15,9 @@ export interface Kernels {
   onebit_fast_scratch_bytes(K: number, T: number): number;
   onebit_fast_prepare(scratch: Ptr, x: Ptr, alpha: Ptr, beta: Ptr, T: number, K: number, xStride: number): void;
   onebit_fast_rows(y: Ptr, scratch: Ptr, bits: Ptr, T: number, N: number, K: number, n0: number, n1: number): void;
+  onebit_fast8_scratch_bytes(K: number, T: number): number;
+  onebit_fast8_prepare(scratch: Ptr, x: Ptr, alpha: Ptr, beta: Ptr, T: number, K: number, xStride: number): void;
+  onebit_fast8_rows(y: Ptr, scratch: Ptr, bits: Ptr, T: number, N: number, K: number, n0: number, n1: number): void;
   f32_rows(y: Ptr, x: Ptr, w: Ptr, T: number, N: number, K: number, xStride: number, n0: number, n1: number): void;
   f16_rows(y: Ptr, x: Ptr, w: Ptr, T: number, N: number, K: number, xStride: number, n0: number, n1: number): void;
   i8_rows(y: Ptr, x: Ptr, w: Ptr, scale: Ptr, T: number, N: number, K: number, xStride: number, n0: number, n1: number): void;

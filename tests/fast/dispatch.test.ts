@@ -48,8 +48,14 @@ describe('the kernel set', () => {
     const threaded = await loadModel(await convertFixture('bimamba-tiny'), { wasm: WASM, wasmThreads: WASM_THREADS, threads: 2 });
     threaded.logits([1, 2, 3]);
     threaded.dispose();
+    // the 8-bit tables (activationBits: 8), alone and on the pool, over a batch of 16 and the rest
+    for (const threads of [1, 2]) {
+      const model = await loadModel(await convertFixture('bimamba-tiny'), { wasm: WASM, wasmThreads: WASM_THREADS, threads, activationBits: 8, prefillChunk: 17 });
+      model.logits([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+      model.dispose();
+    }
     expect(wrongCalls).toEqual([]);
-    for (const k of ['onebit_rows', 'onebit_fast_rows', 'f32_rows', 'f16_rows', 'i8_rows', 'i8_fast_rows', 'q4_rows', 'q4_fast_rows', 'scan1_channels', 'scan1_channels_bf16', 'scan2_heads', 'scan2_heads_bf16', 'conv1d_channels', 'gated_rmsnorm_tokens']) {
+    for (const k of ['onebit_rows', 'onebit_fast_rows', 'onebit_fast8_rows', 'onebit_fast8_prepare', 'f32_rows', 'f16_rows', 'i8_rows', 'i8_fast_rows', 'q4_rows', 'q4_fast_rows', 'scan1_channels', 'scan1_channels_bf16', 'scan2_heads', 'scan2_heads_bf16', 'conv1d_channels', 'gated_rmsnorm_tokens']) {
       expect(calledKernels, k).toContain(k);
     }
   });

@@ -10,7 +10,7 @@ import { BimambaError } from '../../src/errors.js';
 import { loadModel } from '../../src/model/model.js';
 import { SPLIT_KERNELS, type Core } from '../../src/wasm/core.js';
 import { compileCore, instantiateCore } from '../../src/wasm/loader.js';
-import { ThreadPool } from '../../src/wasm/pool.js';
+import { LINGER_MS, ThreadPool, workerCount } from '../../src/wasm/pool.js';
 import { rejection } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { ensureSyntheticModel, type SyntheticModel } from '../util/synthetic-model.js';
@@ -56,13 +56,14 @@ describe('threads', () => {
     'exact int8': ['onebit_rows', 'i8_rows', 'scan2_heads'],
     'fast q4': ['onebit_fast_rows', 'q4_fast_rows', 'scan2_heads_bf16'],
     'exact q4': ['onebit_rows', 'q4_rows', 'scan2_heads'],
+    'fast8 int8': ['onebit_fast8_rows', 'i8_fast_rows', 'scan2_heads_bf16'],
   };
-  for (const [exact, head] of [[false, 'int8'], [true, 'int8'], [false, 'q4'], [true, 'q4']] as const) {
-    const path = `${exact ? 'exact' : 'fast'} ${head}` as const;
-    it(`2 threads split ${SPLIT_BY[path].join(', ')} and give the same bits as 1 (${exact ? 'exact' : 'fast'} path, ${head} head)`, async () => {
+  for (const [exact, head, activationBits] of [[false, 'int8', 12], [true, 'int8', 12], [false, 'q4', 12], [true, 'q4', 12], [false, 'int8', 8]] as const) {
+    const path = `${exact ? 'exact' : activationBits === 8 ? 'fast8' : 'fast'} ${head}` as keyof typeof SPLIT_BY;
+    it(`2 threads split ${SPLIT_BY[path].join(', ')} and give the same bits as 1 (${path.split(' ')[0]} path, ${head} head)`, async () => {
       const file = head === 'q4' ? smallQ4Path : smallPath;
-      const one = await loadModel(file, { wasm: WASM, threads: 1, exact });
-      const two = await loadModel(file, { wasm: WASM, wasmThreads: WASM_THREADS, threads: 2, exact });
+      const one = await loadModel(file, { wasm: WASM, threads: 1, exact, activationBits });
+      const two = await loadModel(file, { wasm: WASM, wasmThreads: WASM_THREADS, threads: 2, exact, activationBits });
       expect(one.threads).toBe(1);
       expect(two.threads).toBe(2);
       const a = run(one), b = run(two);
@@ -96,15 +97,19 @@ describe('threads', () => {
     }
   });
 
-  it('a model used after dispose() fails cleanly, and its workers are gone', async () => {
+  it('a model used after dispose() fails cleanly, and its workers end once no model uses them', async () => {
     const terminate = vi.spyOn(NodeWorker.prototype, 'terminate');
     const model = await loadModel(smallPath, { wasm: WASM, wasmThreads: WASM_THREADS, threads: 3 });
     const s = model.createSession();
     s.feed(tokens(3));
-    expect(terminate).not.toHaveBeenCalled();
+    expect(workerCount()).toBe(2);
     model.dispose();
-    expect(terminate).toHaveBeenCalledTimes(2);
     expect(() => s.feed(tokens(1))).toThrow(BimambaError);
+    // the workers wait LINGER_MS for a next model (src/wasm/pool.ts), then end
+    expect(terminate).not.toHaveBeenCalled();
+    await new Promise((r) => setTimeout(r, LINGER_MS + 500));
+    expect(terminate).toHaveBeenCalledTimes(2);
+    expect(workerCount()).toBe(0);
     terminate.mockRestore();
   });
 

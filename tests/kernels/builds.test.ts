@@ -127,6 +127,14 @@ for (const [T, N, K] of PROJECTIONS) {
     a.k.onebit_fast_rows(y, scratch, bits, T, N, K, 0, N);
     return [a.k.onebit_fast_scratch_bytes(K, T)];
   });
+  add(`1-bit fast, 8-bit tables ${shape}`, ['onebit_fast8_scratch_bytes', 'onebit_fast8_prepare', 'onebit_fast8_rows'], (a) => {
+    const x = a.f32(T * xs), alpha = a.f32(K, 0.1, 1.5), beta = a.f32(K, -0.2, 0.2), bits = a.bytes((Np * Kp) / 8), y = a.out(F * T * N);
+    const scratch = a.scratch(a.k.onebit_fast8_scratch_bytes(K, T));
+    a.k.onebit_fast8_prepare(scratch, x, alpha, beta, T, K, xs);
+    a.k.onebit_fast8_rows(y, scratch, bits, T, N, K, 16, N);
+    a.k.onebit_fast8_rows(y, scratch, bits, T, N, K, 0, 16);
+    return [a.k.onebit_fast8_scratch_bytes(K, T)];
+  });
   add(`dense ${shape}`, ['f32_rows', 'f16_rows', 'i8_rows', 'q4_rows', 'add_bias'], (a) => {
     const x = a.f32(T * xs), scale = a.f32(N, 0.001, 0.05), bias = a.f32(N);
     const wf = a.f32(N * K), wh = a.f16(N * K), wi = a.bytes(N * K), wq = a.bytes(N * G * 16), sq = a.bf16(N * G, -0.02, 0.02);

@@ -9,6 +9,7 @@ export interface ReferenceKernels extends Kernels {
   onebit_gemv(y: Ptr, x: Ptr, bits: Ptr, alpha: Ptr, beta: Ptr, N: number, K: number, scratch: Ptr): void;
   onebit_gemm(y: Ptr, x: Ptr, bits: Ptr, alpha: Ptr, beta: Ptr, T: number, N: number, K: number, xStride: number, scratch: Ptr): void;
   onebit_fast_gemm(y: Ptr, x: Ptr, bits: Ptr, alpha: Ptr, beta: Ptr, T: number, N: number, K: number, xStride: number, scratch: Ptr): void;
+  onebit_fast8_gemm(y: Ptr, x: Ptr, bits: Ptr, alpha: Ptr, beta: Ptr, T: number, N: number, K: number, xStride: number, scratch: Ptr): void;
   matmul_f32(y: Ptr, x: Ptr, w: Ptr, T: number, N: number, K: number, xStride: number): void;
   matmul_f16(y: Ptr, x: Ptr, w: Ptr, T: number, N: number, K: number, xStride: number): void;
   matmul_i8(y: Ptr, x: Ptr, w: Ptr, scale: Ptr, T: number, N: number, K: number, xStride: number): void;
