@@ -51,7 +51,7 @@ describe('every CLI output path goes through printable()', () => {
     // and terminal.ts writes only what printable() returned (data into a pipe aside)
     const terminal = readFileSync(join(dir, 'terminal.ts'), 'utf8');
     const writes = terminal.split('\n').filter((l) => direct.test(l));
-    expect(writes.length).toBe(3);
+    expect(writes.length).toBe(4);
     for (const w of writes) expect(w).toMatch(/printable\(text\)/);
   });
 
