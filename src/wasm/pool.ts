@@ -212,10 +212,10 @@ class WorkerSet {
       this.members.length = 0;
       if (shared === this) shared = null;
     };
-    if (this.broken) return end();
+    // Deno's web workers keep the process alive, and an unref'd timer does not end them: end at once there
+    if (this.broken || (!isNode && 'Deno' in globalThis)) return end();
     this.linger = setTimeout(end, LINGER_MS);
     (this.linger as { unref?(): void }).unref?.();
-    (globalThis as { Deno?: { unrefTimer?(id: number): void } }).Deno?.unrefTimer?.(this.linger as unknown as number);
   }
 }
 
