@@ -111,6 +111,9 @@ export async function* runCompletion(
   const seat = engine.batcher.seat(signal);
   try {
     leave = await engine.gate.enter(signal, who.client);
+    // the prompt's phase and the parking are this client's own work on the thread: its budget pays (gate.ts)
+    let phase = performance.now();
+    const charge = () => engine.gate.charge(who.client, performance.now() - phase);
     const key = req.session === null ? null : sessionKey(model, req.session);
     const parked = key === null ? null : await store.get(key);
     let snapshot: Uint8Array | null = null;
@@ -169,6 +172,7 @@ export async function* runCompletion(
     const live = session;
     await feedInCuts(live, ids, cuts, from, { signal, onLogits, atCut: (cut) => (saves.has(cut) && cache ? saveEntry(cache, ids, cut, cuts, live) : undefined) });
     const prefillMs = performance.now() - t0;
+    charge();
     if (engine.counters) {
       engine.counters.requests++;
       engine.counters.promptTokens += ids.length - (info.cachedTokens ?? 0);
@@ -198,9 +202,11 @@ export async function* runCompletion(
     }
     seat.leave(); // before parking: the other completions' steps need not wait for this one's store
     if (key !== null) {
+      phase = performance.now();
       await store.set(key, wrapOwned(who.owner, session.snapshot()), parked); // CONFLICT if another server saved it meanwhile
       // the owner's (or, without keys, the client's) cap on parked sessions
       for (const old of engine.parked.parked(who.owner || (who.client ?? ''), key)) await store.delete(old);
+      charge();
     }
   } finally {
     seat.leave();
