@@ -12,12 +12,15 @@
 // (all of it when alone), up to BURST_MS saved, and spends what its completions report with charge()
 // (their prompt and parking phases; decoding steps are shared out by the batcher, one token per
 // generation per step). A client whose budget is spent gets no new turn while another client has a
-// request in, until it has earned back to zero: a timer hands the turn then.
+// request in, until it has earned back to zero (a timer hands the turn then); its debt is at most
+// MAX_DEBT_MS, and work done while no other client had a request in costs nothing.
 
 export class Busy extends Error {}
 
 /** Busy time a client can save up, in ms: a client that was quiet does this much at once. */
 export const BURST_MS = 100;
+/** Most debt a client runs up, in ms (one long prompt does not bar its client for minutes). */
+export const MAX_DEBT_MS = 1000;
 
 const now = () => performance.now();
 
@@ -148,11 +151,14 @@ export class Gate {
 
   /**
    * `client`'s completion kept the thread busy for `ms` (its own work, not shared with others): its
-   * budget pays for it. Unknown clients (null) are not counted.
+   * budget pays for it, unless no other client has a request in (work no one waited for is free).
+   * Unknown clients (null) are not counted.
    */
   charge(client: string | null, ms: number): void {
-    if (client === null || !(ms > 0)) return;
-    this.budget(client, this.clientsIn()).credit -= ms;
+    const k = this.clientsIn();
+    if (client === null || !(ms > 0) || k <= 1) return;
+    const b = this.budget(client, k);
+    b.credit = Math.max(-MAX_DEBT_MS, b.credit - ms);
   }
 
   /** `client`'s busy-time budget now, in ms (BURST_MS when it has spent none lately). */
@@ -192,7 +198,10 @@ export class Gate {
       this.running++;
       w.turn();
     }
-    if (soonest < Infinity && this.running < this.active) this.timer = setTimeout(() => this.pump(), Math.ceil(soonest));
+    if (soonest < Infinity && this.running < this.active) {
+      this.timer = setTimeout(() => this.pump(), Math.ceil(soonest));
+      (this.timer as { unref?: () => void }).unref?.(); // a waiter's own request keeps the host alive, not this
+    }
     // forget the budgets of clients with nothing in and no debt left
     for (const [client, b] of this.budgets) {
       if (this.runningBy.has(client) || this.waitingBy.has(client)) continue;
