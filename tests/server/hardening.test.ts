@@ -221,6 +221,34 @@ describe('1. slow readers', () => {
     expect(engine.gate.creditOf('normal')).toBe(BURST_MS);
     leaveNormal();
   });
+
+  it('max_tokens 0 on a cached prompt parks the cached state itself, not a copy, and the session continues as if fed (#27 flooders)', async () => {
+    // one store for sessions and prompt cache, recording what is written
+    const written: Array<{ key: string; bytes: Uint8Array }> = [];
+    const store = new (class extends MemoryStore {
+      override async set(key: string, bytes: Uint8Array): Promise<void> {
+        written.push({ key, bytes });
+        return super.set(key, bytes);
+      }
+    })();
+    const app = createApp({ model, store, promptCache: store });
+    const text = async (r: Response) => {
+      expect(r.status).toBe(200);
+      return ((await r.json()) as { choices: Array<{ text: string }> }).choices[0].text;
+    };
+    await text(await post(app, { prompt: 'The queen said', max_tokens: 0, session: 'first' })); // fed: the prompt cache has it now
+    await text(await post(app, { prompt: 'The queen said', max_tokens: 0, session: 'second' })); // restored from the cache, fed nothing
+    const cached = written.filter((w) => w.key.includes('-pc-'));
+    const first = written.find((w) => w.key.endsWith('.first'))!.bytes;
+    const second = written.find((w) => w.key.endsWith('.second'))!.bytes;
+    expect(cached).toHaveLength(1);
+    expect(second).toBe(cached[0].bytes); // no snapshot taken, no copy made
+    expect(second).toEqual(first); // the same state, bit for bit, as the session that was fed
+    const a = await text(await post(app, { prompt: ' to the', max_tokens: 8, temperature: 0, session: 'first' }));
+    const b = await text(await post(app, { prompt: ' to the', max_tokens: 8, temperature: 0, session: 'second' }));
+    expect(b).toBe(a);
+    expect(a.length).toBeGreaterThan(0);
+  });
 });
 
 describe('2. authentication and session owners', () => {
