@@ -111,6 +111,9 @@ export async function* runCompletion(
   const seat = engine.batcher.seat(signal);
   try {
     leave = await engine.gate.enter(signal, who.client);
+    // the prompt's phase and the parking are this client's own work on the thread: its budget pays (gate.ts)
+    let phase = performance.now();
+    const charge = () => engine.gate.charge(who.client, performance.now() - phase);
     const key = req.session === null ? null : sessionKey(model, req.session);
     const parked = key === null ? null : await store.get(key);
     let snapshot: Uint8Array | null = null;
@@ -120,6 +123,8 @@ export async function* runCompletion(
       snapshot = stored.snapshot;
     }
     if (snapshot) session = model.restoreSession(snapshot);
+    // the bytes the live session's state still is, bit for bit, as long as it is fed nothing: parked as they are
+    let unchanged: Uint8Array | null = snapshot;
     const continuing = session !== null && session.tokensSeen > 0;
     if (key !== null) outcome.status = snapshot ? 'continued' : 'new';
     if (req.prompt.length === 0 && !continuing) throw new ApiError(400, 'the prompt is empty (an empty prompt only continues a session)', 'prompt');
@@ -139,11 +144,19 @@ export async function* runCompletion(
         if (session.tokensSeen === hit.length) {
           from = hit.length;
           session.restoreCounters(from, ids.slice(Math.max(0, from - MAX_RECENT_TOKENS), from)); // the repetition penalty's window, as if fed
+          unchanged = hit.bytes;
         }
-        else session.reset(); // not what its key says (a tampered shared store): start afresh
+        else {
+          session.reset(); // not what its key says (a tampered shared store): start afresh
+          unchanged = null;
+        }
       }
     }
-    session ??= model.createSession();
+    if (!session) {
+      session = model.createSession();
+      unchanged = null;
+    }
+    const seenAtStart = session.tokensSeen; // every token fed counts, so an unchanged count is an unchanged state
     info.cachedTokens = from;
     // The entries this prompt leaves: its last message's end, its last full slice, and its end.
     const saves = new Set<number>();
@@ -169,6 +182,7 @@ export async function* runCompletion(
     const live = session;
     await feedInCuts(live, ids, cuts, from, { signal, onLogits, atCut: (cut) => (saves.has(cut) && cache ? saveEntry(cache, ids, cut, cuts, live) : undefined) });
     const prefillMs = performance.now() - t0;
+    charge();
     if (engine.counters) {
       engine.counters.requests++;
       engine.counters.promptTokens += ids.length - (info.cachedTokens ?? 0);
@@ -198,9 +212,13 @@ export async function* runCompletion(
     }
     seat.leave(); // before parking: the other completions' steps need not wait for this one's store
     if (key !== null) {
-      await store.set(key, wrapOwned(who.owner, session.snapshot()), parked); // CONFLICT if another server saved it meanwhile
+      phase = performance.now();
+      // a request that fed nothing (max_tokens 0 on a cached prompt, say) parks the bytes it restored, not a copy
+      const bytes = unchanged !== null && session.tokensSeen === seenAtStart ? unchanged : session.snapshot();
+      await store.set(key, wrapOwned(who.owner, bytes), parked); // CONFLICT if another server saved it meanwhile
       // the owner's (or, without keys, the client's) cap on parked sessions
       for (const old of engine.parked.parked(who.owner || (who.client ?? ''), key)) await store.delete(old);
+      charge();
     }
   } finally {
     seat.leave();

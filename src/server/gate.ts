@@ -4,8 +4,25 @@
 // one client (20 connections that stopped reading, say) takes every turn. A freed turn goes to the waiter
 // whose client runs the fewest completions, the earliest first among those. A waiter whose client goes
 // away leaves the queue.
+//
+// Fair share of the thread: the caps bound how many completions a client runs at once, not how much of
+// the one thread they take (a client sending one cheap request after another, each restoring, feeding and
+// parking a session, would take most of it from the decoding steps of everyone else). So each client has
+// a budget of busy time: it earns 1/k of the wall clock while k clients have requests running or waiting
+// (all of it when alone), up to BURST_MS saved, and spends what its completions report with charge()
+// (their prompt and parking phases; decoding steps are shared out by the batcher, one token per
+// generation per step). A client whose budget is spent gets no new turn while another client has a
+// request in, until it has earned back to zero (a timer hands the turn then); its debt is at most
+// MAX_DEBT_MS, and work done while no other client had a request in costs nothing.
 
 export class Busy extends Error {}
+
+/** Busy time a client can save up, in ms: a client that was quiet does this much at once. */
+export const BURST_MS = 100;
+/** Most debt a client runs up, in ms (one long prompt does not bar its client for minutes). */
+export const MAX_DEBT_MS = 1000;
+
+const now = () => performance.now();
 
 export interface PerClient {
   /** Completions one client address runs at once (default: all of `active`). */
@@ -19,6 +36,12 @@ interface Waiter {
   turn(): void;
 }
 
+/** A client's budget of busy time (ms) as of `at`. */
+interface Budget {
+  credit: number;
+  at: number;
+}
+
 export class Gate {
   readonly active: number;
   readonly waiting: number;
@@ -28,6 +51,8 @@ export class Gate {
   private readonly queue: Waiter[] = [];
   private readonly runningBy = new Map<string, number>();
   private readonly waitingBy = new Map<string, number>();
+  private readonly budgets = new Map<string, Budget>(); // only of clients with a request in, or in debt
+  private timer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(active: number, waiting: number, perClient: PerClient = {}) {
     this.active = active;
@@ -104,21 +129,83 @@ export class Gate {
     return true;
   }
 
-  /** Hand free turns to waiters: the one whose client runs the fewest, the earliest among those. */
+  /** Clients with a request running or waiting. */
+  private clientsIn(): number {
+    let n = this.runningBy.size;
+    for (const c of this.waitingBy.keys()) if (!this.runningBy.has(c)) n++;
+    return n;
+  }
+
+  /** `client`'s budget brought up to now: 1/k of the time since its last update earned, up to BURST_MS. */
+  private budget(client: string, k: number): Budget {
+    const t = now();
+    let b = this.budgets.get(client);
+    if (!b) {
+      b = { credit: BURST_MS, at: t };
+      this.budgets.set(client, b);
+    }
+    b.credit = Math.min(BURST_MS, b.credit + (t - b.at) / Math.max(1, k));
+    b.at = t;
+    return b;
+  }
+
+  /**
+   * `client`'s completion kept the thread busy for `ms` (its own work, not shared with others): its
+   * budget pays for it, unless no other client has a request in (work no one waited for is free).
+   * Unknown clients (null) are not counted.
+   */
+  charge(client: string | null, ms: number): void {
+    const k = this.clientsIn();
+    if (client === null || !(ms > 0) || k <= 1) return;
+    const b = this.budget(client, k);
+    b.credit = Math.max(-MAX_DEBT_MS, b.credit - ms);
+  }
+
+  /** `client`'s busy-time budget now, in ms (BURST_MS when it has spent none lately). */
+  creditOf(client: string): number {
+    return this.budgets.has(client) ? this.budget(client, this.clientsIn()).credit : BURST_MS;
+  }
+
+  /**
+   * Hand free turns to waiters: the one whose client runs the fewest, the earliest among those; a client
+   * whose busy-time budget is spent waits while another client has a request in.
+   */
   private pump(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    const k = this.clientsIn();
+    let soonest = Infinity; // ms until the first waiter held back by its budget may go
     while (this.running < this.active) {
       let best = -1;
       for (let i = 0; i < this.queue.length; i++) {
-        const n = this.runningOf(this.queue[i].client);
+        const client = this.queue[i].client;
+        const n = this.runningOf(client);
         if (n >= this.activePerClient) continue;
-        if (best < 0 || n < this.runningOf(this.queue[best].client)) best = i;
+        if (best >= 0 && n >= this.runningOf(this.queue[best].client)) continue;
+        if (client !== null && k > 1) {
+          const b = this.budget(client, k);
+          if (b.credit < 0) {
+            soonest = Math.min(soonest, -b.credit * k);
+            continue;
+          }
+        }
+        best = i;
       }
-      if (best < 0) return;
+      if (best < 0) break;
       const [w] = this.queue.splice(best, 1);
       Gate.bump(this.waitingBy, w.client, -1);
       Gate.bump(this.runningBy, w.client, 1);
       this.running++;
       w.turn();
+    }
+    if (soonest < Infinity && this.running < this.active) {
+      this.timer = setTimeout(() => this.pump(), Math.ceil(soonest));
+      (this.timer as { unref?: () => void }).unref?.(); // a waiter's own request keeps the host alive, not this
+    }
+    // forget the budgets of clients with nothing in and no debt left
+    for (const [client, b] of this.budgets) {
+      if (this.runningBy.has(client) || this.waitingBy.has(client)) continue;
+      if (this.budget(client, k).credit >= BURST_MS) this.budgets.delete(client);
     }
   }
 }

@@ -37,7 +37,8 @@ export interface MemoryStoreOptions {
 /**
  * Snapshots in this process's memory, the least recently used dropped first once they pass `maxBytes`,
  * and any one `ttlSeconds` after it was last written. A session dropped either way starts afresh at its
- * next request (the app says so: `bimamba-session-status: new`).
+ * next request (the app says so: `bimamba-session-status: new`). set() keeps the array it is given (a
+ * copy of a 1 MB snapshot per request is time on the server's one thread): the caller must not change it after.
  */
 export class MemoryStore implements SnapshotStore {
   readonly maxBytes: number;
@@ -81,7 +82,7 @@ export class MemoryStore implements SnapshotStore {
     if (bytes.length > this.maxBytes) {
       throw new BimambaError('OUT_OF_MEMORY', `a ${bytes.length}-byte snapshot does not fit the session store's ${this.maxBytes}-byte cap`);
     }
-    this.entries.set(key, { bytes: bytes.slice(), written: Date.now() });
+    this.entries.set(key, { bytes, written: Date.now() }); // kept as given, not copied: the server hands over fresh snapshots
     this.total += bytes.length;
     for (const [oldest, old] of this.entries) {
       if (this.total <= this.maxBytes && !this.expired(old.written)) break;

@@ -13,7 +13,12 @@ import { createApp, type AppOptions } from '../../src/server/app.js';
 import { DirectoryStore } from '../../src/server/directory-store.js';
 import { WorkerEncoder } from '../../src/server/encoder-node.js';
 import { apiErrorOf } from '../../src/server/error-table.js';
-import { Gate, Locks } from '../../src/server/gate.js';
+import { BURST_MS, Gate, Locks } from '../../src/server/gate.js';
+import { DecodeBatcher } from '../../src/server/batcher.js';
+import { runCompletion, type Engine } from '../../src/server/completion.js';
+import { inThreadEncoder } from '../../src/server/encoder.js';
+import { ParkedIndex } from '../../src/server/parked.js';
+import { parseCompletionRequest } from '../../src/server/request.js';
 import { listen } from '../../src/server/node.js';
 import { MemoryStore } from '../../src/server/store.js';
 import { OUT } from '../runtimes/model.js';
@@ -165,6 +170,84 @@ describe('1. slow readers', () => {
     (await a3)();
     b1();
     expect(gate.runningCount).toBe(0);
+  });
+
+  it('fair share of the thread: a client that spent its busy-time budget waits while another has a request in (#27 flooders)', async () => {
+    const gate = new Gate(4, 16, { active: 2, waiting: 8 });
+    const order: string[] = [];
+    const take = (client: string) => gate.enter(undefined, client).then((leave) => (order.push(client), leave));
+    const n1 = await take('normal'); // a normal client's long generation holds a turn
+    // the flooder's requests each report their prompt and parking work: the first takes its budget, the second more
+    for (const ms of [BURST_MS, 10 * BURST_MS]) {
+      const leave = await take('flood');
+      gate.charge('flood', ms);
+      leave();
+    }
+    // in debt: no turn for it while 'normal' has a request in, though three turns are free
+    let flooded = false;
+    const f4 = take('flood').then((leave) => ((flooded = true), leave));
+    await sleep(20);
+    expect(flooded).toBe(false);
+    expect(gate.runningCount).toBe(1);
+    expect(gate.waitingCount).toBe(1);
+    const n2 = await take('normal'); // the other client's next request is not held back: a free turn at once
+    expect(order).toEqual(['normal', 'flood', 'flood', 'normal']);
+    // once 'normal' has nothing in, the flooder is alone: its waiter goes at once, whatever its debt
+    n1();
+    n2();
+    (await f4)();
+    expect(order.at(-1)).toBe('flood');
+    // charges of unknown clients (null) and of nothing are ignored; a client alone is never held back
+    gate.charge(null, 1e9);
+    gate.charge('solo', 1e9);
+    (await gate.enter(undefined, 'solo'))();
+    expect(gate.runningCount).toBe(0);
+  });
+
+  it('a completion charges its client: a flooder of max_tokens 0 under fresh names spends its budget, one request after another (#27)', async () => {
+    const limits = { maxTokens: 16, maxPromptLength: 65536 };
+    const engine: Engine = { model, store: new MemoryStore(), gate: new Gate(4, 16, { active: 1, waiting: 8 }), locks: new Locks(), batcher: new DecodeBatcher(), parked: new ParkedIndex(4), encode: inThreadEncoder(model), limits };
+    const leaveNormal = await engine.gate.enter(undefined, 'normal'); // another client has a request in
+    const credits: number[] = [engine.gate.creditOf('flood')];
+    for (let i = 0; i < 3; i++) {
+      const req = parseCompletionRequest({ model: 'default', prompt: 'x', max_tokens: 0, session: `flood-${i}` }, {}, limits);
+      for await (const _ of runCompletion(engine, req, new AbortController().signal, { owner: '', client: 'flood' }));
+      credits.push(engine.gate.creditOf('flood'));
+    }
+    // each request's restore, feed, snapshot and store write were paid from the flooder's budget; the
+    // other client's untouched
+    expect(credits[0]).toBe(BURST_MS);
+    for (let i = 1; i < credits.length; i++) expect(credits[i]).toBeLessThan(credits[i - 1]);
+    expect(engine.gate.creditOf('normal')).toBe(BURST_MS);
+    leaveNormal();
+  });
+
+  it('max_tokens 0 on a cached prompt parks the cached state itself, not a copy, and the session continues as if fed (#27 flooders)', async () => {
+    // one store for sessions and prompt cache, recording what is written
+    const written: Array<{ key: string; bytes: Uint8Array }> = [];
+    const store = new (class extends MemoryStore {
+      override async set(key: string, bytes: Uint8Array): Promise<void> {
+        written.push({ key, bytes });
+        return super.set(key, bytes);
+      }
+    })();
+    const app = createApp({ model, store, promptCache: store });
+    const text = async (r: Response) => {
+      expect(r.status).toBe(200);
+      return ((await r.json()) as { choices: Array<{ text: string }> }).choices[0].text;
+    };
+    await text(await post(app, { prompt: 'The queen said', max_tokens: 0, session: 'first' })); // fed: the prompt cache has it now
+    await text(await post(app, { prompt: 'The queen said', max_tokens: 0, session: 'second' })); // restored from the cache, fed nothing
+    const cached = written.filter((w) => w.key.includes('-pc-'));
+    const first = written.find((w) => w.key.endsWith('.first'))!.bytes;
+    const second = written.find((w) => w.key.endsWith('.second'))!.bytes;
+    expect(cached).toHaveLength(1);
+    expect(second).toBe(cached[0].bytes); // no snapshot taken, no copy made
+    expect(second).toEqual(first); // the same state, bit for bit, as the session that was fed
+    const a = await text(await post(app, { prompt: ' to the', max_tokens: 8, temperature: 0, session: 'first' }));
+    const b = await text(await post(app, { prompt: ' to the', max_tokens: 8, temperature: 0, session: 'second' }));
+    expect(b).toBe(a);
+    expect(a.length).toBeGreaterThan(0);
   });
 });
 
