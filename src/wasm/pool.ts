@@ -208,12 +208,18 @@ class WorkerSet {
     if (--this.users > 0) return;
     const end = () => {
       if (this.users > 0) return;
+      // wake the workers with the stop job first: one blocked in Atomics.wait is not always ended by
+      // terminate() alone (Deno), and would keep the process alive
+      Atomics.store(this.c, KERNEL, -1);
+      Atomics.store(this.c, NEXT, 0);
+      Atomics.store(this.c, SEQ, ++this.seq);
+      Atomics.notify(this.c, SEQ);
       for (const m of this.members) m.handle.terminate();
       this.members.length = 0;
       if (shared === this) shared = null;
     };
     // Deno's web workers keep the process alive, and an unref'd timer does not end them: end at once there
-    if (this.broken || (!isNode && 'Deno' in globalThis)) return end();
+    if (this.broken || 'Deno' in globalThis) return end();
     this.linger = setTimeout(end, LINGER_MS);
     (this.linger as { unref?(): void }).unref?.();
   }

@@ -84,6 +84,7 @@ function serve(init, post, listen, collect) {
   function loop() {
     for (;;) {
       if (Atomics.load(mail, index) !== handled) return;
+      if (Atomics.load(control, KERNEL) === -1) return; // the pool ends: idle in the event loop, where terminate() ends the thread
       take();
       var polls = 0, since = performance.now();
       while (Atomics.load(control, SEQ) === seen) {
