@@ -15,7 +15,8 @@ const EXAMPLES = join(ROOT, 'examples', 'server');
 
 /**
  * A worker beside the example that drives its DurableObjectStore over the same Durable Object namespace
- * (GET /store-check): writes over a changed session are refused, big snapshots round-trip in chunks.
+ * (GET /store-check): writes over a changed session are refused, big snapshots round-trip in chunks, a
+ * session is forgotten its TTL after its last write.
  */
 const STORE_CHECK = `import { DurableObjectStore } from './session-object.js';
 const bytes = (n, seed) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 255);
@@ -40,6 +41,12 @@ export default {
     r.shrunk = same(await two.get('check'), bytes(3, 6));
     await one.delete('check');
     r.deleted = (await one.get('check')) === null;
+    const brief = new DurableObjectStore(env.SESSIONS, { ttlSeconds: 1 });
+    await brief.set('ttl-check', bytes(10, 7));
+    r.keptWithinTtl = same(await brief.get('ttl-check'), bytes(10, 7));
+    await new Promise((done) => setTimeout(done, 1300));
+    r.forgottenAfterTtl = (await brief.get('ttl-check')) === null;
+    r.badTtl = await codeOf(Promise.resolve().then(() => new DurableObjectStore(env.SESSIONS, { ttlSeconds: 0 })));
     return Response.json(r);
   },
 };
@@ -221,11 +228,11 @@ describe.each(HOSTS)('$name', (host) => {
     expect([first.choices[0].text, second.choices[0].text]).toEqual(expected);
   });
 
-  it.runIf(shouldRun(host.name, host.binary, host.how))('its Durable Object store refuses a write over a session changed since it was read', async () => {
+  it.runIf(shouldRun(host.name, host.binary, host.how))('its Durable Object store refuses a write over a session changed since it was read, and forgets a session after its TTL', async () => {
     const r = await fetch(`http://127.0.0.1:${checkPort}/store-check`);
     expect(await r.json(), service.output()).toEqual({
       newWrite: 'written', secondNewWrite: 'CONFLICT', read: true, writeOverRead: 'written', writeOverChanged: 'CONFLICT',
-      kept: true, big: true, shrunk: true, deleted: true,
+      kept: true, big: true, shrunk: true, deleted: true, keptWithinTtl: true, forgottenAfterTtl: true, badTtl: 'BAD_ARGUMENT',
     });
   });
 });

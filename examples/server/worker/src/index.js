@@ -13,7 +13,7 @@ let app; // loaded once per isolate, shared by the requests it serves
 export default {
   async fetch(request, env) {
     app ??= loadModel(modelBytes, { wasm }).then((model) =>
-      createApp({ model, modelName: 'default', maxActive: 2, store: new DurableObjectStore(env.SESSIONS) }));
+      createApp({ model, modelName: 'default', maxActive: 2, store: new DurableObjectStore(env.SESSIONS, { ttlSeconds: Number(env.SESSION_TTL_SECONDS ?? 86_400) }) }));
     return (await app).fetch(request);
   },
 };

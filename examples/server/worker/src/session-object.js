@@ -6,6 +6,10 @@
 // Two requests continuing one session at the same moment: every write gets a new tag (the ETag), and the
 // store writes with If-Match (the tag it read) or If-None-Match: * (it read nothing), so the second
 // to finish gets a 412, which the store reports as a CONFLICT (the client gets a 409).
+//
+// A session is forgotten `ttlSeconds` after it was last written (one day by default, as every store of
+// the server): a read past that finds nothing, and an alarm set at each write deletes the object's
+// storage then, so names no one continues do not stay in storage for ever.
 import { BimambaError } from 'bimamba';
 
 /** A storage value holds at most 128 KiB: a snapshot is stored in chunks of this size. */
@@ -13,7 +17,11 @@ const CHUNK_BYTES = 128 * 1024;
 /** Keys one storage get() or put() takes at most. */
 const KEYS_PER_CALL = 128;
 
+/** A session's lifetime after its last write, unless the store says otherwise. */
+const DEFAULT_TTL_SECONDS = 86_400;
+
 const chunkKeys = (count) => Array.from({ length: count }, (_, i) => `chunk:${i}`);
+const expired = (meta) => Date.now() >= meta.expires;
 
 export class SessionObject {
   constructor(state) {
@@ -23,7 +31,11 @@ export class SessionObject {
   // GET: the snapshot (404: none); PUT: replace it; DELETE: forget it. The object serves one request
   // at a time, so a check and the write after it are never interleaved with another request's.
   async fetch(request) {
-    const meta = (await this.storage.get('meta')) ?? null; // { tag, chunks }
+    let meta = (await this.storage.get('meta')) ?? null; // { tag, chunks, bytes, expires }
+    if (meta && expired(meta)) {
+      await this.forget(); // its alarm has not run yet
+      meta = null;
+    }
     if (request.method === 'GET') {
       if (!meta) return new Response(null, { status: 404 });
       const snapshot = new Uint8Array(meta.bytes);
@@ -39,10 +51,13 @@ export class SessionObject {
       return new Response(null, { status: 412 });
     }
     if (request.method === 'DELETE') {
-      await this.storage.deleteAll();
+      await this.forget();
       return new Response(null, { status: 204 });
     }
     if (request.method !== 'PUT') return new Response(null, { status: 405 });
+    const ttl = Number(request.headers.get('bimamba-ttl-seconds') ?? DEFAULT_TTL_SECONDS);
+    if (!(Number.isSafeInteger(ttl) && ttl > 0)) return new Response(null, { status: 400 });
+    const expires = Date.now() + ttl * 1000;
     const bytes = new Uint8Array(await request.arrayBuffer());
     const chunks = Math.ceil(bytes.length / CHUNK_BYTES);
     const tag = crypto.randomUUID();
@@ -55,16 +70,34 @@ export class SessionObject {
     }
     const stale = chunkKeys(meta?.chunks ?? 0).slice(chunks);
     for (let i = 0; i < stale.length; i += KEYS_PER_CALL) writes.push(this.storage.delete(stale.slice(i, i + KEYS_PER_CALL)));
-    writes.push(this.storage.put('meta', { tag, chunks, bytes: bytes.length }));
+    writes.push(this.storage.put('meta', { tag, chunks, bytes: bytes.length, expires }));
+    writes.push(this.storage.setAlarm(expires));
     await Promise.all(writes);
     return new Response(null, { status: 204, headers: { etag: tag } });
   }
+
+  // The alarm of the last write: the session's time is up unless a later write moved it.
+  async alarm() {
+    const meta = (await this.storage.get('meta')) ?? null;
+    if (!meta || expired(meta)) await this.forget();
+    else await this.storage.setAlarm(meta.expires);
+  }
+
+  async forget() {
+    await this.storage.deleteAlarm();
+    await this.storage.deleteAll();
+  }
 }
 
-/** The server's session store over a SessionObject namespace binding. */
+/**
+ * The server's session store over a SessionObject namespace binding. `ttlSeconds`: how long a session
+ * is kept after its last write (default one day).
+ */
 export class DurableObjectStore {
-  constructor(namespace) {
+  constructor(namespace, { ttlSeconds = DEFAULT_TTL_SECONDS } = {}) {
+    if (!(Number.isSafeInteger(ttlSeconds) && ttlSeconds > 0)) throw new BimambaError('BAD_ARGUMENT', `invalid ttlSeconds: ${ttlSeconds} (a positive integer)`);
     this.namespace = namespace;
+    this.ttlSeconds = ttlSeconds;
     this.tags = new WeakMap(); // each snapshot get() returned -> the tag it was stored with
   }
 
@@ -90,7 +123,7 @@ export class DurableObjectStore {
   }
 
   async set(key, bytes, replacing) {
-    const headers = {};
+    const headers = { 'bimamba-ttl-seconds': String(this.ttlSeconds) };
     if (replacing === null) headers['if-none-match'] = '*';
     else if (replacing !== undefined) headers['if-match'] = this.tags.get(replacing) ?? '';
     await this.call(key, { method: 'PUT', body: bytes, headers });
