@@ -5,4 +5,6 @@ import { createApp } from 'bimamba/server';
 const [modelPath, port = '8080'] = Deno.args;
 const model = await loadModel(modelPath);
 const app = createApp({ model, modelName: 'default' });
-Deno.serve({ hostname: '127.0.0.1', port: Number(port), onListen: ({ port }) => console.log(`listening on http://127.0.0.1:${port}/v1`) }, app.fetch);
+Deno.serve({ hostname: '127.0.0.1', port: Number(port), onListen: ({ port }) => console.log(`listening on http://127.0.0.1:${port}/v1`) },
+  // the client's address, for the per-client caps (docs/server.md)
+  (request, info) => app.fetch(request, { clientAddress: info.remoteAddr.hostname }));

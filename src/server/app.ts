@@ -27,7 +27,7 @@ import { registerEmbeddings } from './embeddings.js';
 import { inThreadEncoder, type PromptEncoder } from './encoder.js';
 import { apiErrorOf, errorBody } from './error-table.js';
 import { Gate, Locks } from './gate.js';
-import { clientOf, guard, nodeClientAddress, ownerOf, requestSignal } from './guard.js';
+import { clientOf, guard, hostClientAddress, ownerOf, requestSignal } from './guard.js';
 import { parseJsonBody } from './json-body.js';
 import { registerMetrics } from './metrics.js';
 import { ParkedIndex } from './parked.js';
@@ -69,7 +69,7 @@ export interface AppOptions {
   requestTimeout?: number;
   /** A stream whose client takes no chunk for this many seconds is ended (default 10). */
   writeTimeout?: number;
-  /** The client's address for the per-client caps (default: what Node's server saw; null: none). */
+  /** The client's address for the per-client caps (default: what Node's server saw, else `clientAddress` in the env passed to app.fetch; null: none). */
   clientAddress?: (c: Context) => string | null;
   /** How text prompts become ids (default: the model's tokenizer, in this thread). */
   encodePrompt?: PromptEncoder;
@@ -156,7 +156,7 @@ export function createApp(options: AppOptions): Hono {
     maxBodyBytes: positiveInteger('maxBodyBytes', options.maxBodyBytes ?? 4 * 1024 * 1024),
     requestTimeoutMs: seconds('requestTimeout', options.requestTimeout ?? 600),
     writeTimeoutMs: seconds('writeTimeout', options.writeTimeout ?? 10),
-    clientAddress: options.clientAddress ?? nodeClientAddress,
+    clientAddress: options.clientAddress ?? hostClientAddress,
   }, (path) => path === '/health'));
 
   app.onError((e, c) => {

@@ -34,10 +34,15 @@ export class Timeout extends Error {
   }
 }
 
-/** The address Node's HTTP server (@hono/node-server) saw; Deno, Bun and Workers give none here. */
-export function nodeClientAddress(c: Context): string | null {
-  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
-  return env?.incoming?.socket?.remoteAddress ?? null;
+/**
+ * The client's address as the host gave it: what Node's HTTP server saw (@hono/node-server), else the
+ * `clientAddress` string of the env a host passes to `app.fetch(request, env)` (Deno: `info.remoteAddr.hostname`,
+ * Bun: `server.requestIP(request)?.address`, Workers: the `CF-Connecting-IP` header); null when none.
+ */
+export function hostClientAddress(c: Context): string | null {
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } }; clientAddress?: unknown } | undefined;
+  const given = env?.clientAddress;
+  return env?.incoming?.socket?.remoteAddress ?? (typeof given === 'string' && given !== '' ? given : null);
 }
 
 interface Guarded {

@@ -14,6 +14,7 @@ export default {
   async fetch(request, env) {
     app ??= loadModel(modelBytes, { wasm }).then((model) =>
       createApp({ model, modelName: 'default', maxActive: 2, store: new DurableObjectStore(env.SESSIONS, { ttlSeconds: Number(env.SESSION_TTL_SECONDS ?? 86_400) }) }));
-    return (await app).fetch(request);
+    // Cloudflare sets CF-Connecting-IP to the client's address (a client cannot set it): the per-client caps' key
+    return (await app).fetch(request, { clientAddress: request.headers.get('cf-connecting-ip') });
   },
 };
