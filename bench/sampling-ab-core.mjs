@@ -43,7 +43,7 @@ function fnv(tokens, h = 0x811c9dc5) {
  * `rounds` rounds of one greedy and one sampled block of `block` tokens (the order alternates per round),
  * after a warm-up round. Returns per mode: median tok/s, and median ms a token of the forward pass, the
  * sampling step (and of it, the copy of the logits) and the rest; the sampled/greedy ratio of the medians,
- * and of the per-round pairs; and a hash of the sampled tokens (the seeds are fixed: 1, 2, ...).
+ * of the per-round pairs, and of the parts (one forward time for both); and a hash of the sampled tokens (the seeds are fixed: 1, 2, ...).
  */
 export async function samplingAB(model, { prompt, rounds, block, sampled }) {
   const base = model.createSession();
@@ -92,6 +92,11 @@ export async function samplingAB(model, { prompt, rounds, block, sampled }) {
     sampled: samp,
     ratio: samp.tok_s / greedy.tok_s,
     ratio_of_pairs: median(per.sampled.map((x, i) => x.tok_s / per.greedy[i].tok_s)),
+    // the same forward pass for both (the median over both modes' blocks), each mode's own sampling step and rest:
+    // the ratio without the forward pass's drift, which the two modes share
+    ratio_of_parts: ((forward) => (forward + greedy.step_ms + greedy.rest_ms) / (forward + samp.step_ms + samp.rest_ms))(
+      median([...per.greedy, ...per.sampled].map((x) => x.forward)),
+    ),
     sampled_tokens_hash: hash.toString(16).padStart(8, '0'),
   };
 }

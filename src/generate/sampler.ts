@@ -86,18 +86,12 @@ export function sample(logits: Float32Array, o: ResolvedSampling, rng: Rng, rece
   if (o.repetitionPenalty !== 1) penalize(logits, recent, o.repetitionPenalty);
   if (o.temperature === 0) return argmax(logits);
 
-  let n = 0;
-  let max = -Infinity;
-  if (o.topK > 0 && o.topK < V) {
-    // the top k in one pass over the vocabulary (most ids are refused by one comparison with the heap's root)
-    const count = topKOfAll(logits, o.topK);
-    max = topKMax;
-    n = o.topK;
-    if (count <= o.topK || max === Infinity || max === -Infinity) n = candidates(logits); // all of them, ascending
-  } else {
-    n = candidates(logits);
-    max = topKMax;
-  }
+  // The top k in one pass over the vocabulary (most ids are refused by one comparison with the heap's root);
+  // all candidates, ascending, where top-k is off, keeps them all, or there is no finite logit.
+  let n = o.topK > 0 && o.topK < V ? topKOfAll(logits, o.topK) : 0;
+  if (n > o.topK && topKMax !== Infinity && topKMax !== -Infinity) n = o.topK;
+  else n = candidates(logits);
+  const max = topKMax;
   if (n === 0) return argmax(logits);
   if (max === Infinity || max === -Infinity) return best(logits, n); // no finite softmax: the first of the largest
 
