@@ -86,18 +86,14 @@ export function sample(logits: Float32Array, o: ResolvedSampling, rng: Rng, rece
   if (o.repetitionPenalty !== 1) penalize(logits, recent, o.repetitionPenalty);
   if (o.temperature === 0) return argmax(logits);
 
-  let n = 0;
-  let max = -Infinity;
-  for (let i = 0; i < V; i++) {
-    const v = logits[i];
-    if (v === v) {
-      ids[n++] = i;
-      if (v > max) max = v;
-    }
-  }
+  // The top k in one pass over the vocabulary (most ids are refused by one comparison with the heap's root);
+  // all candidates, ascending, where top-k is off, keeps them all, or there is no finite logit.
+  let n = o.topK > 0 && o.topK < V ? topKOfAll(logits, o.topK) : 0;
+  if (n > o.topK && topKMax !== Infinity && topKMax !== -Infinity) n = o.topK;
+  else n = candidates(logits);
+  const max = topKMax;
   if (n === 0) return argmax(logits);
   if (max === Infinity || max === -Infinity) return best(logits, n); // no finite softmax: the first of the largest
-  if (o.topK > 0 && o.topK < n) n = topK(logits, n, o.topK);
 
   // softmax weights at this temperature, in float64, shifted by the max so they stay finite (the best is 1)
   let total = 0;
@@ -132,6 +128,64 @@ function penalize(logits: Float32Array, recent: readonly number[], penalty: numb
   for (const t of recent) if (t < V) seen[t] = 0;
 }
 
+/** The largest non-NaN logit of the last candidates() or topKOfAll() (-Infinity for none). */
+let topKMax = -Infinity;
+
+/** Every non-NaN id, ascending, into ids; returns how many (their largest logit: topKMax). */
+function candidates(logits: Float32Array): number {
+  let n = 0;
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) {
+    const v = logits[i];
+    if (v === v) {
+      ids[n++] = i;
+      if (v > max) max = v;
+    }
+  }
+  topKMax = max;
+  return n;
+}
+
+/**
+ * The k first of the non-NaN ids (k < V) in ids[0, k), in no particular order: a min-heap of the k best
+ * so far, whose root is the worst of them. Ids come in ascending order, so a later id with the root's
+ * logit comes after it, and only a larger logit enters. Returns how many ids are not NaN when that is k
+ * or fewer (then ids[0, n) holds them, not in ascending order), else k + 1; their largest logit goes to
+ * topKMax.
+ */
+function topKOfAll(logits: Float32Array, k: number): number {
+  const V = logits.length;
+  let max = -Infinity;
+  let n = 0;
+  let i = 0;
+  for (; i < V && n < k; i++) {
+    const v = logits[i];
+    if (v !== v) continue;
+    if (v > max) max = v;
+    ids[n] = i;
+    siftUp(logits, n++);
+  }
+  topKMax = max;
+  if (n < k) return n;
+  // more than k ids are not NaN when one after the first k is (almost always the next)
+  let j = i;
+  while (j < V && logits[j] !== logits[j]) j++;
+  if (j === V) return n;
+  let root = logits[ids[0]]; // the worst of the k kept
+  for (; i < V; i++) {
+    const v = logits[i];
+    if (v > root) {
+      // NaN is never > root; a new largest logit always is (the root is at most the largest so far)
+      if (v > max) max = v;
+      ids[0] = i;
+      siftDown(logits, k);
+      root = logits[ids[0]];
+    }
+  }
+  topKMax = max;
+  return k + 1;
+}
+
 /** The first (best) of ids[0, n) in the order: the largest logit, the lower id on ties. */
 function best(logits: Float32Array, n: number): number {
   let b = ids[0];
@@ -142,23 +196,6 @@ function best(logits: Float32Array, n: number): number {
 /** The order of candidates: the larger logit first, the lower id on ties (a strict total order). */
 function before(logits: Float32Array, a: number, b: number): boolean {
   return logits[a] > logits[b] || (logits[a] === logits[b] && a < b);
-}
-
-/**
- * Keep the k first of ids[0, n) (ascending ids) in ids[0, k), in no particular order: a min-heap of the k
- * best so far, whose root is the worst of them. Scanning ids in ascending order, a later id with the
- * root's logit comes after it, so only a larger logit enters. Returns k.
- */
-function topK(logits: Float32Array, n: number, k: number): number {
-  for (let j = 1; j < k; j++) siftUp(logits, j);
-  for (let j = k; j < n; j++) {
-    const id = ids[j];
-    if (logits[id] > logits[ids[0]]) {
-      ids[0] = id;
-      siftDown(logits, k);
-    }
-  }
-  return k;
 }
 
 function siftUp(logits: Float32Array, j: number): void {

@@ -171,6 +171,40 @@ describe('sample draws what the sort-everything sampler drew, seed for seed', ()
   }
 });
 
+describe('sample skips NaN logits and draws as the sort-everything sampler over the rest', () => {
+  // sampleBefore does not order NaN: it gets the non-NaN ids alone (their order, so ties break alike)
+  const data = new TestRng(78);
+  const shapes: [string, Float32Array][] = [
+    ['every 4th NaN, 100', Float32Array.from({ length: 100 }, (_, i) => (i % 4 === 1 ? NaN : data.normal()))],
+    ['k or fewer not NaN', Float32Array.from({ length: 40 }, (_, i) => (i % 9 === 2 ? data.normal() : NaN))],
+    ['k, then NaN, then one more', Float32Array.from({ length: 60 }, (_, i) => (i < 4 || i === 59 ? data.normal() : NaN))],
+    ['NaN first, ties, 3000', Float32Array.from({ length: 3000 }, (_, i) => (i < 50 || i % 7 === 0 ? NaN : Math.round(3 * data.normal()) / 2))],
+  ];
+  for (const [name, base] of shapes) {
+    it(name, () => {
+      const kept = [...base.keys()].filter((i) => !Number.isNaN(base[i]));
+      const at = new Map(kept.map((id, j) => [id, j]));
+      const recent = Array.from({ length: 30 }, () => data.int(0, base.length));
+      const recentKept = recent.filter((t) => at.has(t)).map((t) => at.get(t)!);
+      for (const o of [...COMBINATIONS, { temperature: 1, topK: 4 }, { temperature: 1, topK: 5 }, { temperature: 1, topK: 1000 }, { temperature: 1, topK: 7, topP: 1e-9 }]) {
+        const r = resolveSampling(o);
+        const before = new Rng(12), now = new Rng(12);
+        for (let i = 0; i < 100; i++) {
+          const drawn = sample(base.slice(), r, now, recent, wasm.argmax);
+          expect(drawn, `${JSON.stringify(o)}, draw ${i}`).toBe(kept[sampleBefore(Float32Array.from(kept, (id) => base[id]), r, before, recentKept)]);
+        }
+      }
+    });
+  }
+
+  it('with no finite logit, the first of the largest (NaN never)', () => {
+    const r = resolveSampling({ temperature: 1, topK: 2 });
+    expect(sample(Float32Array.from([NaN, -Infinity, NaN, -Infinity, -Infinity]), r, new Rng(1), [], wasm.argmax)).toBe(1);
+    expect(sample(Float32Array.from([NaN, 1, Infinity, NaN, 2, Infinity]), r, new Rng(1), [], wasm.argmax)).toBe(2);
+    expect(sample(Float32Array.from([NaN, NaN, NaN]), r, new Rng(1), [], wasm.argmax)).toBe(0); // argmax: the first NaN
+  });
+});
+
 describe('StopMatcher', () => {
   it('holds back a possible stop prefix and drops the stop string', () => {
     const m = new StopMatcher(['\n\n', 'END']);
