@@ -75,6 +75,19 @@ export class Gate {
     else counts.set(client, n);
   }
 
+  /**
+   * Why a request of `client` would be refused if it asked now (the queue is full with every turn
+   * taken, or the client runs and has waiting all it may), or null: the app refuses it before reading
+   * its body (refusal.ts).
+   */
+  refusal(client: string | null): string | null {
+    if (this.running >= this.active && this.queue.length >= this.waiting) return `${this.running} requests running and ${this.queue.length} waiting`;
+    if (client === null) return null;
+    const mine = this.waitingBy.get(client) ?? 0;
+    if (this.runningOf(client) >= this.activePerClient && mine >= this.waitingPerClient) return `this client has ${mine} requests waiting already`;
+    return null;
+  }
+
   private runningOf(client: string | null): number {
     return client === null ? 0 : (this.runningBy.get(client) ?? 0);
   }
