@@ -168,9 +168,11 @@ export class Gate {
    * Unknown clients (null) are not counted.
    */
   charge(client: string | null, ms: number): void {
+    if (client === null || !(ms > 0)) return;
     const k = this.clientsIn();
-    if (client === null || !(ms > 0) || k <= 1) return;
-    const b = this.budget(client, k);
+    const others = this.runningBy.has(client) || this.waitingBy.has(client) ? k - 1 : k; // it may have left already
+    if (others === 0) return;
+    const b = this.budget(client, others + 1);
     b.credit = Math.max(-MAX_DEBT_MS, b.credit - ms);
   }
 

@@ -8,6 +8,10 @@
 // closed after it. Its requests then cost it a second each while they cost the server a timer; a client
 // refused now and then (and one that honours Retry-After) is answered at once. Refusals are forgotten at
 // one per FORGET_MS.
+//
+// And a request that is let through costs its client REQUEST_COST_MS of its busy-time budget (gate.ts)
+// besides what its turn measures: receiving it, parsing it and answering it take the thread too, and a
+// flooder's requests are many and small (its turn measured about 1 ms each, its whole request about 1.5).
 import type { Context, MiddlewareHandler } from 'hono';
 import { apiErrorOf, errorBody } from './error-table.js';
 import { Busy, type Gate } from './gate.js';
@@ -21,6 +25,9 @@ export const REFUSAL_DELAY_MS = 50;
 export const MAX_REFUSAL_DELAY_MS = 1000;
 /** One refusal of an address is forgotten per this many ms. */
 export const FORGET_MS = 250;
+
+/** What a request costs its client's busy-time budget besides its turn's own work, in ms. */
+export const REQUEST_COST_MS = 0.5;
 
 /** The routes that take a turn of the gate (the ones the early refusal guards). */
 export const GATED_ROUTES = ['/v1/completions', '/v1/chat/completions', '/v1/embeddings'];
@@ -92,6 +99,7 @@ export function refuseEarly(gate: Gate, refusals = new Refusals()): MiddlewareHa
     const over = gate.refusal(client);
     if (over === null) {
       await next();
+      gate.charge(client, REQUEST_COST_MS);
       if (c.res.status !== 503 || client === null) return;
       if (await heldBack(refusals.refused(client), requestSignal(c))) c.res.headers.set('connection', 'close');
       return;

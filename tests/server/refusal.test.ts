@@ -6,9 +6,11 @@ import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type Model } from '../../src/index.js';
 import { createApp, type AppOptions } from '../../src/server/app.js';
-import { Gate } from '../../src/server/gate.js';
+import { Hono } from 'hono/tiny';
+import { BURST_MS, Gate } from '../../src/server/gate.js';
+import { guard } from '../../src/server/guard.js';
 import { listen } from '../../src/server/node.js';
-import { FORGET_MS, MAX_REFUSAL_DELAY_MS, REFUSAL_DELAY_MS, REFUSALS_FREE, Refusals } from '../../src/server/refusal.js';
+import { FORGET_MS, MAX_REFUSAL_DELAY_MS, REFUSAL_DELAY_MS, REFUSALS_FREE, REQUEST_COST_MS, Refusals, refuseEarly } from '../../src/server/refusal.js';
 import { WASM_URL } from '../util/wasm.js';
 import { DEFAULT_MODEL } from './serve.js';
 
@@ -47,6 +49,37 @@ describe('Gate.refusal', () => {
     (await b2)();
     expect(gate.refusal('a')).toBeNull();
     expect(gate.refusal('c')).toBeNull();
+  });
+});
+
+describe('a request costs its client', () => {
+  it('charges land on a client whose request has left the gate while another client has one in; alone, nothing is charged', async () => {
+    const gate = new Gate(4, 16);
+    (await gate.enter(undefined, 'flood'))(); // in and out
+    gate.charge('flood', 50);
+    expect(gate.creditOf('flood')).toBe(BURST_MS); // no other client had a request in: free
+    const normal = await gate.enter(undefined, 'normal');
+    (await gate.enter(undefined, 'flood'))();
+    gate.charge('flood', 50); // it left, but 'normal' waited beside it: its budget pays
+    expect(gate.creditOf('flood')).toBeLessThan(BURST_MS - 40);
+    expect(gate.creditOf('normal')).toBe(BURST_MS);
+    normal();
+  });
+
+  it('every request let through the refusal path charges its client REQUEST_COST_MS, besides its turn (#27 flooders)', async () => {
+    const charges: Array<[string | null, number]> = [];
+    const gate = new (class extends Gate {
+      override charge(client: string | null, ms: number): void {
+        charges.push([client, ms]);
+        super.charge(client, ms);
+      }
+    })(4, 16);
+    const app = new Hono();
+    app.use('*', guard({ apiKeys: [], allowedHosts: '*', corsOrigins: [], maxBodyBytes: 1024, requestTimeoutMs: 10_000, writeTimeoutMs: 10_000, clientAddress: (c) => c.req.header('x-test-client') ?? null }, () => false));
+    app.use('/v1/completions', refuseEarly(gate));
+    app.post('/v1/completions', (c) => c.json({ ok: true }));
+    for (let i = 0; i < 3; i++) expect((await send(app as never, 'flood', '{}')).status).toBe(200);
+    expect(charges).toEqual([['flood', REQUEST_COST_MS], ['flood', REQUEST_COST_MS], ['flood', REQUEST_COST_MS]]);
   });
 });
 
