@@ -2,8 +2,9 @@
 // then again while 20 stalled readers and 20 store-flooding clients hammer it, each kind from its own
 // loopback address (127.0.0.2, .3: Linux routes all of 127/8 to lo). The attackers run in a process of
 // their own (load-attackers.mjs), as remote attackers would: this process runs the server and the normal
-// clients only, the same in the idle phase and under load. Bounded: it stops by itself after
-// `idleMs + loadMs`. Run in the suite shortened (tests/server/load.test.ts) and in full, 60 s under
+// clients only, the same idle and under load. The idle time is split, half before the attack and half
+// after it, so a machine whose other work comes or goes during the run moves both sides of the
+// comparison alike. Bounded: it stops by itself after about `idleMs + loadMs`. Run in the suite shortened (tests/server/load.test.ts) and in full, 60 s under
 // load, by `npx tsx scripts/server-load.ts`.
 import { fork } from 'node:child_process';
 import http from 'node:http';
@@ -34,7 +35,8 @@ export interface LoadOptions {
 }
 
 export interface LoadReport {
-  idle: { count: number; p50: number; p99: number };
+  /** The idle phases together; `before` and `after` the attack each alone. */
+  idle: { count: number; p50: number; p99: number; p99Before: number; p99After: number };
   loaded: { count: number; p50: number; p99: number; failed: number };
   stalledOpened: number;
   stalledRefused: number;
@@ -81,6 +83,8 @@ async function drain(res: http.IncomingMessage): Promise<void> {
   for await (const _ of res);
 }
 
+const healthOf = async (app: { fetch(r: Request): Response | Promise<Response> }) => (await (await app.fetch(new Request('http://127.0.0.1/health'))).json()) as { running: number; waiting: number };
+
 const percentile = (xs: number[], p: number) => {
   if (xs.length === 0) return NaN;
   const s = xs.slice().sort((a, b) => a - b);
@@ -99,7 +103,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   const app = createApp({ model: o.model, store, maxActive: 4, maxWaiting: 32, maxActivePerClient: 1, maxWaitingPerClient: 4, maxSessionsPerOwner: 16, writeTimeout: 2, requestTimeout: 60 });
   const server = await listen(app, 0, '127.0.0.1', { maxConnectionsPerClient: 32 });
   const report: LoadReport = {
-    idle: { count: 0, p50: 0, p99: 0 },
+    idle: { count: 0, p50: 0, p99: 0, p99Before: 0, p99After: 0 },
     loaded: { count: 0, p50: 0, p99: 0, failed: 0 },
     stalledOpened: 0, stalledRefused: 0, floodRequests: 0, flood503: 0, attackRate: 0, attackErrors: 0, ratio: 0, loadAverage: { start: 0, end: 0 },
     storeMaxBytes: store.maxBytes, storePeakBytes: 0, storeMaxSessions: maxSessions, storePeakSessions: 0,
@@ -129,9 +133,12 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       }
     };
     await normalRequest(); // warm up
-    const idle: number[] = [];
-    const idleEnd = Date.now() + o.idleMs;
-    await Promise.all(Array.from({ length: normalCount }, (_, i) => normalLoop(normalAddress(i), idle, () => Date.now() >= idleEnd, { n: 0 })));
+    const idlePhase = async (into: number[]) => {
+      const idleEnd = Date.now() + o.idleMs / 2;
+      await Promise.all(Array.from({ length: normalCount }, (_, i) => normalLoop(normalAddress(i), into, () => Date.now() >= idleEnd, { n: 0 })));
+    };
+    const idleBefore: number[] = [];
+    await idlePhase(idleBefore);
 
     collectGarbage();
     const sample = () => {
@@ -183,7 +190,12 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     const m1 = sample();
     report.heapMiB.end = MiB(m1.heapUsed);
     report.rssMiB.end = MiB(m1.rss);
-    report.idle = { count: idle.length, p50: percentile(idle, 50), p99: percentile(idle, 99) };
+    // the server idle again: the attackers' process has ended, and with it their connections
+    for (let i = 0; i < 200 && (await healthOf(app)).running > 0; i++) await sleep(50);
+    const idleAfter: number[] = [];
+    await idlePhase(idleAfter);
+    const idle = [...idleBefore, ...idleAfter];
+    report.idle = { count: idle.length, p50: percentile(idle, 50), p99: percentile(idle, 99), p99Before: percentile(idleBefore, 99), p99After: percentile(idleAfter, 99) };
     report.loaded = { count: loaded.length, p50: percentile(loaded, 50), p99: percentile(loaded, 99), failed: failed.n };
     report.ratio = Math.round((report.loaded.p99 / report.idle.p99) * 100) / 100;
     return report;
