@@ -32,6 +32,7 @@ import { parseJsonBody } from './json-body.js';
 import { registerMetrics } from './metrics.js';
 import { ParkedIndex } from './parked.js';
 import { PromptCache } from './prompt-cache.js';
+import { GATED_ROUTES, refuseEarly } from './refusal.js';
 import { ApiError, parseCompletionRequest, shown, type CompletionRequest } from './request.js';
 import { MemoryStore, type SnapshotStore } from './store.js';
 import { registerTokenize } from './tokenize.js';
@@ -158,6 +159,7 @@ export function createApp(options: AppOptions): Hono {
     writeTimeoutMs: seconds('writeTimeout', options.writeTimeout ?? 10),
     clientAddress: options.clientAddress ?? hostClientAddress,
   }, (path) => path === '/health'));
+  for (const path of GATED_ROUTES) app.use(path, refuseEarly(engine.gate)); // over its caps: 503 before the body is read
 
   app.onError((e, c) => {
     const api = apiErrorOf(e);

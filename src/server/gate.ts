@@ -75,6 +75,19 @@ export class Gate {
     else counts.set(client, n);
   }
 
+  /**
+   * Why a request of `client` would be refused if it asked now (the queue is full with every turn
+   * taken, or the client runs and has waiting all it may), or null: the app refuses it before reading
+   * its body (refusal.ts).
+   */
+  refusal(client: string | null): string | null {
+    if (this.running >= this.active && this.queue.length >= this.waiting) return `${this.running} requests running and ${this.queue.length} waiting`;
+    if (client === null) return null;
+    const mine = this.waitingBy.get(client) ?? 0;
+    if (this.runningOf(client) >= this.activePerClient && mine >= this.waitingPerClient) return `this client has ${mine} requests waiting already`;
+    return null;
+  }
+
   private runningOf(client: string | null): number {
     return client === null ? 0 : (this.runningBy.get(client) ?? 0);
   }
@@ -155,9 +168,11 @@ export class Gate {
    * Unknown clients (null) are not counted.
    */
   charge(client: string | null, ms: number): void {
+    if (client === null || !(ms > 0)) return;
     const k = this.clientsIn();
-    if (client === null || !(ms > 0) || k <= 1) return;
-    const b = this.budget(client, k);
+    const others = this.runningBy.has(client) || this.waitingBy.has(client) ? k - 1 : k; // it may have left already
+    if (others === 0) return;
+    const b = this.budget(client, others + 1);
     b.credit = Math.max(-MAX_DEBT_MS, b.credit - ms);
   }
 
