@@ -187,12 +187,7 @@ export function createApp(options: AppOptions): Hono {
       const id = `cmpl-${crypto.randomUUID()}`;
       const head: Record<string, unknown> = { id, object: 'text_completion', created: Math.floor(Date.now() / 1000), model: modelName };
 
-      const first = await firstItem(items, abort);
-      // a named session that was not found (new, expired or evicted) starts afresh: the client is told
-      if (outcome.status !== null) {
-        c.header('bimamba-session-status', outcome.status);
-        head.session_status = outcome.status;
-      }
+      const first = await firstItem(c, items, abort, outcome, head);
 
       if (!req.stream) {
         const all = await allItems(first, items, abort);

@@ -101,13 +101,8 @@ export function registerChat(app: Hono, ctx: RouteContext, options: ChatRouteOpt
       const items = runCompletion(engine, completion, abort.signal, { owner: ownerOf(c), client: clientOf(c) }, outcome, info);
       const head: Record<string, unknown> = { id: `chatcmpl-${crypto.randomUUID()}`, object: 'chat.completion', created: Math.floor(Date.now() / 1000), model: modelName, system_fingerprint: null };
 
-      const first = await firstItem(items, abort);
+      const first = await firstItem(c, items, abort, outcome, head);
       const cached = () => info.cachedTokens ?? 0;
-      // a named session that was not found (new, expired or evicted) starts afresh: the client is told
-      if (outcome.status !== null) {
-        c.header('bimamba-session-status', outcome.status);
-        head.session_status = outcome.status;
-      }
 
       if (!req.stream) {
         const all = await allItems(first, items, abort);

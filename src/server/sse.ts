@@ -6,6 +6,7 @@
 import type { Context } from 'hono';
 import { BimambaError } from '../errors.js';
 import type { GeneratedToken } from '../generate/generate.js';
+import type { SessionOutcome } from './completion.js';
 import { apiErrorOf, errorBody } from './error-table.js';
 import { requestSignal } from './guard.js';
 
@@ -35,15 +36,23 @@ export function clientAbort(c: Context): ClientAbort {
 
 /**
  * The first item: it decides the status (a busy server, bad token ids or an unusable session are answered
- * with an error status, before any event is sent). A failure is thrown, the abort released.
+ * with an error status, before any event is sent). A failure is thrown, the abort released. A named
+ * session that was not found (new, expired or evicted) starts afresh: the client is told, in a header
+ * and in the answer's `head`.
  */
-export async function firstItem(items: Items, abort: ClientAbort): Promise<IteratorResult<GeneratedToken>> {
+export async function firstItem(c: Context, items: Items, abort: ClientAbort, outcome: SessionOutcome, head: Record<string, unknown>): Promise<IteratorResult<GeneratedToken>> {
+  let first: IteratorResult<GeneratedToken>;
   try {
-    return await items.next();
+    first = await items.next();
   } catch (e) {
     abort.release();
     throw e;
   }
+  if (outcome.status !== null) {
+    c.header('bimamba-session-status', outcome.status);
+    head.session_status = outcome.status;
+  }
+  return first;
 }
 
 /** Every item, from `first` on (a request that does not stream). */
