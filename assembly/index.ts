@@ -3,7 +3,7 @@
 // compare against are in reference.ts, built for the tests only. See assembly/README.md for the ABI.
 export { onebit_scratch_bytes, onebit_prepare, onebit_rows } from './onebit';
 export { onebit_fast_scratch_bytes, onebit_fast_prepare, onebit_fast_rows } from './onebit_fast';
-export { onebit_fast8_scratch_bytes, onebit_fast8_prepare, onebit_fast8_rows } from './onebit_fast8';
+export { onebit_fast8_scratch_bytes, onebit_fast8_prepare, onebit_fast8_rows } from './onebit_fast';
 export { f32_rows, f16_rows, i8_rows } from './matmul';
 export { i8_fast_scratch_bytes, i8_fast_prepare, i8_fast_rows } from './i8_fast';
 export { q4_rows, q4_row_to_f32 } from './q4';

@@ -3,8 +3,7 @@
 // the tests hold the range forms and the fast paths to. The runtime calls none of these.
 export * from './index';
 export { onebit_gemv, onebit_gemm } from './onebit';
-export { onebit_fast_gemm } from './onebit_fast';
-export { onebit_fast8_gemm } from './onebit_fast8';
+export { onebit_fast_gemm, onebit_fast8_gemm } from './onebit_fast';
 export { matmul_f32, matmul_f16, matmul_i8 } from './matmul';
 export { i8_fast_gemm } from './i8_fast';
 export { matmul_q4 } from './q4';

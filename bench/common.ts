@@ -61,6 +61,8 @@ export interface KernelResult {
   onebit_us: number;
   /** The same with the plain SIMD128 build (equal to onebit_us when relaxed SIMD is off). */
   onebit_simd128_us: number;
+  /** 1-bit shapes: the fast 1-bit kernel with 8-bit tables (`activationBits: 8`), in the same build as onebit_us. */
+  onebit8_us?: number;
   /** The exact f32-table 1-bit kernel (heads: the exact int8 or 4-bit kernel). */
   exact_us: number;
   /** f32 weights of the same shape (weights streamed from memory, not cache-hot). */

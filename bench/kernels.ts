@@ -1,5 +1,6 @@
-// Kernel benchmark at the real Bi-Mamba layer shapes, one thread: the fast 1-bit GEMV / GEMM against the
-// exact 1-bit kernel and against f32 weights of the same shape; the fast int8 and 4-bit LM heads against f32.
+// Kernel benchmark at the real Bi-Mamba layer shapes, one thread: the fast 1-bit GEMV / GEMM (12-bit
+// activations, and the 8-bit tables of `activationBits: 8`) against the exact 1-bit kernel and against f32
+// weights of the same shape; the fast int8 and 4-bit LM heads against f32.
 //
 //   tsx bench/kernels.ts [--json] [--quick] [--wasm FILE]
 //
@@ -53,8 +54,8 @@ function copies(core: Core, bytes: Uint8Array): number[] {
 
 const asBytes = (a: Float32Array | Int8Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
-/** Median µs per token of the fast, exact and f32 kernels at one shape, with the build at `wasm`. */
-function measure(core: Core, s: Shape): { fast: number; exact: number; f32: number } {
+/** Median µs per token of the fast, exact and f32 kernels at one shape (1-bit: also the 8-bit tables), with the build at `wasm`. */
+function measure(core: Core, s: Shape): { fast: number; fast8?: number; exact: number; f32: number } {
   const k = core.kernels, heap = core.heap;
   const { N, K, T } = s;
   const blocks: number[] = [];
@@ -69,6 +70,7 @@ function measure(core: Core, s: Shape): { fast: number; exact: number; f32: numb
   const y = heap.alloc(4 * T * N);
   blocks.push(x, y);
   let fast: number, exact: number;
+  let fast8: number | undefined;
   let i = 0;
   if (s.kind === 'head') {
     const q = new Int8Array(N * K).map((_, j) => ((j * 2654435761) >>> 24) - 128);
@@ -96,20 +98,22 @@ function measure(core: Core, s: Shape): { fast: number; exact: number; f32: numb
     const beta = put(fill(new Float32Array(K), 3).map((v) => 0.002 * v));
     const fastTables = heap.alloc(k.onebit_fast_scratch_bytes(K, T));
     const tables = heap.alloc(k.onebit_scratch_bytes(K, T));
+    const fast8Tables = heap.alloc(k.onebit_fast8_scratch_bytes(K, T));
     fast = timeMs(() => { k.onebit_fast_prepare(fastTables, x, alpha, beta, T, K, K); k.onebit_fast_rows(y, fastTables, bits[i++ % bits.length], T, N, K, 0, N); });
+    fast8 = timeMs(() => { k.onebit_fast8_prepare(fast8Tables, x, alpha, beta, T, K, K); k.onebit_fast8_rows(y, fast8Tables, bits[i++ % bits.length], T, N, K, 0, N); });
     exact = timeMs(() => { k.onebit_prepare(tables, x, alpha, beta, T, K, K); k.onebit_rows(y, tables, bits[i++ % bits.length], T, N, K, 0, N); });
-    blocks.push(...bits, fastTables, tables);
+    blocks.push(...bits, fastTables, fast8Tables, tables);
   }
   const dense = copies(core, asBytes(fill(new Float32Array(N * K), 4)));
   const f32 = timeMs(() => k.f32_rows(y, x, dense[i++ % dense.length], T, N, K, K, 0, N), 2, 400, 5);
   blocks.push(...dense);
   for (const b of blocks) heap.release(b);
   const us = (ms: number) => (1000 * ms) / T;
-  return { fast: us(fast), exact: us(exact), f32: us(f32) };
+  return { fast: us(fast), fast8: fast8 === undefined ? undefined : us(fast8), exact: us(exact), f32: us(f32) };
 }
 
 /** Every shape with the build at `wasm` (the default: what this Node runs best). */
-export async function benchKernels(quick: boolean, wasm: URL = BUILDS.single): Promise<{ shape: Shape; fast: number; exact: number; f32: number }[]> {
+export async function benchKernels(quick: boolean, wasm: URL = BUILDS.single): Promise<{ shape: Shape; fast: number; fast8?: number; exact: number; f32: number }[]> {
   const core = await createCore({ wasm, threads: 1 });
   return kernelShapes(quick).map((shape) => ({ shape, ...measure(core, shape) }));
 }
@@ -121,7 +125,7 @@ export function kernelResults(best: Awaited<ReturnType<typeof benchKernels>>, si
     const gops = (us: number) => (2 * N * K) / (us * 1e3);
     return {
       name, kind, N, K, T,
-      onebit_us: b.fast, onebit_simd128_us: simd128[i].fast, exact_us: b.exact, f32_us: b.f32,
+      onebit_us: b.fast, onebit_simd128_us: simd128[i].fast, ...(b.fast8 === undefined ? {} : { onebit8_us: b.fast8 }), exact_us: b.exact, f32_us: b.f32,
       onebit_gops: gops(b.fast), f32_gops: gops(b.f32), speedup: b.f32 / b.fast,
     };
   });
@@ -129,11 +133,12 @@ export function kernelResults(best: Awaited<ReturnType<typeof benchKernels>>, si
 
 export function printKernels(results: KernelResult[], relaxed: boolean): void {
   const pad = (s: string | number, n: number) => String(s).padStart(n);
-  console.log(`kernel (1 thread, weights streamed)     fast µs${relaxed ? ' (relaxed / simd128)' : ''}   exact µs     f32 µs   fast GOPS  f32 GOPS  f32/fast`);
+  console.log(`kernel (1 thread, weights streamed)     fast µs${relaxed ? ' (relaxed / simd128)' : ''}  8-bit µs  12/8-bit   exact µs     f32 µs   fast GOPS  f32 GOPS  f32/fast`);
   for (const r of results) {
     const label = `${r.name} ${r.kind === 'gemm' ? `GEMM T=${r.T}, per token` : r.kind === 'head' ? 'int8 head' : r.kind === 'head-q4' ? 'q4 head' : 'GEMV'} ${r.K}->${r.N}`;
     const fast = relaxed ? `${r.onebit_us.toFixed(0)} / ${r.onebit_simd128_us.toFixed(0)}` : r.onebit_us.toFixed(0);
-    console.log(`${label.padEnd(40)}${pad(fast, relaxed ? 16 : 8)}${pad(r.exact_us.toFixed(0), 11)}${pad(r.f32_us.toFixed(0), 11)}${pad(r.onebit_gops.toFixed(0), 12)}${pad(r.f32_gops.toFixed(1), 10)}${pad(r.speedup.toFixed(1), 9)}x`);
+    const eight = r.onebit8_us === undefined ? ['-', '-'] : [r.onebit8_us.toFixed(0), `${(r.onebit_us / r.onebit8_us).toFixed(2)}x`];
+    console.log(`${label.padEnd(40)}${pad(fast, relaxed ? 16 : 8)}${pad(eight[0], 10)}${pad(eight[1], 10)}${pad(r.exact_us.toFixed(0), 11)}${pad(r.f32_us.toFixed(0), 11)}${pad(r.onebit_gops.toFixed(0), 12)}${pad(r.f32_gops.toFixed(1), 10)}${pad(r.speedup.toFixed(1), 9)}x`);
   }
 }
 

@@ -27,13 +27,14 @@ import { registerEmbeddings } from './embeddings.js';
 import { inThreadEncoder, type PromptEncoder } from './encoder.js';
 import { apiErrorOf, errorBody } from './error-table.js';
 import { Gate, Locks } from './gate.js';
-import { clientOf, guard, hostClientAddress, ownerOf, requestSignal } from './guard.js';
+import { clientOf, guard, hostClientAddress, ownerOf } from './guard.js';
 import { parseJsonBody } from './json-body.js';
 import { registerMetrics } from './metrics.js';
 import { ParkedIndex } from './parked.js';
 import { PromptCache } from './prompt-cache.js';
 import { GATED_ROUTES, refuseEarly } from './refusal.js';
 import { ApiError, parseCompletionRequest, shown, type CompletionRequest } from './request.js';
+import { allItems, clientAbort, firstItem, sseResponse } from './sse.js';
 import { MemoryStore, type SnapshotStore } from './store.js';
 import { registerTokenize } from './tokenize.js';
 
@@ -181,40 +182,17 @@ export function createApp(options: AppOptions): Hono {
       const req = parseCompletionRequest(body, { session: c.req.header('bimamba-session') }, limits);
       if (req.model !== modelName) throw new ApiError(404, `model ${shown(req.model)} is not served here; this server runs ${JSON.stringify(modelName)}`, 'model', 'invalid_request_error', 'model_not_found');
 
-      // Generation stops as soon as the client goes away, its time is up, or the stream is cancelled.
-      const abort = new AbortController();
-      const clientGone = () => abort.abort(requestSignal(c).reason ?? new BimambaError('ABORTED', 'the client went away'));
-      const signal = requestSignal(c);
-      if (signal.aborted) clientGone();
-      signal.addEventListener('abort', clientGone, { once: true });
+      const abort = clientAbort(c);
       const outcome: SessionOutcome = { status: null };
       const info: CompletionInfo = {};
       const items = runCompletion(engine, req, abort.signal, { owner: ownerOf(c), client: clientOf(c) }, outcome, info);
       const id = `cmpl-${crypto.randomUUID()}`;
       const head: Record<string, unknown> = { id, object: 'text_completion', created: Math.floor(Date.now() / 1000), model: modelName };
 
-      // The first item decides the status: a busy server, bad token ids or an unusable session are
-      // answered with an error status, before any event is sent.
-      let first: IteratorResult<GeneratedToken>;
-      try {
-        first = await items.next();
-      } catch (e) {
-        signal.removeEventListener('abort', clientGone);
-        throw e;
-      }
-      // a named session that was not found (new, expired or evicted) starts afresh: the client is told
-      if (outcome.status !== null) {
-        c.header('bimamba-session-status', outcome.status);
-        head.session_status = outcome.status;
-      }
+      const first = await firstItem(c, items, abort, outcome, head);
 
       if (!req.stream) {
-        const all: GeneratedToken[] = [];
-        try {
-          for (let r = first; !r.done; r = await items.next()) all.push(r.value);
-        } finally {
-          signal.removeEventListener('abort', clientGone);
-        }
+        const all = await allItems(first, items, abort);
         const last = all.at(-1);
         const echo = req.echo ? echoedPrompt(model.tokenizer, info.promptIds ?? [], info.promptLogprobs, req.logprobs) : null;
         const text = all.map((i) => i.text).join('');
@@ -230,46 +208,19 @@ export function createApp(options: AppOptions): Hono {
         });
       }
 
-      const utf8 = new TextEncoder();
-      const event = (data: unknown) => utf8.encode(`data: ${JSON.stringify(data)}\n\n`);
       let offset = 0;
-      let pending: IteratorResult<GeneratedToken> | null = first;
-      const stream = new ReadableStream<Uint8Array>({
-        // One item per pull: the client's reading paces the generation.
-        async pull(controller) {
-          try {
-            const r = pending ?? (await items.next());
-            pending = null;
-            if (r.done) {
-              signal.removeEventListener('abort', clientGone);
-              controller.close();
-              return;
-            }
-            const item = r.value;
-            // Run the generation to its end (the session is parked then) before telling the client it is done.
-            if (item.finishReason) await items.next();
-            const finish = item.finishReason ? OPENAI_FINISH[item.finishReason] : null;
-            controller.enqueue(event({ ...head, choices: [{ index: 0, text: item.text, logprobs: logprobsOf(req, [item], offset), finish_reason: finish }] }));
-            offset += item.text.length;
-            if (finish) {
-              if (req.includeUsage) controller.enqueue(event({ ...head, choices: [], usage: usageOf(item.usage, info.cachedTokens) }));
-              controller.enqueue(utf8.encode('data: [DONE]\n\n'));
-            }
-          } catch (e) {
-            signal.removeEventListener('abort', clientGone);
-            if (abort.signal.aborted) return; // the client is gone or its time is up: the stream ends
-            controller.enqueue(event(errorBody(apiErrorOf(e))));
-            controller.close();
+      return sseResponse(c, abort, items, first, {
+        send(item, out) {
+          const finish = item.finishReason ? OPENAI_FINISH[item.finishReason] : null;
+          out.event({ ...head, choices: [{ index: 0, text: item.text, logprobs: logprobsOf(req, [item], offset), finish_reason: finish }] });
+          offset += item.text.length;
+          if (finish) {
+            if (req.includeUsage) out.event({ ...head, choices: [], usage: usageOf(item.usage, info.cachedTokens) });
+            out.done();
           }
-        },
-        async cancel() {
-          clientGone();
-          await items.return(undefined);
+          return true;
         },
       });
-      c.header('content-type', 'text/event-stream');
-      c.header('cache-control', 'no-cache');
-      return c.body(stream);
     },
   );
   const routes = { engine, modelName, limits };

@@ -9,10 +9,10 @@ import { BimambaError } from '../errors.js';
 import type { FinishReason, GeneratedToken, Usage } from '../generate/generate.js';
 import { parseChatRequest, type ChatRequest, type ExtraField } from './chat-request.js';
 import { runCompletion, type CompletionInfo, type Engine, type SessionOutcome } from './completion.js';
-import { apiErrorOf, errorBody } from './error-table.js';
 import { clientOf, ownerOf, requestSignal } from './guard.js';
 import { jsonObject } from './json-body.js';
 import { ApiError, type CompletionRequest, type Limits } from './request.js';
+import { allItems, clientAbort, firstItem, sseResponse } from './sse.js';
 
 /** What the routes share with the app: its engine, model name and limits. */
 export interface RouteContext {
@@ -95,40 +95,17 @@ export function registerChat(app: Hono, ctx: RouteContext, options: ChatRouteOpt
         cachePoints: prompt.messageEnds,
       };
 
-      // Generation stops as soon as the client goes away, its time is up, or the stream is cancelled.
-      const abort = new AbortController();
-      const signal = requestSignal(c);
-      const clientGone = () => abort.abort(signal.reason ?? new BimambaError('ABORTED', 'the client went away'));
-      if (signal.aborted) clientGone();
-      signal.addEventListener('abort', clientGone, { once: true });
-      const done = () => signal.removeEventListener('abort', clientGone);
+      const abort = clientAbort(c);
       const info: CompletionInfo = {};
       const outcome: SessionOutcome = { status: null };
       const items = runCompletion(engine, completion, abort.signal, { owner: ownerOf(c), client: clientOf(c) }, outcome, info);
       const head: Record<string, unknown> = { id: `chatcmpl-${crypto.randomUUID()}`, object: 'chat.completion', created: Math.floor(Date.now() / 1000), model: modelName, system_fingerprint: null };
 
-      // the first item decides the status, before any event is sent (as /v1/completions does)
-      let first: IteratorResult<GeneratedToken>;
-      try {
-        first = await items.next();
-      } catch (e) {
-        done();
-        throw e;
-      }
+      const first = await firstItem(c, items, abort, outcome, head);
       const cached = () => info.cachedTokens ?? 0;
-      // a named session that was not found (new, expired or evicted) starts afresh: the client is told
-      if (outcome.status !== null) {
-        c.header('bimamba-session-status', outcome.status);
-        head.session_status = outcome.status;
-      }
 
       if (!req.stream) {
-        const all: GeneratedToken[] = [];
-        try {
-          for (let r = first; !r.done; r = await items.next()) all.push(r.value);
-        } finally {
-          done();
-        }
+        const all = await allItems(first, items, abort);
         const last = all.at(-1);
         return c.json({
           ...head,
@@ -143,56 +120,21 @@ export function registerChat(app: Hono, ctx: RouteContext, options: ChatRouteOpt
       }
 
       const chunkHead = { ...head, object: 'chat.completion.chunk' };
-      const event = (data: unknown) => utf8.encode(`data: ${JSON.stringify(data)}\n\n`);
-      let pending: IteratorResult<GeneratedToken> | null = first;
-      let started = false;
-      const stream = new ReadableStream<Uint8Array>({
-        async pull(controller) {
-          try {
-            if (!started) {
-              started = true; // OpenAI's first chunk names the role
-              controller.enqueue(event({ ...chunkHead, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }] }));
-              return;
-            }
-            // an item whose text is held back (a possible stop string) sends nothing: go on to the next,
-            // since a pull that enqueues nothing is not called again
-            let item: GeneratedToken;
-            for (;;) {
-              const r = pending ?? (await items.next());
-              pending = null;
-              if (r.done) {
-                done();
-                controller.close();
-                return;
-              }
-              item = r.value;
-              if (item.text || item.logprob !== undefined || item.finishReason) break;
-            }
-            if (item.finishReason) await items.next(); // park the session before saying it is done
-            const finish = item.finishReason ? FINISH[item.finishReason] : null;
-            if (item.text || item.logprob !== undefined) {
-              controller.enqueue(event({ ...chunkHead, choices: [{ index: 0, delta: { content: item.text }, logprobs: logprobsOf(req, [item]), finish_reason: null }] }));
-            }
-            if (finish) {
-              controller.enqueue(event({ ...chunkHead, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: finish }] }));
-              if (req.includeUsage) controller.enqueue(event({ ...chunkHead, choices: [], usage: chatUsage(item.usage, cached()) }));
-              controller.enqueue(utf8.encode('data: [DONE]\n\n'));
-            }
-          } catch (e) {
-            done();
-            if (abort.signal.aborted) return;
-            controller.enqueue(event(errorBody(apiErrorOf(e))));
-            controller.close();
+      return sseResponse(c, abort, items, first, {
+        // OpenAI's first chunk names the role
+        opening: (out) => out.event({ ...chunkHead, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }] }),
+        send(item, out) {
+          const content = Boolean(item.text) || item.logprob !== undefined;
+          if (!content && !item.finishReason) return false; // text held back (a possible stop string)
+          if (content) out.event({ ...chunkHead, choices: [{ index: 0, delta: { content: item.text }, logprobs: logprobsOf(req, [item]), finish_reason: null }] });
+          if (item.finishReason) {
+            out.event({ ...chunkHead, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: FINISH[item.finishReason] }] });
+            if (req.includeUsage) out.event({ ...chunkHead, choices: [], usage: chatUsage(item.usage, cached()) });
+            out.done();
           }
-        },
-        async cancel() {
-          clientGone();
-          await items.return(undefined);
+          return true;
         },
       });
-      c.header('content-type', 'text/event-stream');
-      c.header('cache-control', 'no-cache');
-      return c.body(stream);
     },
   );
 }

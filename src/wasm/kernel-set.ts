@@ -1,9 +1,10 @@
 // The operations the model graph runs (src/model/forward.ts calls these names and nothing else), and
 // the kernels behind each one:
 //  - linear: a projection in its storage (f32, f16, int8 rows, 4-bit groups, 1-bit signs). On the fast
-//    path (unless `exact`) 1-bit projections go through lookup tables of 12-bit activations
-//    (onebit_fast.ts) and int8 and 4-bit ones (the LM head) through 16-bit dot products (i8_fast.ts,
-//    q4_fast.ts); on the exact path through the f32 kernels (onebit.ts, matmul.ts, q4.ts).
+//    path (unless `exact`) 1-bit projections go through lookup tables of 12-bit activations, or with
+//    `activationBits: 8` 8-bit ones (onebit_fast.ts), and int8 and 4-bit ones (the LM head) through
+//    16-bit dot products (i8_fast.ts, q4_fast.ts); on the exact path through the f32 kernels
+//    (onebit.ts, matmul.ts, q4.ts).
 //  - scan1/scan2: the SSM state stored as f32 or, with `stateType: 'bf16'`, as bfloat16 (state.ts).
 //  - split between threads when the core has a worker pool: the rows of every projection (the exact
 //    1-bit one too), scan heads (channels), conv channels, gated-norm tokens, each through its entry in
@@ -64,7 +65,7 @@ export interface Ops {
 export interface KernelSetOptions {
   /** Run the exact f32 kernels (false: the fast paths). */
   exact: boolean;
-  /** The fast 1-bit path's activations: 12-bit (default) or 8-bit lookup tables (onebit_fast8.ts). */
+  /** The fast 1-bit path's activations: 12-bit (default) or 8-bit lookup tables (onebit_fast.ts, onebit_fast8_*). */
   activationBits?: 8 | 12;
   /** Most tokens one call handles (the prefill chunk). */
   maxT: number;
@@ -133,6 +134,31 @@ const rows16 = <S extends 'i8' | 'q4'>(rows: SplitKernel): ProjectionKernel<S> =
 });
 
 /**
+ * The fast 1-bit kernels of each activation width: one kernel family (assembly/onebit_fast.ts, the table
+ * entry type its only difference), exported once per width.
+ */
+const ONEBIT_FAST = {
+  12: { rows: SPLIT.onebitFast, part: 'onebitFastTables', prepare: 'onebit_fast_prepare' },
+  8: { rows: SPLIT.onebitFast8, part: 'onebitFast8Tables', prepare: 'onebit_fast8_prepare' },
+} as const satisfies Record<8 | 12, { rows: SplitKernel; part: ScratchPart; prepare: keyof Kernels }>;
+
+/** The fast path with the 1-bit layers' activations at `bits`. */
+function fastPath(bits: 8 | 12): ProjectionKernels {
+  const onebit = ONEBIT_FAST[bits];
+  return {
+    f32: dense(SPLIT.f32),
+    f16: dense(SPLIT.f16),
+    i8: rows16(SPLIT.i8Fast),
+    q4: rows16(SPLIT.q4Fast),
+    onebit: {
+      rows: onebit.rows,
+      prepare: { part: onebit.part, write: (k, scratch, p, x, T, xs) => k[onebit.prepare](scratch, x, p.alpha, p.beta, T, p.K, xs), batch: ONEBIT_BATCH },
+      args: (p, y, tables, T) => [y, tables, p.bits, T, p.N, p.K],
+    },
+  };
+}
+
+/**
  * Every storage on each path: `exact` the f32 kernels, `fast` the quantized activations (assembly/README.md),
  * `fast8` the same with the 1-bit layers' 8-bit tables (`activationBits: 8`).
  */
@@ -149,28 +175,8 @@ const PROJECTIONS: Record<Path, ProjectionKernels> = {
       args: (p, y, tables, T) => [y, tables, p.bits, T, p.N, p.K],
     },
   },
-  fast: {
-    f32: dense(SPLIT.f32),
-    f16: dense(SPLIT.f16),
-    i8: rows16(SPLIT.i8Fast),
-    q4: rows16(SPLIT.q4Fast),
-    onebit: {
-      rows: SPLIT.onebitFast,
-      prepare: { part: 'onebitFastTables', write: (k, scratch, p, x, T, xs) => k.onebit_fast_prepare(scratch, x, p.alpha, p.beta, T, p.K, xs), batch: ONEBIT_BATCH },
-      args: (p, y, tables, T) => [y, tables, p.bits, T, p.N, p.K],
-    },
-  },
-  fast8: {
-    f32: dense(SPLIT.f32),
-    f16: dense(SPLIT.f16),
-    i8: rows16(SPLIT.i8Fast),
-    q4: rows16(SPLIT.q4Fast),
-    onebit: {
-      rows: SPLIT.onebitFast8,
-      prepare: { part: 'onebitFast8Tables', write: (k, scratch, p, x, T, xs) => k.onebit_fast8_prepare(scratch, x, p.alpha, p.beta, T, p.K, xs), batch: ONEBIT_BATCH },
-      args: (p, y, tables, T) => [y, tables, p.bits, T, p.N, p.K],
-    },
-  },
+  fast: fastPath(12),
+  fast8: fastPath(8),
 };
 
 /** The path these options run. */

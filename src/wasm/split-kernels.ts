@@ -26,7 +26,7 @@ export const SPLIT = {
   // projections: rows of W (an output each)
   onebit: split('onebit_rows', 'rows', 16, 15_000), // exact 1-bit: f32 sign tables (onebit_prepare)
   onebitFast: split('onebit_fast_rows', 'rows', 16, 60_000), // 12-bit lookup tables (onebit_fast_prepare)
-  onebitFast8: split('onebit_fast8_rows', 'rows', 16, 60_000), // 8-bit lookup tables (onebit_fast8_prepare); speed not yet measured
+  onebitFast8: split('onebit_fast8_rows', 'rows', 16, 75_000), // 8-bit lookup tables (onebit_fast8_prepare): 1.2-1.5x the GEMVs' speed (docs/speed.md)
   f32: split('f32_rows', 'rows', 4, 4_000),
   f16: split('f16_rows', 'rows', 4, 4_000),
   i8: split('i8_rows', 'rows', 4, 4_000),

@@ -1,25 +1,10 @@
 // The `bimamba` command as users run it: the built bundle (npm test builds it first).
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { checkpointDir } from '../util/fixtures.js';
-
-const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
-const run = promisify(execFile);
-
-async function bimamba(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { maxBuffer: 1 << 24 });
-    return { stdout, stderr, code: 0 };
-  } catch (e) {
-    const err = e as { stdout: string; stderr: string; code: number };
-    return { stdout: err.stdout, stderr: err.stderr, code: err.code };
-  }
-}
+import { bimambaExec as bimamba } from '../util/cli.js';
 
 describe('bimamba CLI', () => {
   it('generate: greedy output with the built-in model is deterministic, starts with the prompt, reports tokens/s', async () => {

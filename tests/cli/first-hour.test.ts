@@ -2,31 +2,16 @@
 // tokenizer runs on token ids (--ids) or with one given at generate time (--tokenizer); -t follows the
 // server's rule; tokenize's --decode ends its line and its --help names only what it reads; an empty stdin
 // is said to give the sample prompt; `serve` names its model `default` whatever the file.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_TEMPERATURE } from '../../src/generate/defaults.js';
 import { startServe, type Served } from '../server/serve.js';
 import { loadModel } from '../../src/model/model.js';
 import { byteTokenizerJson, convertFixture } from '../util/fixtures.js';
 import { WASM } from '../util/wasm.js';
-
-const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
-
-/** The command with `stdin` piped in (closed at once when empty, as `< /dev/null`). */
-function bimamba(args: string[], stdin = ''): Promise<{ stdout: string; stderr: string; code: number }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args]);
-    let stdout = '', stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d) => { stderr += d; });
-    child.on('close', (code) => resolve({ stdout, stderr, code: code ?? -1 }));
-    child.stdin.end(stdin);
-  });
-}
+import { bimamba } from '../util/cli.js';
 
 let dir = '';
 let bare = ''; // a model file without a tokenizer

@@ -1,6 +1,5 @@
 // The official-weights path as a user runs it, through the built CLI: a weights-only folder of .bin files
 // and LLaMA's tokenizer.model -> convert (no config) -> info, tokenize, generate, ppl --protocol bi-mamba.
-import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,25 +11,13 @@ import { loadModel } from '../../src/model/model.js';
 import { releaseConfigJson, writeReleaseFolder } from '../convert/release.js';
 import { tokenizerPath } from '../util/fixtures.js';
 import { WASM } from '../util/wasm.js';
+import { bimamba } from '../util/cli.js';
 
-const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const LLAMA_MODEL = tokenizerPath('llama2', 'model');
 const FIXTURE = JSON.parse(readFileSync(fileURLToPath(new URL('../tokenizer/sentencepiece/llama2.sentencepiece.json', import.meta.url)), 'utf8')) as {
   encode: { text: string; ids: number[]; decoded: string }[];
   decode: { ids: number[]; decoded: string }[];
 };
-
-/** Run the CLI with `stdin` piped in. */
-function bimamba(args: string[], stdin = ''): Promise<{ stdout: string; stderr: string; code: number }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args]);
-    let stdout = '', stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d) => { stderr += d; });
-    child.on('close', (code) => resolve({ stdout, stderr, code: code ?? -1 }));
-    child.stdin.end(stdin);
-  });
-}
 
 const SHAPE = { d_model: 64, n_layer: 2, vocab_size: 32000, d_state: 128, headdim: 64 };
 let dir = '';

@@ -1,4 +1,4 @@
-// The 8-bit activation mode of the 1-bit layers (LoadOptions.activationBits: 8, onebit_fast8.ts) on whole
+// The 8-bit activation mode of the 1-bit layers (LoadOptions.activationBits: 8, onebit_fast8_*) on whole
 // models. The kernels' own bound and bits are tested in onebit-fast.test.ts and across the four builds in
 // tests/kernels/builds.test.ts; threads in threads.test.ts. Here: the option is checked, it reaches the
 // 1-bit layers and nothing else, a token gets the same bits in any prefill chunking, and the logits stay

@@ -1,5 +1,6 @@
-// The fast 1-bit kernels, both activation modes (12-bit: assembly/onebit_fast.ts; 8-bit tables:
-// assembly/onebit_fast8.ts), against two references built from the same signs, alpha, beta and x:
+// The fast 1-bit kernels, both activation modes (assembly/onebit_fast.ts: 12-bit, onebit_fast_*; 8-bit
+// tables, onebit_fast8_*, the same code over i8 entries), against two references built from the same
+// signs, alpha, beta and x:
 //  - the quantized reference: the same per-block quantization done here in TypeScript, then exact
 //    integer sums in f64: the kernel must match it to f32 rounding;
 //  - the exact f64 product: the kernel must stay within the stated bound, Σ_k step_b(k) / 2.

@@ -1,27 +1,14 @@
 // `bimamba generate --json-schema FILE / --grammar FILE / --json` as users run it (the built bundle).
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { SCHEMAS } from './schemas.js';
 import { validate } from './validate.js';
+import { bimambaExec as bimamba } from '../util/cli.js';
 
-const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const GRAMMARS = fileURLToPath(new URL('./grammars/', import.meta.url));
-const run = promisify(execFile);
-
-async function bimamba(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { maxBuffer: 1 << 24 });
-    return { stdout, stderr, code: 0 };
-  } catch (e) {
-    const err = e as { stdout: string; stderr: string; code: number };
-    return { stdout: err.stdout, stderr: err.stderr, code: err.code };
-  }
-}
 
 describe('bimamba generate, structured', () => {
   const dir = mkdtempSync(join(tmpdir(), 'bimamba-structured-'));
