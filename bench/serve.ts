@@ -36,7 +36,9 @@ if (!model) {
 
 const maxStreams = Math.max(...streamCounts);
 const server = spawn(process.execPath, [`${root}dist/cli.js`, 'serve', '--model', model, '--name', 'bench', '--port', '0', '--threads', threads,
-  '--max-active', String(maxStreams), '--max-waiting', String(maxStreams), '--no-verify'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  '--max-active', String(maxStreams), '--max-waiting', String(maxStreams), '--no-verify',
+  // every stream comes from this one address: the per-client caps must not hold them back
+  '--max-active-per-client', String(maxStreams), '--max-waiting-per-client', String(maxStreams)], { stdio: ['ignore', 'pipe', 'inherit'] });
 const url = await new Promise<string>((resolve, reject) => {
   let out = '';
   server.stdout.setEncoding('utf8').on('data', (d: string) => {
