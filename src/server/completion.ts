@@ -184,6 +184,7 @@ export async function* runCompletion(
     const savesAt = (cut: number) => cache !== null && saves.has(cut);
     let waited = 0; // ms the prompt waited on the batcher's steps: the other completions' work as much as its own
     let share = 0; // ms of those steps that were this prompt's rows
+    // echo wants every position's logits: that prompt is fed alone, between the steps
     if (onLogits) await feedInCuts(live, ids, cuts, from, { signal, onLogits, atCut: (cut) => (savesAt(cut) ? saveEntry(cache!, ids, cut, cuts, live) : undefined) });
     else {
       // the same pieces as fed alone, through the batcher's steps, up to each cut that leaves a cache entry
