@@ -19,8 +19,9 @@
 // one started waiting, so a generation that is not ready (its client reads slowly) holds the others up no
 // longer than that; a prompt waits as a token does. A seat has at most one token waiting, so the
 // generations advance token by token, each by one per step: fairly. A seat whose client goes away leaves
-// at once: its waiting token or prompt is dropped and its feed rejects with ABORTED. A prompt's share of
-// each call's time (its rows over the call's) is what its client's budget pays for it (gate.ts).
+// at once: its waiting token or prompt is dropped and its feed rejects with ABORTED. A prompt's client
+// pays (gate.ts) for the time its prompt took, less the other sessions' rows of the steps it waited
+// through (each call's time shared out by rows).
 import { BimambaError } from '../errors.js';
 import type { TokenFeeder } from '../generate/generate.js';
 import { yieldToHost } from '../generate/yield.js';
@@ -35,7 +36,8 @@ export interface Seat {
   feed: TokenFeeder<Session>;
   /**
    * Feed a run of prompt pieces (ids[start, end) each, at most the model's prefill chunk, in order) in
-   * the steps to come; resolves with this prompt's share of those steps' time, in ms.
+   * the steps to come; resolves with the time, in ms, that the steps it waited through spent on other
+   * sessions' rows (what its client's budget does not pay, gate.ts).
    */
   feedPrompt(session: Session, ids: readonly number[], pieces: readonly FeedPiece[]): Promise<number>;
   /** Give the seat up (the generation ended); safe to call twice. */
@@ -60,14 +62,14 @@ interface Reading {
   pieces: number[][];
   logits: boolean[];
   taken: number;
-  ms: number;
-  resolve(ms: number): void;
+  othersMs: number; // time of the steps while this prompt waited, less its own rows' share
+  resolve(othersMs: number): void;
   reject(e: unknown): void;
 }
 
 /** One forward call being packed: its parts, its rows, and which waiting token or prompt each part is of. */
 interface Call {
-  parts: Array<{ session: Session; tokens: number[]; logits: boolean }>;
+  parts: Array<{ session: Session; tokens: number[]; logits: boolean; of?: Reading }>;
   rows: number;
   tokens: Waiting[];
   readings: Map<Reading, number>; // rows of each prompt in this call
@@ -128,7 +130,7 @@ export class DecodeBatcher {
             pieces: pieces.map((p) => ids.slice(p.start, p.end)),
             logits: pieces.map((p) => p.cut),
             taken: 0,
-            ms: 0,
+            othersMs: 0,
             resolve: (ms) => { done(); resolve(ms); },
             reject: (e) => { done(); reject(e); },
           };
@@ -192,7 +194,7 @@ export class DecodeBatcher {
       for (const r of this.reading) {
         while (r.taken < r.pieces.length && into.rows + r.pieces[r.taken].length <= maxRows) {
           const piece = r.pieces[r.taken];
-          into.parts.push({ session: r.session, tokens: piece, logits: r.logits[r.taken] });
+          into.parts.push({ session: r.session, tokens: piece, logits: r.logits[r.taken], of: r });
           into.rows += piece.length;
           into.readings.set(r, (into.readings.get(r) ?? 0) + piece.length);
           r.taken++;
@@ -208,6 +210,7 @@ export class DecodeBatcher {
   private step(): void {
     this.stepping = false;
     const tokens = this.waiting.splice(0);
+    const queued = this.reading.slice();
     let calls: Call[];
     try {
       calls = this.pack(tokens);
@@ -218,9 +221,11 @@ export class DecodeBatcher {
     }
     const failed = new Set<Reading>();
     for (const call of calls) {
+      const parts = call.parts.filter((p) => !(p.of && failed.has(p.of))); // a prompt that failed in an earlier call goes no further
+      if (parts.length === 0) continue;
       const t0 = performance.now();
       try {
-        Session.feedParts(call.parts);
+        Session.feedParts(parts);
         for (const w of call.tokens) w.resolve();
       } catch (e) {
         for (const w of call.tokens) w.reject(e);
@@ -231,7 +236,7 @@ export class DecodeBatcher {
         continue;
       }
       const ms = performance.now() - t0;
-      for (const [r, rows] of call.readings) r.ms += (ms * rows) / call.rows;
+      for (const r of queued) r.othersMs += ms - (ms * (call.readings.get(r) ?? 0)) / call.rows;
     }
     // the prompts read to their end leave the queue; the others keep their remaining pieces for the next step
     for (let i = this.reading.length - 1; i >= 0; i--) {
@@ -245,7 +250,7 @@ export class DecodeBatcher {
       r.taken = 0;
       if (r.pieces.length === 0) {
         this.reading.splice(i, 1);
-        r.resolve(r.ms);
+        r.resolve(r.othersMs);
       }
     }
     this.schedule(); // prompt pieces left: the next step comes as soon as the seats are ready

@@ -182,8 +182,7 @@ export async function* runCompletion(
       : undefined;
     const live = session;
     const savesAt = (cut: number) => cache !== null && saves.has(cut);
-    let waited = 0; // ms the prompt waited on the batcher's steps: the other completions' work as much as its own
-    let share = 0; // ms of those steps that were this prompt's rows
+    let others = 0; // ms of the steps the prompt waited through that fed other sessions' rows
     // echo wants every position's logits: that prompt is fed alone, between the steps
     if (onLogits) await feedInCuts(live, ids, cuts, from, { signal, onLogits, atCut: (cut) => (savesAt(cut) ? saveEntry(cache!, ids, cut, cuts, live) : undefined) });
     else {
@@ -192,15 +191,13 @@ export async function* runCompletion(
       for (let i = 0; i < pieces.length;) {
         let j = i;
         while (j < pieces.length - 1 && !(pieces[j].cut && savesAt(pieces[j].end))) j++;
-        const t = performance.now();
-        share += await seat.feedPrompt(live, ids, pieces.slice(i, j + 1));
-        waited += performance.now() - t;
+        others += await seat.feedPrompt(live, ids, pieces.slice(i, j + 1));
         if (savesAt(pieces[j].end)) await saveEntry(cache!, ids, pieces[j].end, cuts, live);
         i = j + 1;
       }
     }
     const prefillMs = performance.now() - t0;
-    phase += waited - share; // its client pays its own rows of the shared steps, not the wait
+    phase += others; // its client pays for the prompt's phase as before, but not for the others' rows of the shared steps
     charge();
     if (engine.counters) {
       engine.counters.requests++;

@@ -115,7 +115,7 @@ describe('prompts read in the shared steps', () => {
       const ms = await seatB.feedPrompt(reader, ids, pieces);
       reading = false;
       await decoding;
-      expect(ms).toBeGreaterThan(0); // its share of the steps' time, for its client's budget
+      expect(ms).toBeGreaterThan(0); // the stream's rows of the steps it waited through: not its client's to pay
       // the prompt's state is that of one session fed alone, cut by cut
       const alone = model.createSession();
       await feedInCuts(alone, ids, cuts, 0);
