@@ -24,6 +24,31 @@ export function feedCuts(length: number, points: readonly number[]): number[] {
   return [...cuts].sort((a, b) => a - b);
 }
 
+/** One forward call's worth of a prompt fed cut by cut: ids[start, end), `cut` true where a cut ends it. */
+export interface FeedPiece {
+  start: number;
+  end: number;
+  cut: boolean;
+}
+
+/**
+ * The pieces feeding ids[from, cuts.at(-1)) cut by cut makes, with `rows` tokens at most in one forward
+ * call (the model's prefill chunk): each cut's tokens in pieces of `rows` from the cut before it, as
+ * Session.feed splits them. A batched server feeds exactly these pieces, so the state is the same bits.
+ */
+export function feedPieces(cuts: readonly number[], from: number, rows: number): FeedPiece[] {
+  const pieces: FeedPiece[] = [];
+  for (const cut of cuts) {
+    if (cut <= from) continue;
+    for (let start = from; start < cut; start += rows) {
+      const end = Math.min(cut, start + rows);
+      pieces.push({ start, end, cut: end === cut });
+    }
+    from = cut;
+  }
+  return pieces;
+}
+
 /**
  * Feed ids[from, end) into `session` cut by cut, giving the host a turn between cuts. `atCut` runs after
  * each cut (the server saves prompt-cache entries there); `onLogits` sees every position's logits, the

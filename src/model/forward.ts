@@ -139,9 +139,12 @@ function mamba1Mixer(g: Graph, L: LayerWeights, layer: number, segments: Segment
 /**
  * Run T ≤ scratch.maxT tokens through the model: the segments' tokens one after another (their T add up
  * to T), each segment updating its own state. Logits are computed for rows `firstLogit .. T-1` into
- * `scratch.logits` (`[T - firstLogit, vocab]`); pass T to skip the head.
+ * `scratch.logits` (`[T - firstLogit, vocab]`); pass T to skip the head. `firstLogit` may instead list
+ * the rows (ascending) whose logits are wanted, scattered over the call (a server's step: each decoding
+ * row and a prompt piece's last row): they are gathered before the final norm, their logits written in
+ * that order.
  */
-export function forward(g: Graph, segments: Segment[], ids: ArrayLike<number>, T: number, firstLogit: number): void {
+export function forward(g: Graph, segments: Segment[], ids: ArrayLike<number>, T: number, firstLogit: number | readonly number[]): void {
   const { ops, cfg, shapes: s, weights: w, scratch: b } = g;
   const n = T * s.dModel;
   embed(g, ids, T); //                                                     hidden [T, d_model]
@@ -154,6 +157,15 @@ export function forward(g: Graph, segments: Segment[], ids: ArrayLike<number>, T
     else mamba1Mixer(g, L, i, segments, T);
   }
   ops.add(b.residual, b.residual, b.hidden, n); //                         residual [T, d_model] += hidden
+  if (typeof firstLogit !== 'number') {
+    const rows = firstLogit;
+    if (rows.length === 0) return;
+    const D = s.dModel;
+    for (let j = 0; j < rows.length; j++) g.heap.f32(b.hidden + 4 * j * D, D).set(g.heap.f32(b.residual + 4 * rows[j] * D, D)); // hidden [Tl, d_model] (free now)
+    ops.rmsnorm(b.normed, b.hidden, w.normF, rows.length, D, cfg.norm_eps); //                        normed [Tl, d_model]
+    ops.linear(w.lmHead, b.logits, b.normed, rows.length); //                                          logits [Tl, vocab]
+    return;
+  }
   if (firstLogit >= T) return;
   const Tl = T - firstLogit;
   const normed = b.normed + 4 * firstLogit * s.dModel;

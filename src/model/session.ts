@@ -195,6 +195,53 @@ export class Session implements GenerationSession {
     }
   }
 
+  /** @internal The most rows one forward call takes (the model's prefill chunk): Session.feed's pieces. */
+  get rowsPerCall(): number {
+    return this.live().scratch.maxT;
+  }
+
+  /**
+   * @internal One forward call over `parts`, each a run of tokens of one session (a prompt piece, or one
+   * decoding token), at most rowsPerCall rows in all: each part is fed as one feed() call of its tokens
+   * would feed them (its state rounded once at its end), so a session whose prompt is fed in the pieces
+   * feed() cuts gets the same state, bit for bit. A session may have several parts, fed in their order.
+   * A part with `logits` ends with its last position's logits in its session's block (as feed() leaves
+   * them); the head runs only for those rows.
+   */
+  static feedParts(parts: ReadonlyArray<{ session: Session; tokens: readonly number[]; logits: boolean }>): void {
+    if (parts.length === 0) throw new BimambaError('BAD_ARGUMENT', 'feedParts() needs at least one part');
+    const first = parts[0].session;
+    const g = first.live();
+    const V = g.shapes.vocab;
+    let T = 0;
+    for (const p of parts) {
+      p.session.live();
+      if (p.session.runtime !== first.runtime) throw new BimambaError('BAD_ARGUMENT', 'feedParts() takes sessions of one model');
+      if (p.session.feeding) throw new BimambaError('BAD_ARGUMENT', "feedParts() called on a session from its own feed's onLogits");
+      if (p.tokens.length === 0) throw new BimambaError('BAD_ARGUMENT', 'feedParts() needs at least one token in each part');
+      checkTokens(p.tokens, V);
+      T += p.tokens.length;
+    }
+    if (T > g.scratch.maxT) throw new BimambaError('BAD_ARGUMENT', `feedParts() takes at most ${g.scratch.maxT} rows in one call; got ${T}`);
+    const ids: number[] = [];
+    const logitRows: number[] = [];
+    for (const p of parts) {
+      for (const id of p.tokens) ids.push(id);
+      if (p.logits) logitRows.push(ids.length - 1);
+    }
+    forward(g, parts.map((p) => ({ state: p.session.layerStates(g), T: p.tokens.length })), ids, T, logitRows);
+    const logits = g.heap.f32(g.scratch.logits, logitRows.length * V);
+    let j = 0;
+    for (const p of parts) {
+      if (p.logits) {
+        g.heap.f32(p.session.logitsPtr(), V).set(logits.subarray(j * V, (j + 1) * V));
+        j++;
+      }
+      p.session.seen += p.tokens.length;
+      p.session.remember(Array.from(p.tokens));
+    }
+  }
+
   private remember(tokens: number[]): void {
     const r = this.recent.concat(tokens.slice(-MAX_RECENT_TOKENS));
     this.recent = r.length > MAX_RECENT_TOKENS ? r.slice(-MAX_RECENT_TOKENS) : r;

@@ -1,7 +1,8 @@
 // One completion: encode a text prompt (with a time budget under `serve`), take the named session's lock,
 // wait for a turn, restore its parked snapshot (or the longest cached prefix of the prompt, or start
-// afresh), feed the rest of the prompt in its fixed cuts (prompt-cache.ts), saving the prompt cache's
-// entries on the way, generate (the decoding steps batched with the other running completions'), and
+// afresh), feed the rest of the prompt in its fixed cuts (prompt-cache.ts) and their pieces through the
+// batcher's steps, with the other completions' prompt pieces and decoding tokens (batcher.ts), saving the
+// prompt cache's entries on the way, generate (the decoding steps batched likewise), and
 // park the session again. The lock comes first, so a second request of a busy session waits without
 // holding a turn that an unrelated request could use. Only an in-flight request holds a live session in
 // WASM memory, so the live sessions never outnumber the gate's `active` turns.
@@ -14,7 +15,7 @@ import type { Session } from '../model/session.js';
 import type { DecodeBatcher } from './batcher.js';
 import type { PromptEncoder } from './encoder.js';
 import type { Gate, Locks } from './gate.js';
-import { FEED_SLICE, feedCuts, feedInCuts } from '../chat/feed.js';
+import { FEED_SLICE, feedCuts, feedInCuts, feedPieces } from '../chat/feed.js';
 import { unwrapOwned, wrapOwned, type ParkedIndex } from './parked.js';
 import type { PromptCache } from './prompt-cache.js';
 import { ApiError, checkPromptTokens, type CompletionRequest, type Limits } from './request.js';
@@ -180,8 +181,23 @@ export async function* runCompletion(
         }
       : undefined;
     const live = session;
-    await feedInCuts(live, ids, cuts, from, { signal, onLogits, atCut: (cut) => (saves.has(cut) && cache ? saveEntry(cache, ids, cut, cuts, live) : undefined) });
+    const savesAt = (cut: number) => cache !== null && saves.has(cut);
+    let others = 0; // ms of the steps the prompt waited through that fed other sessions' rows
+    // echo wants every position's logits: that prompt is fed alone, between the steps
+    if (onLogits) await feedInCuts(live, ids, cuts, from, { signal, onLogits, atCut: (cut) => (savesAt(cut) ? saveEntry(cache!, ids, cut, cuts, live) : undefined) });
+    else {
+      // the same pieces as fed alone, through the batcher's steps, up to each cut that leaves a cache entry
+      const pieces = feedPieces(cuts, from, live.rowsPerCall);
+      for (let i = 0; i < pieces.length;) {
+        let j = i;
+        while (j < pieces.length - 1 && !(pieces[j].cut && savesAt(pieces[j].end))) j++;
+        others += await seat.feedPrompt(live, ids, pieces.slice(i, j + 1));
+        if (savesAt(pieces[j].end)) await saveEntry(cache!, ids, pieces[j].end, cuts, live);
+        i = j + 1;
+      }
+    }
     const prefillMs = performance.now() - t0;
+    phase += others; // its client pays for the prompt's phase as before, but not for the others' rows of the shared steps
     charge();
     if (engine.counters) {
       engine.counters.requests++;

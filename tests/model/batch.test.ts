@@ -52,6 +52,54 @@ describe.each(FIXTURE_NAMES.flatMap((name) => [{ name, exact: false }, { name, e
     for (const s of [...batched, ...solo]) s.dispose();
   });
 
+  it('prompt pieces and decoding tokens of several sessions in one call (feedParts) give each its solo logits and state', () => {
+    // the pieces feed() cuts a prompt into, sharing calls with other sessions' tokens: the head only for
+    // the rows that want logits, scattered over the call
+    const prompts = [40, 7, 32, 65, 1].map((n, i) => Array.from({ length: n }, (_, t) => (11 + 17 * i + 29 * t) % model.vocabSize));
+    const decoding = Array.from({ length: 3 }, (_, i) => primed(model, i));
+    const readers = prompts.map(() => model.createSession());
+    const soloDecoding = decoding.map((s) => s.fork());
+    const soloReaders = prompts.map((p) => {
+      const s = model.createSession();
+      s.feed(p);
+      return s;
+    });
+    const pieces = prompts.map((p) => Array.from({ length: Math.ceil(p.length / 32) }, (_, k) => p.slice(32 * k, 32 * (k + 1))));
+    let tokens = decoding.map((s) => argmax(s.lastLogits()));
+    for (let step = 0; pieces.some((p) => p.length > 0); step++) {
+      // each step: the decoding tokens, then whole pieces while they fit the 32 rows, then a call of its own for a piece left out
+      const calls: Array<Array<{ session: Session; tokens: number[]; logits: boolean }>> = [decoding.map((s, i) => ({ session: s, tokens: [tokens[i]], logits: true }))];
+      let rows = decoding.length;
+      pieces.forEach((p, i) => {
+        if (p.length === 0) return;
+        if (rows + p[0].length > 32) {
+          calls.push([]);
+          rows = 0;
+        }
+        rows += p[0].length;
+        calls.at(-1)!.push({ session: readers[i], tokens: p.shift()!, logits: p.length === 0 });
+      });
+      for (const parts of calls) Session.feedParts(parts);
+      const alone = soloDecoding.map((s, i) => s.feed([tokens[i]]));
+      decoding.forEach((s, i) => expect(bitsOf(s.lastLogits()).equals(bitsOf(alone[i])), `decoding session ${i}, step ${step}`).toBe(true));
+      tokens = alone.map(argmax);
+    }
+    readers.forEach((s, i) => {
+      expect(s.tokensSeen).toBe(prompts[i].length);
+      expect(bitsOf(s.snapshot()).equals(bitsOf(soloReaders[i].snapshot())), `prompt ${i}'s state and logits`).toBe(true);
+    });
+    for (const s of [...decoding, ...soloDecoding, ...readers, ...soloReaders]) s.dispose();
+  });
+
+  it('feedParts refuses more rows than one call takes, and parts without tokens', () => {
+    const a = primed(model, 1);
+    expect(thrownBy(() => Session.feedParts([{ session: a, tokens: Array(33).fill(1), logits: true }])).code).toBe('BAD_ARGUMENT');
+    expect(thrownBy(() => Session.feedParts([{ session: a, tokens: [], logits: true }])).code).toBe('BAD_ARGUMENT');
+    expect(thrownBy(() => Session.feedParts([])).code).toBe('BAD_ARGUMENT');
+    expect(thrownBy(() => Session.feedParts([{ session: a, tokens: [model.vocabSize], logits: true }])).code).toBe('BAD_TOKEN');
+    a.dispose();
+  });
+
   it('refuses what would mix sessions up, before feeding any', () => {
     const [a, b] = [primed(model, 1), primed(model, 2)];
     const before = [bitsOf(a.snapshot().slice()), bitsOf(b.snapshot().slice())];
