@@ -50,7 +50,7 @@ export function registerServe(program: Command): void {
     .option('--max-active-per-client <n>', 'completions one client address runs at once (default: half of --max-active)', integerAtLeast(1))
     .option('--max-waiting-per-client <n>', 'requests one client address has waiting (default: a quarter of --max-waiting)', integerAtLeast(0))
     .option('--max-connections-per-client <n>', 'open connections per client address', integerAtLeast(1), 32)
-    .option('--prompt-cache <MiB>', 'memory for the prompt cache (0: off); with --sessions it lives in that directory, with --redis in Redis (entries kept an hour)', integerAtLeast(0), 256)
+    .option('--prompt-cache <MiB>', 'MiB for the prompt cache (0: off): in memory, or with --sessions in that directory, with --redis in Redis (entries kept an hour); past it each server deletes the oldest entries it saved', integerAtLeast(0), 256)
     .option('--chat-template <file>', "a Jinja chat template for /v1/chat/completions instead of the model file's")
     .action(async (o) => {
       if (o.redis && o.sessions) throw new UsageError('--redis and --sessions both say where sessions are parked: give one of them');
@@ -84,7 +84,7 @@ export function registerServe(program: Command): void {
           apiKeys, allowedHosts: hostAllow.includes('*') ? '*' : hostAllow.map((h) => h.toLowerCase()), corsOrigins: o.cors,
           requestTimeout: o.requestTimeout, writeTimeout: o.writeTimeout,
           ...(encoder ? { encodePrompt: encoder.encode } : {}),
-          promptCache, chatTemplate,
+          promptCache, promptCacheBytes: Math.max(1, o.promptCache) * 1024 * 1024, chatTemplate,
         });
       } catch (e) {
         await closeStore();

@@ -31,7 +31,7 @@ import { clientOf, guard, hostClientAddress, ownerOf } from './guard.js';
 import { parseJsonBody } from './json-body.js';
 import { registerMetrics } from './metrics.js';
 import { ParkedIndex } from './parked.js';
-import { PromptCache } from './prompt-cache.js';
+import { DEFAULT_PROMPT_CACHE_BYTES, PromptCache } from './prompt-cache.js';
 import { GATED_ROUTES, refuseEarly } from './refusal.js';
 import { ApiError, parseCompletionRequest, shown, type CompletionRequest } from './request.js';
 import { allItems, clientAbort, firstItem, sseResponse } from './sse.js';
@@ -80,6 +80,8 @@ export interface AppOptions {
    * MemoryStore of 64 MiB of its own. A store shared with the sessions' is fine: the keys never meet.
    */
   promptCache?: SnapshotStore | null;
+  /** Bytes of prompt-cache entries kept in that store; past it the oldest this app saved are deleted (default 64 MiB). */
+  promptCacheBytes?: number;
   /** A Jinja chat template for /v1/chat/completions instead of the model file's (or the default one). */
   chatTemplate?: string;
 }
@@ -125,8 +127,8 @@ export function createApp(options: AppOptions): Hono {
     limits,
     counters: { requests: 0, promptTokens: 0, generatedTokens: 0 },
   };
-  const cacheStore = options.promptCache === undefined ? new MemoryStore(64 * 1024 * 1024) : options.promptCache;
-  engine.promptCache = cacheStore ? new PromptCache(cacheStore, model) : null;
+  const cacheStore = options.promptCache === undefined ? new MemoryStore(DEFAULT_PROMPT_CACHE_BYTES) : options.promptCache;
+  engine.promptCache = cacheStore ? new PromptCache(cacheStore, model, positiveInteger('promptCacheBytes', options.promptCacheBytes ?? DEFAULT_PROMPT_CACHE_BYTES)) : null;
   const chatTemplate = chatTemplateOf(model.chatTemplate, options.chatTemplate);
   const created = Math.floor(Date.now() / 1000);
   const decodeOne = (token: number) => model.tokenizer?.decode([token]) ?? '';

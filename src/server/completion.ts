@@ -78,9 +78,9 @@ export function sessionKey(model: Model, name: string): string {
 }
 
 /** Keep a prompt-cache entry; the cache only saves work, so a full or failing store costs the entry, not the request. */
-async function saveEntry(cache: PromptCache, ids: number[], length: number, cuts: number[], session: Session): Promise<void> {
+async function saveEntry(cache: PromptCache, scope: string, ids: number[], length: number, cuts: number[], session: Session): Promise<void> {
   try {
-    await cache.save(ids, length, cuts, session.snapshot());
+    await cache.save(scope, ids, length, cuts, session.snapshot());
   } catch (e) {
     if (!(e instanceof BimambaError && e.code === 'OUT_OF_MEMORY')) console.error('bimamba serve: prompt cache:', e);
   }
@@ -138,7 +138,7 @@ export async function* runCompletion(
     // From a fresh start, the longest cached cut of the prompt (echo needs every position's logits: none)
     let from = 0;
     if (!continuing && cache && !req.echo && ids.length > 0) {
-      const hit = await cache.lookup(ids, cuts, [...points, ids.length], ids.length);
+      const hit = await cache.lookup(who.owner, ids, cuts, [...points, ids.length], ids.length); // this API key's entries only
       if (hit) {
         session?.dispose();
         session = model.restoreSession(hit.bytes);
@@ -184,7 +184,7 @@ export async function* runCompletion(
     const savesAt = (cut: number) => cache !== null && saves.has(cut);
     let others = 0; // ms of the steps the prompt waited through that fed other sessions' rows
     // echo wants every position's logits: that prompt is fed alone, between the steps
-    if (onLogits) await feedInCuts(live, ids, cuts, from, { signal, onLogits, atCut: (cut) => (savesAt(cut) ? saveEntry(cache!, ids, cut, cuts, live) : undefined) });
+    if (onLogits) await feedInCuts(live, ids, cuts, from, { signal, onLogits, atCut: (cut) => (savesAt(cut) ? saveEntry(cache!, who.owner, ids, cut, cuts, live) : undefined) });
     else {
       // the same pieces as fed alone, through the batcher's steps, up to each cut that leaves a cache entry
       const pieces = feedPieces(cuts, from, live.rowsPerCall);
@@ -192,7 +192,7 @@ export async function* runCompletion(
         let j = i;
         while (j < pieces.length - 1 && !(pieces[j].cut && savesAt(pieces[j].end))) j++;
         others += await seat.feedPrompt(live, ids, pieces.slice(i, j + 1));
-        if (savesAt(pieces[j].end)) await saveEntry(cache!, ids, pieces[j].end, cuts, live);
+        if (savesAt(pieces[j].end)) await saveEntry(cache!, who.owner, ids, pieces[j].end, cuts, live);
         i = j + 1;
       }
     }

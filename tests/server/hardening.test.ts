@@ -292,6 +292,31 @@ describe('2. authentication and session owners', () => {
     expect((await again.json()).session_status).toBe('continued');
   });
 
+  it("the prompt cache is per API key: one key's cached prompt is not found by another key", async () => {
+    const app = createApp({ model, apiKeys: KEYS } as AppOptions);
+    const as = (key: string) => ({ authorization: `Bearer ${key}` });
+    const prompt = 'The old king had three sons, and the youngest of them was called the fool.';
+    const cached = async (key: string) => ((await (await post(app, { prompt, max_tokens: 1, temperature: 0 }, as(key))).json()).usage.prompt_tokens_details.cached_tokens as number);
+    expect(await cached(KEYS[0])).toBe(0);
+    expect(await cached(KEYS[1])).toBe(0); // the same prompt, cached for the other key only
+    expect(await cached(KEYS[0])).toBeGreaterThan(0);
+    expect(await cached(KEYS[1])).toBeGreaterThan(0);
+  });
+
+  it('the prompt cache keeps to its byte budget in a store with no cap of its own', async () => {
+    const store = new Map<string, Uint8Array>();
+    const uncapped = { get: async (k: string) => store.get(k) ?? null, set: async (k: string, v: Uint8Array) => void store.set(k, v), delete: async (k: string) => void store.delete(k) };
+    const budget = 5 * model.stateBytes + 1000; // room for five entries
+    const app = createApp({ model, promptCache: uncapped, promptCacheBytes: budget } as AppOptions);
+    for (let i = 0; i < 12; i++) expect((await post(app, { prompt: `Prompt number ${i} of a flood of fresh prompts.`, max_tokens: 0 })).status).toBe(200);
+    const bytes = [...store.values()].reduce((n, v) => n + v.length, 0);
+    expect(store.size).toBeGreaterThan(0);
+    expect(bytes).toBeLessThanOrEqual(budget);
+    // the newest prompt is still cached
+    const r = await (await post(app, { prompt: 'Prompt number 11 of a flood of fresh prompts.', max_tokens: 1 })).json();
+    expect(r.usage.prompt_tokens_details.cached_tokens).toBeGreaterThan(0);
+  });
+
   it("admission order: a session's second request waits for its lock without a turn (the issue's reproduction)", async () => {
     const app = createApp({ model, maxActive: 2 } as AppOptions);
     const t0 = performance.now();
