@@ -44,6 +44,14 @@ export interface Ops {
   scan1(y: Ptr, x: Ptr, dt: Ptr, A: Ptr, B: Ptr, C: Ptr, Dskip: Ptr, h: Ptr, T: number, channels: number, S: number, bcStride: number): void;
   /** Mamba-2 SSD scan: y [T, H*P]; x rows `xStride` apart; B, C rows of G*S `bcStride` apart; dt [T, H]; h [H, P, S] updated. */
   scan2(y: Ptr, x: Ptr, dt: Ptr, A: Ptr, B: Ptr, C: Ptr, Dskip: Ptr, h: Ptr, T: number, H: number, P: number, S: number, G: number, xStride: number, bcStride: number): void;
+  /**
+   * Mamba-2's heads between the projections, one session (ssd2.ts): conv [T, conv_dim] = silu(conv1d(xBC)),
+   * dt [T, H] = clamp(softplus(dtIn + dtBias), lo, hi), then scan2 (y [T, H*P], h updated); xBC and dtIn
+   * rows `inStride` apart; convState [conv_dim, W-1] updated. The B and C channels' conv runs first on the
+   * calling thread, then the heads as one job.
+   */
+  ssd2(y: Ptr, conv: Ptr, xBC: Ptr, convState: Ptr, convW: Ptr, convB: Ptr, dt: Ptr, dtIn: Ptr, dtBias: Ptr, A: Ptr, Dskip: Ptr, h: Ptr,
+    T: number, H: number, P: number, S: number, G: number, W: number, inStride: number, lo: number, hi: number): void;
   /** dt[T, H] = clamp(softplus(x + bias), lo, hi), x rows `xStride` apart. */
   dtSoftplus(dt: Ptr, x: Ptr, bias: Ptr, T: number, H: number, xStride: number, lo: number, hi: number): void;
   softplus(y: Ptr, x: Ptr, n: number): void;
@@ -206,6 +214,8 @@ function callRange(kernel: RangeKernel, a: number[], start: number, end: number)
     case 13: return kernel(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], start, end);
     case 15: return kernel(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], start, end);
     case 16: return kernel(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], start, end);
+    case 21: return kernel(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[17], a[18], a[19], a[20], start, end);
+    case 22: return kernel(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[17], a[18], a[19], a[20], a[21], start, end);
     default: return kernel(...a, start, end);
   }
 }
@@ -269,6 +279,13 @@ export function createOps(core: Core, options: KernelSetOptions): Ops {
       const args = [y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride];
       if (bf16) run(SPLIT.scan1Bf16, [...args, wideState], channels, T * channels * S);
       else run(SPLIT.scan1, args, channels, T * channels * S);
+    },
+    ssd2: (y, conv, xBC, convState, convW, convB, dt, dtIn, dtBias, A, Dskip, h, T, H, P, S, G, W, inStride, lo, hi) => {
+      const convDim = H * P + 2 * G * S;
+      raw.conv1d_channels(conv, xBC, convState, convW, convB, T, convDim, W, inStride, 1, H * P, convDim); // B and C, shared by the heads
+      const args = [y, conv, xBC, convState, convW, convB, dt, dtIn, dtBias, A, Dskip, h, T, H, P, S, G, W, inStride, lo, hi];
+      if (bf16) run(SPLIT.ssd2Bf16, [...args, wideState], H, T * H * P * S);
+      else run(SPLIT.ssd2, args, H, T * H * P * S);
     },
     // the conv (silu fused, as causal_conv1d's activation): channels split; the gated norm: tokens split
     conv1dSilu: (y, x, state, w, b, T, channels, W, xStride) =>

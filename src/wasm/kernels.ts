@@ -35,6 +35,8 @@ export interface Kernels {
   scan1_channels_bf16(y: Ptr, x: Ptr, dt: Ptr, A: Ptr, B: Ptr, C: Ptr, Dskip: Ptr, h: Ptr, T: number, channels: number, S: number, bcStride: number, scratch: Ptr, d0: number, d1: number): void;
   scan2_heads(y: Ptr, x: Ptr, dt: Ptr, A: Ptr, B: Ptr, C: Ptr, Dskip: Ptr, h: Ptr, T: number, H: number, P: number, S: number, G: number, xStride: number, bcStride: number, i0: number, i1: number): void;
   scan2_heads_bf16(y: Ptr, x: Ptr, dt: Ptr, A: Ptr, B: Ptr, C: Ptr, Dskip: Ptr, h: Ptr, T: number, H: number, P: number, S: number, G: number, xStride: number, bcStride: number, scratch: Ptr, i0: number, i1: number): void;
+  ssd2_heads(y: Ptr, conv: Ptr, xBC: Ptr, convState: Ptr, convW: Ptr, convB: Ptr, dt: Ptr, dtIn: Ptr, dtBias: Ptr, A: Ptr, Dskip: Ptr, h: Ptr, T: number, H: number, P: number, S: number, G: number, W: number, inStride: number, lo: number, hi: number, i0: number, i1: number): void;
+  ssd2_heads_bf16(y: Ptr, conv: Ptr, xBC: Ptr, convState: Ptr, convW: Ptr, convB: Ptr, dt: Ptr, dtIn: Ptr, dtBias: Ptr, A: Ptr, Dskip: Ptr, h: Ptr, T: number, H: number, P: number, S: number, G: number, W: number, inStride: number, lo: number, hi: number, scratch: Ptr, i0: number, i1: number): void;
   rmsnorm(y: Ptr, x: Ptr, w: Ptr, T: number, width: number, eps: number): void;
   gated_rmsnorm_tokens(y: Ptr, x: Ptr, z: Ptr, w: Ptr, T: number, width: number, groupSize: number, eps: number, zStride: number, t0: number, t1: number): void;
   softplus(y: Ptr, x: Ptr, n: number): void;

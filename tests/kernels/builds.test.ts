@@ -210,6 +210,20 @@ for (const T of [1, 3]) {
   });
 }
 
+for (const T of [1, 3]) {
+  add(`Mamba-2 heads (conv, time step, scan) T=${T}`, ['ssd2_heads', 'ssd2_heads_bf16'], (a) => {
+    const H = 4, P = 5, S = 6, G = 2, W = 4, convDim = H * P + 2 * G * S, inStride = convDim + H + 3;
+    const proj = a.f32(T * inStride), dtIn = proj + F * convDim, convW = a.f32(convDim * W), convB = a.f32(convDim);
+    const state = [a.f32(convDim * (W - 1)), a.f32(convDim * (W - 1))];
+    const dtBias = a.f32(H), A = a.f32(H, -3, -0.1), D = a.f32(H), h = a.f32(H * P * S), hb = a.bf16(H * P * S), wide = a.scratch(F * H * P * S);
+    const conv = [a.out(F * T * convDim), a.out(F * T * convDim)], dt = [a.out(F * T * H), a.out(F * T * H)], y = [a.out(F * T * H * P), a.out(F * T * H * P)];
+    for (const i of [0, 1]) a.k.conv1d_channels(conv[i], proj, state[i], convW, convB, T, convDim, W, inStride, 1, H * P, convDim);
+    a.k.ssd2_heads(y[0], conv[0], proj, state[0], convW, convB, dt[0], dtIn, dtBias, A, D, h, T, H, P, S, G, W, inStride, 0.001, 0.1, 0, H);
+    a.k.ssd2_heads_bf16(y[1], conv[1], proj, state[1], convW, convB, dt[1], dtIn, dtBias, A, D, hb, T, H, P, S, G, W, inStride, 0, Infinity, wide, 1, H);
+    return [];
+  });
+}
+
 describe('the four builds', () => {
   it('the sweep covers every kernel the runtime calls', () => {
     const typed = readFileSync(new URL('../../src/wasm/kernels.ts', import.meta.url), 'utf8');
