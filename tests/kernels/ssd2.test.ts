@@ -114,7 +114,7 @@ describe('ssd2_heads', () => {
       expect(wasm.read(yF, T * H * P)).toEqual(wasm.read(yA, T * H * P));
       expect(wasm.read(convF, T * convDim)).toEqual(wasm.read(convA, T * convDim));
       expect(wasm.read(stateF, convDim * (W - 1))).toEqual(wasm.read(stateA, convDim * (W - 1)));
-      expect(wasm.bytes(hF, 2 * H * P * S)).toEqual(wasm.bytes(hA, 2 * H * P * S));
+      expect(wasm.core.heap.u8(hF, 2 * H * P * S).slice()).toEqual(wasm.core.heap.u8(hA, 2 * H * P * S).slice());
     }
   });
 });
