@@ -5,8 +5,9 @@
 // (prefill) and then tokens one at a time (decode, greedy: feed() and argmax), the same decode through
 // model.generate() (greedy, and sampled as users sample: SAMPLED), peak RSS and WASM memory.
 // serial_us_per_token and pool_calls_per_token (prefill, decode), from one more run: the time per token the
-// calling thread fed alone (outside the worker pool's jobs, where no worker has anything to run) and the
-// jobs handed to the workers per token (at one thread, everything is serial and there are no jobs).
+// calling thread fed alone (outside the worker pool's jobs, where no worker has anything to run; decode: the
+// median over its tokens) and the jobs handed to the workers per token (at one thread, everything is serial
+// and there are no jobs).
 // With --breakdown instead: µs per token by graph operation for one prefill and the decode after it
 // (every operation timed, so in a process of its own, apart from the measured runs).
 import { statSync } from 'node:fs';
@@ -129,12 +130,20 @@ const [prefillSerial, prefillJobs] = serialOf(() => {
   serialSession.feed(ids);
   return [(performance.now() - t) / 1000, ids.length];
 });
-const [decodeSerial, decodeJobs] = serialOf(() => {
-  let logits = serialSession.lastLogits();
-  const t = performance.now();
-  for (let i = 0; i < DECODE_TOKENS; i++) logits = serialSession.feed([argmax(logits)]);
-  return [(performance.now() - t) / 1000, DECODE_TOKENS];
-});
+// decode: the median over the tokens (a token whose thread the OS took away for a while does not count)
+const decodeSerials = [];
+let decodeJobs = 0;
+let logits = serialSession.lastLogits();
+for (let i = 0; i < DECODE_TOKENS; i++) {
+  const [us, jobs] = serialOf(() => {
+    const t = performance.now();
+    logits = serialSession.feed([argmax(logits)]);
+    return [(performance.now() - t) / 1000, 1];
+  });
+  decodeSerials.push(us);
+  decodeJobs += jobs / DECODE_TOKENS;
+}
+const decodeSerial = median(decodeSerials);
 serialSession.dispose();
 const result = {
   model: '',
