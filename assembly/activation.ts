@@ -65,10 +65,15 @@ export function softplus(y: usize, x: usize, n: i32): void {
  * gives lo and hi (0 and +inf: no clamp; softplus is never below 0).
  */
 export function dt_softplus(dt: usize, x: usize, bias: usize, T: i32, H: i32, xStride: i32, lo: f32, hi: f32): void {
+  dt_softplus_heads(dt, x, bias, T, H, xStride, lo, hi, 0, H);
+}
+
+/** Heads i0 <= i < i1 of dt_softplus (ssd2.ts: a thread's share of a layer's heads). */
+export function dt_softplus_heads(dt: usize, x: usize, bias: usize, T: i32, H: i32, xStride: i32, lo: f32, hi: f32, i0: i32, i1: i32): void {
   for (let t = 0; t < T; t++) {
     const xt = x + ((<usize>t * <usize>xStride) << 2);
     const dtt = dt + ((<usize>t * <usize>H) << 2);
-    for (let i = 0; i < H; i++) {
+    for (let i = i0; i < i1; i++) {
       const o = <usize>i << 2;
       const v = softplus1(load<f32>(xt + o) + load<f32>(bias + o));
       store<f32>(dtt + o, Mathf.min(Mathf.max(v, lo), hi));

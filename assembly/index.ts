@@ -12,9 +12,9 @@ export { f16_row_to_f32, i8_row_to_f32 } from './dequant';
 export { add, add_bias } from './elementwise';
 export { conv1d_channels } from './conv1d';
 export { scan1_channels, scan1_channels_bf16 } from './scan_mamba1';
-export { scan2_heads, scan2_heads_bf16 } from './scan_mamba2';
+export { ssd2_heads, ssd2_heads_bf16 } from './ssd2';
 export { rmsnorm, gated_rmsnorm_tokens } from './norm';
-export { softplus, dt_softplus, mul_silu } from './activation';
+export { softplus, mul_silu } from './activation';
 export { argmax } from './argmax';
 
 export function heap_base(): usize {

@@ -10,6 +10,6 @@ export { matmul_q4 } from './q4';
 export { q4_fast_gemm } from './q4_fast';
 export { conv1d } from './conv1d';
 export { scan1 } from './scan_mamba1';
-export { scan2 } from './scan_mamba2';
+export { scan2, scan2_heads, scan2_heads_bf16 } from './scan_mamba2'; // the runtime runs them inside ssd2_heads
 export { gated_rmsnorm } from './norm';
-export { silu, exp_vec } from './activation';
+export { silu, exp_vec, dt_softplus } from './activation';

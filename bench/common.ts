@@ -48,6 +48,16 @@ export interface ModelRun {
   /** µs per token by graph operation (`run-model.mjs --breakdown`, a process of its own): one prefill, and the decode after it. */
   prefill_breakdown_us?: Record<string, number>;
   decode_breakdown_us?: Record<string, number>;
+  /** µs per token the calling thread fed alone, outside the worker pool's jobs (at one thread: all of it). */
+  serial_us_per_token?: PhaseFigures;
+  /** Jobs handed to the worker pool per token (0 at one thread). */
+  pool_calls_per_token?: PhaseFigures;
+}
+
+/** A figure for prefill and for decode. */
+export interface PhaseFigures {
+  prefill: number;
+  decode: number;
 }
 
 /** One kernel shape: median microseconds per call (per token for GEMM). */
@@ -128,4 +138,9 @@ export function printBreakdown(runs: ModelRun[]): void {
   console.log(`${'operation'.padEnd(28)}${columns.map((c) => c.title.padStart(12)).join('')}`);
   for (const op of [...ops.filter((o) => o !== 'other'), 'other']) console.log(`${op.padEnd(28)}${columns.map((c) => String(c.data[op] ?? '-').padStart(12)).join('')}`);
   console.log(`${'total'.padEnd(28)}${columns.map((c) => String(total(c)).padStart(12)).join('')}`);
+  // from the measured runs' process (no operation timed): what the calling thread ran alone, and the pool's jobs
+  const phases = runs.flatMap((r) => [[r, 'prefill'], [r, 'decode']] as const);
+  const figure = (f: PhaseFigures | undefined, phase: keyof PhaseFigures) => (f ? String(f[phase]) : '-').padStart(12);
+  console.log(`${'serial (no worker runs)'.padEnd(28)}${phases.map(([r, p]) => figure(r.serial_us_per_token, p)).join('')}`);
+  console.log(`${'pool jobs per token'.padEnd(28)}${phases.map(([r, p]) => figure(r.pool_calls_per_token, p)).join('')}`);
 }

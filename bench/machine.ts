@@ -106,4 +106,15 @@ export async function measureMachine(): Promise<MachineInfo> {
   };
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) console.log(await measureMachine());
+/** Read bandwidth at each thread count (`tsx bench/machine.ts --read-threads 1,2,4,8,16`: the inputs of the thread-scaling model in README.md). */
+export async function readGbSAt(threadCounts: number[]): Promise<Record<number, number>> {
+  const module = probeModule();
+  const out: Record<number, number> = {};
+  for (const n of threadCounts) out[n] = n === 1 ? readGbS(instantiate(module, BUFFER).probe) : await readGbSThreads(module, n);
+  return out;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const at = process.argv.indexOf('--read-threads');
+  console.log(at > 0 ? await readGbSAt(process.argv[at + 1].split(',').map(Number)) : await measureMachine());
+}

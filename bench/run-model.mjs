@@ -4,6 +4,10 @@
 // prints one JSON line: load time, then the medians over RUNS runs of a fresh session fed a prompt
 // (prefill) and then tokens one at a time (decode, greedy: feed() and argmax), the same decode through
 // model.generate() (greedy, and sampled as users sample: SAMPLED), peak RSS and WASM memory.
+// serial_us_per_token and pool_calls_per_token (prefill, decode), from one more run: the time per token the
+// calling thread fed alone (outside the worker pool's jobs, where no worker has anything to run; decode: the
+// median over its tokens) and the jobs handed to the workers per token (at one thread, everything is serial
+// and there are no jobs).
 // With --breakdown instead: µs per token by graph operation for one prefill and the decode after it
 // (every operation timed, so in a process of its own, apart from the measured runs).
 import { statSync } from 'node:fs';
@@ -37,8 +41,10 @@ function argmax(a) {
 const breakdownOnly = process.argv.includes('--breakdown');
 /** Milliseconds by graph operation (an internal load option that wraps every operation in a timer): --breakdown only. */
 const opTimes = breakdownOnly ? new Map() : undefined;
+/** The pool's jobs and the ms inside them (an internal load option; two clock reads a job). */
+const poolStats = { jobs: 0, parallelMs: 0 };
 const t0 = performance.now();
-const model = await loadModel(file, { threads, exact, stateType, opTimes });
+const model = await loadModel(file, { threads, exact, stateType, opTimes, poolStats });
 const loadS = (performance.now() - t0) / 1000;
 const ids = benchPrompt(PREFILL_TOKENS, model.vocabSize);
 
@@ -111,6 +117,34 @@ for (let r = 0; r < runs; r++) {
   greedy.push(DECODE_TOKENS / (await generated(ids, DECODE_TOKENS, { temperature: 0 })));
   sampled.push(DECODE_TOKENS / (await generated(ids, DECODE_TOKENS, SAMPLED)));
 }
+/** µs per token fed outside pool jobs, and jobs per token, over what `run` fed: [seconds, tokens]. */
+function serialOf(run) {
+  poolStats.jobs = 0;
+  poolStats.parallelMs = 0;
+  const [seconds, tokens] = run();
+  return [(1e6 * seconds - 1000 * poolStats.parallelMs) / tokens, poolStats.jobs / tokens];
+}
+const serialSession = model.createSession();
+const [prefillSerial, prefillJobs] = serialOf(() => {
+  const t = performance.now();
+  serialSession.feed(ids);
+  return [(performance.now() - t) / 1000, ids.length];
+});
+// decode: the median over the tokens (a token whose thread the OS took away for a while does not count)
+const decodeSerials = [];
+let decodeJobs = 0;
+let logits = serialSession.lastLogits();
+for (let i = 0; i < DECODE_TOKENS; i++) {
+  const [us, jobs] = serialOf(() => {
+    const t = performance.now();
+    logits = serialSession.feed([argmax(logits)]);
+    return [(performance.now() - t) / 1000, 1];
+  });
+  decodeSerials.push(us);
+  decodeJobs += jobs / DECODE_TOKENS;
+}
+const decodeSerial = median(decodeSerials);
+serialSession.dispose();
 const result = {
   model: '',
   threads: model.threads,
@@ -126,6 +160,8 @@ const result = {
   generate_sampled_tok_s: median(sampled),
   generate_greedy_runs: greedy,
   generate_sampled_runs: sampled,
+  serial_us_per_token: { prefill: Math.round(prefillSerial), decode: Math.round(decodeSerial) },
+  pool_calls_per_token: { prefill: Math.round(10 * prefillJobs) / 10, decode: Math.round(10 * decodeJobs) / 10 },
   load_s: loadS,
   peak_rss_mb: process.resourceUsage().maxRSS / 1024,
   memory_blocks: model.memory.blocks,

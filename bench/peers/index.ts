@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { median, printBreakdown, SAMPLED, type ModelRun } from '../common.js';
+import { median, printBreakdown, SAMPLED, type ModelRun, type PhaseFigures } from '../common.js';
 import { measureMachine } from '../machine.js';
 import { ensureSyntheticModel, MODELS } from '../../tests/util/synthetic-model.js';
 import { writeMamba2Gguf, type BlockType } from './gguf.js';
@@ -50,6 +50,8 @@ export interface PeerRun {
   peak_rss_mb: number | null; // the process (Node); not measured in Chromium
   wasm_memory_mb?: number;
   file_mb: number;
+  serial_us_per_token?: PhaseFigures; // ours in Node: run-model.mjs's figures of the last round
+  pool_calls_per_token?: PhaseFigures;
   error?: string; // why there is no figure (e.g. the block type is not supported)
 }
 
@@ -84,6 +86,7 @@ for (const t of types) if (!existsSync(gguf(t))) { console.log(`  writing ${gguf
 interface Sample {
   prefill: number; decode: number; greedy?: number; sampled?: number;
   peak_rss_mb?: number | null; wasm_memory_mb?: number; threads?: number; prompt_tokens?: number; decode_tokens?: number;
+  serial?: PhaseFigures; jobs?: PhaseFigures;
 }
 /** One row of the table: its fixed fields, how to run it once, and what its runs gave. */
 interface Config {
@@ -104,7 +107,7 @@ const ourOnce = (command: () => string[], threads: number, extra: string[] = [])
   const [bin, ...flags] = command();
   const out = execFileSync(bin, [...flags, fileURLToPath(new URL('../run-model.mjs', import.meta.url)), ours, String(threads), '1', String(PROMPT), String(DECODE), ...extra], { encoding: 'utf8', timeout: 900_000, stdio: ['ignore', 'pipe', 'pipe'] });
   const r: ModelRun = JSON.parse(out.trim().split('\n').pop()!);
-  return { prefill: r.prefill_tok_s, decode: r.decode_tok_s, greedy: r.generate_greedy_tok_s, sampled: r.generate_sampled_tok_s, peak_rss_mb: r.peak_rss_mb, wasm_memory_mb: r.wasm_memory_mb, threads: r.threads };
+  return { prefill: r.prefill_tok_s, decode: r.decode_tok_s, greedy: r.generate_greedy_tok_s, sampled: r.generate_sampled_tok_s, peak_rss_mb: r.peak_rss_mb, wasm_memory_mb: r.wasm_memory_mb, threads: r.threads, serial: r.serial_us_per_token, jobs: r.pool_calls_per_token };
 };
 const node = () => [process.execPath];
 // Node 24 (npm package node, as .ci/run takes it: V8 12+, relaxed SIMD on, what most users run now) and Deno (npm package deno)
@@ -188,6 +191,7 @@ const peers: PeerRun[] = configs.map(({ row, samples, error }) => {
     prefill_runs: of('prefill'), decode_runs: of('decode'),
     peak_rss_mb: of('peak_rss_mb').length ? Math.max(...of('peak_rss_mb')) : null,
     ...(last?.wasm_memory_mb !== undefined ? { wasm_memory_mb: last.wasm_memory_mb } : {}),
+    ...(last?.serial ? { serial_us_per_token: last.serial, pool_calls_per_token: last.jobs } : {}),
     ...(error ? { error } : {}),
   };
 });
@@ -202,6 +206,7 @@ const ourRuns = peers.filter((r) => r.runtime === 'bimamba' && r.host === 'node'
   model: 'bimamba-780m', threads: r.threads, exact: false, prompt_tokens: PROMPT, decode_tokens: DECODE,
   prefill_tok_s: r.prefill_tok_s, decode_tok_s: r.decode_tok_s, prefill_runs: r.prefill_runs, decode_runs: r.decode_runs,
   generate_greedy_tok_s: r.generate_greedy_tok_s, generate_sampled_tok_s: r.generate_sampled_tok_s, peak_rss_mb: r.peak_rss_mb, wasm_memory_mb: r.wasm_memory_mb, file_mb: r.file_mb,
+  serial_us_per_token: r.serial_us_per_token, pool_calls_per_token: r.pool_calls_per_token,
   ...plainNode('../run-model.mjs', [ours, r.threads, 1, PROMPT, DECODE, '--breakdown']),
 })) as ModelRun[];
 printBreakdown(ourRuns);

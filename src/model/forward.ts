@@ -96,18 +96,15 @@ function embed(g: Graph, ids: ArrayLike<number>, T: number): void {
 function mamba2Mixer(g: Graph, L: LayerWeights, layer: number, segments: Segment[], T: number): void {
   const { ops, cfg, shapes: s, scratch: b } = g;
   const { dInner, dInProj, convChannels, nheads, headdim, dState, ngroups } = s;
-  // views: proj [T, z | xBC | dt] (rows d_in_proj apart), conv [T, x | B | C] (rows conv_dim apart)
+  // views: proj [T, z | xBC | dt] (rows d_in_proj apart); conv [T, x | B | C] (rows conv_dim apart) is ssd2's
   const z = b.proj, xBC = z + 4 * dInner, dtIn = xBC + 4 * convChannels;
-  const x = b.conv, B = x + 4 * dInner, C = B + 4 * ngroups * dState;
   const [dtMin, dtMax] = cfg.time_step_limit;
 
   ops.linear(L.inProj, b.proj, b.normed, T); //                                      proj [T, d_in_proj] = normed [T, d_model] · in_proj^T
-  perSegment(segments, layer, (st, r, n) => //                                         conv [T, conv_dim] = silu(conv1d(xBC [T, conv_dim])), per session
-    ops.conv1dSilu(rowOf(b.conv, r, convChannels), rowOf(xBC, r, dInProj), st.conv, L.convW, L.convB, n, convChannels, s.dConv, dInProj));
-  ops.dtSoftplus(b.dt, dtIn, L.dtBias, T, nheads, dInProj, dtMin, dtMax ?? Infinity); // dt [T, nheads] = clamp(softplus(dt + dt_bias))
-  perSegment(segments, layer, (st, r, n) => //                                        y [T, d_inner]; x [T, d_inner], B, C [T, ngroups*d_state], per session
-    ops.scan2(rowOf(b.y, r, dInner), rowOf(x, r, convChannels), rowOf(b.dt, r, nheads), L.A, rowOf(B, r, convChannels), rowOf(C, r, convChannels), L.D, st.ssm,
-      n, nheads, headdim, dState, ngroups, convChannels, convChannels));
+  perSegment(segments, layer, (st, r, n) => //                                         per session: conv [T, conv_dim] = silu(conv1d(xBC)),
+    ops.ssd2(rowOf(b.y, r, dInner), rowOf(b.conv, r, convChannels), rowOf(xBC, r, dInProj), st.conv, L.convW, L.convB, // dt [T, nheads] = clamp(softplus(dt + dt_bias)),
+      rowOf(b.dt, r, nheads), rowOf(dtIn, r, dInProj), L.dtBias, L.A, L.D, st.ssm, //                              y [T, d_inner] = scan of x, B, C (views of conv)
+      n, nheads, headdim, dState, ngroups, s.dConv, dInProj, dtMin, dtMax ?? Infinity));
   ops.gatedRmsnorm(b.y, b.y, z, L.mixerNorm, T, dInner, dInner / ngroups, cfg.mixer_norm_eps, dInProj); // y [T, d_inner] = norm(y * silu(z [T, d_inner]))
   ops.linear(L.outProj, b.hidden, b.y, T); //                                         hidden [T, d_model] = y · out_proj^T
 }

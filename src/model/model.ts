@@ -11,6 +11,7 @@ import { complete, generate, type Completion, type GeneratedToken, type Generate
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import { createCore, type Core, type CoreOptions } from '../wasm/core.js';
 import { createOps, timedOps } from '../wasm/kernel-set.js';
+import type { PoolStats } from '../wasm/pool.js';
 import type { Graph } from './forward.js';
 import { embedding } from './embed.js';
 import { checkMemoryNeed, kernelSetOptions, STATE_TYPES, stateLayout, type StateType } from './memory.js';
@@ -69,6 +70,8 @@ export interface LoadOptions extends CoreOptions {
   tokenizer?: Tokenizer;
   /** @internal time every operation of the graph into this map (ms by operation): the bench's per-kernel breakdown */
   opTimes?: Map<string, number>;
+  /** @internal count the worker pool's jobs and the time inside them here (the bench's serial fraction) */
+  poolStats?: PoolStats;
 }
 
 /** FNV-1a over a string: identifies a model's header for snapshots. */
@@ -307,5 +310,6 @@ async function loadInto(core: Core, source: ModelSource, options: LoadOptions, c
   const kernelOps = createOps(core, kernelSetOptions(shapes, chunk, exact, stateType, options.activationBits));
   const ops = options.opTimes ? timedOps(kernelOps, options.opTimes) : kernelOps;
   const g: Graph = { ops, heap: core.heap, cfg, shapes, weights, scratch };
+  if (core.pool && options.poolStats) core.pool.stats = options.poolStats;
   return Model.create(core, g, tokenizer, fingerprint, exact, stateType, file.metadata.chat_template || null);
 }

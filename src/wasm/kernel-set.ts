@@ -5,9 +5,10 @@
 //    `activationBits: 8` 8-bit ones (onebit_fast.ts), and int8 and 4-bit ones (the LM head) through
 //    16-bit dot products (i8_fast.ts, q4_fast.ts); on the exact path through the f32 kernels
 //    (onebit.ts, matmul.ts, q4.ts).
-//  - scan1/scan2: the SSM state stored as f32 or, with `stateType: 'bf16'`, as bfloat16 (state.ts).
+//  - scan1 and ssd2 (Mamba-2's conv, time step and scan of a head range, one call): the SSM state stored
+//    as f32 or, with `stateType: 'bf16'`, as bfloat16 (state.ts).
 //  - split between threads when the core has a worker pool: the rows of every projection (the exact
-//    1-bit one too), scan heads (channels), conv channels, gated-norm tokens, each through its entry in
+//    1-bit one too), Mamba-2's heads (ssd2), Mamba-1's scan channels, conv channels, gated-norm tokens, each through its entry in
 //    split-kernels.ts, with one argument list for the calling thread and the workers. The small rest
 //    (the block norms, activations, adds) runs as it is on the calling thread.
 // What a projection runs in each storage and on each path is data (PROJECTIONS below: its rows kernel,
@@ -43,10 +44,14 @@ export interface Ops {
   conv1dSilu(y: Ptr, x: Ptr, state: Ptr, w: Ptr, b: Ptr, T: number, channels: number, W: number, xStride: number): void;
   /** Mamba-1 selective scan: y, x, dt [T, channels]; B, C rows of S `bcStride` apart; h [channels, S] updated. */
   scan1(y: Ptr, x: Ptr, dt: Ptr, A: Ptr, B: Ptr, C: Ptr, Dskip: Ptr, h: Ptr, T: number, channels: number, S: number, bcStride: number): void;
-  /** Mamba-2 SSD scan: y [T, H*P]; x rows `xStride` apart; B, C rows of G*S `bcStride` apart; dt [T, H]; h [H, P, S] updated. */
-  scan2(y: Ptr, x: Ptr, dt: Ptr, A: Ptr, B: Ptr, C: Ptr, Dskip: Ptr, h: Ptr, T: number, H: number, P: number, S: number, G: number, xStride: number, bcStride: number): void;
-  /** dt[T, H] = clamp(softplus(x + bias), lo, hi), x rows `xStride` apart. */
-  dtSoftplus(dt: Ptr, x: Ptr, bias: Ptr, T: number, H: number, xStride: number, lo: number, hi: number): void;
+  /**
+   * Mamba-2's heads between the projections, one session (ssd2.ts): conv [T, conv_dim] = silu(conv1d(xBC)),
+   * dt [T, H] = clamp(softplus(dtIn + dtBias), lo, hi), then scan2 (y [T, H*P], h updated); xBC and dtIn
+   * rows `inStride` apart; convState [conv_dim, W-1] updated. The B and C channels' conv runs first on the
+   * calling thread, then the heads as one job.
+   */
+  ssd2(y: Ptr, conv: Ptr, xBC: Ptr, convState: Ptr, convW: Ptr, convB: Ptr, dt: Ptr, dtIn: Ptr, dtBias: Ptr, A: Ptr, Dskip: Ptr, h: Ptr,
+    T: number, H: number, P: number, S: number, G: number, W: number, inStride: number, lo: number, hi: number): void;
   softplus(y: Ptr, x: Ptr, n: number): void;
   /** y[T, width] = x * silu(z), z rows `zStride` apart. */
   mulSilu(y: Ptr, x: Ptr, z: Ptr, T: number, width: number, zStride: number): void;
@@ -212,6 +217,8 @@ function callRange(kernel: RangeKernel, a: number[], start: number, end: number)
     case 13: return kernel(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], start, end);
     case 15: return kernel(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], start, end);
     case 16: return kernel(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], start, end);
+    case 21: return kernel(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[17], a[18], a[19], a[20], start, end);
+    case 22: return kernel(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[17], a[18], a[19], a[20], a[21], start, end);
     default: return kernel(...a, start, end);
   }
 }
@@ -266,15 +273,17 @@ export function createOps(core: Core, options: KernelSetOptions): Ops {
       run(kernel.rows, kernel.args(p, y, input, tokens, xStride), p.N, tokens * p.N * p.K);
       if (p.bias) raw.add_bias(y, p.bias, T, p.N);
     },
-    scan2: (y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride) => {
-      const args = [y, x, dt, A, B, C, Dskip, h, T, H, P, S, G, xStride, bcStride];
-      if (bf16) run(SPLIT.scan2Bf16, [...args, wideState], H, T * H * P * S);
-      else run(SPLIT.scan2, args, H, T * H * P * S);
-    },
     scan1: (y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride) => {
       const args = [y, x, dt, A, B, C, Dskip, h, T, channels, S, bcStride];
       if (bf16) run(SPLIT.scan1Bf16, [...args, wideState], channels, T * channels * S);
       else run(SPLIT.scan1, args, channels, T * channels * S);
+    },
+    ssd2: (y, conv, xBC, convState, convW, convB, dt, dtIn, dtBias, A, Dskip, h, T, H, P, S, G, W, inStride, lo, hi) => {
+      const convDim = H * P + 2 * G * S;
+      raw.conv1d_channels(conv, xBC, convState, convW, convB, T, convDim, W, inStride, 1, H * P, convDim); // B and C, shared by the heads
+      const args = [y, conv, xBC, convState, convW, convB, dt, dtIn, dtBias, A, Dskip, h, T, H, P, S, G, W, inStride, lo, hi];
+      if (bf16) run(SPLIT.ssd2Bf16, [...args, wideState], H, T * H * P * S);
+      else run(SPLIT.ssd2, args, H, T * H * P * S);
     },
     // the conv (silu fused, as causal_conv1d's activation): channels split; the gated norm: tokens split
     conv1dSilu: (y, x, state, w, b, T, channels, W, xStride) =>
@@ -282,7 +291,6 @@ export function createOps(core: Core, options: KernelSetOptions): Ops {
     gatedRmsnorm: (y, x, z, w, T, width, groupSize, eps, zStride) =>
       run(SPLIT.gatedRmsnorm, [y, x, z, w, T, width, groupSize, eps, zStride], T, T * width),
     // the rest runs as exported, on the calling thread
-    dtSoftplus: raw.dt_softplus,
     softplus: raw.softplus,
     mulSilu: raw.mul_silu,
     rmsnorm: raw.rmsnorm,

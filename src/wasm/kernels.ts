@@ -33,12 +33,11 @@ export interface Kernels {
   conv1d_channels(y: Ptr, x: Ptr, state: Ptr, w: Ptr, b: Ptr, T: number, channels: number, W: number, xStride: number, silu: number, c0: number, c1: number): void;
   scan1_channels(y: Ptr, x: Ptr, dt: Ptr, A: Ptr, B: Ptr, C: Ptr, Dskip: Ptr, h: Ptr, T: number, channels: number, S: number, bcStride: number, d0: number, d1: number): void;
   scan1_channels_bf16(y: Ptr, x: Ptr, dt: Ptr, A: Ptr, B: Ptr, C: Ptr, Dskip: Ptr, h: Ptr, T: number, channels: number, S: number, bcStride: number, scratch: Ptr, d0: number, d1: number): void;
-  scan2_heads(y: Ptr, x: Ptr, dt: Ptr, A: Ptr, B: Ptr, C: Ptr, Dskip: Ptr, h: Ptr, T: number, H: number, P: number, S: number, G: number, xStride: number, bcStride: number, i0: number, i1: number): void;
-  scan2_heads_bf16(y: Ptr, x: Ptr, dt: Ptr, A: Ptr, B: Ptr, C: Ptr, Dskip: Ptr, h: Ptr, T: number, H: number, P: number, S: number, G: number, xStride: number, bcStride: number, scratch: Ptr, i0: number, i1: number): void;
+  ssd2_heads(y: Ptr, conv: Ptr, xBC: Ptr, convState: Ptr, convW: Ptr, convB: Ptr, dt: Ptr, dtIn: Ptr, dtBias: Ptr, A: Ptr, Dskip: Ptr, h: Ptr, T: number, H: number, P: number, S: number, G: number, W: number, inStride: number, lo: number, hi: number, i0: number, i1: number): void;
+  ssd2_heads_bf16(y: Ptr, conv: Ptr, xBC: Ptr, convState: Ptr, convW: Ptr, convB: Ptr, dt: Ptr, dtIn: Ptr, dtBias: Ptr, A: Ptr, Dskip: Ptr, h: Ptr, T: number, H: number, P: number, S: number, G: number, W: number, inStride: number, lo: number, hi: number, scratch: Ptr, i0: number, i1: number): void;
   rmsnorm(y: Ptr, x: Ptr, w: Ptr, T: number, width: number, eps: number): void;
   gated_rmsnorm_tokens(y: Ptr, x: Ptr, z: Ptr, w: Ptr, T: number, width: number, groupSize: number, eps: number, zStride: number, t0: number, t1: number): void;
   softplus(y: Ptr, x: Ptr, n: number): void;
-  dt_softplus(dt: Ptr, x: Ptr, bias: Ptr, T: number, H: number, xStride: number, lo: number, hi: number): void;
   mul_silu(y: Ptr, x: Ptr, z: Ptr, T: number, width: number, zStride: number): void;
   add(y: Ptr, a: Ptr, b: Ptr, n: number): void;
   argmax(x: Ptr, n: number): number;

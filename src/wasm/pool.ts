@@ -233,6 +233,16 @@ export function workerCount(): number {
   return shared?.members.length ?? 0;
 }
 
+/**
+ * What the bench reads of a pool's jobs (LoadOptions.poolStats): jobs handed to the workers, and the
+ * milliseconds the calling thread spent inside them (from handing a job out to its last piece done).
+ * Feeding time outside the jobs is the serial part: no worker has anything to run then.
+ */
+export interface PoolStats {
+  jobs: number;
+  parallelMs: number;
+}
+
 /** A model's lease on the process's workers: splits its kernels' work between them and the calling thread. */
 export class ThreadPool {
   /** Threads doing the work, the calling thread included. */
@@ -245,6 +255,8 @@ export class ThreadPool {
   /** Jobs cut into several pieces, by kernel index, and the pieces of them the workers took (tests read them). */
   readonly splitJobs: number[] = [];
   workerPieces = 0;
+  /** Counted only when set (the bench's poolStats): off, a job costs one null check more. */
+  stats: PoolStats | null = null;
 
   private constructor(set: WorkerSet, instance: number, threads: number) {
     this.set = set;
@@ -285,6 +297,8 @@ export class ThreadPool {
       return;
     }
     if (args.length + 2 > MAX_ARGS + 2) throw new BimambaError('BAD_ARGUMENT', `a split kernel takes at most ${MAX_ARGS} arguments`);
+    const stats = this.stats;
+    const t0 = stats ? performance.now() : 0;
     const set = this.set;
     const c = set.c;
     const seq = ++set.seq;
@@ -319,6 +333,10 @@ export class ThreadPool {
     this.wait(chunks);
     this.splitJobs[id] = (this.splitJobs[id] ?? 0) + 1;
     this.workerPieces += chunks - mine;
+    if (stats) {
+      stats.jobs++;
+      stats.parallelMs += performance.now() - t0;
+    }
     if (failure) throw failure;
     if (Atomics.exchange(c, FAILED, 0)) throw new BimambaError('THREADS', `kernel ${id} failed on a worker thread`);
   }

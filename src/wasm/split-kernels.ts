@@ -36,9 +36,10 @@ export const SPLIT = {
   // the mixer
   scan1: split('scan1_channels', 'channels', 4, 3_000),
   scan1Bf16: split('scan1_channels_bf16', 'channels', 4, 3_000),
-  scan2: split('scan2_heads', 'heads', 1, 3_000),
-  scan2Bf16: split('scan2_heads_bf16', 'heads', 1, 3_000),
   conv1d: split('conv1d_channels', 'channels', 4, 400),
+  // Mamba-2's conv of the x channels, time step and scan, a head at a time (ssd2.ts): speed as the scan's
+  ssd2: split('ssd2_heads', 'heads', 1, 3_000),
+  ssd2Bf16: split('ssd2_heads_bf16', 'heads', 1, 3_000),
   gatedRmsnorm: split('gated_rmsnorm_tokens', 'tokens', 1, 400),
 } as const satisfies Record<string, SplitKernel>;
 

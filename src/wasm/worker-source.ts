@@ -34,7 +34,7 @@ export const FAILED = 8;
 export const INSTANCE = 9;
 export const WORKERS = 10;
 export const ARGS_OFFSET = 64;
-export const MAX_ARGS = 16;
+export const MAX_ARGS = 24;
 /** How long a worker keeps polling for the next job before it sleeps (waking it costs ~30 µs). */
 export const SPIN_MS = 2;
 

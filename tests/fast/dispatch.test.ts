@@ -55,7 +55,7 @@ describe('the kernel set', () => {
       model.dispose();
     }
     expect(wrongCalls).toEqual([]);
-    for (const k of ['onebit_rows', 'onebit_fast_rows', 'onebit_fast8_rows', 'onebit_fast8_prepare', 'f32_rows', 'f16_rows', 'i8_rows', 'i8_fast_rows', 'q4_rows', 'q4_fast_rows', 'scan1_channels', 'scan1_channels_bf16', 'scan2_heads', 'scan2_heads_bf16', 'conv1d_channels', 'gated_rmsnorm_tokens']) {
+    for (const k of ['onebit_rows', 'onebit_fast_rows', 'onebit_fast8_rows', 'onebit_fast8_prepare', 'f32_rows', 'f16_rows', 'i8_rows', 'i8_fast_rows', 'q4_rows', 'q4_fast_rows', 'scan1_channels', 'scan1_channels_bf16', 'ssd2_heads', 'ssd2_heads_bf16', 'conv1d_channels', 'gated_rmsnorm_tokens']) {
       expect(calledKernels, k).toContain(k);
     }
   });

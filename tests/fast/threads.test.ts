@@ -1,5 +1,5 @@
 // Threads: a model on 2 threads (the threads build over shared memory, a worker pool) splits its big
-// kernels (every projection, the exact 1-bit one included, and the scan) and gives the same bits as on
+// kernels (every projection, the exact 1-bit one included, and the heads' conv, time step and scan) and gives the same bits as on
 // 1, on the fast and the exact path; the option is checked; a worker's failure is an error.
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -50,13 +50,13 @@ function splits(model: Awaited<ReturnType<typeof loadModel>>): { kernels: string
 }
 
 describe('threads', () => {
-  // what 40 prompt tokens of the small model split on each path: both projections' kernels and the scan
+  // what 40 prompt tokens of the small model split on each path: both projections' kernels and the heads (conv, time step and scan: ssd2)
   const SPLIT_BY = {
-    'fast int8': ['onebit_fast_rows', 'i8_fast_rows', 'scan2_heads_bf16'],
-    'exact int8': ['onebit_rows', 'i8_rows', 'scan2_heads'],
-    'fast q4': ['onebit_fast_rows', 'q4_fast_rows', 'scan2_heads_bf16'],
-    'exact q4': ['onebit_rows', 'q4_rows', 'scan2_heads'],
-    'fast8 int8': ['onebit_fast8_rows', 'i8_fast_rows', 'scan2_heads_bf16'],
+    'fast int8': ['onebit_fast_rows', 'i8_fast_rows', 'ssd2_heads_bf16'],
+    'exact int8': ['onebit_rows', 'i8_rows', 'ssd2_heads'],
+    'fast q4': ['onebit_fast_rows', 'q4_fast_rows', 'ssd2_heads_bf16'],
+    'exact q4': ['onebit_rows', 'q4_rows', 'ssd2_heads'],
+    'fast8 int8': ['onebit_fast8_rows', 'i8_fast_rows', 'ssd2_heads_bf16'],
   };
   for (const [exact, head, activationBits] of [[false, 'int8', 12], [true, 'int8', 12], [false, 'q4', 12], [true, 'q4', 12], [false, 'int8', 8]] as const) {
     const path = `${exact ? 'exact' : activationBits === 8 ? 'fast8' : 'fast'} ${head}` as keyof typeof SPLIT_BY;

@@ -167,16 +167,15 @@ add('rows of the embedding', ['f16_row_to_f32', 'i8_row_to_f32', 'q4_row_to_f32'
   return [];
 });
 
-add('elementwise', ['add', 'softplus', 'dt_softplus', 'mul_silu', 'rmsnorm', 'gated_rmsnorm_tokens', 'argmax'], (a) => {
-  const T = 3, width = 37, n = T * width, H = 5;
-  const x = a.f32(n, -30, 30), z = a.f32(T * (width + 2), -10, 10), w = a.f32(width), bias = a.f32(H);
-  const y = [a.out(F * n), a.out(F * n), a.out(F * T * H), a.out(F * n), a.out(F * n), a.out(F * n)];
+add('elementwise', ['add', 'softplus', 'mul_silu', 'rmsnorm', 'gated_rmsnorm_tokens', 'argmax'], (a) => {
+  const T = 3, width = 37, n = T * width;
+  const x = a.f32(n, -30, 30), z = a.f32(T * (width + 2), -10, 10), w = a.f32(width);
+  const y = [a.out(F * n), a.out(F * n), a.out(F * n), a.out(F * n), a.out(F * n)];
   a.k.add(y[0], x, z, n);
   a.k.softplus(y[1], x, n);
-  a.k.dt_softplus(y[2], x, bias, T, H, width, 0.001, 0.1);
-  a.k.mul_silu(y[3], x, z, T, width, width + 2);
-  a.k.rmsnorm(y[4], x, w, T, width, 1e-5);
-  a.k.gated_rmsnorm_tokens(y[5], x, z, w, T, width, 8, 1e-5, width + 2, 1, T);
+  a.k.mul_silu(y[2], x, z, T, width, width + 2);
+  a.k.rmsnorm(y[3], x, w, T, width, 1e-5);
+  a.k.gated_rmsnorm_tokens(y[4], x, z, w, T, width, 8, 1e-5, width + 2, 1, T);
   return [a.k.argmax(x, n), a.k.argmax(y[1], n)];
 });
 
@@ -199,13 +198,18 @@ for (const T of [1, 3]) {
     a.k.scan1_channels_bf16(y[1], x, dt, A, B, C, D, hb, T, channels, S, bcs, wide, 4, channels);
     return [];
   });
-  add(`Mamba-2 scan T=${T}`, ['scan2_heads', 'scan2_heads_bf16'], (a) => {
-    const H = 4, P = 5, S = 6, G = 2, xs = H * P + 1, bcs = G * S + 3;
-    const x = a.f32(T * xs), dt = a.f32(T * H, 0.001, 0.2), A = a.f32(H, -3, -0.1), B = a.f32(T * bcs), C = a.f32(T * bcs), D = a.f32(H);
-    const h = a.f32(H * P * S), hb = a.bf16(H * P * S), wide = a.scratch(F * H * P * S);
-    const y = [a.out(F * T * H * P), a.out(F * T * H * P)];
-    a.k.scan2_heads(y[0], x, dt, A, B, C, D, h, T, H, P, S, G, xs, bcs, 0, H);
-    a.k.scan2_heads_bf16(y[1], x, dt, A, B, C, D, hb, T, H, P, S, G, xs, bcs, wide, 1, H);
+}
+
+for (const T of [1, 3]) {
+  add(`Mamba-2 heads (conv, time step, scan) T=${T}`, ['ssd2_heads', 'ssd2_heads_bf16'], (a) => {
+    const H = 4, P = 5, S = 6, G = 2, W = 4, convDim = H * P + 2 * G * S, inStride = convDim + H + 3;
+    const proj = a.f32(T * inStride), dtIn = proj + F * convDim, convW = a.f32(convDim * W), convB = a.f32(convDim);
+    const state = [a.f32(convDim * (W - 1)), a.f32(convDim * (W - 1))];
+    const dtBias = a.f32(H), A = a.f32(H, -3, -0.1), D = a.f32(H), h = a.f32(H * P * S), hb = a.bf16(H * P * S), wide = a.scratch(F * H * P * S);
+    const conv = [a.out(F * T * convDim), a.out(F * T * convDim)], dt = [a.out(F * T * H), a.out(F * T * H)], y = [a.out(F * T * H * P), a.out(F * T * H * P)];
+    for (const i of [0, 1]) a.k.conv1d_channels(conv[i], proj, state[i], convW, convB, T, convDim, W, inStride, 1, H * P, convDim);
+    a.k.ssd2_heads(y[0], conv[0], proj, state[0], convW, convB, dt[0], dtIn, dtBias, A, D, h, T, H, P, S, G, W, inStride, 0.001, 0.1, 0, H);
+    a.k.ssd2_heads_bf16(y[1], conv[1], proj, state[1], convW, convB, dt[1], dtIn, dtBias, A, D, hb, T, H, P, S, G, W, inStride, 0, Infinity, wide, 1, H);
     return [];
   });
 }

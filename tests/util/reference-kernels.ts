@@ -21,5 +21,8 @@ export interface ReferenceKernels extends Kernels {
   scan2(y: Ptr, x: Ptr, dt: Ptr, A: Ptr, B: Ptr, C: Ptr, Dskip: Ptr, h: Ptr, T: number, H: number, P: number, S: number, G: number, xStride: number, bcStride: number): void;
   gated_rmsnorm(y: Ptr, x: Ptr, z: Ptr, w: Ptr, T: number, width: number, groupSize: number, eps: number, zStride: number): void;
   silu(y: Ptr, x: Ptr, n: number): void;
+  scan2_heads(y: Ptr, x: Ptr, dt: Ptr, A: Ptr, B: Ptr, C: Ptr, Dskip: Ptr, h: Ptr, T: number, H: number, P: number, S: number, G: number, xStride: number, bcStride: number, i0: number, i1: number): void;
+  scan2_heads_bf16(y: Ptr, x: Ptr, dt: Ptr, A: Ptr, B: Ptr, C: Ptr, Dskip: Ptr, h: Ptr, T: number, H: number, P: number, S: number, G: number, xStride: number, bcStride: number, scratch: Ptr, i0: number, i1: number): void;
+  dt_softplus(dt: Ptr, x: Ptr, bias: Ptr, T: number, H: number, xStride: number, lo: number, hi: number): void;
   exp_vec(y: Ptr, x: Ptr, n: number): void;
 }
