@@ -30,6 +30,11 @@ export interface LoadOptions {
   stalled?: number;
   flooders?: number;
   normal?: number;
+  /**
+   * What a normal client waits between a request's answer and its next request, in ms (default 0: one
+   * request after another, a client that on its own keeps the server busy and so gets a fair share of it).
+   */
+  thinkMs?: number;
   /** Print the server's running/waiting counts and each normal request's time as it goes. */
   verbose?: boolean;
 }
@@ -130,6 +135,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
         if (ms === null) failed.n++;
         else into.push(ms);
         if (o.verbose && phase === 'load') console.error(`normal ${ms === null ? 'failed' : Math.round(ms)} ms`);
+        if (o.thinkMs) await sleep(o.thinkMs);
       }
     };
     await normalRequest(); // warm up
