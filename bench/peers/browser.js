@@ -17,6 +17,17 @@ window.runBimamba = (options) =>
 window.runWllama = async ({ url, threads, promptTokens, decodeTokens, runs }) => {
   const { Wllama } = await import(`${WLLAMA}/index.js`);
   const wllama = new Wllama({ default: `${WLLAMA}/wasm/wllama.wasm` }, { logger: { debug() {}, log() {}, info() {}, warn() {}, error: console.error } });
+  // wllama downloads into the origin's storage even with useCache: false; left there, a few runs of the
+  // larger files pass the quota (QuotaExceededError): clear it before and after every run
+  await wllama.cacheManager.clear();
+  try {
+    return await wllamaOnce(wllama, { url, threads, promptTokens, decodeTokens, runs });
+  } finally {
+    await wllama.cacheManager.clear();
+  }
+};
+
+async function wllamaOnce(wllama, { url, threads, promptTokens, decodeTokens, runs }) {
   const t0 = performance.now();
   await wllama.loadModelFromUrl(url, { n_threads: threads, n_ctx: promptTokens + decodeTokens + 64, n_batch: promptTokens, useCache: false });
   const load_s = (performance.now() - t0) / 1000;
@@ -34,5 +45,5 @@ window.runWllama = async ({ url, threads, promptTokens, decodeTokens, runs }) =>
   const threadsUsed = wllama.getNumThreads();
   await wllama.exit();
   return { load_s, prefill_runs: prefill, decode_runs: decode, prompt_tokens: promptN[0], decode_tokens: predictedN[0], threads: threadsUsed };
-};
+}
 window.ready = true;
