@@ -1,18 +1,10 @@
 // In the benchmark page: ours in a Web Worker (bench/peers/browser-worker.js), wllama as its README uses
 // it (it runs llama.cpp in a worker of its own). Each returns { prefill_tok_s, decode_tok_s, ... }.
+import { workerOnce } from '../worker-once.js';
+
 const WLLAMA = '/.cache/peers/node_modules/@wllama/wllama/esm';
 
-window.runBimamba = (options) =>
-  new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./browser-worker.js', import.meta.url), { type: 'module' });
-    worker.onmessage = ({ data }) => {
-      worker.terminate();
-      if (data.error) reject(new Error(data.error));
-      else resolve(data);
-    };
-    worker.onerror = (e) => reject(new Error(e.message));
-    worker.postMessage(options);
-  });
+window.runBimamba = (options) => workerOnce(new URL('./browser-worker.js', import.meta.url), options);
 
 window.runWllama = async ({ url, threads, promptTokens, decodeTokens, runs }) => {
   const { Wllama } = await import(`${WLLAMA}/index.js`);
