@@ -2,7 +2,7 @@
 //   npm run bench:batch [-- --sizes 1,4,8,12,16] [--threads 1] [--state-type bf16|f32] [--model FILE]
 // For each batch size B: B sessions of the synthetic Bi-Mamba 780M (tests/util/synthetic-model.ts,
 // cached in .cache/bench) fed a short prompt each, then decoding steps of one token each, fed alone (B calls of
-// session.feed) and together (one Session.feedBatch, what `bimamba serve` runs), interleaved, medians of
+// session.feed) and together (one Session.feedBatch, which runs the forward calls of `bimamba serve`'s decoding steps, Session.feedParts), interleaved, medians of
 // --runs. Prints ms per token both ways and, for the batched steps, where a token's time goes by graph
 // operation: the projections and the LM head read their weights once per batch, while the scan reads and
 // writes each session's own SSM state, which no batch shares.

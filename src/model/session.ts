@@ -180,18 +180,10 @@ export class Session implements GenerationSession {
       if (s.runtime !== sessions[0].runtime) throw new BimambaError('BAD_ARGUMENT', 'feedBatch() takes sessions of one model');
     }
     if (new Set(sessions).size !== sessions.length) throw new BimambaError('BAD_ARGUMENT', 'feedBatch() takes each session once');
-    const V = g.shapes.vocab;
-    checkTokens(tokens, V);
-    for (let i0 = 0; i0 < sessions.length; i0 += g.scratch.maxT) {
-      const group = sessions.slice(i0, i0 + g.scratch.maxT);
-      const ids = tokens.slice(i0, i0 + group.length);
-      forward(g, group.map((s) => ({ state: s.layerStates(g), T: 1 })), ids, group.length, 0);
-      const logits = g.heap.f32(g.scratch.logits, group.length * V);
-      group.forEach((s, j) => {
-        g.heap.f32(s.logitsPtr(), V).set(logits.subarray(j * V, (j + 1) * V));
-        s.seen += 1;
-        s.remember([ids[j]]);
-      });
+    checkTokens(tokens, g.shapes.vocab); // all of them before any group is fed
+    const maxT = g.scratch.maxT;
+    for (let i0 = 0; i0 < sessions.length; i0 += maxT) {
+      Session.feedParts(sessions.slice(i0, i0 + maxT).map((session, j) => ({ session, tokens: [tokens[i0 + j]], logits: true })));
     }
   }
 
