@@ -18,10 +18,13 @@
 // When a step runs: as soon as every seated generation has a token waiting, or GATHER_MS after the first
 // one started waiting, so a generation that is not ready (its client reads slowly) holds the others up no
 // longer than that; a prompt waits as a token does. A seat has at most one token waiting, so the
-// generations advance token by token, each by one per step: fairly. A seat whose client goes away leaves
-// at once: its waiting token or prompt is dropped and its feed rejects with ABORTED. A prompt's client
-// pays (gate.ts) for the time its prompt took, less the other sessions' rows of the steps it waited
-// through (each call's time shared out by rows).
+// generations advance token by token, each by one per step: fairly, but short answers first. A
+// generation past its first LONG_TOKENS tokens joins only every other step while a younger one has a
+// token waiting: a long stream (a client asking for thousands of tokens, or one whose socket buffers
+// them unread) costs the short requests beside it half its rows, and still moves on at half speed at
+// worst. A seat whose client goes away leaves at once: its waiting token or prompt is dropped and its
+// feed rejects with ABORTED. A prompt's client pays (gate.ts) for the time its prompt took, less the
+// other sessions' rows of the steps it waited through (each call's time shared out by rows).
 import { BimambaError } from '../errors.js';
 import type { TokenFeeder } from '../generate/generate.js';
 import { yieldToHost } from '../generate/yield.js';
@@ -30,6 +33,8 @@ import type { FeedPiece } from '../chat/feed.js';
 
 /** Longest a waiting token waits for the other seats' tokens. */
 const GATHER_MS = 5;
+/** Tokens a generation has fed after which it joins every other step while a younger one decodes. */
+export const LONG_TOKENS = 256;
 
 export interface Seat {
   /** Feed this generation's next token, with the other seats' waiting tokens (generate()'s feedToken). */
@@ -52,6 +57,8 @@ export interface Seat {
 interface Waiting {
   session: Session;
   token: number;
+  /** Its generation has fed more than LONG_TOKENS tokens. */
+  long: boolean;
   resolve(): void;
   reject(e: unknown): void;
 }
@@ -81,6 +88,7 @@ export class DecodeBatcher {
   private readonly reading: Reading[] = []; // first come first
   private timer: ReturnType<typeof setTimeout> | null = null;
   private stepping = false; // a step is scheduled for the host's next turn
+  private longSkipped = false; // the last step left the long generations' tokens waiting
 
   /** A seat for one generation, counted from its first token; `signal` aborting makes it leave the batch at once. */
   seat(signal: AbortSignal): Seat {
@@ -88,6 +96,7 @@ export class DecodeBatcher {
     let left = false;
     let isAway = false;
     let current: Waiting | null = null;
+    let fed = 0; // tokens this generation has fed
     let prompt: Reading | null = null;
     const drop = () => {
       const gone = () => new BimambaError('ABORTED', 'the client went away', { cause: signal.reason });
@@ -114,7 +123,7 @@ export class DecodeBatcher {
         }
         return new Promise<void>((resolve, reject) => {
           const done = () => (current = null);
-          current = { session, token, resolve: () => { done(); resolve(); }, reject: (e) => { done(); reject(e); } };
+          current = { session, token, long: ++fed > LONG_TOKENS, resolve: () => { done(); resolve(); }, reject: (e) => { done(); reject(e); } };
           this.waiting.push(current);
           this.schedule();
         });
@@ -209,7 +218,11 @@ export class DecodeBatcher {
   /** Feed every waiting token and the prompt pieces that a step takes, in one forward call per Call. */
   private step(): void {
     this.stepping = false;
-    const tokens = this.waiting.splice(0);
+    // every other step, while a younger generation has a token waiting, the long ones' tokens wait
+    const skipLong = !this.longSkipped && this.waiting.some((w) => !w.long) && this.waiting.some((w) => w.long);
+    this.longSkipped = skipLong;
+    const tokens = skipLong ? this.waiting.filter((w) => !w.long) : this.waiting.splice(0);
+    if (skipLong) this.waiting.splice(0, this.waiting.length, ...this.waiting.filter((w) => w.long));
     const queued = this.reading.slice();
     let calls: Call[];
     try {
