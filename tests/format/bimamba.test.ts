@@ -13,6 +13,7 @@ import { toFloat32 } from '../../src/format/dtype.js';
 import { layoutSafetensors, type TensorPlan } from '../../src/format/safetensors.js';
 import { Heap } from '../../src/wasm/heap.js';
 import { checkpointDir, tokenizerPath } from '../util/fixtures.js';
+import { bytesOf } from '../util/numeric.js';
 
 const newHeap = (maxBytes?: number) => new Heap(new WebAssembly.Memory({ initial: 1, maximum: 65536 }), 1024, maxBytes);
 
@@ -44,8 +45,7 @@ beforeAll(async () => {
 afterAll(async () => rm(dir, { recursive: true, force: true }));
 
 /** Exact byte equality, fast on large arrays (vitest's deep equality walks element by element). */
-const sameBytes = (a: ArrayBufferView, b: ArrayBufferView) =>
-  Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+const sameBytes = (a: ArrayBufferView, b: ArrayBufferView) => bytesOf(a).equals(bytesOf(b));
 
 /** Every tensor in WASM memory equals its bytes in the file. */
 function expectSameAsFile(file: BimambaFile, heap: Heap): void {

@@ -12,6 +12,7 @@ import type { Kernels } from '../../src/wasm/kernels.js';
 import { convertFixture, FIXTURE_NAMES, readExpected } from '../util/fixtures.js';
 import { Rng } from '../util/rng.js';
 import { enableRelaxedSimd, WASM, WASM_BUILDS } from '../util/wasm.js';
+import { bytesOf } from '../util/numeric.js';
 
 type Build = keyof typeof WASM_BUILDS;
 const BUILDS = Object.keys(WASM_BUILDS) as Build[];
@@ -256,8 +257,7 @@ describe('the four builds', () => {
           logits.push(model.logits(e.inputIds));
           model.dispose();
         }
-        const bits = (l: Float32Array) => Buffer.from(l.buffer, l.byteOffset, l.byteLength);
-        for (let i = 1; i < logits.length; i++) expect(bits(logits[i]).equals(bits(logits[0])), BUILDS[i]).toBe(true);
+        for (let i = 1; i < logits.length; i++) expect(bytesOf(logits[i]).equals(bytesOf(logits[0])), BUILDS[i]).toBe(true);
         expect(logits[0].every(Number.isFinite)).toBe(true);
       });
     }

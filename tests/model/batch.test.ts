@@ -8,11 +8,11 @@ import { Session } from '../../src/model/session.js';
 import { thrownBy } from '../util/errors.js';
 import { convertFixture, FIXTURE_NAMES } from '../util/fixtures.js';
 import { WASM } from '../util/wasm.js';
+import { bytesOf } from '../util/numeric.js';
 
 const SESSIONS = 37; // with a prefill chunk of 32: a pass of 32 rows (two 1-bit batches of 16), then one of 5
 const STEPS = 6;
 
-const bitsOf = (a: Float32Array | Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
 function argmax(x: Float32Array): number {
   let best = 0;
@@ -42,12 +42,12 @@ describe.each(FIXTURE_NAMES.flatMap((name) => [{ name, exact: false }, { name, e
       Session.feedBatch(batched, tokens);
       const alone = solo.map((s, i) => s.feed([tokens[i]]));
       const together = batched.map((s) => s.lastLogits());
-      for (let i = 0; i < count; i++) expect(bitsOf(together[i]).equals(bitsOf(alone[i])), `session ${i}, step ${step}`).toBe(true);
+      for (let i = 0; i < count; i++) expect(bytesOf(together[i]).equals(bytesOf(alone[i])), `session ${i}, step ${step}`).toBe(true);
       tokens = together.map(argmax); // greedy: each session follows its own text
     }
     for (let i = 0; i < count; i++) {
       expect(batched[i].tokensSeen).toBe(solo[i].tokensSeen);
-      expect(bitsOf(batched[i].snapshot()).equals(bitsOf(solo[i].snapshot())), `session ${i}'s state`).toBe(true);
+      expect(bytesOf(batched[i].snapshot()).equals(bytesOf(solo[i].snapshot())), `session ${i}'s state`).toBe(true);
     }
     for (const s of [...batched, ...solo]) s.dispose();
   });
@@ -81,12 +81,12 @@ describe.each(FIXTURE_NAMES.flatMap((name) => [{ name, exact: false }, { name, e
       });
       for (const parts of calls) Session.feedParts(parts);
       const alone = soloDecoding.map((s, i) => s.feed([tokens[i]]));
-      decoding.forEach((s, i) => expect(bitsOf(s.lastLogits()).equals(bitsOf(alone[i])), `decoding session ${i}, step ${step}`).toBe(true));
+      decoding.forEach((s, i) => expect(bytesOf(s.lastLogits()).equals(bytesOf(alone[i])), `decoding session ${i}, step ${step}`).toBe(true));
       tokens = alone.map(argmax);
     }
     readers.forEach((s, i) => {
       expect(s.tokensSeen).toBe(prompts[i].length);
-      expect(bitsOf(s.snapshot()).equals(bitsOf(soloReaders[i].snapshot())), `prompt ${i}'s state and logits`).toBe(true);
+      expect(bytesOf(s.snapshot()).equals(bytesOf(soloReaders[i].snapshot())), `prompt ${i}'s state and logits`).toBe(true);
     });
     for (const s of [...decoding, ...soloDecoding, ...readers, ...soloReaders]) s.dispose();
   });
@@ -102,7 +102,7 @@ describe.each(FIXTURE_NAMES.flatMap((name) => [{ name, exact: false }, { name, e
 
   it('refuses what would mix sessions up, before feeding any', () => {
     const [a, b] = [primed(model, 1), primed(model, 2)];
-    const before = [bitsOf(a.snapshot().slice()), bitsOf(b.snapshot().slice())];
+    const before = [bytesOf(a.snapshot().slice()), bytesOf(b.snapshot().slice())];
     expect(thrownBy(() => Session.feedBatch([a, a], [1, 2])).code).toBe('BAD_ARGUMENT');
     expect(thrownBy(() => Session.feedBatch([a, b], [1])).code).toBe('BAD_ARGUMENT');
     expect(thrownBy(() => Session.feedBatch([], [])).code).toBe('BAD_ARGUMENT');
@@ -110,8 +110,8 @@ describe.each(FIXTURE_NAMES.flatMap((name) => [{ name, exact: false }, { name, e
     const gone = primed(model, 3);
     gone.dispose();
     expect(thrownBy(() => Session.feedBatch([a, gone], [1, 2])).code).toBe('DISPOSED');
-    expect(bitsOf(a.snapshot()).equals(before[0])).toBe(true);
-    expect(bitsOf(b.snapshot()).equals(before[1])).toBe(true);
+    expect(bytesOf(a.snapshot()).equals(before[0])).toBe(true);
+    expect(bytesOf(b.snapshot()).equals(before[1])).toBe(true);
     a.dispose();
     b.dispose();
   });

@@ -9,6 +9,7 @@ import { Session } from '../../src/model/session.js';
 import { DecodeBatcher, LONG_TOKENS } from '../../src/server/batcher.js';
 import { WASM_URL } from '../util/wasm.js';
 import { DEFAULT_MODEL } from './serve.js';
+import { bytesOf } from '../util/numeric.js';
 
 const feedPartsOriginal = Session.feedParts.bind(Session);
 let model: Model;
@@ -17,7 +18,6 @@ beforeAll(async () => {
 });
 afterAll(() => model?.dispose());
 
-const bitsOf = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
 /** Decode greedily through `seat` while `more()` holds, checking each token's logits against a twin fed alone. */
 async function decode(seat: ReturnType<DecodeBatcher['seat']>, session: Session, more: (fed: number) => boolean): Promise<number> {
@@ -29,7 +29,7 @@ async function decode(seat: ReturnType<DecodeBatcher['seat']>, session: Session,
       await seat.feed(session, token);
       alone.feed([token]);
       fed++;
-      expect(bitsOf(session.lastLogits()).equals(bitsOf(alone.lastLogits())), `token ${fed}`).toBe(true);
+      expect(bytesOf(session.lastLogits()).equals(bytesOf(alone.lastLogits())), `token ${fed}`).toBe(true);
     }
   } finally {
     alone.dispose();

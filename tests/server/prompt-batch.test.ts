@@ -12,6 +12,7 @@ import { DecodeBatcher } from '../../src/server/batcher.js';
 import { MemoryStore } from '../../src/server/store.js';
 import { WASM_URL } from '../util/wasm.js';
 import { DEFAULT_MODEL } from './serve.js';
+import { bytesOf } from '../util/numeric.js';
 
 const ROWS = 32;
 const feedPartsOriginal = Session.feedParts.bind(Session);
@@ -25,7 +26,6 @@ type App = ReturnType<typeof createApp>;
 const post = async (app: App, body: Record<string, unknown>, init: RequestInit = {}): Promise<Response> =>
   app.fetch(new Request('http://local/v1/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'default', ...body }), ...init }));
 const health = async (app: App) => (await app.fetch(new Request('http://local/health'))).json() as Promise<{ running: number; waiting: number }>;
-const bitsOf = (a: Uint8Array | Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
 /** Prompt i: `n` token ids of its own. */
 const promptOf = (i: number, n: number) => Array.from({ length: n }, (_, t) => 3 + ((i * 7919 + t * 104729) % (model.vocabSize - 3)));
@@ -106,7 +106,7 @@ describe('prompts read in the shared steps', () => {
         for (let i = 0; i < 100 && reading; i++) {
           await seatA.feed(decoder, token);
           decoderAlone.feed([token]);
-          expect(bitsOf(decoder.lastLogits()).equals(bitsOf(decoderAlone.lastLogits())), `token ${i}`).toBe(true);
+          expect(bytesOf(decoder.lastLogits()).equals(bytesOf(decoderAlone.lastLogits())), `token ${i}`).toBe(true);
           if (reading) tokensDuringPrompt++;
           token = decoder.argmax(decoder.samplingLogits(model.vocabSize, false));
         }
@@ -119,7 +119,7 @@ describe('prompts read in the shared steps', () => {
       // the prompt's state is that of one session fed alone, cut by cut
       const alone = model.createSession();
       await feedInCuts(alone, ids, cuts, 0);
-      expect(bitsOf(reader.snapshot()).equals(bitsOf(alone.snapshot()))).toBe(true);
+      expect(bytesOf(reader.snapshot()).equals(bytesOf(alone.snapshot()))).toBe(true);
       // the stream got a token in every step, between any two of the prompt's pieces
       const withPiece = order.map((o, i) => (o.includes('piece') ? i : -1)).filter((i) => i >= 0);
       expect(withPiece.length).toBe(pieces.length); // a 32-row piece never fits next to a token: one a call (the last, 24, does)

@@ -47,3 +47,6 @@ export function halfToNumber(bits: number): number {
 export function f32Bits(x: number): number {
   return new Uint32Array(new Float32Array([x]).buffer)[0];
 }
+
+/** The bytes under a typed array, for exact comparison (`.equals`): fast on large arrays, where vitest's deep equality walks element by element. */
+export const bytesOf = (a: ArrayBufferView): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
