@@ -221,8 +221,8 @@ export class DecodeBatcher {
     // every other step, while a younger generation has a token waiting, the long ones' tokens wait
     const skipLong = !this.longSkipped && this.waiting.some((w) => !w.long) && this.waiting.some((w) => w.long);
     this.longSkipped = skipLong;
-    const tokens = skipLong ? this.waiting.filter((w) => !w.long) : this.waiting.splice(0);
-    if (skipLong) this.waiting.splice(0, this.waiting.length, ...this.waiting.filter((w) => w.long));
+    const tokens: Waiting[] = [];
+    for (const w of this.waiting.splice(0)) (skipLong && w.long ? this.waiting : tokens).push(w);
     const queued = this.reading.slice();
     let calls: Call[];
     try {

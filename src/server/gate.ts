@@ -11,9 +11,10 @@
 // a budget of busy time: it earns 1/k of the wall clock while k clients have requests running or waiting
 // (all of it when alone), up to BURST_MS saved, and spends what its completions report with charge()
 // (their prompt and parking phases; decoding steps are shared out by the batcher, one token per
-// generation per step, every other step for a long one). A client whose budget is spent gets no new turn while another client has a
-// request in, until it has earned back to zero (a timer hands the turn then); its debt is at most
-// MAX_DEBT_MS, and work done while no other client had a request in costs nothing.
+// generation per step, every other step for a long one). A client whose budget is spent gets no new
+// turn while another client has a request in, until it has earned back to zero (a timer hands the turn
+// then); its debt is at most MAX_DEBT_MS, and work done while no other client had a request in costs
+// nothing.
 
 export class Busy extends Error {}
 
