@@ -98,11 +98,6 @@ export function registerServe(program: Command): void {
         const why = e.code === 'EADDRINUSE' ? 'the address is in use' : e.code === 'EADDRNOTAVAIL' ? 'no such address on this machine' : e.message;
         throw new BimambaError('BAD_ARGUMENT', `cannot listen on ${o.host} port ${o.port}: ${why}`, { cause: e });
       });
-      const where = o.host.includes(':') ? `[${o.host}]` : o.host;
-      toStdout(`bimamba serve: model ${modelName} on http://${where}:${server.port}/v1\n`);
-      if (apiKeys.length === 0 && !LOOPBACK.has(o.host)) {
-        toStderr('bimamba serve: no --api-key: anyone who reaches this address can use it, and a session name is all it takes to continue a session (for trusted clients only)\n');
-      }
       // Ctrl-C exits 130 as every command does; SIGTERM (a service manager's stop) is a clean exit, 0.
       // Open streams may finish (up to --request-timeout); a second signal ends them at once.
       let stopping = false;
@@ -126,6 +121,13 @@ export function registerServe(program: Command): void {
       };
       process.on('SIGINT', stop(130));
       process.on('SIGTERM', stop(0));
+      // announced only now: a supervisor that stops the server as soon as it reads this line finds the
+      // handlers in place (before them, SIGTERM would kill the process outright)
+      const where = o.host.includes(':') ? `[${o.host}]` : o.host;
+      toStdout(`bimamba serve: model ${modelName} on http://${where}:${server.port}/v1\n`);
+      if (apiKeys.length === 0 && !LOOPBACK.has(o.host)) {
+        toStderr('bimamba serve: no --api-key: anyone who reaches this address can use it, and a session name is all it takes to continue a session (for trusted clients only)\n');
+      }
     });
 }
 
